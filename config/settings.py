@@ -1,0 +1,162 @@
+"""Brygga settings. Every value comes from the environment; see README.md for the table."""
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="brygga-insecure-development-key-change-me")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The public base URL of this installation; OAuth redirect URIs and the Norce
+# order-receiver URL shown in admin are built from it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Key for credentials at rest (Fernet, urlsafe base64 of 32 bytes). Without it a
+# key is derived from SECRET_KEY so a development install works out of the box.
+_derived = base64.urlsafe_b64encode(hashlib.sha256(("brygga-credentials:" + SECRET_KEY).encode()).digest()).decode()
+CREDENTIALS_KEY = env.str("CREDENTIALS_KEY", default=_derived)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "integrations",
+    "bookkeeping",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions serialise writers, so row-lock based code (token
+    # refresh, rate limiter, claiming records) stays correct on SQLite too.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 30,
+         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+# The cache is shared by every process (web, q clusters): django-q2 keeps cluster
+# statistics there and /healthz reads them.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "brygga_cache"}}
+
+Q_BROKER = env.str("Q_BROKER", default="redis" if REDIS_URL else "orm")
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="brygga"),
+    "workers": env.int("Q_WORKERS", default=2),
+    # A task may run at most `timeout` seconds; the broker hands it out again only
+    # after `retry` seconds, which must be larger. Brygga's own Task row owns retries,
+    # so django-q2 tries a task at most `max_attempts` times.
+    "timeout": env.int("Q_TIMEOUT", default=300),
+    "retry": env.int("Q_RETRY", default=360),
+    "max_attempts": env.int("Q_MAX_ATTEMPTS", default=2),
+    "ack_failures": True,
+    "save_limit": env.int("Q_SAVE_LIMIT", default=1000),
+    "catch_up": False,
+    "poll": env.float("Q_POLL", default=0.2),
+    "label": "Task queue",
+}
+if Q_BROKER == "redis":
+    Q_CLUSTER["redis"] = REDIS_URL or "redis://127.0.0.1:6379/0"
+else:
+    Q_CLUSTER["orm"] = "default"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Stockholm")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Brygga status API",
+    "DESCRIPTION": "Read-only status of integrations, tasks, logs and references.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}
+
+# --- Brygga engine -----------------------------------------------------------
+BRYGGA = {
+    # Task-level retries for transient errors: exponential backoff from BASE seconds.
+    "TASK_MAX_ATTEMPTS": env.int("TASK_MAX_ATTEMPTS", default=8),
+    "TASK_BACKOFF_BASE": env.float("TASK_BACKOFF_BASE", default=15.0),
+    "TASK_BACKOFF_MAX": env.float("TASK_BACKOFF_MAX", default=3600.0),
+    # A running task whose heartbeat is older than this is considered stuck.
+    "TASK_STUCK_AFTER": env.int("TASK_STUCK_AFTER", default=600),
+    # HTTP timeouts (connect, read) for outbound API calls.
+    "HTTP_TIMEOUT": env.float("HTTP_TIMEOUT", default=30.0),
+    # Honour rate limits of the external APIs (switch off only for benchmarks).
+    "RATE_LIMITS": env.bool("RATE_LIMITS", default=True),
+}

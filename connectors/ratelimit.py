@@ -1,0 +1,80 @@
+"""A sliding-window rate limiter shared by every worker and process.
+
+The window lives in one database row per key (see integrations.models.RateLimitBucket).
+`acquire()` locks the row, drops hits older than the window and either records a
+new hit or learns how long to wait. Because the lock is in the database, all
+django-q2 workers on all machines share one budget, as the APIs count it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from integrations.models import RateLimitBucket
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int  # requests ...
+    window: float  # ... per this many seconds
+    # Extra seconds added to the window: our clock stamps a request before it is
+    # sent, the API counts it on arrival; the margin absorbs that latency.
+    margin: float = 0.1
+
+
+def rate_limits_enabled() -> bool:
+    return bool(settings.BRYGGA.get("RATE_LIMITS", True))
+
+
+def try_acquire(key: str, rate: RateLimit, *, now: float | None = None) -> float:
+    """Record a hit if the window allows it and return 0; otherwise return seconds to wait."""
+    now = time.time() if now is None else now
+    span = rate.window + rate.margin
+    with transaction.atomic():
+        RateLimitBucket.objects.get_or_create(key=key)
+        bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+        hits = [h for h in bucket.hits if h > now - span]
+        if len(hits) < rate.limit:
+            hits.append(now)
+            bucket.hits = hits
+            bucket.save(update_fields=["hits", "updated_at"])
+            return 0.0
+        if len(hits) != len(bucket.hits):
+            bucket.hits = hits
+            bucket.save(update_fields=["hits", "updated_at"])
+        hits.sort()
+        return max(0.005, hits[-rate.limit] + span - now)
+
+
+def acquire(key: str, rate: RateLimit, *, max_wait: float = 300.0) -> float:
+    """Block until a request may be sent under `rate`; return the seconds waited."""
+    if not rate_limits_enabled():
+        return 0.0
+    waited = 0.0
+    while True:
+        wait = try_acquire(key, rate)
+        if wait <= 0:
+            return waited
+        if waited + wait > max_wait:
+            from integrations.errors import SyncError
+
+            raise SyncError("http.rate_limited", f"Rate limit {rate.limit}/{rate.window:g}s for {key} still full after {waited:.0f}s",
+                            retry_after=wait)
+        time.sleep(wait)
+        waited += wait
+
+
+def penalise(key: str, rate: RateLimit, seconds: float) -> None:
+    """After an unexpected 429, fill the window so no worker sends for `seconds`."""
+    if not rate_limits_enabled():
+        return
+    now = time.time()
+    until = now + seconds - (rate.window + rate.margin)
+    with transaction.atomic():
+        RateLimitBucket.objects.get_or_create(key=key)
+        bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+        bucket.hits = [max(until, now - rate.window)] * rate.limit
+        bucket.save(update_fields=["hits", "updated_at"])

@@ -1,0 +1,97 @@
+"""Stable error codes with hints, and the one exception type the engine understands.
+
+Every failure that reaches a record carries a code from the catalogue. Connector
+packages register their own codes (see connectors/<system>/errors.py); the admin
+shows the whole catalogue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    title: str
+    hint: str
+    permanent: bool = True
+    system: str = "brygga"
+
+
+CATALOGUE: dict[str, ErrorCode] = {}
+
+
+def register(code: str, title: str, hint: str, *, permanent: bool = True, system: str = "brygga") -> ErrorCode:
+    entry = ErrorCode(code=code, title=title, hint=hint, permanent=permanent, system=system)
+    CATALOGUE[code] = entry
+    return entry
+
+
+def lookup(code: str) -> ErrorCode | None:
+    return CATALOGUE.get(code)
+
+
+class SyncError(Exception):
+    """A failure on one record or one call. `permanent` errors need a person; the rest are retried."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        permanent: bool | None = None,
+        retry_after: float | None = None,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        entry = CATALOGUE.get(code)
+        self.code = code
+        self.message = message
+        self.hint = hint if hint is not None else (entry.hint if entry else "")
+        if permanent is None:
+            permanent = entry.permanent if entry else True
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.status = status
+        self.details = details or {}
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+# --- Codes owned by Brygga itself ------------------------------------------------
+HTTP_TIMEOUT = register("http.timeout", "The API did not answer in time",
+                        "Transient: Brygga retries with backoff. If it persists, check the system's status page.", permanent=False)
+HTTP_CONNECTION = register("http.connection", "The API could not be reached",
+                           "Transient: Brygga retries with backoff. Check the connector's base URL if it never succeeds.", permanent=False)
+HTTP_RATE_LIMITED = register("http.rate_limited", "The API's rate limit was hit",
+                             "Transient: Brygga waits and retries. Nothing to do unless other tools share the same account.", permanent=False)
+HTTP_SERVER_ERROR = register("http.server_error", "The API answered with a server error (5xx)",
+                             "Transient: Brygga retries with backoff.", permanent=False)
+HTTP_CLIENT_ERROR = register("http.client_error", "The API rejected the request (4xx)",
+                             "Read the message from the API; correct the data or the flow settings and retry the record.")
+HTTP_BAD_RESPONSE = register("http.bad_response", "The API answered with a body Brygga cannot read",
+                             "Transient: Brygga retries. If it persists, the API may have changed; report it.", permanent=False)
+AUTH_FAILED = register("auth.failed", "Authentication with the API failed",
+                       "Check the connector's credentials in admin and press 'Test connection'.")
+CONNECTOR_MISSING = register("config.connector_missing", "The integration lacks a connector",
+                             "Add the commerce and the ERP connector to the integration in admin.")
+FLOW_SETTINGS = register("config.flow_settings", "The flow's settings are invalid",
+                         "Open the flow in admin and correct the settings named in the message.")
+ORDER_MALFORMED = register("order.malformed", "The order could not be read",
+                           "The order body is kept under Webhook deliveries. Check what the webshop sent; fix the source and push again.")
+ORDER_MISSING_DATA = register("order.missing_data", "The order lacks data needed for the invoice",
+                              "Complete the named field in Norce (or map a fallback in the flow settings), then retry the record.")
+ORDER_MISSING_VAT = register("order.missing_vat", "An order line has no VAT rate",
+                             "Set the VAT rate on the product in Norce, then retry the record.")
+ORDER_TOTAL_MISMATCH = register("order.total_mismatch", "The invoice total differs from the order total",
+                                "Compare the order and invoice rows; usually a rounding or VAT setup difference in the ERP. Correct it and retry.")
+ORDER_EXCLUDED = register("order.excluded", "The order is older than the integration's exclusion date",
+                          "Nothing to do: orders before the go-live date are not synced. Move the exclusion date in admin to include it.")
+INTEGRATION_PAUSED = register("integration.paused", "The integration is paused",
+                              "Set the integration to Active in admin; queued records then sync.", permanent=False)
+UNEXPECTED = register("internal.unexpected", "An unexpected error occurred",
+                      "Transient until proven otherwise: Brygga retries. If it repeats, report it with the task id.", permanent=False)

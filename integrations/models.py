@@ -1,0 +1,360 @@
+"""Brygga's records: integrations, connectors, flows, tasks, logs, entities, references."""
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from integrations.crypto import EncryptedJSONField
+
+
+class Merchant(models.Model):
+    """The customer organisation that owns one or more integrations."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    contact_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Integration(models.Model):
+    """One merchant's pair of systems: a commerce connector and an ERP connector."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="integrations")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    order_exclusion_date = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Orders placed before this moment are never synced (go-live date).",
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["merchant__name", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} · {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Connector(models.Model):
+    """Access to one external system. Credentials and tokens are encrypted at rest."""
+
+    class Role(models.TextChoices):
+        COMMERCE = "commerce", "Commerce (webshop)"
+        ERP = "erp", "ERP"
+
+    class System(models.TextChoices):
+        NORCE = "norce", "Norce Commerce"
+        FORTNOX = "fortnox", "Fortnox"
+        VISMANET = "vismanet", "Visma.net"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="connectors")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    system = models.CharField(max_length=20, choices=System.choices)
+    base_url = models.URLField(help_text="API host, e.g. https://shop.api-se.norce.tech or https://api.fortnox.se")
+    auth_url = models.URLField(blank=True, help_text="OAuth host when it differs from the API host (Fortnox: https://apps.fortnox.se)")
+    settings = models.JSONField(default=dict, blank=True, help_text="Non-secret settings (application id, account id, tenant id, …)")
+    credentials = EncryptedJSONField(blank=True, default=dict, editable=False)
+    tokens = EncryptedJSONField(blank=True, default=dict, editable=False)
+    token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField(null=True, editable=False)
+    last_test_message = models.TextField(blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "role"], name="one_connector_per_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_system_display()} ({self.get_role_display()}) · {self.integration}"
+
+
+class Flow(models.Model):
+    """One data type moved in one direction. Its kind decides the code that runs it."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="flows")
+    kind = models.CharField(max_length=50)
+    enabled = models.BooleanField(default=True)
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["integration", "kind"]
+        constraints = [models.UniqueConstraint(fields=["integration", "kind"], name="one_flow_per_kind")]
+
+    def __str__(self) -> str:
+        from integrations.registry import flow_spec
+
+        return f"{flow_spec(self.kind).label} · {self.integration}"
+
+    @property
+    def data_type(self) -> str:
+        from integrations.registry import flow_spec
+
+        return flow_spec(self.kind).data_type
+
+    @property
+    def direction(self) -> str:
+        from integrations.registry import flow_spec
+
+        return flow_spec(self.kind).direction
+
+
+class ScheduleRule(models.Model):
+    """When flows run. Kept in step with a django-q2 schedule on save and delete."""
+
+    class Type(models.TextChoices):
+        INTERVAL = "interval", "Every N minutes"
+        CRON = "cron", "Cron expression"
+
+    class Mode(models.TextChoices):
+        INCREMENTAL = "incremental", "Incremental (since cursor)"
+        FULL = "full", "Full file"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="schedule_rules")
+    name = models.CharField(max_length=100)
+    flows = models.ManyToManyField(Flow, related_name="schedule_rules")
+    schedule_type = models.CharField(max_length=10, choices=Type.choices, default=Type.INTERVAL)
+    interval_minutes = models.PositiveIntegerField(default=5)
+    cron = models.CharField(max_length=100, blank=True, help_text="e.g. '0 3 * * 0' for Sundays 03:00")
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.INCREMENTAL)
+    enabled = models.BooleanField(default=True)
+    q_schedule_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    last_triggered_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["integration", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimeHistory(models.Model):
+    """The "last loaded" cursor per data type and direction. Staff may move it back."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="time_history")
+    data_type = models.CharField(max_length=30)
+    direction = models.CharField(max_length=30)
+    last_loaded_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "time history"
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "data_type", "direction"], name="one_cursor_per_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_type} {self.direction}"
+
+
+class Task(models.Model):
+    """One unit of work. Brygga's own retry bookkeeping lives here."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        WEBHOOK = "webhook", "Webhook"
+        ORDER_PUSH = "order_push", "Order push"
+        MANUAL = "manual", "Manual"
+        RESYNC = "resync", "Resync"
+        RETRY = "retry", "Retry"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTLY_FAILED = "partly_failed", "Partly failed"
+        FAILED = "failed", "Failed"
+        NEEDS_ATTENTION = "needs_attention", "Needs attention"
+
+    FINISHED = (Status.SUCCEEDED, Status.PARTLY_FAILED, Status.FAILED, Status.NEEDS_ATTENTION)
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="tasks")
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="tasks", null=True, blank=True)
+    trigger = models.CharField(max_length=12, choices=Trigger.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    next_retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    q_task_id = models.CharField(max_length=64, blank=True)
+    count_total = models.PositiveIntegerField(default=0)
+    count_succeeded = models.PositiveIntegerField(default=0)
+    count_failed = models.PositiveIntegerField(default=0)
+    count_skipped = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=60, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["integration", "flow", "status"])]
+
+    def __str__(self) -> str:
+        return f"Task #{self.pk} {self.trigger} {self.status}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Entity(models.Model):
+    """A synced record (order, customer, …) with its last source payload and state."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        SYNCED = "synced", "Synced"
+        FAILED = "failed", "Failed (will retry)"
+        NEEDS_ATTENTION = "needs_attention", "Needs attention"
+        SKIPPED = "skipped", "Skipped"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="entities")
+    data_type = models.CharField(max_length=30)
+    source_id = models.CharField(max_length=100)
+    reference = models.CharField(max_length=100, blank=True, db_index=True, help_text="Human reference, e.g. order number")
+    label = models.CharField(max_length=200, blank=True, help_text="Customer name or description")
+    payload = models.JSONField(default=dict, blank=True)
+    payload_hash = models.CharField(max_length=64, blank=True)
+    received_via = models.CharField(max_length=20, blank=True)
+    target_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Set (and committed) right before a create call goes out; while set and no
+    # Reference exists, the next attempt first looks for the record in the target.
+    create_started_at = models.DateTimeField(null=True, blank=True)
+    last_error_code = models.CharField(max_length=60, blank=True)
+    last_error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "entities"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "data_type", "source_id"], name="one_entity_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_type} {self.reference or self.source_id}"
+
+
+class Reference(models.Model):
+    """Source id ↔ target id. The unique constraint makes a second target impossible."""
+
+    class Origin(models.TextChoices):
+        SYNC = "sync", "Created by sync"
+        STAFF = "staff", "Linked by staff"
+        LOOKUP = "lookup", "Found in target"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="references")
+    data_type = models.CharField(max_length=30)
+    source_id = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=100)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.SYNC)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "data_type", "source_id"], name="one_target_per_source"),
+        ]
+        indexes = [models.Index(fields=["integration", "data_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.data_type} {self.source_id} → {self.target_id}"
+
+
+class LogEntry(models.Model):
+    """The audit trail, one line per record event, with a stable code and a hint."""
+
+    class Level(models.TextChoices):
+        EXPORTED = "exported", "Exported"
+        SKIPPED = "skipped", "Skipped"
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="logs")
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="logs")
+    entity = models.ForeignKey(Entity, on_delete=models.SET_NULL, null=True, blank=True, related_name="logs")
+    flow = models.ForeignKey(Flow, on_delete=models.SET_NULL, null=True, blank=True, related_name="logs")
+    level = models.CharField(max_length=10, choices=Level.choices, db_index=True)
+    data_type = models.CharField(max_length=30, blank=True)
+    reference = models.CharField(max_length=100, blank=True, db_index=True)
+    code = models.CharField(max_length=60, blank=True, db_index=True)
+    message = models.TextField()
+    hint = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "log entry"
+        verbose_name_plural = "log entries"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.code} {self.reference}"
+
+
+class WebhookDelivery(models.Model):
+    """Every inbound push or event, kept as received (secrets stripped) before it is acted on."""
+
+    class Kind(models.TextChoices):
+        ORDER_PUSH = "order_push", "Norce order push"
+        NORCE_EVENT = "norce_event", "Norce event"
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        DUPLICATE = "duplicate", "Duplicate (already known)"
+        REJECTED = "rejected", "Rejected"
+        IGNORED = "ignored", "Ignored"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    body = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.TextField(blank=True)
+    reference = models.CharField(max_length=100, blank=True, db_index=True)
+    entity = models.ForeignKey(Entity, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-received_at"]
+
+
+class RateLimitBucket(models.Model):
+    """Sliding-window request log shared by every worker and process (see connectors.ratelimit)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    hits = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.key

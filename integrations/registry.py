@@ -1,0 +1,76 @@
+"""One place mapping a connector system to its client and a flow kind to its code.
+
+Entries are dotted paths, imported lazily, so importing the registry is cheap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any, Callable
+
+CLIENTS: dict[str, str] = {
+    "norce": "connectors.norce.client.NorceClient",
+    "fortnox": "connectors.fortnox.client.FortnoxClient",
+}
+
+# Modules that register error codes in integrations.errors.CATALOGUE on import.
+ERROR_MODULES: list[str] = [
+    "integrations.errors",
+    "connectors.norce.errors",
+    "connectors.fortnox.errors",
+]
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    kind: str
+    label: str
+    data_type: str
+    direction: str
+    source_role: str
+    target_role: str
+    # dotted path to `def run(task: Task, ctx: FlowContext) -> None`
+    runner: str
+    # dotted path to `def validate_settings(settings: dict) -> dict` (returns normalised settings, raises ValueError)
+    settings_validator: str | None = None
+    systems: tuple[str, ...] = field(default_factory=tuple)
+
+
+FLOWS: dict[str, FlowSpec] = {
+    "orders_to_erp": FlowSpec(
+        kind="orders_to_erp",
+        label="Orders → ERP invoices",
+        data_type="order",
+        direction="commerce_to_erp",
+        source_role="commerce",
+        target_role="erp",
+        runner="integrations.flows.orders.run",
+        settings_validator="integrations.flows.orders.validate_settings",
+        systems=("norce", "fortnox"),
+    ),
+}
+
+
+def import_string(path: str) -> Any:
+    module, _, attr = path.rpartition(".")
+    return getattr(import_module(module), attr)
+
+
+def flow_spec(kind: str) -> FlowSpec:
+    try:
+        return FLOWS[kind]
+    except KeyError:
+        return FlowSpec(kind=kind, label=kind, data_type=kind, direction="", source_role="", target_role="", runner="")
+
+
+def flow_runner(kind: str) -> Callable[..., Any]:
+    return import_string(FLOWS[kind].runner)
+
+
+def client_class(system: str) -> type:
+    return import_string(CLIENTS[system])
+
+
+def load_error_catalogue() -> None:
+    for module in ERROR_MODULES:
+        import_module(module)
