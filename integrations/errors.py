@@ -95,3 +95,15 @@ INTEGRATION_PAUSED = register("integration.paused", "The integration is paused",
                               "Set the integration to Active in admin; queued records then sync.", permanent=False)
 UNEXPECTED = register("internal.unexpected", "An unexpected error occurred",
                       "Transient until proven otherwise: Brygga retries. If it repeats, report it with the task id.", permanent=False)
+ORDER_ALREADY_SYNCED = register("order.already_synced", "The order already has an invoice",
+                                "Nothing to do: the Reference links it. Delete the Reference to invoice it again.")
+ORDER_FOUND_BY_POLL = register("order.found_by_poll", "An order was found by the fail-safe poll",
+                               "Norce's push and event for it did not arrive. Check the ERP integration and event settings in Norce admin.")
+ORDER_INVOICE_FOUND = register("order.invoice_found", "The invoice already existed in the ERP and was linked",
+                               "Nothing to do: an earlier attempt created it; Brygga linked it instead of creating a second one.")
+ORDER_DUPLICATE_TARGET = register("order.duplicate_target", "Two invoices exist for one order",
+                                  "Cancel the extra invoice in the ERP; the Reference keeps the first one.")
+TASK_STUCK = register("task.stuck", "A task stopped reporting progress and was queued again",
+                      "Nothing to do: records already in the target system are recognised, not created twice.", permanent=False)
+RECEIVER_AUTH = register("receiver.auth", "A push or event was refused: wrong credentials",
+                         "Compare the username/password (or event secret header) in Norce admin with the Norce connector in Brygga.")

@@ -245,6 +245,11 @@ class Entity(models.Model):
     # Set (and committed) right before a create call goes out; while set and no
     # Reference exists, the next attempt first looks for the record in the target.
     create_started_at = models.DateTimeField(null=True, blank=True)
+    # A worker claims a record for a while (lease); a dead worker's claim expires.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claimed_by_task = models.BigIntegerField(null=True, blank=True)
+    # When the source system was told the outcome (Norce: order status Confirmed).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     last_error_code = models.CharField(max_length=60, blank=True)
     last_error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

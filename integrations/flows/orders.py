@@ -92,3 +92,356 @@ def parse_settings(raw: dict[str, Any] | None) -> OrderFlowSettings:
 
 def validate_settings(raw: dict[str, Any] | None) -> dict[str, Any]:
     return parse_settings(raw).as_dict()
+
+
+# --- the flow -------------------------------------------------------------------------
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+
+from django.db import IntegrityError, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from integrations.errors import SyncError  # noqa: E402
+from integrations.models import Entity, Integration, LogEntry, Reference, Task  # noqa: E402
+from integrations.records import Order, Party  # noqa: E402
+
+log = logging.getLogger("brygga.flows.orders")
+
+DATA_TYPE = "order"
+DIRECTION = "commerce_to_erp"
+CUSTOMER = "customer"
+
+
+def payload_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def store_order(*, integration: Integration, source_id: str, payload: dict[str, Any], received_via: str,
+                reference: str = "", label: str = "") -> tuple[Entity, bool]:
+    """Keep an order durably (idempotent on its source id). Returns (entity, created).
+
+    A pushed OrderRequest is richer than a Query 2.0 order (it carries UnitVat), so it
+    replaces a polled payload on a record that is not yet synced; nothing else does.
+    """
+    digest = payload_hash(payload)
+    entity, created = Entity.objects.get_or_create(
+        integration=integration, data_type=DATA_TYPE, source_id=source_id,
+        defaults={"payload": payload, "payload_hash": digest, "received_via": received_via,
+                  "reference": reference or source_id, "label": label[:200]},
+    )
+    if not created and received_via == "push" and entity.received_via != "push" and entity.status != Entity.Status.SYNCED:
+        Entity.objects.filter(pk=entity.pk).update(payload=payload, payload_hash=digest, received_via="push")
+        entity.payload, entity.received_via = payload, "push"
+    return entity, created
+
+
+def parse_order(entity: Entity) -> Order:
+    from connectors.norce import mapping
+
+    if entity.received_via == "push":
+        return mapping.order_from_request(entity.payload)
+    return mapping.order_from_query(entity.payload)
+
+
+def run(task: Task, ctx) -> None:
+    """Run the orders flow for a task.
+
+    A task names its orders (`entity_ids` from a push or a retry, `fetch_refs` from
+    events) or, when scheduled, polls Norce since the cursor and then works through
+    every order still waiting (pending, or failed and due for a retry).
+    """
+    from integrations.services import pending_entity_ids
+
+    settings = parse_settings_or_error(task.flow.settings)
+    params = task.params or {}
+    named = list(params.get("entity_ids") or [])
+    if params.get("fetch_refs"):
+        named += fetch_orders(ctx, [str(ref) for ref in params["fetch_refs"]])
+    if named:
+        todo = sorted(set(named))
+    else:
+        poll_orders(ctx, settings, full=params.get("mode") == "full")
+        todo = pending_entity_ids(ctx.integration, DATA_TYPE)
+    pipeline = OrderPipeline(ctx, settings)
+    for entity_id in todo:
+        pipeline.process(entity_id)
+        ctx.heartbeat()
+
+
+def parse_settings_or_error(raw: dict[str, Any] | None) -> OrderFlowSettings:
+    try:
+        return parse_settings(raw)
+    except ValueError as exc:
+        raise SyncError("config.flow_settings", f"Orders flow settings: {exc}") from exc
+
+
+def fetch_orders(ctx, refs: list[str]) -> list[int]:
+    """Fetch orders named by events through Query 2.0 and store them (unless already known)."""
+    from connectors.norce.mapping import order_from_query
+
+    norce = ctx.client("commerce")
+    ids = []
+    for ref in refs:
+        known = Entity.objects.filter(integration=ctx.integration, data_type=DATA_TYPE, source_id=str(ref)).first()
+        if known is not None:
+            ids.append(known.pk)
+            continue
+        raw = norce.get_order(str(ref))
+        if raw is None:
+            raise SyncError("norce.order_not_found", f"Order {ref} is not (yet) in Norce's Query API", permanent=False)
+        order = order_from_query(raw)
+        entity, _ = store_order(integration=ctx.integration, source_id=order.source_id, payload=raw, received_via="event",
+                                reference=order.order_no, label=order.buyer.display_name)
+        ids.append(entity.pk)
+    return ids
+
+
+def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> list[int]:
+    """Fail-safe poll: store every order changed since the cursor (minus an overlap)."""
+    from connectors.norce.mapping import order_from_query
+
+    integration = ctx.integration
+    from integrations.services import advance_cursor, get_cursor
+
+    cursor = None if full else get_cursor(integration, DATA_TYPE, DIRECTION)
+    since = (cursor - timedelta(minutes=settings.poll_overlap_minutes)) if cursor else (
+        integration.order_exclusion_date or timezone.now() - timedelta(days=7))
+    started = timezone.now()
+    norce = ctx.client("commerce")
+    newest: datetime | None = None
+    ids = []
+    for raw in norce.orders_since(since):
+        try:
+            order = order_from_query(raw)
+        except SyncError as exc:
+            ctx.log(LogEntry.Level.ERROR, f"Order from Query could not be read: {exc.message}", code=exc.code,
+                    hint=exc.hint, data_type=DATA_TYPE, reference=str(raw.get("OrderNo") or raw.get("Id") or ""))
+            continue
+        entity, created = store_order(integration=integration, source_id=order.source_id, payload=raw,
+                                      received_via="poll", reference=order.order_no, label=order.buyer.display_name)
+        if created:
+            ctx.log(LogEntry.Level.INFO, f"Order {order.order_no} found by the fail-safe poll (push and event missed)",
+                    code="order.found_by_poll", entity=entity)
+        ids.append(entity.pk)
+        stamp = _order_stamp(raw)
+        if stamp and (newest is None or stamp > newest):
+            newest = stamp
+    # Every order up to here is stored (committed), so the cursor may pass them.
+    advance_cursor(integration, DATA_TYPE, DIRECTION, min(newest, started) if newest else started)
+    return ids
+
+
+def _order_stamp(raw: dict[str, Any]) -> datetime | None:
+    value = raw.get("Updated") or raw.get("Created")
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else timezone.make_aware(stamp, timezone.utc)
+
+
+class OrderPipeline:
+    """Turn one stored order into exactly one ERP invoice and tell Norce."""
+
+    def __init__(self, ctx, settings: OrderFlowSettings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.integration: Integration = ctx.integration
+        self._erp = None
+        self._norce = None
+
+    @property
+    def erp(self):
+        if self._erp is None:
+            self._erp = self.ctx.client("erp")
+        return self._erp
+
+    @property
+    def norce(self):
+        if self._norce is None:
+            self._norce = self.ctx.client("commerce")
+        return self._norce
+
+    def process(self, entity_id: int) -> None:
+        entity = self.ctx.claim(entity_id)
+        if entity is None:
+            return  # another worker holds it, or it is already done
+        try:
+            self._process(entity)
+        except SyncError as exc:
+            self.ctx.fail(entity, exc)
+        except Exception as exc:  # noqa: BLE001 - one bad order never blocks the others
+            log.exception("order %s crashed", entity.reference)
+            self.ctx.fail(entity, SyncError("internal.unexpected", f"{type(exc).__name__}: {exc}"))
+
+    def _process(self, entity: Entity) -> None:
+        existing = Reference.objects.filter(integration=self.integration, data_type=DATA_TYPE,
+                                            source_id=entity.source_id).first()
+        if existing is not None:
+            if entity.acknowledged_at is None and self.settings.send_status_to_norce:
+                self._acknowledge(entity, existing.target_id)
+                self.ctx.succeed(entity, f"Order {entity.reference}: Norce told about invoice {existing.target_id}",
+                                 target_id=existing.target_id)
+            else:
+                Entity.objects.filter(pk=entity.pk).update(target_id=existing.target_id,
+                                                           synced_at=entity.synced_at or timezone.now())
+                self.ctx.skip(entity, f"Order {entity.reference} already has invoice {existing.target_id}",
+                              code="order.already_synced", status=Entity.Status.SYNCED)
+            return
+        order = parse_order(entity)
+        exclusion = self.integration.order_exclusion_date
+        if exclusion and order.placed_at and order.placed_at < exclusion:
+            self.ctx.skip(entity, f"Order {order.order_no} was placed {order.placed_at:%Y-%m-%d %H:%M}, before the "
+                                  f"integration's exclusion date", code="order.excluded")
+            return
+        from bookkeeping.vat import check_line_vat
+
+        for line in order.lines:
+            check_line_vat(line)
+        invoice = self._find_earlier_invoice(entity, order)
+        if invoice is None:
+            customer_number = self._customer_number(order.buyer, order)
+            invoice = self._create_invoice(entity, order, customer_number)
+        number = str(invoice["DocumentNumber"])
+        self._save_reference(entity, number)
+        self._check_totals(entity, order, invoice)
+        Entity.objects.filter(pk=entity.pk).update(target_id=number)
+        self._acknowledge(entity, number)
+        self.ctx.succeed(entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number)
+
+    # exactly once ------------------------------------------------------------------
+    def _reference_value(self, order_no: str) -> str:
+        return f"{self.settings.reference_prefix}{order_no}"
+
+    def _find_earlier_invoice(self, entity: Entity, order: Order) -> dict[str, Any] | None:
+        """After an attempt that may have created the invoice, look it up instead of creating."""
+        if entity.create_started_at is None:
+            return None
+        found = self.erp.find_invoice(self.settings.reference_field, self._reference_value(order.order_no))
+        if found is not None:
+            self.ctx.log(LogEntry.Level.INFO, f"Invoice {found.get('DocumentNumber')} for order {order.order_no} already "
+                         "existed in Fortnox (an earlier attempt created it); it was linked, not created again",
+                         code="order.invoice_found", entity=entity)
+        return found
+
+    def _create_invoice(self, entity: Entity, order: Order, customer_number: str) -> dict[str, Any]:
+        from connectors.fortnox.mapping import invoice_payload
+
+        payload = invoice_payload(order, customer_number=customer_number, settings=self.settings)
+        # Write the intent first: if we die after Fortnox creates the invoice, the
+        # next attempt sees this mark and looks the invoice up instead of creating.
+        Entity.objects.filter(pk=entity.pk).update(create_started_at=timezone.now())
+        entity.create_started_at = timezone.now()
+        try:
+            return self.erp.create_invoice(payload)
+        except SyncError as exc:
+            if exc.code == "fortnox.article_not_found":
+                return self._handle_unknown_article(entity, order, customer_number, exc)
+            raise
+
+    def _handle_unknown_article(self, entity: Entity, order: Order, customer_number: str, error: SyncError) -> dict[str, Any]:
+        from connectors.fortnox.mapping import invoice_payload
+
+        product_parts = sorted({line.part_no for line in order.lines if line.kind == "product" and line.part_no})
+        missing = [part for part in product_parts if self.erp.get_article(part) is None]
+        if self.settings.unknown_article == "description_row" and missing:
+            known = set(product_parts) - set(missing)
+            if self.settings.freight_article:
+                known.add(self.settings.freight_article)
+            payload = invoice_payload(order, customer_number=customer_number, settings=self.settings, known_articles=known)
+            self.ctx.log(LogEntry.Level.WARNING, f"Order {order.order_no}: article(s) {', '.join(missing)} not in Fortnox; "
+                         "invoiced as text rows", code="fortnox.article_not_found", entity=entity,
+                         hint="Create the articles in Fortnox to get stock and statistics right.")
+            return self.erp.create_invoice(payload)
+        names = ", ".join(missing) if missing else "(named by Fortnox)"
+        raise SyncError("fortnox.article_not_found",
+                        f"Order {order.order_no}: article {names} does not exist in Fortnox. Fortnox said: {error.message}",
+                        details={**error.details, "missing_articles": missing})
+
+    def _save_reference(self, entity: Entity, number: str) -> None:
+        try:
+            with transaction.atomic():
+                Reference.objects.create(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id,
+                                         target_id=number)
+        except IntegrityError:
+            other = Reference.objects.get(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id)
+            if other.target_id != number:
+                raise SyncError("order.duplicate_target", f"Order {entity.reference} is already linked to invoice "
+                                f"{other.target_id}, but invoice {number} was also found for it",
+                                hint="Cancel the extra invoice in Fortnox; the reference keeps the first one.")
+
+    def _check_totals(self, entity: Entity, order: Order, invoice: dict[str, Any]) -> None:
+        from connectors.fortnox.mapping import invoice_matches_order
+
+        if "Total" not in invoice:
+            return
+        ok, explanation = invoice_matches_order(invoice, order)
+        if not ok:
+            self.ctx.log(LogEntry.Level.WARNING, f"Order {order.order_no}: {explanation}", code="order.total_mismatch",
+                         entity=entity, hint="Compare the invoice with the order; usually a rounding or VAT setting in Fortnox.")
+
+    # customers ---------------------------------------------------------------------
+    def _customer_key(self, party: Party) -> tuple[str, str, str]:
+        """(reference key, Fortnox search field, value) for a buyer, per the flow's matching rules."""
+        if party.kind == "company":
+            match = self.settings.company_customer_match
+            if match == "organisation_number" and party.organisation_number:
+                return f"org:{party.organisation_number}", "organisationnumber", party.organisation_number
+            if match in ("organisation_number", "email") and party.email:
+                return f"email:{party.email.lower()}", "email", party.email
+        else:
+            match = self.settings.private_customer_match
+            if match == "email" and party.email:
+                return f"email:{party.email.lower()}", "email", party.email
+        if self.settings.default_customer_number:
+            return "default", "", ""
+        raise SyncError("order.missing_data", f"The buyer ({party.display_name or 'no name'}) has no "
+                        f"{'organisation number or e-mail' if party.kind == 'company' else 'e-mail'} to find the customer by",
+                        hint="Add it to the order in Norce, or set default_customer_number on the flow, then retry.")
+
+    def _customer_number(self, party: Party, order: Order) -> str:
+        key, field_name, value = self._customer_key(party)
+        if key == "default":
+            return self.settings.default_customer_number
+        ref = Reference.objects.filter(integration=self.integration, data_type=CUSTOMER, source_id=key).first()
+        if ref is not None:
+            return ref.target_id
+        from connectors.fortnox.mapping import customer_payload
+
+        # Serialise per customer key across workers: the lock row is the customer Entity.
+        lock_row, _ = Entity.objects.get_or_create(integration=self.integration, data_type=CUSTOMER, source_id=key,
+                                                   defaults={"reference": value, "label": party.display_name[:200]})
+        with transaction.atomic():
+            Entity.objects.select_for_update().get(pk=lock_row.pk)
+            ref = Reference.objects.filter(integration=self.integration, data_type=CUSTOMER, source_id=key).first()
+            if ref is not None:
+                return ref.target_id
+            found = self.erp.find_customer(field_name, value)
+            if found is not None:
+                number, origin = str(found["CustomerNumber"]), Reference.Origin.LOOKUP
+            else:
+                payload = customer_payload(party, order.currency or self.settings.currency)
+                number, origin = str(self.erp.create_customer(payload)["CustomerNumber"]), Reference.Origin.SYNC
+            Reference.objects.create(integration=self.integration, data_type=CUSTOMER, source_id=key, target_id=number,
+                                     origin=origin)
+            Entity.objects.filter(pk=lock_row.pk).update(target_id=number, status=Entity.Status.SYNCED,
+                                                         synced_at=timezone.now(), payload={"key": key})
+        return number
+
+    # Norce acknowledgement ------------------------------------------------------------
+    def _acknowledge(self, entity: Entity, number: str) -> None:
+        """Tell Norce the order is Confirmed with the invoice number (once)."""
+        if not self.settings.send_status_to_norce or entity.acknowledged_at is not None:
+            return
+        try:
+            self.norce.send_order_status(entity.source_id, erp_order_no=number, status="Confirmed")
+        except SyncError as exc:
+            # The invoice exists; only the status is outstanding. Retry later.
+            exc.message = f"Invoice {number} exists, but Norce was not told: {exc.message}"
+            raise
+        Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now())
+        entity.acknowledged_at = timezone.now()

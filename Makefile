@@ -1,0 +1,40 @@
+# Brygga — developer commands. Everything runs from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+# Tests run on PostgreSQL; point DATABASE_URL elsewhere to use another server.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brygga
+
+.PHONY: install demo test test-e2e bench run simulate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[test,redis]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: migrate the embedded SQLite database, create an admin, start the
+## simulators, a django-q2 cluster and the web server, and seed a demo merchant.
+demo: install
+	$(PY) manage.py demo
+
+## make test: the whole suite (unit and end-to-end) on PostgreSQL.
+test: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -q
+
+test-e2e: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -q tests/e2e
+
+## make bench: throughput and API-budget figures against the simulators (not in CI).
+bench: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.run
+
+simulate: install
+	$(PY) manage.py simulate
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* var

@@ -1,0 +1,18 @@
+"""django-q2 entry points. Thin on purpose: they take ids and call a service."""
+from __future__ import annotations
+
+from integrations import services
+
+
+def run_task(task_id: int) -> str:
+    return services.execute_task(task_id)
+
+
+def sweep() -> dict[str, int]:
+    return services.sweep()
+
+
+def run_schedule_rule(rule_id: int) -> list[int]:
+    from integrations import schedules
+
+    return schedules.trigger_rule(rule_id)

@@ -1,0 +1,333 @@
+"""The engine: create, run, retry and sweep Tasks; claim records; write the audit trail.
+
+Background functions (integrations.jobs) are thin and call into here with ids.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from integrations import registry
+from integrations.errors import SyncError
+from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
+
+log = logging.getLogger("brygga.engine")
+
+RUN_TASK = "integrations.jobs.run_task"
+LEASE = timedelta(minutes=5)
+
+
+def _conf(name: str) -> Any:
+    return settings.BRYGGA[name]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- queueing ---------------------------------------------------------------------
+def enqueue(task_id: int, *, at: datetime | None = None) -> None:
+    """Hand a task to django-q2 now, or at `at` through a one-off schedule."""
+    from django_q.models import Schedule
+    from django_q.tasks import async_task
+
+    if at is None or at <= timezone.now():
+        q_id = async_task(RUN_TASK, task_id, task_name=f"brygga-task-{task_id}", group="brygga")
+        Task.objects.filter(pk=task_id).update(q_task_id=str(q_id or ""))
+    else:
+        Schedule.objects.create(
+            func=RUN_TASK, args=repr((task_id,)), name=f"brygga-retry-{task_id}-{at.timestamp():.0f}",
+            schedule_type=Schedule.ONCE, repeats=-1, next_run=at,
+        )
+
+
+def create_task(*, integration: Integration, flow: Flow | None, trigger: str, params: dict[str, Any] | None = None,
+                at: datetime | None = None) -> Task:
+    """Create a queued Task and enqueue it once the surrounding transaction commits."""
+    task = Task.objects.create(
+        integration=integration, flow=flow, trigger=trigger, params=params or {},
+        max_attempts=_conf("TASK_MAX_ATTEMPTS"), next_retry_at=at,
+    )
+    transaction.on_commit(lambda: enqueue(task.pk, at=at))
+    return task
+
+
+def order_flow(integration: Integration) -> Flow | None:
+    return integration.flows.filter(kind="orders_to_erp").first()
+
+
+def run_flow_now(flow_id: int, *, trigger: str = Task.Trigger.MANUAL, params: dict[str, Any] | None = None) -> Task:
+    flow = Flow.objects.select_related("integration").get(pk=flow_id)
+    with transaction.atomic():
+        return create_task(integration=flow.integration, flow=flow, trigger=trigger, params=params or {"mode": "incremental"})
+
+
+def retry_task(task_id: int) -> Task:
+    """Run a finished task's failed records again (or the whole task if it had none)."""
+    task = Task.objects.select_related("integration", "flow").get(pk=task_id)
+    failed = list(task.logs.filter(level=LogEntry.Level.ERROR, entity__isnull=False)
+                  .exclude(entity__status=Entity.Status.SYNCED).values_list("entity_id", flat=True).distinct())
+    params = {"entity_ids": failed} if failed else dict(task.params)
+    with transaction.atomic():
+        Entity.objects.filter(pk__in=failed).update(status=Entity.Status.PENDING)
+        return create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.RETRY, params=params)
+
+
+def retry_entity(entity_id: int) -> Task:
+    entity = Entity.objects.select_related("integration").get(pk=entity_id)
+    flow = entity.integration.flows.filter(kind__in=[k for k, s in registry.FLOWS.items() if s.data_type == entity.data_type]).first()
+    with transaction.atomic():
+        Entity.objects.filter(pk=entity_id).exclude(status=Entity.Status.SYNCED).update(status=Entity.Status.PENDING)
+        return create_task(integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY,
+                           params={"entity_ids": [entity_id]})
+
+
+# --- running ----------------------------------------------------------------------
+@dataclass
+class FlowContext:
+    """What a flow runner gets besides the task: counters, logging and record claiming."""
+
+    task: Task
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retry_entity_ids: list[int] = field(default_factory=list)
+    retry_after: float | None = None
+
+    @property
+    def integration(self) -> Integration:
+        return self.task.integration
+
+    def connector(self, role: str) -> Connector:
+        connector = Connector.objects.filter(integration_id=self.task.integration_id, role=role).first()
+        if connector is None:
+            raise SyncError("config.connector_missing", f"{self.integration} has no {role} connector")
+        return connector
+
+    def client(self, role: str):
+        connector = self.connector(role)
+        return registry.client_class(connector.system)(connector)
+
+    def heartbeat(self) -> None:
+        Task.objects.filter(pk=self.task.pk).update(heartbeat_at=timezone.now())
+
+    def log(self, level: str, message: str, *, code: str = "", hint: str = "", entity: Entity | None = None,
+            reference: str = "", data_type: str = "", details: dict[str, Any] | None = None) -> LogEntry:
+        return LogEntry.objects.create(
+            integration_id=self.task.integration_id, task=self.task, flow_id=self.task.flow_id, entity=entity,
+            level=level, code=code, message=message, hint=hint, details=details or {},
+            reference=reference or (entity.reference if entity else ""),
+            data_type=data_type or (entity.data_type if entity else ""),
+        )
+
+    # record claiming -------------------------------------------------------------
+    def claim(self, entity_id: int) -> Entity | None:
+        """Claim a record for this task (lease). None if another live worker holds it or it is done."""
+        now = timezone.now()
+        won = (Entity.objects.filter(pk=entity_id)
+               .exclude(status__in=[Entity.Status.SYNCED, Entity.Status.SKIPPED])
+               .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk))
+               .update(status=Entity.Status.PROCESSING, lease_until=now + LEASE, claimed_by_task=self.task.pk,
+                       attempts=F("attempts") + 1))
+        if not won:
+            return None
+        return Entity.objects.get(pk=entity_id)
+
+    def succeed(self, entity: Entity, message: str, *, target_id: str, code: str = "") -> None:
+        Entity.objects.filter(pk=entity.pk).update(
+            status=Entity.Status.SYNCED, target_id=target_id, synced_at=timezone.now(), lease_until=None,
+            claimed_by_task=None, last_error_code="", last_error_message="",
+        )
+        entity.status, entity.target_id = Entity.Status.SYNCED, target_id
+        self.log(LogEntry.Level.EXPORTED, message, code=code, entity=entity)
+        self.succeeded += 1
+
+    def skip(self, entity: Entity, message: str, *, code: str = "", status: str = Entity.Status.SKIPPED) -> None:
+        Entity.objects.filter(pk=entity.pk).update(status=status, lease_until=None, claimed_by_task=None)
+        self.log(LogEntry.Level.SKIPPED, message, code=code, entity=entity)
+        self.skipped += 1
+
+    def fail(self, entity: Entity, error: SyncError) -> None:
+        """Record a failure on one record; transient ones are retried with the task."""
+        status = Entity.Status.NEEDS_ATTENTION if error.permanent else Entity.Status.FAILED
+        Entity.objects.filter(pk=entity.pk).update(
+            status=status, lease_until=None, claimed_by_task=None,
+            last_error_code=error.code, last_error_message=error.message[:2000],
+        )
+        self.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, entity=entity, details=error.details)
+        self.failed += 1
+        if not error.permanent:
+            self.retry_entity_ids.append(entity.pk)
+            if error.retry_after:
+                self.retry_after = max(self.retry_after or 0, error.retry_after)
+
+    def release(self, entity: Entity) -> None:
+        Entity.objects.filter(pk=entity.pk, claimed_by_task=self.task.pk).update(lease_until=None, claimed_by_task=None)
+
+
+def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
+    delay = _conf("TASK_BACKOFF_BASE") * (2 ** max(0, attempt - 1))
+    if retry_after:
+        delay = max(delay, retry_after)
+    return min(delay, _conf("TASK_BACKOFF_MAX"))
+
+
+def execute_task(task_id: int) -> str:
+    """Claim a queued task, run its flow, and record the outcome. Returns the final status."""
+    now = timezone.now()
+    claimed = Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(
+        status=Task.Status.RUNNING, started_at=now, heartbeat_at=now, finished_at=None,
+        attempts=F("attempts") + 1, worker=worker_name()[:100], next_retry_at=None,
+    )
+    if not claimed:
+        return "not-claimed"
+    task = Task.objects.select_related("integration", "flow").get(pk=task_id)
+    ctx = FlowContext(task=task)
+    error: SyncError | None = None
+    try:
+        if not task.integration.is_active:
+            raise SyncError("integration.paused", f"{task.integration} is paused", retry_after=300)
+        if task.flow is None or not task.flow.enabled:
+            raise SyncError("config.flow_settings", "The task's flow is missing or disabled",
+                            hint="Enable the flow in admin, then retry the task.")
+        registry.flow_runner(task.flow.kind)(task, ctx)
+    except SyncError as exc:
+        error = exc
+    except Exception as exc:  # noqa: BLE001 - anything unexpected becomes a transient, logged failure
+        log.exception("task %s crashed", task_id)
+        error = SyncError("internal.unexpected", f"{type(exc).__name__}: {exc}",
+                          details={"traceback": traceback.format_exc()[-4000:]})
+    return _finish(task, ctx, error)
+
+
+def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
+    now = timezone.now()
+    updates: dict[str, Any] = {
+        "count_total": F("count_total") + ctx.succeeded + ctx.failed + ctx.skipped,
+        "count_succeeded": F("count_succeeded") + ctx.succeeded,
+        "count_failed": F("count_failed") + ctx.failed,
+        "count_skipped": F("count_skipped") + ctx.skipped,
+        "heartbeat_at": now,
+    }
+    retry_params: dict[str, Any] | None = None
+    retry_after = ctx.retry_after
+    if error is not None:
+        updates.update(error_code=error.code, error_message=error.message[:2000])
+        if error.code != "integration.paused":
+            ctx.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, details=error.details)
+        if not error.permanent:
+            retry_params = task.params
+            retry_after = max(retry_after or 0, error.retry_after or 0) or None
+    elif ctx.retry_entity_ids:
+        retry_params = {**task.params, "entity_ids": sorted(set(ctx.retry_entity_ids))}
+        updates.update(error_code="", error_message=f"{len(ctx.retry_entity_ids)} record(s) will be retried")
+
+    if retry_params is not None and (task.attempts < task.max_attempts or (error and error.code == "integration.paused")):
+        at = now + timedelta(seconds=backoff_delay(task.attempts, retry_after))
+        updates.update(status=Task.Status.QUEUED, next_retry_at=at, params=retry_params)
+        Task.objects.filter(pk=task.pk).update(**updates)
+        enqueue(task.pk, at=at)
+        return Task.Status.QUEUED
+
+    if error is not None:
+        status = Task.Status.NEEDS_ATTENTION if error.permanent else Task.Status.FAILED
+    else:
+        total_failed = Task.objects.filter(pk=task.pk).values_list("count_failed", flat=True)[0] + ctx.failed
+        total_ok = Task.objects.filter(pk=task.pk).values_list("count_succeeded", flat=True)[0] + ctx.succeeded
+        if ctx.retry_entity_ids:  # attempts exhausted on transient record errors
+            status = Task.Status.PARTLY_FAILED if total_ok else Task.Status.FAILED
+        elif ctx.failed == 0:
+            status = Task.Status.SUCCEEDED
+        elif ctx.succeeded or ctx.skipped:
+            status = Task.Status.PARTLY_FAILED
+        else:
+            status = Task.Status.NEEDS_ATTENTION if total_failed else Task.Status.SUCCEEDED
+    updates.update(status=status, finished_at=now, next_retry_at=None)
+    Task.objects.filter(pk=task.pk).update(**updates)
+    return status
+
+
+# --- sweeping ---------------------------------------------------------------------
+def sweep(*, stuck_after: int | None = None) -> dict[str, int]:
+    """Re-queue stuck running tasks and due retries that nobody picked up."""
+    now = timezone.now()
+    stuck_after = _conf("TASK_STUCK_AFTER") if stuck_after is None else stuck_after
+    stuck = list(Task.objects.filter(status=Task.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stuck_after))
+                 .values_list("pk", flat=True))
+    requeued = 0
+    for task_id in stuck:
+        if Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(status=Task.Status.QUEUED, next_retry_at=None):
+            LogEntry.objects.create(
+                integration_id=Task.objects.values_list("integration_id", flat=True).get(pk=task_id), task_id=task_id,
+                level=LogEntry.Level.WARNING, code="task.stuck",
+                message=f"Task #{task_id} stopped reporting progress (worker died?) and was queued again",
+                hint="Nothing to do: records already in the target system are recognised, not created twice.",
+            )
+            enqueue(task_id)
+            requeued += 1
+    # Due retries whose one-off schedule was lost, and tasks queued but never handed out.
+    overdue = now - timedelta(seconds=90)
+    due = list(Task.objects.filter(status=Task.Status.QUEUED)
+               .filter(Q(next_retry_at__lt=overdue) | Q(next_retry_at__isnull=True, created_at__lt=overdue))
+               .values_list("pk", flat=True)[:500])
+    for task_id in due:
+        enqueue(task_id)
+    return {"stuck": requeued, "due": len(due)}
+
+
+# --- cursors ----------------------------------------------------------------------
+def get_cursor(integration: Integration, data_type: str, direction: str) -> datetime | None:
+    row = TimeHistory.objects.filter(integration=integration, data_type=data_type, direction=direction).first()
+    return row.last_loaded_at if row else None
+
+
+def advance_cursor(integration: Integration, data_type: str, direction: str, moment: datetime) -> None:
+    """Move the cursor forward to `moment` (never backwards: staff move it back by hand)."""
+    row, _ = TimeHistory.objects.get_or_create(integration=integration, data_type=data_type, direction=direction)
+    TimeHistory.objects.filter(pk=row.pk).filter(Q(last_loaded_at__isnull=True) | Q(last_loaded_at__lt=moment)).update(
+        last_loaded_at=moment, updated_at=timezone.now())
+
+
+# --- connectors -------------------------------------------------------------------
+def test_connection(connector_id: int) -> tuple[bool, str]:
+    """Make one real API call with the connector's credentials and remember the outcome."""
+    connector = Connector.objects.get(pk=connector_id)
+    try:
+        client = registry.client_class(connector.system)(connector)
+        message = client.test_connection()
+        ok = True
+    except SyncError as exc:
+        ok, message = False, f"[{exc.code}] {exc.message}" + (f" — {exc.hint}" if exc.hint else "")
+    except KeyError:
+        ok, message = False, f"No client for {connector.get_system_display()} yet"
+    Connector.objects.filter(pk=connector_id).update(last_test_at=timezone.now(), last_test_ok=ok,
+                                                     last_test_message=message[:2000])
+    return ok, message
+
+
+def set_connector_credentials(connector_id: int, values: dict[str, str]) -> None:
+    """Merge the non-empty values into the connector's encrypted credentials."""
+    with transaction.atomic():
+        connector = Connector.objects.select_for_update().get(pk=connector_id)
+        credentials = dict(connector.credentials)
+        credentials.update({k: v for k, v in values.items() if v})
+        connector.credentials = credentials
+        connector.save(update_fields=["credentials", "updated_at"])
+
+
+def pending_entity_ids(integration: Integration, data_type: str, ids: Iterable[int] | None = None) -> list[int]:
+    qs = Entity.objects.filter(integration=integration, data_type=data_type,
+                               status__in=[Entity.Status.PENDING, Entity.Status.FAILED, Entity.Status.PROCESSING])
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    return list(qs.order_by("pk").values_list("pk", flat=True))
