@@ -1,0 +1,208 @@
+"""Norce Commerce API client: OAuth2 client credentials, Query 2.0 orders, Connect order status."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+import requests
+
+from connectors import ratelimit
+from connectors.norce import errors, mapping
+from connectors.tokens import access_token
+from connectors.transport import ApiClient
+from integrations.errors import SyncError
+from integrations.models import Connector
+
+TOKEN_PATH = "/identity/1.0/connect/token"
+QUERY_ORDERS_PATH = "/commerce/query/2.0/Orders/Orders"
+CONNECT_PATH = "/commerce/connect/"
+SEND_ORDER_STATUS_PATH = "/commerce/connect/4.0/Order/SendOrderStatus"
+ORDER_EXPAND = "Items,Buyer,Payer,ShipTo"
+
+# Connect allows 60 requests a minute per Norce customer, i.e. per API host.
+# Query publishes no number (its 429s are handled by the transport); the token
+# endpoint (3 a minute per IP) is protected by the shared token cache instead.
+CONNECT_LIMIT = ratelimit.RateLimit(60, 60.0)
+# The Query API caps a page at 500 orders.
+MAX_PAGE = 500
+# Characters left as they are in OData query strings ($filter, quotes, parentheses, …).
+ODATA_SAFE = "$,()':/"
+
+
+def odata_string(value: str) -> str:
+    """An OData string literal: single-quoted, with single quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def odata_datetime(moment: datetime) -> str:
+    """An unquoted UTC OData date-time literal (a naive moment is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class NorceClient(ApiClient):
+    """One Norce connector's API access. The access token is cached on the connector for all workers."""
+
+    system = "norce"
+
+    def __init__(self, connector: Connector, *, session: requests.Session | None = None) -> None:
+        super().__init__(connector, session=session)
+        self.base_url = connector.base_url.rstrip("/")
+        self.host = urlsplit(self.base_url).netloc
+
+    # -- settings ---------------------------------------------------------------------------
+    @property
+    def application_id(self) -> int:
+        """The Norce application id from the connector settings (required by the Query API)."""
+        value = (self.connector.settings or {}).get("application_id")
+        if value in (None, ""):
+            raise SyncError("norce.application_id_missing", "The Norce connector has no 'application_id' setting")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SyncError("norce.application_id_missing",
+                            f"The Norce connector's 'application_id' must be a whole number, not {value!r}") from None
+
+    @property
+    def account_id(self) -> int | None:
+        """The Connect account id (AccountId) from the connector settings, when set."""
+        value = (self.connector.settings or {}).get("account_id")
+        return int(value) if value not in (None, "") else None
+
+    @property
+    def scope(self) -> str:
+        return str((self.connector.settings or {}).get("scope") or "prod")
+
+    # -- transport hooks --------------------------------------------------------------------
+    def rate_limit(self, url: str) -> tuple[str, ratelimit.RateLimit] | None:
+        if CONNECT_PATH in urlsplit(url).path:
+            return f"norce-connect:{self.host}", CONNECT_LIMIT
+        return None
+
+    def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
+        token = access_token(self.connector, self._obtain_token, rejected=rejected)
+        return {"Authorization": f"Bearer {token}"}
+
+    def error_from_response(self, response: requests.Response) -> SyncError:
+        try:
+            body: Any = response.json() if response.content else None
+        except ValueError:
+            body = None
+        return self._scrubbed(errors.error_for(response.status_code, body, response.text))
+
+    # -- auth -------------------------------------------------------------------------------
+    def _obtain_token(self, _current: dict[str, Any]) -> dict[str, Any]:
+        """POST the client credentials to the token endpoint; called under the connector's row lock."""
+        credentials = self.connector.credentials or {}
+        if not credentials.get("client_id") or not credentials.get("client_secret"):
+            raise SyncError("norce.auth", "The Norce connector has no client id or client secret")
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": credentials["client_id"],
+            "client_secret": credentials["client_secret"],
+            "scope": self.scope,
+        }
+        try:
+            response = self.request("POST", self.base_url + TOKEN_PATH, data=form, authenticate=False)
+        except SyncError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                raise self._scrubbed(SyncError(
+                    "norce.auth", f"Norce's token endpoint refused the credentials (scope {self.scope!r}): "
+                    f"{exc.details.get('norce_message', exc.message)}", status=exc.status)) from None
+            raise
+        grant = self.decode(response)
+        if not isinstance(grant, dict) or not grant.get("access_token"):
+            raise SyncError("http.bad_response", "Norce's token endpoint answered without an access_token")
+        return grant
+
+    def _scrubbed(self, error: SyncError) -> SyncError:
+        """`error` with any credential value that Norce may have echoed replaced by ***."""
+        secrets = [str(v) for k, v in (self.connector.credentials or {}).items() if k != "client_id" and v]
+        if not secrets:
+            return error
+
+        def clean(text: str) -> str:
+            for secret in secrets:
+                text = text.replace(secret, "***")
+            return text
+
+        scrubbed = SyncError(error.code, clean(error.message), hint=error.hint, permanent=error.permanent,
+                             retry_after=error.retry_after, status=error.status,
+                             details={k: clean(v) if isinstance(v, str) else v for k, v in error.details.items()})
+        return scrubbed
+
+    # -- Query ------------------------------------------------------------------------------
+    def _query_url(self, params: dict[str, str]) -> str:
+        return f"{self.base_url}{QUERY_ORDERS_PATH}?{urlencode(params, quote_via=quote, safe=ODATA_SAFE)}"
+
+    def _query_headers(self) -> dict[str, str]:
+        return {"applicationId": str(self.application_id)}
+
+    def _query_page(self, url: str) -> dict[str, Any]:
+        page = self.get_json(url, headers=self._query_headers())
+        if not isinstance(page, dict) or not isinstance(page.get("value", []), list):
+            raise SyncError("http.bad_response", "Norce Query answered without an OData 'value' list")
+        return page
+
+    def get_order(self, client_order_ref: str) -> dict[str, Any] | None:
+        """The Query 2.0 order (with Items, Buyer, Payer, ShipTo) whose OrderNo is `client_order_ref`, or None."""
+        params = {
+            "$filter": f"ApplicationId eq {self.application_id} and OrderNo eq {odata_string(str(client_order_ref))}",
+            "$expand": ORDER_EXPAND,
+            "$top": "1",
+        }
+        orders = self._query_page(self._query_url(params)).get("value") or []
+        return orders[0] if orders else None
+
+    def orders_since(self, since: datetime, *, page_size: int = MAX_PAGE) -> Iterator[dict[str, Any]]:
+        """Orders created or updated at or after `since`, oldest id first, following the server's pages."""
+        moment = odata_datetime(since)
+        params = {
+            "$filter": f"ApplicationId eq {self.application_id} and "
+                       f"(Updated ge {moment} or (Updated eq null and Created ge {moment}))",
+            "$expand": ORDER_EXPAND,
+            "$orderby": "Id",
+            "$top": str(max(1, min(page_size, MAX_PAGE))),
+        }
+        url: str | None = self._query_url(params)
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            page = self._query_page(url)
+            yield from page.get("value") or []
+            link = page.get("@odata.nextLink")
+            url = self._next_url(url, link) if link and page.get("value") else None
+
+    def _next_url(self, current: str, link: str) -> str:
+        """An absolute or relative nextLink, kept on our own host so the token never leaves it."""
+        absolute = urljoin(current, link)
+        parts = urlsplit(absolute)
+        if parts.netloc != self.host:
+            return f"{self.base_url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        return absolute
+
+    # -- Connect ----------------------------------------------------------------------------
+    def send_order_status(self, client_order_ref: str, *, erp_order_no: str, status: str = "Confirmed") -> None:
+        """Tell Norce the order's status (Confirmed by default) and the ERP's number for it."""
+        body = mapping.status_request(client_order_ref, erp_order_no=erp_order_no, status=status,
+                                      account_id=self.account_id)
+        try:
+            self.request("POST", self.base_url + SEND_ORDER_STATUS_PATH, json_body=body)
+        except SyncError as exc:
+            if exc.code in ("norce.validation", "http.client_error") and exc.status and exc.status < 500:
+                raise SyncError("norce.status_rejected",
+                                f"Norce rejected status {status} for order {client_order_ref}: "
+                                f"{exc.details.get('norce_message', exc.message)}",
+                                status=exc.status, details=exc.details) from None
+            raise
+
+    # -- admin ------------------------------------------------------------------------------
+    def test_connection(self) -> str:
+        """Get a token and make one cheap Query call; a short description of what worked."""
+        self.auth_headers()
+        params = {"$filter": f"ApplicationId eq {self.application_id}", "$top": "1", "$select": "Id"}
+        self._query_page(self._query_url(params))
+        return (f"Connected to Norce at {self.host} (scope {self.scope}); "
+                f"Query API answers for application {self.application_id}.")

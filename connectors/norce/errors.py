@@ -1,0 +1,122 @@
+"""Norce error codes, and the reading of Norce's error bodies.
+
+Norce does not document the body of a 4xx/5xx answer. Seen in the field and in
+the contracts: a Connect ``{"StatusCode": …, "Description": …}`` response, an
+ASP.NET ``{"Message": …}`` (or camelCase ``message``), ASP.NET problem details
+``{"title": …, "errors": {…}}``, OData's ``{"error": {"code", "message"}}``
+(Query), the identity server's OAuth2 ``{"error": …,
+"error_description": …}``, and plain text. `error_for` reads all of them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.errors import SyncError, register
+
+SYSTEM = "norce"
+
+AUTH = register(
+    "norce.auth", "Norce refused the API credentials",
+    "Check client id/secret and scope (environment) on the Norce connector; the OAuth user also needs the "
+    "Query and Connect resources enabled in Norce Admin (Settings > Users > OAUTH).",
+    system=SYSTEM,
+)
+ORDER_NOT_FOUND = register(
+    "norce.order_not_found", "Norce Query has no such order (yet)",
+    "Transient for a while: a new order can take some minutes to be indexed in the Query API. "
+    "If it never appears, check the order number and the application id on the Norce connector.",
+    permanent=False, system=SYSTEM,
+)
+STATUS_REJECTED = register(
+    "norce.status_rejected", "Norce rejected the order status update",
+    "Read Norce's message. Usually the order number is unknown to Norce or the account id on the Norce "
+    "connector is wrong; correct it and retry the record. The invoice itself was created.",
+    system=SYSTEM,
+)
+APPLICATION_ID_MISSING = register(
+    "norce.application_id_missing", "The Norce connector has no application id",
+    "Set 'application_id' (a whole number, Norce Admin > Applications) in the Norce connector's settings.",
+    system=SYSTEM,
+)
+RECEIVER_AUTH = register(
+    "norce.receiver_auth", "An order push had wrong credentials",
+    "The username/password in Norce Admin > Client settings > ERP integration must match the receiver "
+    "username/password on the Norce connector.",
+    system=SYSTEM,
+)
+EVENT_AUTH = register(
+    "norce.event_auth", "A Norce event had a missing or wrong secret header",
+    "Set the static header of the event subscription in Norce Admin > Integration > Event to the event "
+    "secret on the Norce connector.",
+    system=SYSTEM,
+)
+VALIDATION = register(
+    "norce.validation", "Norce rejected the request as invalid",
+    "Read Norce's message; correct the data or the connector settings named there and retry the record.",
+    system=SYSTEM,
+)
+
+# Longest piece of an error body quoted in a message.
+MAX_QUOTE = 300
+
+
+def _ci(body: dict[str, Any], *names: str) -> Any:
+    """The first non-empty value among `names`, matching keys case-insensitively."""
+    lowered = {str(k).lower(): v for k, v in body.items()}
+    for name in names:
+        value = lowered.get(name.lower())
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def _flatten(value: Any) -> str:
+    """A short human text for a string, a list of messages, or a field → messages mapping."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_flatten(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_flatten(v) for v in value)
+    return str(value)
+
+
+def describe(body: Any, text: str = "") -> str:
+    """Norce's own words from an error body (parsed JSON or None) or its raw text."""
+    if isinstance(body, dict):
+        odata = _ci(body, "error")
+        if isinstance(odata, dict):  # OData's {"error": {"code", "message", "details"}}
+            body = odata
+        parts: list[str] = []
+        status = _ci(body, "StatusCode")
+        description = _ci(body, "Description", "Message", "error_description", "title", "detail")
+        if status is not None and description is not None:
+            parts.append(f"{status}: {_flatten(description)}")
+        elif description is not None:
+            parts.append(_flatten(description))
+        elif _ci(body, "error") is not None:
+            parts.append(_flatten(_ci(body, "error")))
+        for extra in ("errors", "ModelState", "ExceptionMessage"):
+            if _ci(body, extra) is not None:
+                parts.append(_flatten(_ci(body, extra)))
+        summary = _ci(body, "ValidationSummary")
+        if isinstance(summary, dict) and _ci(summary, "Messages"):
+            parts.append(_flatten(_ci(summary, "Messages")))
+        if parts:
+            return " — ".join(parts)[:MAX_QUOTE]
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:MAX_QUOTE]
+    return (text or "").strip()[:MAX_QUOTE] or "no error text"
+
+
+def error_for(status: int, body: Any, text: str = "") -> SyncError:
+    """The SyncError for a failed Norce answer: `body` is the parsed JSON (or None), `text` the raw body."""
+    said = describe(body, text)
+    details = {"status": status, "norce_message": said}
+    if status in (401, 403):
+        return SyncError("norce.auth", f"{status} from Norce: {said}", status=status, details=details)
+    if status == 429:
+        return SyncError("http.rate_limited", f"429 from Norce: {said}", status=status, details=details)
+    if status >= 500:
+        return SyncError("http.server_error", f"{status} from Norce: {said}", status=status, details=details)
+    if status in (400, 422):
+        return SyncError("norce.validation", f"{status} from Norce: {said}", status=status, details=details)
+    return SyncError("http.client_error", f"{status} from Norce: {said}", status=status, details=details)
