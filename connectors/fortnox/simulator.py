@@ -315,6 +315,9 @@ class FortnoxSimulator(Simulator):
         self.retry_after_header = False  # send Retry-After on rate-limit 429s (undocumented for the real API)
         self.enforce_scopes = True  # 403 (2000663) when the token lacks the resource's scope
         self.fail_after_create = 0  # next N invoice POSTs create the invoice, then answer 503
+        # Seconds the answer to a successful invoice POST is held back after the invoice
+        # exists: a window in which a test can kill the client between "created" and "saved".
+        self.hold_after_create = 0.0
         self.vat_rates: set[int] = {0, 6, 12, 25}
         self.freight_vat_rate = 25
         self.currencies: dict[str, Decimal] = dict(CURRENCY_RATES)
@@ -502,7 +505,7 @@ class FortnoxSimulator(Simulator):
         self.route("GET", r"/3/articles/(?P<number>[^/]+)", api(self._get_article))
         self.route("PUT", r"/3/articles/(?P<number>[^/]+)", api(self._put_article))
         self.route("GET", r"/3/invoices", api(self._list_invoices))
-        self.route("POST", r"/3/invoices", api(self._post_invoice))
+        self.route("POST", r"/3/invoices", self._held(api(self._post_invoice)))
         self.route("GET", r"/3/invoices/(?P<number>[^/]+)", api(self._get_invoice))
         self.route("PUT", r"/3/invoices/(?P<number>[^/]+)", api(self._put_invoice))
         self.route("PUT", r"/3/invoices/(?P<number>[^/]+)/(?P<action>bookkeep|cancel|credit|externalprint)",
@@ -512,6 +515,15 @@ class FortnoxSimulator(Simulator):
         self.route("POST", r"/_sim/settings", api(self._control_settings))
         self.route("POST", r"/_sim/expire-tokens", api(self._control_expire_tokens))
         self.route("POST", r"/_sim/articles", api(self._control_articles))
+
+    def _held(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """Delay successful answers by `hold_after_create` seconds, outside the state lock."""
+        def wrapped(request: Request) -> Response:
+            response = handler(request)
+            if response.status < 300 and self.hold_after_create:
+                time.sleep(self.hold_after_create)
+            return response
+        return wrapped
 
     def _api(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Run a handler under the state lock and turn ApiError into an ErrorInformation answer."""
