@@ -1,0 +1,231 @@
+"""Fortnox API v3 client: tokens, rate limit, error mapping and the calls the flows need."""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+from urllib.parse import quote
+
+import requests
+
+from connectors import ratelimit
+from connectors.fortnox import oauth
+from connectors.fortnox.errors import NOT_CONNECTED, error_for, oauth_error_for
+from connectors.tokens import access_token
+from connectors.transport import ApiClient
+from integrations.errors import SyncError
+from integrations.models import Connector
+
+# Fortnox counts 25 requests per 5 s sliding window per access token, i.e. per
+# client id and tenant. One connector holds one tenant's token, so its pk is the key.
+RATE = ratelimit.RateLimit(25, 5.0)
+# Page size for list calls. Fortnox's maximum is believed to be 500 (default 100);
+# not confirmed on an official page, but widely relied upon.
+PAGE_SIZE = 500
+CUSTOMER_FIELDS = {"email": "Email", "organisationnumber": "OrganisationNumber"}
+
+
+class FortnoxClient(ApiClient):
+    """One Fortnox tenant, reached through one connector."""
+
+    system = "fortnox"
+
+    def __init__(self, connector: Connector, *, session: requests.Session | None = None) -> None:
+        super().__init__(connector, session=session)
+        self._single_shot = False
+        self._grant_type = ""  # the grant being requested, for naming token errors
+
+    # -- transport hooks -------------------------------------------------------------
+    @property
+    def api_base(self) -> str:
+        return self.connector.base_url.rstrip("/")
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a v3 resource, e.g. ``url("invoices/12")``."""
+        return f"{self.api_base}/3/{path.lstrip('/')}"
+
+    def rate_limit(self, url: str) -> tuple[str, ratelimit.RateLimit] | None:
+        if "/oauth-v1/" in url:  # the token endpoint is not counted against the API budget
+            return None
+        return f"fortnox:{self.connector.pk}", RATE
+
+    def default_429_wait(self) -> float:
+        # Fortnox sends no Retry-After: wait one full sliding window.
+        return RATE.window
+
+    def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
+        token = access_token(self.connector, self._obtain, rejected=rejected)
+        return {"Authorization": f"Bearer {token}"}
+
+    def error_from_response(self, response: requests.Response) -> SyncError:
+        body = _json_or_none(response)
+        if "/oauth-v1/" in (response.url or ""):
+            return oauth_error_for(response.status_code, body, response.text, grant_type=self._grant_type)
+        return error_for(response.status_code, body, response.text)
+
+    def _sleep(self, attempt: int, error: SyncError | None) -> None:
+        # Inside `_no_blind_retry` only 429s (rejected before any work) are retried
+        # in process; after a 5xx or timeout a create may already have happened.
+        if self._single_shot and error is not None and error.code != "http.rate_limited":
+            raise error
+        super()._sleep(attempt, error)
+
+    @contextmanager
+    def _no_blind_retry(self) -> Iterator[None]:
+        previous, self._single_shot = self._single_shot, True
+        try:
+            yield
+        finally:
+            self._single_shot = previous
+
+    # -- tokens ----------------------------------------------------------------------
+    def _obtain(self, tokens: dict[str, Any]) -> dict[str, Any]:
+        """A new token grant: client credentials, refresh token, or not connected."""
+        tenant_id = (self.connector.settings or {}).get("tenant_id")
+        if tenant_id and not tokens.get("refresh_token"):
+            return self.grant({"grant_type": "client_credentials"}, headers={"TenantId": str(tenant_id)})
+        if tokens.get("refresh_token"):
+            return self.grant({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        raise SyncError(NOT_CONNECTED.code, "The Fortnox connector has no tokens yet")
+
+    def grant(self, form: dict[str, str], *, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """POST to the token endpoint with Basic auth; return the token JSON."""
+        sent = {"Authorization": oauth.basic_auth(self.connector),
+                "Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        # Refresh tokens and codes are single-use: never resend after an unclear failure.
+        self._grant_type = form.get("grant_type", "")
+        try:
+            with self._no_blind_retry():
+                response = self.request("POST", oauth.token_url(self.connector), data=form, headers=sent,
+                                        authenticate=False)
+        finally:
+            self._grant_type = ""
+        body = self.decode(response)
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise SyncError("http.bad_response", "Fortnox token endpoint answered without an access token")
+        return body
+
+    # -- calls -----------------------------------------------------------------------
+    def company_information(self) -> dict[str, Any]:
+        """The company's name, org. number and DatabaseNumber (tenant id): 'Test connection'."""
+        return self._unwrap(self.get_json(self.url("companyinformation")), "CompanyInformation")
+
+    def find_invoice(self, field: str, value: str) -> dict[str, Any] | None:
+        """The oldest non-cancelled invoice whose `field` equals `value` exactly, or None.
+
+        Fortnox searches are case-insensitive substring matches (``123`` finds
+        ``1234``), so every page of hits is read and compared exactly.
+        """
+        hits = [
+            item for item in self._list("invoices", "Invoices", {field.lower(): value})
+            if _field(item, field) == value and not _truthy(item.get("Cancelled"))
+        ]
+        return min(hits, key=lambda item: _number_key(item.get("DocumentNumber"))) if hits else None
+
+    def get_invoice(self, number: str | int) -> dict[str, Any]:
+        return self._unwrap(self.get_json(self.url(f"invoices/{_segment(number)}")), "Invoice")
+
+    def create_invoice(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST an invoice; a 5xx or timeout is raised at once (the flow looks it up before retrying)."""
+        with self._no_blind_retry():
+            response = self.request("POST", self.url("invoices"), json_body={"Invoice": payload})
+        return self._unwrap(self.decode(response), "Invoice")
+
+    def find_customer(self, field: str, value: str) -> dict[str, Any] | None:
+        """The customer whose e-mail or organisation number equals `value`, active ones first.
+
+        The comparison ignores case and surrounding blanks; organisation numbers
+        also ignore hyphens and spaces (556677-8899 equals 5566778899).
+        """
+        key = field.lower()
+        if key not in CUSTOMER_FIELDS:
+            raise ValueError(f"find_customer: field must be one of {', '.join(CUSTOMER_FIELDS)}")
+        wanted = _normalise(key, value)
+        if not wanted:
+            return None
+        hits = [item for item in self._list("customers", "Customers", {key: value.strip()})
+                if _normalise(key, _field(item, CUSTOMER_FIELDS[key])) == wanted]
+        hits.sort(key=lambda item: (item.get("Active") is False, _number_key(item.get("CustomerNumber"))))
+        return hits[0] if hits else None
+
+    def create_customer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._no_blind_retry():
+            response = self.request("POST", self.url("customers"), json_body={"Customer": payload})
+        return self._unwrap(self.decode(response), "Customer")
+
+    def get_article(self, number: str) -> dict[str, Any] | None:
+        """The article, or None when Fortnox has no article with that number."""
+        response = self.request("GET", self.url(f"articles/{_segment(number)}"), allow_404=True)
+        if response.status_code == 404:
+            return None
+        return self._unwrap(self.decode(response), "Article")
+
+    def known_articles(self, numbers: Iterable[str]) -> set[str]:
+        """The subset of `numbers` that exist as articles (for mapping's `known_articles`)."""
+        return {number for number in sorted(set(numbers)) if number and self.get_article(number) is not None}
+
+    def create_article(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._no_blind_retry():
+            response = self.request("POST", self.url("articles"), json_body={"Article": payload})
+        return self._unwrap(self.decode(response), "Article")
+
+    # -- helpers ---------------------------------------------------------------------
+    def _list(self, resource: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a list search, page by page (MetaInformation may be absent)."""
+        page = 1
+        while True:
+            body = self.get_json(self.url(resource), params={**params, "limit": PAGE_SIZE, "page": page}) or {}
+            if not isinstance(body, dict):
+                raise SyncError("http.bad_response", f"Fortnox {resource} list is not a JSON object")
+            yield from body.get(key) or []
+            meta = body.get("MetaInformation") or {}
+            try:
+                pages = int(meta.get("@TotalPages") or 1)
+            except (TypeError, ValueError):
+                pages = 1
+            if page >= pages:
+                return
+            page += 1
+
+    @staticmethod
+    def _unwrap(body: Any, key: str) -> dict[str, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+            raise SyncError("http.bad_response", f"Fortnox answered without the expected {key!r} object")
+        return body[key]
+
+
+def _json_or_none(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _field(item: dict[str, Any], name: str) -> str:
+    """A list item's field by case-insensitive name, as a string ('' when absent)."""
+    lowered = name.lower()
+    for key, value in item.items():
+        if key.lower() == lowered:
+            return "" if value is None else str(value)
+    return ""
+
+
+def _normalise(field: str, value: str) -> str:
+    value = (value or "").strip().casefold()
+    if field == "organisationnumber":
+        value = value.replace("-", "").replace(" ", "")
+    return value
+
+
+def _number_key(value: Any) -> tuple[int, str]:
+    text = "" if value is None else str(value)
+    return (int(text), text) if text.isdigit() else (10 ** 18, text)
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")

@@ -1,0 +1,97 @@
+"""Fortnox OAuth2: the consent URL, the code exchange and the signed ``state``.
+
+Flow: admin builds ``authorization_url`` with ``make_state(connector.pk)``; Fortnox
+redirects back with ``code`` and ``state``; the view checks ``read_state(state)``
+and calls ``exchange_code``. Access and refresh tokens are then kept fresh by
+``FortnoxClient`` through ``connectors.tokens``.
+"""
+from __future__ import annotations
+
+import base64
+from typing import Sequence
+from urllib.parse import quote, urlencode
+
+import requests
+from django.core import signing
+
+from connectors.fortnox.errors import AUTH
+from connectors.tokens import store_tokens
+from integrations.errors import SyncError
+from integrations.models import Connector
+
+DEFAULT_AUTH_URL = "https://apps.fortnox.se"
+DEFAULT_SCOPES = ["invoice", "customer", "article", "companyinformation", "settings", "payment", "bookkeeping", "price"]
+STATE_SALT = "brygga.connectors.fortnox.oauth-state"
+STATE_MAX_AGE = 15 * 60  # seconds; Fortnox's authorization code itself lives 10 minutes
+
+
+def oauth_base(connector: Connector) -> str:
+    """The OAuth host, e.g. https://apps.fortnox.se."""
+    return (connector.auth_url or DEFAULT_AUTH_URL).rstrip("/")
+
+
+def token_url(connector: Connector) -> str:
+    return f"{oauth_base(connector)}/oauth-v1/token"
+
+
+def client_id(connector: Connector) -> str:
+    value = str((connector.credentials or {}).get("client_id") or "")
+    if not value:
+        raise SyncError(AUTH.code, "The Fortnox connector has no client id",
+                        hint="Enter the Fortnox app's client id and secret on the connector in Brygga admin.")
+    return value
+
+
+def basic_auth(connector: Connector) -> str:
+    """The ``Authorization: Basic base64(client_id:client_secret)`` header value."""
+    secret = str((connector.credentials or {}).get("client_secret") or "")
+    if not secret:
+        raise SyncError(AUTH.code, "The Fortnox connector has no client secret",
+                        hint="Enter the Fortnox app's client id and secret on the connector in Brygga admin.")
+    pair = f"{client_id(connector)}:{secret}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def authorization_url(connector: Connector, *, redirect_uri: str, state: str,
+                      scopes: Sequence[str] = DEFAULT_SCOPES, service_account: bool = False) -> str:
+    """The Fortnox consent page URL the user is sent to."""
+    params = {
+        "client_id": client_id(connector),
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(scopes),
+        "state": state,
+        "access_type": "offline",
+        "response_type": "code",
+    }
+    if service_account:
+        # Creates a service account; afterwards the connector may use client
+        # credentials (settings["tenant_id"]) instead of refresh tokens.
+        params["account_type"] = "service"
+    # quote (not quote_plus): scopes are separated by %20, which every OAuth server reads.
+    return f"{oauth_base(connector)}/oauth-v1/auth?{urlencode(params, quote_via=quote)}"
+
+
+def exchange_code(connector: Connector, *, code: str, redirect_uri: str,
+                  session: requests.Session | None = None) -> None:
+    """Trade the authorization code for tokens and store them on the connector."""
+    from connectors.fortnox.client import FortnoxClient
+
+    client = FortnoxClient(connector, session=session)
+    grant = client.grant({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+    store_tokens(connector, grant)
+
+
+def make_state(connector_id: int) -> str:
+    """A signed, timestamped ``state`` naming the connector being connected."""
+    return signing.dumps({"connector": int(connector_id)}, salt=STATE_SALT)
+
+
+def read_state(state: str) -> int:
+    """The connector id from ``state``.
+
+    Raises ``django.core.signing.BadSignature`` (``SignatureExpired`` after 15 minutes).
+    """
+    data = signing.loads(state, salt=STATE_SALT, max_age=STATE_MAX_AGE)
+    if not isinstance(data, dict) or "connector" not in data:
+        raise signing.BadSignature("state carries no connector")
+    return int(data["connector"])
