@@ -320,9 +320,16 @@ def set_connector_credentials(connector_id: int, values: dict[str, str]) -> None
     with transaction.atomic():
         connector = Connector.objects.select_for_update().get(pk=connector_id)
         credentials = dict(connector.credentials)
-        credentials.update({k: v for k, v in values.items() if v})
+        changed = {k: v for k, v in values.items() if v and credentials.get(k) != v}
+        if not changed:
+            return
+        credentials.update(changed)
         connector.credentials = credentials
-        connector.save(update_fields=["credentials", "updated_at"])
+        # A cached access token belongs to the old credentials; a refresh token is kept
+        # (Fortnox) since only a new consent replaces it.
+        connector.tokens = {k: v for k, v in connector.tokens.items() if k == "refresh_token"}
+        connector.token_expires_at = None
+        connector.save(update_fields=["credentials", "tokens", "token_expires_at", "updated_at"])
 
 
 def pending_entity_ids(integration: Integration, data_type: str, ids: Iterable[int] | None = None) -> list[int]:

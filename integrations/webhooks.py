@@ -86,8 +86,10 @@ def order_receiver(request: HttpRequest, integration_id: int) -> JsonResponse:
         if created:
             services.create_task(integration=integration, flow=services.order_flow(integration),
                                  trigger=Task.Trigger.ORDER_PUSH, params={"entity_ids": [entity.pk]})
+    # HasErpOrderNo stays false: an ERP number here may make Norce replace the order's
+    # OrderNo, and the order is confirmed with the invoice number through SendOrderStatus.
     if entity.status == Entity.Status.SYNCED and entity.target_id:
-        return _order_response(ok=True, description=f"Invoice {entity.target_id}", erp_order_no=entity.target_id)
+        return _order_response(ok=True, description=f"Already invoiced (Fortnox invoice {entity.target_id})")
     return _order_response(ok=True, description="Received" if created else "Already received")
 
 

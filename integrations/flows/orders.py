@@ -137,12 +137,24 @@ def store_order(*, integration: Integration, source_id: str, payload: dict[str, 
     return entity, created
 
 
-def parse_order(entity: Entity) -> Order:
+def query_options(connector, settings: OrderFlowSettings) -> dict[str, Any]:
+    """Tenant-specific lookups for reading Query 2.0 orders, from the Norce connector's settings."""
+    options: dict[str, Any] = {}
+    for key in ("currency_ids", "country_ids"):
+        if connector.settings.get(key):
+            options[key] = connector.settings[key]
+    freight = [p for p in [settings.freight_article, *connector.settings.get("freight_part_nos", [])] if p]
+    if freight:
+        options["freight_part_nos"] = freight
+    return options
+
+
+def parse_order(entity: Entity, options: dict[str, Any]) -> Order:
     from connectors.norce import mapping
 
     if entity.received_via == "push":
         return mapping.order_from_request(entity.payload)
-    return mapping.order_from_query(entity.payload)
+    return mapping.order_from_query(entity.payload, **options)
 
 
 def run(task: Task, ctx) -> None:
@@ -182,6 +194,7 @@ def fetch_orders(ctx, refs: list[str]) -> list[int]:
     from connectors.norce.mapping import order_from_query
 
     norce = ctx.client("commerce")
+    options = query_options(norce.connector, parse_settings_or_error(ctx.task.flow.settings))
     ids = []
     for ref in refs:
         known = Entity.objects.filter(integration=ctx.integration, data_type=DATA_TYPE, source_id=str(ref)).first()
@@ -191,7 +204,7 @@ def fetch_orders(ctx, refs: list[str]) -> list[int]:
         raw = norce.get_order(str(ref))
         if raw is None:
             raise SyncError("norce.order_not_found", f"Order {ref} is not (yet) in Norce's Query API", permanent=False)
-        order = order_from_query(raw)
+        order = order_from_query(raw, **options)
         entity, _ = store_order(integration=ctx.integration, source_id=order.source_id, payload=raw, received_via="event",
                                 reference=order.order_no, label=order.buyer.display_name)
         ids.append(entity.pk)
@@ -210,11 +223,12 @@ def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> list
         integration.order_exclusion_date or timezone.now() - timedelta(days=7))
     started = timezone.now()
     norce = ctx.client("commerce")
+    options = query_options(norce.connector, settings)
     newest: datetime | None = None
     ids = []
     for raw in norce.orders_since(since):
         try:
-            order = order_from_query(raw)
+            order = order_from_query(raw, **options)
         except SyncError as exc:
             ctx.log(LogEntry.Level.ERROR, f"Order from Query could not be read: {exc.message}", code=exc.code,
                     hint=exc.hint, data_type=DATA_TYPE, reference=str(raw.get("OrderNo") or raw.get("Id") or ""))
@@ -292,7 +306,7 @@ class OrderPipeline:
                 self.ctx.skip(entity, f"Order {entity.reference} already has invoice {existing.target_id}",
                               code="order.already_synced", status=Entity.Status.SYNCED)
             return
-        order = parse_order(entity)
+        order = parse_order(entity, query_options(self.norce.connector, self.settings))
         exclusion = self.integration.order_exclusion_date
         if exclusion and order.placed_at and order.placed_at < exclusion:
             self.ctx.skip(entity, f"Order {order.order_no} was placed {order.placed_at:%Y-%m-%d %H:%M}, before the "

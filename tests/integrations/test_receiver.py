@@ -70,11 +70,12 @@ def test_a_repeated_push_answers_ok_and_queues_nothing_new(integration, push):
     assert list(WebhookDelivery.objects.order_by("received_at").values_list("outcome", flat=True)) == ["accepted", "duplicate"]
 
 
-def test_a_push_for_an_invoiced_order_returns_the_erp_number(integration, push):
+def test_a_push_for_an_invoiced_order_names_the_invoice_but_not_as_erp_order_no(integration, push):
     push(order_request())
     Entity.objects.filter(source_id="700123").update(status=Entity.Status.SYNCED, target_id="1042")
     body = push(order_request()).json()
-    assert body["HasErpOrderNo"] is True and body["ErpOrderNo"] == "1042"
+    assert body["StatusCode"] == "OK" and "1042" in body["Description"]
+    assert not body["HasErpOrderNo"]
 
 
 def test_enum_integers_and_lowercase_names_are_read(integration, push):
