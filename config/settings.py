@@ -160,4 +160,3 @@ BRYGGA = {
     # Honour rate limits of the external APIs (switch off only for benchmarks).
     "RATE_LIMITS": env.bool("RATE_LIMITS", default=True),
 }
-FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -77,7 +77,11 @@ class ApiClient:
         headers: dict[str, str] | None = None,
         authenticate: bool = True,
         allow_404: bool = False,
+        idempotent: bool = True,
     ) -> requests.Response:
+        """Send one request. A non-idempotent call (a create, a single-use token grant) is
+        re-sent only after a 429, which the API refused before doing any work: after a 5xx
+        or a timeout it may have happened, and the caller must look before trying again."""
         last_error: SyncError | None = None
         rejected_token: str | None = None
         for attempt in range(1, self.attempts + 1):
@@ -102,7 +106,7 @@ class ApiClient:
             else:
                 if response.status_code < 400 or (allow_404 and response.status_code == 404):
                     return response
-                if response.status_code in (401, 403) and authenticate and rejected_token is None and attempt < self.attempts:
+                if response.status_code == 401 and authenticate and rejected_token is None and attempt < self.attempts:
                     # The token may have been revoked or rotated: get a fresh one once.
                     rejected_token = self._bearer(sent_headers)
                     if rejected_token:
@@ -121,6 +125,8 @@ class ApiClient:
                                            retry_after=retry_after, status=response.status_code)
                 else:
                     raise self.error_from_response(response)
+            if not idempotent and last_error.code != "http.rate_limited":
+                raise last_error
             if attempt < self.attempts:
                 self._sleep(attempt, last_error)
         assert last_error is not None

@@ -107,3 +107,5 @@ TASK_STUCK = register("task.stuck", "A task stopped reporting progress and was q
                       "Nothing to do: records already in the target system are recognised, not created twice.", permanent=False)
 RECEIVER_AUTH = register("receiver.auth", "A push or event was refused: wrong credentials",
                          "Compare the username/password (or event secret header) in Norce admin with the Norce connector in Brygga.")
+ORDER_VAT_ROUNDING = register("order.vat_rounding", "The ERP rounded VAT differently; the total is exact",
+                              "Nothing to do: the gross total matches to the öre; VAT differs only by rounding.", permanent=False)

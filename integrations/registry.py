@@ -18,6 +18,7 @@ ERROR_MODULES: list[str] = [
     "integrations.errors",
     "connectors.norce.errors",
     "connectors.fortnox.errors",
+    "bookkeeping.vat",
 ]
 
 

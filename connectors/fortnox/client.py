@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
@@ -32,7 +31,6 @@ class FortnoxClient(ApiClient):
 
     def __init__(self, connector: Connector, *, session: requests.Session | None = None) -> None:
         super().__init__(connector, session=session)
-        self._single_shot = False
         self._grant_type = ""  # the grant being requested, for naming token errors
 
     # -- transport hooks -------------------------------------------------------------
@@ -63,21 +61,6 @@ class FortnoxClient(ApiClient):
             return oauth_error_for(response.status_code, body, response.text, grant_type=self._grant_type)
         return error_for(response.status_code, body, response.text)
 
-    def _sleep(self, attempt: int, error: SyncError | None) -> None:
-        # Inside `_no_blind_retry` only 429s (rejected before any work) are retried
-        # in process; after a 5xx or timeout a create may already have happened.
-        if self._single_shot and error is not None and error.code != "http.rate_limited":
-            raise error
-        super()._sleep(attempt, error)
-
-    @contextmanager
-    def _no_blind_retry(self) -> Iterator[None]:
-        previous, self._single_shot = self._single_shot, True
-        try:
-            yield
-        finally:
-            self._single_shot = previous
-
     # -- tokens ----------------------------------------------------------------------
     def _obtain(self, tokens: dict[str, Any]) -> dict[str, Any]:
         """A new token grant: client credentials, refresh token, or not connected."""
@@ -95,9 +78,8 @@ class FortnoxClient(ApiClient):
         # Refresh tokens and codes are single-use: never resend after an unclear failure.
         self._grant_type = form.get("grant_type", "")
         try:
-            with self._no_blind_retry():
-                response = self.request("POST", oauth.token_url(self.connector), data=form, headers=sent,
-                                        authenticate=False)
+            response = self.request("POST", oauth.token_url(self.connector), data=form, headers=sent,
+                                    authenticate=False, idempotent=False)
         finally:
             self._grant_type = ""
         body = self.decode(response)
@@ -106,6 +88,11 @@ class FortnoxClient(ApiClient):
         return body
 
     # -- calls -----------------------------------------------------------------------
+    def test_connection(self) -> str:
+        info = self.company_information()
+        return f"Connected to {info.get('CompanyName', '?')} ({info.get('OrganizationNumber', '')}), " \
+               f"tenant {info.get('DatabaseNumber', '?')}"
+
     def company_information(self) -> dict[str, Any]:
         """The company's name, org. number and DatabaseNumber (tenant id): 'Test connection'."""
         return self._unwrap(self.get_json(self.url("companyinformation")), "CompanyInformation")
@@ -127,8 +114,7 @@ class FortnoxClient(ApiClient):
 
     def create_invoice(self, payload: dict[str, Any]) -> dict[str, Any]:
         """POST an invoice; a 5xx or timeout is raised at once (the flow looks it up before retrying)."""
-        with self._no_blind_retry():
-            response = self.request("POST", self.url("invoices"), json_body={"Invoice": payload})
+        response = self.request("POST", self.url("invoices"), json_body={"Invoice": payload}, idempotent=False)
         return self._unwrap(self.decode(response), "Invoice")
 
     def find_customer(self, field: str, value: str) -> dict[str, Any] | None:
@@ -149,8 +135,7 @@ class FortnoxClient(ApiClient):
         return hits[0] if hits else None
 
     def create_customer(self, payload: dict[str, Any]) -> dict[str, Any]:
-        with self._no_blind_retry():
-            response = self.request("POST", self.url("customers"), json_body={"Customer": payload})
+        response = self.request("POST", self.url("customers"), json_body={"Customer": payload}, idempotent=False)
         return self._unwrap(self.decode(response), "Customer")
 
     def get_article(self, number: str) -> dict[str, Any] | None:
@@ -165,8 +150,7 @@ class FortnoxClient(ApiClient):
         return {number for number in sorted(set(numbers)) if number and self.get_article(number) is not None}
 
     def create_article(self, payload: dict[str, Any]) -> dict[str, Any]:
-        with self._no_blind_retry():
-            response = self.request("POST", self.url("articles"), json_body={"Article": payload})
+        response = self.request("POST", self.url("articles"), json_body={"Article": payload}, idempotent=False)
         return self._unwrap(self.decode(response), "Article")
 
     # -- helpers ---------------------------------------------------------------------

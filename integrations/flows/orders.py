@@ -328,14 +328,13 @@ class OrderPipeline:
         self.ctx.succeed(entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number)
 
     # exactly once ------------------------------------------------------------------
-    def _reference_value(self, order_no: str) -> str:
-        return f"{self.settings.reference_prefix}{order_no}"
-
     def _find_earlier_invoice(self, entity: Entity, order: Order) -> dict[str, Any] | None:
         """After an attempt that may have created the invoice, look it up instead of creating."""
         if entity.create_started_at is None:
             return None
-        found = self.erp.find_invoice(self.settings.reference_field, self._reference_value(order.order_no))
+        from connectors.fortnox.mapping import order_reference
+
+        found = self.erp.find_invoice(self.settings.reference_field, order_reference(order, self.settings))
         if found is not None:
             self.ctx.log(LogEntry.Level.INFO, f"Invoice {found.get('DocumentNumber')} for order {order.order_no} already "
                          "existed in Fortnox (an earlier attempt created it); it was linked, not created again",
@@ -394,7 +393,10 @@ class OrderPipeline:
         if "Total" not in invoice:
             return
         ok, explanation = invoice_matches_order(invoice, order)
-        if not ok:
+        if ok and explanation:  # e.g. VAT rounded per rate instead of per row: gross still exact
+            self.ctx.log(LogEntry.Level.INFO, f"Order {order.order_no}: {explanation}", code="order.vat_rounding",
+                         entity=entity)
+        elif not ok:
             self.ctx.log(LogEntry.Level.WARNING, f"Order {order.order_no}: {explanation}", code="order.total_mismatch",
                          entity=entity, hint="Compare the invoice with the order; usually a rounding or VAT setting in Fortnox.")
 
