@@ -149,7 +149,7 @@ class NorceClient(ApiClient):
     def get_order(self, client_order_ref: str) -> dict[str, Any] | None:
         """The Query 2.0 order (with Items, Buyer, Payer, ShipTo) whose OrderNo is `client_order_ref`, or None."""
         params = {
-            "$filter": f"ApplicationId eq {self.application_id} and OrderNo eq {odata_string(str(client_order_ref))}",
+            "$filter": f"ApplicationId eq {self.application_id} and ClientOrderRef eq {odata_string(str(client_order_ref))}",
             "$expand": ORDER_EXPAND,
             "$top": "1",
         }

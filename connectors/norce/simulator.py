@@ -47,6 +47,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 from typing import Any, Callable, Sequence
 from urllib.parse import quote, urlencode
 
@@ -54,6 +55,8 @@ import requests
 
 from connectors.norce.orders_generator import DEMO_CATALOGUE, PAYMENT_METHODS, CatalogueArticle, generate_order
 from connectors.simulation import Faults, Request, Response, Simulator, SlidingWindow
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 TOKEN_PATH = "/identity/1.0/connect/token"
 QUERY_BASE = "/commerce/query/2.0"
@@ -621,9 +624,9 @@ class NorceSimulator(Simulator):
             "ErpOrderNo": None,  # usually empty on the push
             "CustomerOrderRef": order.get("CustomerOrderRef") or "",
             "CustomerOrderComment": order.get("CustomerOrderComment") or "",
-            # Undocumented format. Norce stores UTC (Query answers with "Z"), and a .NET
-            # DateTime read back from a database serialises without an offset.
-            "SubmitDate": created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+            # Undocumented format. Read as a .NET DateTime in the shop's local time
+            # (Stockholm), serialised without an offset; the receiver assumes the same.
+            "SubmitDate": created.astimezone(STOCKHOLM).strftime("%Y-%m-%dT%H:%M:%S"),
             "CurrencyCode": order.get("CurrencyCode", "SEK"),
             "ReferId": order.get("ReferId"),
             "OrderType": enum(ORDER_TYPES, order.get("OrderType", "Order")),

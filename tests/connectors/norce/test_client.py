@@ -195,7 +195,7 @@ def test_get_order_request_is_exactly_right(connector, norce):
     assert make_client(connector, norce).get_order("70'0") is None
     [request] = norce.api_requests()
     assert seen == [{
-        "$filter": "ApplicationId eq 1244 and OrderNo eq '70''0'",
+        "$filter": "ApplicationId eq 1244 and ClientOrderRef eq '70''0'",
         "$expand": "Items,Buyer,Payer,ShipTo",
         "$top": "1",
     }]
