@@ -243,7 +243,7 @@ class Simulator:
         self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"{self.name}-http", daemon=True)
+        self._thread = threading.Thread(target=lambda: self._server.serve_forever(poll_interval=0.05), name=f"{self.name}-http", daemon=True)
         self._thread.start()
         return self.url
 

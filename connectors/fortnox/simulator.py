@@ -1302,62 +1302,27 @@ class FortnoxSimulator(Simulator):
                                        "Type": "COMPANY"})
 
 
-# (article number, description, consumer price incl. VAT, VAT %, in stock, manufacturer)
-_DEMO_CATALOGUE: list[tuple[str, str, str, int, int, str]] = [
-    ("TS-100-BLK-M", "T-shirt ekologisk bomull svart M", "199.00", 25, 40, "Nordväv"),
-    ("TS-100-BLK-L", "T-shirt ekologisk bomull svart L", "199.00", 25, 35, "Nordväv"),
-    ("TS-100-WHT-M", "T-shirt ekologisk bomull vit M", "199.00", 25, 28, "Nordväv"),
-    ("HO-200-GRY-M", "Hoodie grå melerad M", "549.00", 25, 18, "Nordväv"),
-    ("HO-200-GRY-L", "Hoodie grå melerad L", "549.00", 25, 12, "Nordväv"),
-    ("JE-300-IND-32", "Jeans slim indigo W32", "899.00", 25, 20, "Denimfabriken"),
-    ("JE-300-IND-34", "Jeans slim indigo W34", "899.00", 25, 16, "Denimfabriken"),
-    ("JA-400-NAV-M", "Regnjacka marinblå M", "1295.00", 25, 9, "Skärgårdsrock"),
-    ("SO-500-3P", "Strumpor ull 3-pack", "179.00", 25, 60, "Ullvaruhuset"),
-    ("MO-510-RED", "Mössa ribbstickad röd", "249.00", 25, 25, "Ullvaruhuset"),
-    ("HA-520-BRN", "Vantar skinn brun", "399.00", 25, 14, "Ullvaruhuset"),
-    ("SC-530-BEI", "Halsduk merino beige", "449.00", 25, 11, "Ullvaruhuset"),
-    ("SK-600-WHT-42", "Sneakers vit stl 42", "1199.00", 25, 8, "Stegvis"),
-    ("SK-600-WHT-43", "Sneakers vit stl 43", "1199.00", 25, 6, "Stegvis"),
-    ("BA-700-BLK", "Ryggsäck 20 l svart", "795.00", 25, 15, "Packat"),
-    ("BA-710-CAN", "Tygkasse canvas natur", "129.00", 25, 80, "Packat"),
-    ("HE-800-MUG", "Keramikmugg 35 cl", "159.00", 25, 45, "Lerverket"),
-    ("HE-810-CAN", "Doftljus lingon", "189.00", 25, 30, "Lerverket"),
-    ("HE-820-THR", "Pläd ull grön", "895.00", 25, 7, "Ullvaruhuset"),
-    ("EL-900-CHG", "USB-C-laddare 30 W", "299.00", 25, 50, "Kraftkällan"),
-    ("EL-910-HPH", "Hörlurar trådlösa", "1490.00", 25, 10, "Kraftkällan"),
-    ("CO-950-BRS", "Hårborste bok", "229.00", 25, 22, "Lerverket"),
-    ("FO-100-COF", "Kaffe mellanrost 450 g", "89.00", 12, 120, "Rosteriet"),
-    ("FO-110-TEA", "Te grönt lösvikt 100 g", "79.00", 12, 70, "Rosteriet"),
-    ("FO-120-CHO", "Mörk choklad 70 % 100 g", "39.00", 12, 150, "Kakaobönan"),
-    ("FO-130-HON", "Honung ekologisk 350 g", "109.00", 12, 40, "Bigården"),
-    ("FO-140-JAM", "Lingonsylt 400 g", "59.00", 12, 55, "Bigården"),
-    ("FO-150-CRI", "Knäckebröd råg 520 g", "45.00", 12, 90, "Bageriet"),
-    ("FO-160-OIL", "Rapsolja kallpressad 500 ml", "99.00", 12, 35, "Bigården"),
-    ("FO-170-JUI", "Äppeljuice 1 l", "49.00", 12, 64, "Bigården"),
-    ("FO-180-GFT", "Presentkorg delikatesser", "595.00", 12, 5, "Rosteriet"),
-    ("BO-200-CKB", "Kokbok Nordiska smaker", "349.00", 6, 25, "Förlaget Norr"),
-    ("BO-210-NOV", "Roman Skärgårdssommar", "229.00", 6, 30, "Förlaget Norr"),
-    ("BO-220-KID", "Barnbok Lilla räven", "149.00", 6, 40, "Förlaget Norr"),
-    ("BO-230-MAP", "Vandringsguide Kungsleden", "279.00", 6, 18, "Förlaget Norr"),
-    ("BO-240-MAG", "Tidskrift Hem & Hantverk", "89.00", 6, 50, "Förlaget Norr"),
-    ("BO-250-AUD", "Ljudbok Fjällvinter (nedladdning)", "199.00", 6, 0, "Förlaget Norr"),
-    ("GC-500", "Presentkort 500 kr", "500.00", 0, 0, ""),
-    ("SV-100-GFT", "Presentinslagning", "39.00", 25, 0, ""),
-    ("SV-110-ENG", "Gravyr", "99.00", 25, 0, ""),
-]
 
 
 def demo_articles() -> list[dict[str, Any]]:
-    """The demo catalogue as Fortnox article objects (SalesPrice excluding VAT)."""
+    """The webshop's demo catalogue as Fortnox article objects (SalesPrice excluding VAT).
+
+    The same catalogue the Norce simulator sells from, so demo orders name articles
+    that exist here (the ERP is the system of record for articles).
+    """
+    from connectors.norce.orders_generator import DEMO_CATALOGUE
+
     articles: list[dict[str, Any]] = []
-    for index, (number_, description, gross, vat, stock, maker) in enumerate(_DEMO_CATALOGUE):
+    for index, item in enumerate(DEMO_CATALOGUE):
+        number_, description = item["part_no"], item["name"]
+        gross, vat = Decimal(item["price_incl_vat"]), int(item["vat_rate"])
         service = number_.startswith(("SV-", "GC-")) or "nedladdning" in description
         ean_body = f"73{index + 100000:010d}"
         articles.append({
             "ArticleNumber": number_, "Description": description,
-            "SalesPrice": float(round_ore(Decimal(gross) * HUNDRED / (HUNDRED + vat))), "VAT": vat,
+            "SalesPrice": float(round_ore(gross * HUNDRED / (HUNDRED + vat))), "VAT": vat,
             "Type": "SERVICE" if service else "STOCK", "StockGoods": not service,
-            "QuantityInStock": stock, "WebshopArticle": True, "Unit": "st", "Manufacturer": maker,
+            "QuantityInStock": 50 + (index * 7) % 150, "WebshopArticle": True, "Unit": "st",
             "EAN": "" if service else ean_body + _ean_check_digit(ean_body),
             "SalesAccount": SALES_ACCOUNT_BY_VAT[vat],
         })
