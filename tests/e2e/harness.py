@@ -69,7 +69,7 @@ class QCluster:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=4)
             except subprocess.TimeoutExpired:
                 self.kill()
         self.process = None

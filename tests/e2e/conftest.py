@@ -1,0 +1,54 @@
+"""End-to-end world: Norce and Fortnox simulators over real HTTP, Brygga's live server
+(the order receiver), and a real django-q2 cluster in a child process."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from connectors.fortnox.simulator import FortnoxSimulator
+from connectors.norce.simulator import NorceSimulator
+from connectors.tokens import store_tokens
+from integrations.models import Connector, Integration
+from tests.conftest import build_integration
+from tests.e2e.harness import QCluster
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def fortnox() -> Iterator[FortnoxSimulator]:
+    sim = FortnoxSimulator()
+    sim.seed_demo()
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def norce() -> Iterator[NorceSimulator]:
+    sim = NorceSimulator(seed=11)
+    sim.push_retry_delays = [0.5, 1, 2, 3, 5, 8]
+    sim.event_retry_delays = [0.5, 1, 2]
+    sim.start()
+    yield sim
+    sim.stop_trickle()
+    sim.stop()
+
+
+@pytest.fixture
+def wired(transactional_db, live_server, norce, fortnox) -> Integration:
+    """A Norce ↔ Fortnox integration pointing at the simulators, connected to Fortnox."""
+    integration = build_integration(norce_url=norce.url, fortnox_url=fortnox.url,
+                                    flow_settings={"freight_article": "FRAKT"})
+    erp = integration.connectors.get(role=Connector.Role.ERP)
+    store_tokens(erp, fortnox.issue_tokens("fortnox-client"))
+    norce.configure_receiver(f"{live_server.url}/norce/{integration.pk}/orders", "norce", "receiver-secret-value")
+    return integration
+
+
+@pytest.fixture
+def cluster(transactional_db) -> Iterator[QCluster]:
+    q = QCluster().start()
+    yield q
+    q.stop()
