@@ -1,0 +1,21 @@
+"""Status API routes, mounted under `api/` by the site's urls."""
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from integrations.api import views
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("integrations", views.IntegrationViewSet, basename="integration")
+router.register("tasks", views.TaskViewSet, basename="task")
+router.register("logs", views.LogEntryViewSet, basename="log")
+router.register("references", views.ReferenceViewSet, basename="reference")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]

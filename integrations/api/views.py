@@ -1,0 +1,76 @@
+"""Read-only status endpoints. Authentication, permissions and pagination come from settings."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import viewsets
+
+from integrations import selectors
+from integrations.api import filters
+from integrations.api.serializers import (
+    IntegrationSerializer,
+    LogEntrySerializer,
+    ReferenceSerializer,
+    TaskSerializer,
+)
+from integrations.models import Connector, Integration, LogEntry, Reference, Task
+
+
+class FilteredViewSet(viewsets.ReadOnlyModelViewSet):
+    """A read-only viewset whose list is filtered by its declared query parameters."""
+
+    filter_params: tuple[filters.Param, ...] = ()
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = filters.apply(queryset, self.request.query_params, self.filter_params)
+        return queryset
+
+
+@extend_schema_view(list=extend_schema(parameters=filters.openapi_parameters(filters.INTEGRATION_FILTERS)))
+class IntegrationViewSet(FilteredViewSet):
+    """Integrations with their connectors (no secrets) and the status of each flow."""
+
+    serializer_class = IntegrationSerializer
+    filter_params = filters.INTEGRATION_FILTERS
+    queryset = Integration.objects.select_related("merchant").prefetch_related(
+        Prefetch(
+            "connectors",
+            queryset=Connector.objects.only(
+                "id", "integration_id", "system", "role", "base_url", "last_test_ok", "last_test_at",
+                "token_expires_at",
+            ).order_by("role"),
+        )
+    ).order_by("merchant__name", "name", "id")
+
+    def paginate_queryset(self, queryset: QuerySet) -> list[Integration] | None:
+        page = super().paginate_queryset(queryset)
+        self.flow_statuses = selectors.flow_statuses(page if page is not None else list(queryset))
+        return page
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "flow_statuses": getattr(self, "flow_statuses", None)}
+
+
+@extend_schema_view(list=extend_schema(parameters=filters.openapi_parameters(filters.TASK_FILTERS)))
+class TaskViewSet(FilteredViewSet):
+    serializer_class = TaskSerializer
+    filter_params = filters.TASK_FILTERS
+    queryset = Task.objects.select_related("flow").order_by("-created_at", "-id")
+
+
+@extend_schema_view(list=extend_schema(parameters=filters.openapi_parameters(filters.LOG_FILTERS)))
+class LogEntryViewSet(FilteredViewSet):
+    serializer_class = LogEntrySerializer
+    filter_params = filters.LOG_FILTERS
+    queryset = LogEntry.objects.order_by("-created_at", "-id")
+
+
+@extend_schema_view(list=extend_schema(parameters=filters.openapi_parameters(filters.REFERENCE_FILTERS)))
+class ReferenceViewSet(FilteredViewSet):
+    serializer_class = ReferenceSerializer
+    filter_params = filters.REFERENCE_FILTERS
+    queryset = Reference.objects.order_by("-created_at", "-id")

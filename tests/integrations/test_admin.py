@@ -1,0 +1,509 @@
+"""The admin screens: every page loads, secrets never show, forms validate, operations report back."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core import signing
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations import errors, registry, services
+from integrations.models import (
+    Connector,
+    Entity,
+    Flow,
+    Integration,
+    LogEntry,
+    Merchant,
+    Reference,
+    ScheduleRule,
+    Task,
+    TimeHistory,
+    WebhookDelivery,
+)
+from tests.conftest import build_integration
+
+SECRETS = (
+    "norce-secret-value",
+    "receiver-secret-value",
+    "event-secret-value",
+    "fortnox-secret-value",
+    "norce-access-token-value",
+    "fortnox-access-token-value",
+    "fortnox-refresh-token-value",
+)
+
+MODELS = (Merchant, Integration, Connector, Flow, ScheduleRule, TimeHistory, Task, LogEntry, Entity, Reference,
+          WebhookDelivery)
+ADDABLE = {Merchant, Integration, Connector, Flow, ScheduleRule, TimeHistory, Reference}
+
+
+def admin_url(model: type, action: str, *args: object) -> str:
+    return reverse(f"admin:integrations_{model._meta.model_name}_{action}", args=args)
+
+
+def page_messages(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def assert_no_secrets(content: bytes) -> None:
+    text = content.decode()
+    for secret in SECRETS:
+        assert secret not in text, f"{secret} leaked into the page"
+
+
+def make_task(integration: Integration, flow: Flow, *, status: str = Task.Status.SUCCEEDED,
+              reference: str = "", minutes_ago: int = 10) -> Task:
+    created = timezone.now() - timedelta(minutes=minutes_ago)
+    task = Task.objects.create(
+        integration=integration, flow=flow, trigger=Task.Trigger.SCHEDULE, status=status,
+        created_at=created, started_at=created, finished_at=created + timedelta(seconds=3),
+        count_total=2, count_succeeded=1, count_failed=1, attempts=1,
+        error_code="order.missing_vat" if status != Task.Status.SUCCEEDED else "",
+    )
+    if reference:
+        entity = Entity.objects.create(
+            integration=integration, data_type="order", source_id=f"src-{reference}", reference=reference,
+            label="Anna Andersson", status=Entity.Status.NEEDS_ATTENTION, last_error_code="order.missing_vat",
+            payload={"OrderNo": reference, "note": "<script>alert(1)</script>"},
+        )
+        LogEntry.objects.create(
+            integration=integration, task=task, entity=entity, flow=flow, level=LogEntry.Level.ERROR,
+            data_type="order", reference=reference, code="order.missing_vat",
+            message=f"Order {reference}: line 1 has no VAT rate", hint=errors.ORDER_MISSING_VAT.hint,
+        )
+        WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.ORDER_PUSH,
+                                       outcome=WebhookDelivery.Outcome.ACCEPTED, reference=reference, entity=entity,
+                                       body=json.dumps({"OrderNo": reference}))
+    return task
+
+
+@pytest.fixture
+def world(db) -> Integration:
+    integration = build_integration()
+    norce = integration.connectors.get(system=Connector.System.NORCE)
+    norce.tokens = {"access_token": "norce-access-token-value", "expires_at": timezone.now().isoformat()}
+    norce.token_expires_at = timezone.now() + timedelta(hours=1)
+    norce.save()
+    fortnox = integration.connectors.get(system=Connector.System.FORTNOX)
+    fortnox.tokens = {"access_token": "fortnox-access-token-value", "refresh_token": "fortnox-refresh-token-value"}
+    fortnox.token_expires_at = timezone.now() + timedelta(hours=1)
+    fortnox.save()
+
+    flow = integration.flows.get()
+    make_task(integration, flow, status=Task.Status.SUCCEEDED, minutes_ago=30)
+    failed = make_task(integration, flow, status=Task.Status.PARTLY_FAILED, reference="100234")
+    Entity.objects.create(integration=integration, data_type="order", source_id="src-2", reference="100235",
+                          status=Entity.Status.SYNCED, target_id="5001")
+    Reference.objects.create(integration=integration, data_type="order", source_id="src-2", target_id="5001")
+    WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT,
+                                   outcome=WebhookDelivery.Outcome.REJECTED, reason="bad secret", body="not json <b>")
+    TimeHistory.objects.create(integration=integration, data_type="order", direction="commerce_to_erp",
+                               last_loaded_at=timezone.now() - timedelta(hours=1))
+    rule = ScheduleRule.objects.create(integration=integration, name="Every five minutes")
+    rule.flows.add(flow)
+    LogEntry.objects.create(integration=integration, task=failed, level=LogEntry.Level.INFO, message="started")
+    return integration
+
+
+# --- every page ----------------------------------------------------------------------
+
+
+def test_every_admin_page_loads_and_shows_no_secret(admin_client, world):
+    pages = [reverse("admin:index"), reverse("admin:integrations_error_catalogue")]
+    for model in MODELS:
+        pages.append(admin_url(model, "changelist"))
+        pages.extend(admin_url(model, "change", pk) for pk in model.objects.values_list("pk", flat=True))
+        if model in ADDABLE:
+            pages.append(admin_url(model, "add"))
+    for url in pages:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert_no_secrets(response.content)
+
+
+def test_history_cannot_be_added_or_edited(admin_client, world):
+    for model in (Task, LogEntry, Entity, WebhookDelivery):
+        assert admin_client.get(admin_url(model, "add")).status_code == 403
+    task = Task.objects.first()
+    response = admin_client.post(admin_url(Task, "change", task.pk), {"status": "succeeded"})
+    assert response.status_code == 403
+
+
+def test_integration_page_shows_flow_status(admin_client, world):
+    response = admin_client.get(admin_url(Integration, "change", world.pk))
+    content = response.content.decode()
+    assert "Orders → ERP invoices" in content
+    assert "Partly failed" in content  # last run
+    assert "status__exact=needs_attention" in content  # failures link
+    assert "Norce Commerce → Fortnox" in admin_client.get(admin_url(Integration, "changelist")).content.decode()
+
+
+def test_pause_and_activate_actions(admin_client, world):
+    url = admin_url(Integration, "changelist")
+    admin_client.post(url, {"action": "pause", "_selected_action": [world.pk]})
+    assert Integration.objects.get(pk=world.pk).status == Integration.Status.PAUSED
+    admin_client.post(url, {"action": "activate", "_selected_action": [world.pk]})
+    assert Integration.objects.get(pk=world.pk).status == Integration.Status.ACTIVE
+
+
+# --- connector -------------------------------------------------------------------
+
+
+def connector_post(connector: Connector, **credentials: str) -> dict[str, str]:
+    data = {
+        "role": connector.role,
+        "base_url": connector.base_url,
+        "auth_url": connector.auth_url,
+        "settings": json.dumps(connector.settings),
+    }
+    for key in ("client_id", "client_secret", "receiver_username", "receiver_password", "event_secret"):
+        data[f"credential_{key}"] = credentials.get(key, "")
+    return data
+
+
+def test_connector_page_shows_credential_state_and_norce_addresses(admin_client, world, settings):
+    settings.SITE_URL = "https://brygga.example.com"
+    norce = world.connectors.get(system=Connector.System.NORCE)
+    content = admin_client.get(admin_url(Connector, "change", norce.pk)).content.decode()
+    assert "Currently set; leave empty to keep it." in content
+    assert 'type="password"' in content
+    assert f"https://brygga.example.com/norce/{world.pk}/orders" in content
+    assert f"https://brygga.example.com/norce/{world.pk}/events" in content
+    assert "access token expires at" in content
+
+    fortnox = world.connectors.get(system=Connector.System.FORTNOX)
+    content = admin_client.get(admin_url(Connector, "change", fortnox.pk)).content.decode()
+    assert "receiver_password" not in content
+    assert "Connect to Fortnox" in content
+    assert "Connected; access token expires at" in content
+
+
+def test_empty_credential_inputs_keep_the_stored_values(admin_client, world):
+    norce = world.connectors.get(system=Connector.System.NORCE)
+    before = dict(norce.credentials)
+    response = admin_client.post(admin_url(Connector, "change", norce.pk), connector_post(norce))
+    assert response.status_code == 302
+    norce.refresh_from_db()
+    assert norce.credentials == before
+
+
+def test_typed_credentials_replace_only_those_values(admin_client, world):
+    norce = world.connectors.get(system=Connector.System.NORCE)
+    response = admin_client.post(
+        admin_url(Connector, "change", norce.pk), connector_post(norce, client_secret="rotated-secret")
+    )
+    assert response.status_code == 302
+    norce.refresh_from_db()
+    assert norce.credentials["client_secret"] == "rotated-secret"
+    assert norce.credentials["receiver_password"] == "receiver-secret-value"
+    assert "rotated-secret" not in admin_client.get(admin_url(Connector, "change", norce.pk)).content.decode()
+
+
+def test_new_connector_keeps_only_its_systems_credentials(admin_client, db):
+    integration = Integration.objects.create(merchant=Merchant.objects.create(name="B", slug="b"), name="Shop")
+    data = {
+        "integration": integration.pk, "system": "fortnox", "role": "erp", "base_url": "https://api.fortnox.se",
+        "auth_url": "", "settings": "{}", "credential_client_id": "cid", "credential_client_secret": "csecret",
+        "credential_receiver_password": "not-for-fortnox",
+    }
+    response = admin_client.post(admin_url(Connector, "add"), data)
+    assert response.status_code == 302
+    stored = Connector.objects.get(integration=integration).credentials
+    assert stored == {"client_id": "cid", "client_secret": "csecret"}
+
+
+def test_test_connection_button_and_action_report_the_outcome(admin_client, world, monkeypatch):
+    calls = []
+
+    def fake_test(connector_id: int) -> tuple[bool, str]:
+        calls.append(connector_id)
+        return False, "[auth.failed] 401 from the API"
+
+    monkeypatch.setattr(services, "test_connection", fake_test)
+    norce = world.connectors.get(system=Connector.System.NORCE)
+    button = admin_url(Connector, "test", norce.pk)
+    assert button.endswith(f"/{norce.pk}/test/")
+    assert admin_client.get(button).status_code == 405
+
+    response = admin_client.post(button)
+    assert response.status_code == 302 and response.url == admin_url(Connector, "change", norce.pk)
+    assert any("connection failed" in m and "auth.failed" in m for m in page_messages(response))
+
+    monkeypatch.setattr(services, "test_connection", lambda connector_id: (True, "Shop reachable"))
+    response = admin_client.post(
+        admin_url(Connector, "changelist"),
+        {"action": "test_connections", "_selected_action": list(world.connectors.values_list("pk", flat=True))},
+        follow=True,
+    )
+    assert response.content.decode().count("connection works") == 2
+    assert calls == [norce.pk]
+
+
+def test_connect_to_fortnox_redirects_to_consent(admin_client, world, settings):
+    settings.SITE_URL = "https://brygga.example.com"
+    fortnox = world.connectors.get(system=Connector.System.FORTNOX)
+    response = admin_client.get(admin_url(Connector, "fortnox_connect", fortnox.pk))
+    assert response.status_code == 302
+    query = parse_qs(urlparse(response.url).query)
+    assert query["client_id"] == ["fortnox-client"]
+    assert query["redirect_uri"] == ["https://brygga.example.com/oauth/fortnox/callback"]
+    from connectors.fortnox import oauth
+
+    assert oauth.read_state(query["state"][0]) == fortnox.pk
+
+
+def test_fortnox_callback_exchanges_the_code(admin_client, world, monkeypatch):
+    from connectors.fortnox import oauth
+
+    fortnox = world.connectors.get(system=Connector.System.FORTNOX)
+    exchanged = []
+    monkeypatch.setattr(oauth, "exchange_code",
+                        lambda connector, *, code, redirect_uri: exchanged.append((connector.pk, code, redirect_uri)))
+    response = admin_client.get(reverse("fortnox-oauth-callback"),
+                                {"code": "abc", "state": oauth.make_state(fortnox.pk)})
+    assert response.status_code == 302
+    assert response.url == admin_url(Connector, "change", fortnox.pk)
+    assert exchanged and exchanged[0][:2] == (fortnox.pk, "abc")
+    assert exchanged[0][2].endswith("/oauth/fortnox/callback")
+    assert any("connected to Fortnox" in m for m in page_messages(response))
+
+
+def test_fortnox_callback_reports_errors_with_code_and_hint(admin_client, world, monkeypatch):
+    from connectors.fortnox import oauth
+
+    fortnox = world.connectors.get(system=Connector.System.FORTNOX)
+    response = admin_client.get(reverse("fortnox-oauth-callback"), {"code": "abc", "state": "forged"})
+    assert response.url == admin_url(Connector, "changelist")
+    assert any("does not belong" in m for m in page_messages(response))
+
+    def refuse(connector, *, code, redirect_uri):
+        raise errors.SyncError("auth.failed", "invalid_grant", hint="Press 'Connect to Fortnox' again.")
+
+    monkeypatch.setattr(oauth, "exchange_code", refuse)
+    state = oauth.make_state(fortnox.pk)
+    response = admin_client.get(reverse("fortnox-oauth-callback"), {"code": "abc", "state": state})
+    assert response.url == admin_url(Connector, "change", fortnox.pk)
+    assert any("auth.failed" in m and "Press 'Connect to Fortnox' again." in m for m in page_messages(response))
+
+
+def test_fortnox_callback_is_for_staff_only(client, world):
+    state = signing.dumps({"connector": 1}, salt="brygga.connectors.fortnox.oauth-state")
+    response = client.get(reverse("fortnox-oauth-callback"), {"code": "abc", "state": state})
+    assert response.status_code == 302
+    assert reverse("admin:login") in response.url
+
+
+# --- flow ---------------------------------------------------------------------------
+
+
+def test_flow_settings_are_validated_by_the_flow(admin_client, world):
+    flow = world.flows.get()
+    url = admin_url(Flow, "change", flow.pk)
+    response = admin_client.post(url, {"enabled": "on", "settings": json.dumps({"reference_field": "Nope"})})
+    assert response.status_code == 200
+    assert "reference_field: must be one of" in response.content.decode()
+
+    response = admin_client.post(url, {"enabled": "on", "settings": json.dumps({"batch_size": "20"})})
+    assert response.status_code == 302
+    flow.refresh_from_db()
+    assert flow.settings == {"batch_size": 20}
+
+
+def test_add_flow_offers_registered_kinds(admin_client, world):
+    content = admin_client.get(admin_url(Flow, "add")).content.decode()
+    for spec in registry.FLOWS.values():
+        assert spec.label in content
+
+
+def test_run_now_action_and_button(admin_client, world, monkeypatch):
+    flow = world.flows.get()
+    started = []
+
+    def fake_run(flow_id: int, *, trigger: str = "manual") -> Task:
+        started.append((flow_id, trigger))
+        return Task.objects.create(integration=world, flow=flow, trigger=trigger)
+
+    monkeypatch.setattr(services, "run_flow_now", fake_run)
+    admin_client.post(admin_url(Flow, "changelist"), {"action": "run_now", "_selected_action": [flow.pk]})
+    response = admin_client.post(admin_url(Flow, "run", flow.pk))
+    assert response.status_code == 302
+    assert started == [(flow.pk, "manual"), (flow.pk, "manual")]
+    assert any("queued as task" in m for m in page_messages(response))
+
+
+# --- schedule rule ------------------------------------------------------------------
+
+
+def schedule_post(integration: Integration, **overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "integration": integration.pk, "name": "Sunday full", "flows": [integration.flows.get().pk],
+        "schedule_type": "cron", "interval_minutes": 5, "cron": "0 3 * * 0", "mode": "full", "enabled": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_schedule_rule_cron_is_validated(admin_client, world):
+    response = admin_client.post(admin_url(ScheduleRule, "add"), schedule_post(world, cron="every sunday"))
+    assert response.status_code == 200
+    assert "is not a valid cron expression" in response.content.decode()
+
+
+def test_schedule_rule_save_and_delete_keep_the_q_schedule_in_step(admin_client, world):
+    from django_q.models import Schedule
+
+    response = admin_client.post(admin_url(ScheduleRule, "add"), schedule_post(world))
+    assert response.status_code == 302
+    rule = ScheduleRule.objects.get(name="Sunday full")
+    assert list(rule.flows.all()) == [world.flows.get()]
+    schedule = Schedule.objects.get(pk=rule.q_schedule_id)
+    assert schedule.cron == "0 3 * * 0"
+    listed = admin_client.get(admin_url(ScheduleRule, "changelist")).context["cl"].result_list
+    assert next(r for r in listed if r.pk == rule.pk).next_run_at == schedule.next_run
+
+    response = admin_client.post(admin_url(ScheduleRule, "delete", rule.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Schedule.objects.filter(pk=schedule.pk).exists()
+
+
+def test_schedule_rule_flows_are_limited_to_the_integration(admin_client, world):
+    other = build_integration(name="Outlet")
+    rule = ScheduleRule.objects.get(integration=world)
+    content = admin_client.get(admin_url(ScheduleRule, "change", rule.pk)).content.decode()
+    assert f'value="{other.flows.get().pk}"' not in content
+    response = admin_client.post(admin_url(ScheduleRule, "add"), schedule_post(world, flows=[other.flows.get().pk]))
+    assert response.status_code == 200
+    assert ScheduleRule.objects.filter(name="Sunday full").count() == 0
+
+
+# --- tasks, logs, records ------------------------------------------------------------
+
+
+def test_task_search_finds_order_numbers_and_ids(admin_client, world):
+    task = LogEntry.objects.get(reference="100234").task
+    response = admin_client.get(admin_url(Task, "changelist"), {"q": "100234"})
+    assert list(response.context["cl"].result_list) == [task]
+    response = admin_client.get(admin_url(Task, "changelist"), {"q": str(task.pk)})
+    assert task in list(response.context["cl"].result_list)
+
+
+def test_retry_task_action_and_button(admin_client, world, monkeypatch):
+    retried = []
+
+    def fake_retry(task_id: int) -> Task:
+        retried.append(task_id)
+        return Task.objects.create(integration=world, trigger=Task.Trigger.RETRY)
+
+    monkeypatch.setattr(services, "retry_task", fake_retry)
+    failed = Task.objects.get(status=Task.Status.PARTLY_FAILED)
+    succeeded = Task.objects.get(status=Task.Status.SUCCEEDED)
+    response = admin_client.post(
+        admin_url(Task, "changelist"), {"action": "retry", "_selected_action": [failed.pk, succeeded.pk]}
+    )
+    assert retried == [failed.pk]
+    assert any("1 task(s) skipped" in m for m in page_messages(response))
+
+    assert "Retry failed records" in admin_client.get(admin_url(Task, "change", failed.pk)).content.decode()
+    response = admin_client.post(admin_url(Task, "retry", failed.pk))
+    assert response.status_code == 302 and retried == [failed.pk, failed.pk]
+
+
+def test_run_flow_now_from_tasks(admin_client, world, monkeypatch):
+    started = []
+    monkeypatch.setattr(services, "run_flow_now", lambda flow_id, *, trigger="manual": started.append(flow_id) or
+                        Task.objects.create(integration=world, trigger=trigger))
+    admin_client.post(admin_url(Task, "changelist"),
+                      {"action": "run_flow_now", "_selected_action": list(Task.objects.values_list("pk", flat=True))})
+    assert started == [world.flows.get().pk]
+
+
+def test_entity_page_is_read_only_with_escaped_payload_and_timeline(admin_client, world, monkeypatch):
+    entity = Entity.objects.get(reference="100234")
+    content = admin_client.get(admin_url(Entity, "change", entity.pk)).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
+    assert "<script>alert(1)" not in content
+    assert "Order 100234: line 1 has no VAT rate" in content
+    assert "Retry this record" in content
+    assert 'name="_save"' not in content
+
+    retried = []
+    monkeypatch.setattr(services, "retry_entity", lambda entity_id: retried.append(entity_id) or
+                        Task.objects.create(integration=world, trigger=Task.Trigger.RETRY))
+    admin_client.post(admin_url(Entity, "retry", entity.pk))
+    admin_client.post(admin_url(Entity, "changelist"), {"action": "retry", "_selected_action": [entity.pk]})
+    assert retried == [entity.pk, entity.pk]
+
+
+def test_log_codes_link_to_the_error_catalogue(admin_client, world):
+    content = admin_client.get(admin_url(LogEntry, "changelist")).content.decode()
+    catalogue = reverse("admin:integrations_error_catalogue")
+    assert f'href="{catalogue}#code-order.missing_vat"' in content
+
+    content = admin_client.get(catalogue).content.decode()
+    registry.load_error_catalogue()
+    for code in errors.CATALOGUE:
+        assert f'id="code-{code}"' in content
+    assert errors.ORDER_MISSING_VAT.hint in content
+    assert "Transient" in content and "Permanent" in content
+    assert catalogue in admin_client.get(reverse("admin:index")).content.decode()
+
+
+def test_webhook_body_is_shown_escaped(admin_client, world):
+    rejected = WebhookDelivery.objects.get(outcome=WebhookDelivery.Outcome.REJECTED)
+    content = admin_client.get(admin_url(WebhookDelivery, "change", rejected.pk)).content.decode()
+    assert "not json &lt;b&gt;" in content
+
+
+# --- references ---------------------------------------------------------------------
+
+
+def test_staff_added_reference_is_marked_as_staff(admin_client, world):
+    response = admin_client.post(admin_url(Reference, "add"), {
+        "integration": world.pk, "data_type": "order", "source_id": "legacy-1", "target_id": "17",
+        "note": "pre go-live",
+    })
+    assert response.status_code == 302
+    assert Reference.objects.get(source_id="legacy-1").origin == Reference.Origin.STAFF
+
+
+def test_reference_delete_warns_about_a_new_record(admin_client, world):
+    reference = Reference.objects.get()
+    content = admin_client.get(admin_url(Reference, "delete", reference.pk)).content.decode()
+    assert "The next sync will create a NEW record in the target system for this source id" in content
+    response = admin_client.post(admin_url(Reference, "changelist"),
+                                 {"action": "delete_selected", "_selected_action": [reference.pk]})
+    assert "The next sync will create a NEW record in the target system" in response.content.decode()
+
+
+# --- query counts -------------------------------------------------------------------
+
+
+def changelist_queries(client, url: str) -> int:
+    client.get(url)  # warm caches (content types, session) so both counts compare like with like
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def grow(integration: Integration, rows: int) -> None:
+    flow = integration.flows.get()
+    for _ in range(rows):
+        make_task(integration, flow, status=Task.Status.FAILED, reference=f"9{Task.objects.count():05d}")
+
+
+@pytest.mark.parametrize("model", [Task, LogEntry, Entity, Integration, Connector, WebhookDelivery])
+def test_changelist_query_count_does_not_grow_with_rows(admin_client, db, model):
+    small = build_integration(name="Small")
+    grow(small, 3)
+    url = admin_url(model, "changelist")
+    few = changelist_queries(admin_client, url)
+    for n in range(9):
+        grow(build_integration(name=f"Shop {n}"), 3)
+    assert changelist_queries(admin_client, url) == few
