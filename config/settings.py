@@ -136,6 +136,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read-only status of integrations, tasks, logs and references.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "IntegrationStatusEnum": "integrations.models.Integration.Status",
+        "TaskStatusEnum": "integrations.models.Task.Status",
+    },
 }
 
 LOGGING = {

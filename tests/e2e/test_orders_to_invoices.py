@@ -170,7 +170,7 @@ def test_an_unknown_article_is_logged_the_others_sync_and_a_retry_succeeds(wired
 
     for part_no in unknown:
         fortnox.add_article(part_no, "Ny artikel", sales_price=100, vat=25)
-    response = admin_client.post("/admin/integrations/entity/", {"action": "retry_records", "_selected_action": [entity.pk]})
+    response = admin_client.post("/admin/integrations/entity/", {"action": "retry", "_selected_action": [entity.pk]})
     assert response.status_code == 302
     wait_confirmed(norce, ["800001"])
     assert len(invoices_for(fortnox, "800001")) == 1
