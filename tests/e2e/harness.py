@@ -32,7 +32,7 @@ class QCluster:
         self.workers = workers
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
-        self.log_path = ROOT / "var" / f"qcluster-{os.getpid()}.log"
+        self.log_path = ROOT / "var" / f"qcluster-{os.getpid()}-{id(self)}.log"
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -44,7 +44,7 @@ class QCluster:
             "TASK_BACKOFF_MAX": "20",
             "TASK_STUCK_AFTER": "5",
             "HTTP_TIMEOUT": "10",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "DEBUG",
             "PYTHONUNBUFFERED": "1",
         })
         env.update(self.extra_env)
@@ -76,7 +76,7 @@ class QCluster:
 
     def output(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-5000:]
+            return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
 
