@@ -31,11 +31,13 @@ def rate_limits_enabled() -> bool:
 
 def try_acquire(key: str, rate: RateLimit, *, now: float | None = None) -> float:
     """Record a hit if the window allows it and return 0; otherwise return seconds to wait."""
-    now = time.time() if now is None else now
     span = rate.window + rate.margin
     with transaction.atomic():
         RateLimitBucket.objects.get_or_create(key=key)
         bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+        # Read the clock only once the lock is held: a caller that waited for the lock
+        # must not record the earlier moment at which it started waiting.
+        now = time.time() if now is None else now
         hits = [h for h in bucket.hits if h > now - span]
         if len(hits) < rate.limit:
             hits.append(now)

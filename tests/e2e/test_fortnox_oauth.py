@@ -1,0 +1,54 @@
+"""Connecting Fortnox from admin: button → consent (auto-approved by the simulator) → callback."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from connectors.fortnox.client import FortnoxClient
+from integrations.models import Connector
+from tests.conftest import build_integration
+
+pytestmark = pytest.mark.e2e
+
+
+def test_connect_to_fortnox_from_admin(db, fortnox, admin_client):
+    integration = build_integration(fortnox_url=fortnox.url)
+    erp = integration.connectors.get(role=Connector.Role.ERP)
+    assert not erp.tokens
+
+    pressed = admin_client.get(f"/admin/integrations/connector/{erp.pk}/fortnox-connect/")
+    assert pressed.status_code == 302
+    consent_url = pressed["Location"]
+    query = parse_qs(urlsplit(consent_url).query)
+    assert consent_url.startswith(f"{fortnox.url}/oauth-v1/auth?")
+    assert query["client_id"] == ["fortnox-client"] and query["response_type"] == ["code"]
+    assert "invoice" in query["scope"][0].split()
+
+    approved = requests.get(consent_url, allow_redirects=False, timeout=10)
+    assert approved.status_code == 302
+    back = urlsplit(approved.headers["Location"])
+    assert back.path == "/oauth/fortnox/callback"
+
+    done = admin_client.get(f"{back.path}?{back.query}")
+    assert done.status_code == 302 and f"/connector/{erp.pk}/" in done["Location"]
+    erp.refresh_from_db()
+    assert erp.tokens["refresh_token"] and erp.token_expires_at
+    assert FortnoxClient(erp).company_information()["CompanyName"]
+
+    # The code is single-use: replaying the callback fails with a clear message and keeps the tokens.
+    tokens = dict(erp.tokens)
+    replay = admin_client.get(f"{back.path}?{back.query}", follow=True)
+    assert b"fortnox." in replay.content
+    erp.refresh_from_db()
+    assert erp.tokens["refresh_token"] == tokens["refresh_token"]
+
+
+def test_a_forged_state_is_refused(db, fortnox, admin_client):
+    integration = build_integration(fortnox_url=fortnox.url)
+    erp = integration.connectors.get(role=Connector.Role.ERP)
+    response = admin_client.get("/oauth/fortnox/callback?code=abc&state=forged", follow=True)
+    assert response.status_code == 200
+    erp.refresh_from_db()
+    assert not erp.tokens
