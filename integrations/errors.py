@@ -109,3 +109,6 @@ RECEIVER_AUTH = register("receiver.auth", "A push or event was refused: wrong cr
                          "Compare the username/password (or event secret header) in Norce admin with the Norce connector in Brygga.")
 ORDER_VAT_ROUNDING = register("order.vat_rounding", "The ERP rounded VAT differently; the total is exact",
                               "Nothing to do: the gross total matches to the öre; VAT differs only by rounding.", permanent=False)
+ORDER_ACKNOWLEDGED = register("order.acknowledged", "Norce was told the order is Confirmed with the invoice number",
+                              "Nothing to do.", permanent=False)
+ORDER_INVOICED = register("order.invoiced", "The order became an invoice in the ERP", "Nothing to do.", permanent=False)

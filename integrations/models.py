@@ -174,6 +174,7 @@ class Task(models.Model):
         MANUAL = "manual", "Manual"
         RESYNC = "resync", "Resync"
         RETRY = "retry", "Retry"
+        FOLLOW_UP = "follow_up", "Follow-up"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

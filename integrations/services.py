@@ -88,6 +88,8 @@ def retry_entity(entity_id: int) -> Task:
     flow = entity.integration.flows.filter(kind__in=[k for k, s in registry.FLOWS.items() if s.data_type == entity.data_type]).first()
     with transaction.atomic():
         Entity.objects.filter(pk=entity_id).exclude(status=Entity.Status.SYNCED).update(status=Entity.Status.PENDING)
+        # An invoiced record whose follow-up (Norce status) was refused is sent again.
+        Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED).update(last_error_code="", last_error_message="")
         return create_task(integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY,
                            params={"entity_ids": [entity_id]})
 

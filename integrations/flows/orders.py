@@ -162,12 +162,16 @@ def run(task: Task, ctx) -> None:
 
     A task names its orders (`entity_ids` from a push or a retry, `fetch_refs` from
     events) or, when scheduled, polls Norce since the cursor and then works through
-    every order still waiting (pending, or failed and due for a retry).
+    every order still waiting (pending, or failed and due for a retry). A follow-up
+    task (`acknowledge`) tells Norce about invoiced orders at Norce's own pace.
     """
     from integrations.services import pending_entity_ids
 
     settings = parse_settings_or_error(task.flow.settings)
     params = task.params or {}
+    if params.get("acknowledge"):
+        acknowledge_orders(ctx, settings)
+        return
     named = list(params.get("entity_ids") or [])
     if params.get("fetch_refs"):
         named += fetch_orders(ctx, [str(ref) for ref in params["fetch_refs"]])
@@ -180,6 +184,64 @@ def run(task: Task, ctx) -> None:
     for entity_id in todo:
         pipeline.process(entity_id)
         ctx.heartbeat()
+    if settings.send_status_to_norce and unacknowledged(ctx.integration).exists():
+        queue_acknowledgements(task)
+
+
+def unacknowledged(integration: Integration):
+    """Invoiced orders Norce has not been told about (and not refused for good)."""
+    return Entity.objects.filter(integration=integration, data_type=DATA_TYPE, status=Entity.Status.SYNCED,
+                                 acknowledged_at__isnull=True).exclude(target_id="").exclude(
+        last_error_code="norce.status_rejected")
+
+
+def queue_acknowledgements(task: Task) -> None:
+    """Make sure one follow-up task is waiting to send order statuses to Norce.
+
+    Norce Connect allows 60 requests a minute, Fortnox about five times that; sending
+    statuses apart from invoicing keeps invoices flowing at Fortnox's pace while the
+    statuses follow at Norce's.
+    """
+    from integrations.services import create_task
+
+    waiting = Task.objects.filter(flow_id=task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
+                                  status=Task.Status.QUEUED).exists()
+    if not waiting:
+        create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP,
+                    params={"acknowledge": True})
+
+
+def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 500) -> None:
+    """Send `Confirmed` with the invoice number for every invoiced, unacknowledged order.
+
+    Each record is locked while its status is sent, so two follow-up tasks never send
+    the same one; a worker that dies mid-call leaves it unacknowledged, to be sent again.
+    """
+    norce = ctx.client("commerce")
+    ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])
+    for entity_id in ids:
+        with transaction.atomic():
+            entity = (Entity.objects.select_for_update(skip_locked=True)
+                      .filter(pk=entity_id, acknowledged_at__isnull=True).first())
+            if entity is None:
+                continue
+            try:
+                norce.send_order_status(entity.source_id, erp_order_no=entity.target_id, status="Confirmed")
+            except SyncError as exc:
+                if not exc.permanent:
+                    raise  # the task retries the rest later
+                Entity.objects.filter(pk=entity.pk).update(last_error_code=exc.code, last_error_message=exc.message[:2000])
+                ctx.log(LogEntry.Level.ERROR, f"Invoice {entity.target_id} exists, but Norce refused the order status: "
+                        f"{exc.message}", code=exc.code, hint=exc.hint, entity=entity)
+                ctx.failed += 1
+                continue
+            Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now())
+        ctx.log(LogEntry.Level.EXPORTED, f"Norce told: order {entity.reference} Confirmed with invoice {entity.target_id}",
+                code="order.acknowledged", entity=entity)
+        ctx.succeeded += 1
+        ctx.heartbeat()
+    if len(ids) == batch:
+        queue_acknowledgements(ctx.task)
 
 
 def parse_settings_or_error(raw: dict[str, Any] | None) -> OrderFlowSettings:
@@ -296,15 +358,10 @@ class OrderPipeline:
         existing = Reference.objects.filter(integration=self.integration, data_type=DATA_TYPE,
                                             source_id=entity.source_id).first()
         if existing is not None:
-            if entity.acknowledged_at is None and self.settings.send_status_to_norce:
-                self._acknowledge(entity, existing.target_id)
-                self.ctx.succeed(entity, f"Order {entity.reference}: Norce told about invoice {existing.target_id}",
-                                 target_id=existing.target_id)
-            else:
-                Entity.objects.filter(pk=entity.pk).update(target_id=existing.target_id,
-                                                           synced_at=entity.synced_at or timezone.now())
-                self.ctx.skip(entity, f"Order {entity.reference} already has invoice {existing.target_id}",
-                              code="order.already_synced", status=Entity.Status.SYNCED)
+            Entity.objects.filter(pk=entity.pk).update(target_id=existing.target_id,
+                                                       synced_at=entity.synced_at or timezone.now())
+            self.ctx.skip(entity, f"Order {entity.reference} already has invoice {existing.target_id}",
+                          code="order.already_synced", status=Entity.Status.SYNCED)
             return
         order = parse_order(entity, query_options(self.norce.connector, self.settings))
         exclusion = self.integration.order_exclusion_date
@@ -323,9 +380,8 @@ class OrderPipeline:
         number = str(invoice["DocumentNumber"])
         self._save_reference(entity, number)
         self._check_totals(entity, order, invoice)
-        Entity.objects.filter(pk=entity.pk).update(target_id=number)
-        self._acknowledge(entity, number)
-        self.ctx.succeed(entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number)
+        self.ctx.succeed(entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number,
+                         code="order.invoiced")
 
     # exactly once ------------------------------------------------------------------
     def _find_earlier_invoice(self, entity: Entity, order: Order) -> dict[str, Any] | None:
@@ -447,17 +503,3 @@ class OrderPipeline:
             Entity.objects.filter(pk=lock_row.pk).update(target_id=number, status=Entity.Status.SYNCED,
                                                          synced_at=timezone.now(), payload={"key": key})
         return number
-
-    # Norce acknowledgement ------------------------------------------------------------
-    def _acknowledge(self, entity: Entity, number: str) -> None:
-        """Tell Norce the order is Confirmed with the invoice number (once)."""
-        if not self.settings.send_status_to_norce or entity.acknowledged_at is not None:
-            return
-        try:
-            self.norce.send_order_status(entity.source_id, erp_order_no=number, status="Confirmed")
-        except SyncError as exc:
-            # The invoice exists; only the status is outstanding. Retry later.
-            exc.message = f"Invoice {number} exists, but Norce was not told: {exc.message}"
-            raise
-        Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now())
-        entity.acknowledged_at = timezone.now()

@@ -66,7 +66,11 @@ def test_an_order_becomes_exactly_one_invoice_equal_to_the_order(wired, norce, f
     task = wait_until(lambda: Task.objects.filter(trigger=Task.Trigger.ORDER_PUSH, status=Task.Status.SUCCEEDED).first(),
                       timeout=10, message="task finished")
     assert task.count_succeeded == 1
-    assert LogEntry.objects.filter(entity=entity, level=LogEntry.Level.EXPORTED).count() == 1
+    exported = LogEntry.objects.filter(entity=entity, level=LogEntry.Level.EXPORTED).values_list("code", flat=True)
+    assert sorted(exported) == ["order.acknowledged", "order.invoiced"]
+    follow_up = wait_until(lambda: Task.objects.filter(trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.SUCCEEDED).first(),
+                           timeout=10, message="follow-up task finished")
+    assert follow_up.count_succeeded == 1
 
 
 def test_duplicate_push_event_and_poll_still_give_one_invoice(wired, norce, fortnox, cluster, live_server):
