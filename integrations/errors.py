@@ -112,3 +112,5 @@ ORDER_VAT_ROUNDING = register("order.vat_rounding", "The ERP rounded VAT differe
 ORDER_ACKNOWLEDGED = register("order.acknowledged", "Norce was told the order is Confirmed with the invoice number",
                               "Nothing to do.", permanent=False)
 ORDER_INVOICED = register("order.invoiced", "The order became an invoice in the ERP", "Nothing to do.", permanent=False)
+TASK_BUSY = register("task.busy", "The same kind of work is already running; this task waits its turn",
+                     "Nothing to do: it runs again shortly.", permanent=False)

@@ -24,6 +24,8 @@ from integrations.models import Connector, Entity, Flow, Integration, LogEntry, 
 log = logging.getLogger("brygga.engine")
 
 RUN_TASK = "integrations.jobs.run_task"
+# Task-level "errors" that only mean "not now": not logged, and not counted against attempts.
+QUIET_CODES = {"integration.paused", "task.busy"}
 LEASE = timedelta(minutes=5)
 
 
@@ -225,7 +227,7 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
     retry_after = ctx.retry_after
     if error is not None:
         updates.update(error_code=error.code, error_message=error.message[:2000])
-        if error.code != "integration.paused":
+        if error.code not in QUIET_CODES:
             ctx.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, details=error.details)
         if not error.permanent:
             retry_params = task.params
@@ -234,7 +236,7 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
         retry_params = {**task.params, "entity_ids": sorted(set(ctx.retry_entity_ids))}
         updates.update(error_code="", error_message=f"{len(ctx.retry_entity_ids)} record(s) will be retried")
 
-    if retry_params is not None and (task.attempts < task.max_attempts or (error and error.code == "integration.paused")):
+    if retry_params is not None and (task.attempts < task.max_attempts or (error and error.code in QUIET_CODES)):
         at = now + timedelta(seconds=backoff_delay(task.attempts, retry_after))
         updates.update(status=Task.Status.QUEUED, next_retry_at=at, params=retry_params)
         Task.objects.filter(pk=task.pk).update(**updates)

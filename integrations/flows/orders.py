@@ -211,37 +211,48 @@ def queue_acknowledgements(task: Task) -> None:
                     params={"acknowledge": True})
 
 
-def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 500) -> None:
+def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 100) -> None:
     """Send `Confirmed` with the invoice number for every invoiced, unacknowledged order.
 
-    Each record is locked while its status is sent, so two follow-up tasks never send
-    the same one; a worker that dies mid-call leaves it unacknowledged, to be sent again.
+    One follow-up task runs per flow at a time and drains the whole backlog, so a
+    second one never ties up another worker waiting on Norce's limit. Each record is
+    locked while its status is sent; a worker that dies mid-call leaves it
+    unacknowledged, to be sent again.
     """
+    others = Task.objects.filter(flow_id=ctx.task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
+                                 status=Task.Status.RUNNING).exclude(pk=ctx.task.pk)
+    if others.exists():
+        raise SyncError("task.busy", "Another follow-up task is sending order statuses", retry_after=10)
     norce = ctx.client("commerce")
-    ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])
-    for entity_id in ids:
-        with transaction.atomic():
-            entity = (Entity.objects.select_for_update(skip_locked=True)
-                      .filter(pk=entity_id, acknowledged_at__isnull=True).first())
-            if entity is None:
-                continue
-            try:
-                norce.send_order_status(entity.source_id, erp_order_no=entity.target_id, status="Confirmed")
-            except SyncError as exc:
-                if not exc.permanent:
-                    raise  # the task retries the rest later
-                Entity.objects.filter(pk=entity.pk).update(last_error_code=exc.code, last_error_message=exc.message[:2000])
-                ctx.log(LogEntry.Level.ERROR, f"Invoice {entity.target_id} exists, but Norce refused the order status: "
-                        f"{exc.message}", code=exc.code, hint=exc.hint, entity=entity)
-                ctx.failed += 1
-                continue
-            Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now())
-        ctx.log(LogEntry.Level.EXPORTED, f"Norce told: order {entity.reference} Confirmed with invoice {entity.target_id}",
-                code="order.acknowledged", entity=entity)
-        ctx.succeeded += 1
-        ctx.heartbeat()
-    if len(ids) == batch:
-        queue_acknowledgements(ctx.task)
+    while True:
+        ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return
+        for entity_id in ids:
+            acknowledge_order(ctx, norce, entity_id)
+            ctx.heartbeat()
+
+
+def acknowledge_order(ctx, norce, entity_id: int) -> None:
+    with transaction.atomic():
+        entity = (Entity.objects.select_for_update(skip_locked=True)
+                  .filter(pk=entity_id, acknowledged_at__isnull=True).first())
+        if entity is None:
+            return
+        try:
+            norce.send_order_status(entity.source_id, erp_order_no=entity.target_id, status="Confirmed")
+        except SyncError as exc:
+            if not exc.permanent:
+                raise  # the task retries the rest later
+            Entity.objects.filter(pk=entity.pk).update(last_error_code=exc.code, last_error_message=exc.message[:2000])
+            ctx.log(LogEntry.Level.ERROR, f"Invoice {entity.target_id} exists, but Norce refused the order status: "
+                    f"{exc.message}", code=exc.code, hint=exc.hint, entity=entity)
+            ctx.failed += 1
+            return
+        Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now())
+    ctx.log(LogEntry.Level.EXPORTED, f"Norce told: order {entity.reference} Confirmed with invoice {entity.target_id}",
+            code="order.acknowledged", entity=entity)
+    ctx.succeeded += 1
 
 
 def parse_settings_or_error(raw: dict[str, Any] | None) -> OrderFlowSettings:

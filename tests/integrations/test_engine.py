@@ -216,3 +216,16 @@ def test_a_firing_rule_queues_one_task_per_flow_and_not_twice(integration, djang
     second = schedules.trigger_rule(rule.pk)
     assert len(first) == 1 and second == []
     assert Task.objects.get(pk=first[0]).params == {"mode": "incremental"}
+
+
+def test_only_one_follow_up_task_sends_statuses_at_a_time(integration):
+    flow = integration.flows.get(kind="orders_to_erp")
+    running = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
+                                  params={"acknowledge": True}, status=Task.Status.RUNNING, heartbeat_at=timezone.now())
+    waiting = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
+                                  params={"acknowledge": True})
+    assert services.execute_task(waiting.pk) == Task.Status.QUEUED
+    waiting.refresh_from_db()
+    assert waiting.error_code == "task.busy" and waiting.next_retry_at is not None
+    assert not LogEntry.objects.filter(task=waiting).exists()  # "not now" is not an error
+    assert Task.objects.get(pk=running.pk).status == Task.Status.RUNNING
