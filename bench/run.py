@@ -574,6 +574,9 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
             "push_seconds": pushed - t0,
             "elapsed_seconds": elapsed,
             "orders_per_second": done / elapsed,
+            "invoices_per_second": done / max(1e-9, max(reference_times.values(), default=t0) - t0),
+            "status_lag_seconds": (max(confirmed_times) - max(reference_times.values()))
+            if confirmed_times and reference_times else None,
             "steady_from_invoice": skip,
             "steady_to_invoice": steady_to,
             "invoices_per_second_steady": invoice_rate,
@@ -662,6 +665,8 @@ def rows_for(r: dict[str, Any]) -> list[Row]:
     if key == "a":
         rows += [
             Row("orders/s, first push → last Confirmed", fmt(r["orders_per_second"], 1)),
+            Row("  invoices/s, first push → last invoice", fmt(r.get("invoices_per_second"), 1)),
+            Row("  last invoice → last Confirmed, s", fmt(r.get("status_lag_seconds"), 1)),
             Row("CPU ms/order, q cluster + web", fmt(r["cpu_ms_per_order"], 1)),
             Row(f"  q cluster ({r['cluster_processes']} processes)", fmt(cpu["cluster_ms"] / per, 1)),
             Row("    of which the idle cluster's broker polling", fmt(r.get("cluster_idle_cpu_ms_per_order"), 1)),
