@@ -1214,6 +1214,16 @@ class ReferenceAdmin(admin.ModelAdmin):
               "updated_at")
     readonly_fields = ("origin", "entity_link", "created_at", "updated_at")
 
+    def delete_model(self, request: HttpRequest, obj: Reference) -> None:
+        from integrations import services
+
+        services.forget_references([obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Reference]) -> None:
+        from integrations import services
+
+        services.forget_references(queryset)
+
     def save_model(self, request: HttpRequest, obj: Reference, form: forms.ModelForm, change: bool) -> None:
         if not change:
             obj.origin = Reference.Origin.STAFF

@@ -114,3 +114,6 @@ ORDER_ACKNOWLEDGED = register("order.acknowledged", "Norce was told the order is
 ORDER_INVOICED = register("order.invoiced", "The order became an invoice in the ERP", "Nothing to do.", permanent=False)
 TASK_BUSY = register("task.busy", "The same kind of work is already running; this task waits its turn",
                      "Nothing to do: it runs again shortly.", permanent=False)
+REFERENCE_DELETED = register("reference.deleted", "A reference was deleted by staff",
+                             "The next sync creates a new target record for that source. Add the reference again to prevent it.",
+                             permanent=False)

@@ -342,3 +342,26 @@ def pending_entity_ids(integration: Integration, data_type: str, ids: Iterable[i
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return list(qs.order_by("pk").values_list("pk", flat=True))
+
+
+def forget_references(references) -> int:
+    """Delete references so the next sync creates new target records for their sources.
+
+    The matching records go back to pending with their create mark cleared, so the
+    next run neither skips them nor re-links the old target by looking it up.
+    """
+    count = 0
+    with transaction.atomic():
+        for ref in list(references):
+            Entity.objects.filter(integration_id=ref.integration_id, data_type=ref.data_type,
+                                  source_id=ref.source_id).update(
+                status=Entity.Status.PENDING, target_id="", create_started_at=None, acknowledged_at=None,
+                synced_at=None, lease_until=None, claimed_by_task=None, last_error_code="", last_error_message="")
+            LogEntry.objects.create(
+                integration_id=ref.integration_id, level=LogEntry.Level.WARNING, data_type=ref.data_type,
+                reference=ref.source_id, code="reference.deleted",
+                message=f"Reference {ref.data_type} {ref.source_id} → {ref.target_id} deleted; the next sync creates a new record",
+                hint="If that was not intended, add the reference again before the next sync.")
+            ref.delete()
+            count += 1
+    return count

@@ -214,3 +214,21 @@ def test_two_workers_refreshing_the_fortnox_token_at_once(wired, fortnox):
     assert fortnox.refresh_token_uses[grant["refresh_token"]] == 1
     erp.refresh_from_db()
     assert erp.tokens["refresh_token"] != grant["refresh_token"]
+
+
+def test_deleting_a_reference_in_admin_makes_the_next_sync_create_a_new_invoice(wired, norce, fortnox, cluster,
+                                                                                  admin_client):
+    ref = norce.place_order()["ClientOrderRef"]
+    wait_confirmed(norce, [ref])
+    reference = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=10)
+    page = admin_client.get(f"/admin/integrations/reference/{reference.pk}/delete/").content.decode()
+    assert "NEW record" in page
+    assert admin_client.post(f"/admin/integrations/reference/{reference.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert Entity.objects.get(source_id=ref).status == Entity.Status.PENDING
+    assert LogEntry.objects.filter(code="reference.deleted", reference=ref).exists()
+
+    services.run_flow_now(wired.flows.get().pk)
+    new = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=60,
+                     message="a new reference")
+    assert new.target_id != reference.target_id
+    assert sorted(i["DocumentNumber"] for i in invoices_for(fortnox, ref)) == sorted([reference.target_id, new.target_id])
