@@ -147,6 +147,13 @@ class FlowContext:
             return None
         return Entity.objects.get(pk=entity_id)
 
+    def claim_synced(self, entity_id: int) -> bool:
+        """Lease an already synced record for a follow-up call (e.g. telling the source)."""
+        now = timezone.now()
+        return bool(Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED, acknowledged_at__isnull=True)
+                    .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk))
+                    .update(lease_until=now + LEASE, claimed_by_task=self.task.pk))
+
     def succeed(self, entity: Entity, message: str, *, target_id: str, code: str = "") -> None:
         Entity.objects.filter(pk=entity.pk).update(
             status=Entity.Status.SYNCED, target_id=target_id, synced_at=timezone.now(), lease_until=None,
@@ -237,7 +244,9 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
         updates.update(error_code="", error_message=f"{len(ctx.retry_entity_ids)} record(s) will be retried")
 
     if retry_params is not None and (task.attempts < task.max_attempts or (error and error.code in QUIET_CODES)):
-        at = now + timedelta(seconds=backoff_delay(task.attempts, retry_after))
+        quiet = error is not None and error.code in QUIET_CODES
+        delay = (retry_after or 0) if quiet else backoff_delay(task.attempts, retry_after)
+        at = now + timedelta(seconds=delay)
         updates.update(status=Task.Status.QUEUED, next_retry_at=at, params=retry_params)
         Task.objects.filter(pk=task.pk).update(**updates)
         enqueue(task.pk, at=at)

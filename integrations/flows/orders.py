@@ -215,41 +215,49 @@ def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 100) ->
     """Send `Confirmed` with the invoice number for every invoiced, unacknowledged order.
 
     One follow-up task runs per flow at a time and drains the whole backlog, so a
-    second one never ties up another worker waiting on Norce's limit. Each record is
-    locked while its status is sent; a worker that dies mid-call leaves it
-    unacknowledged, to be sent again.
+    second one never ties up another worker waiting on Norce's limit; when it is done,
+    a follow-up that waited for it runs at once for what arrived meanwhile.
     """
     others = Task.objects.filter(flow_id=ctx.task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
                                  status=Task.Status.RUNNING).exclude(pk=ctx.task.pk)
     if others.exists():
-        raise SyncError("task.busy", "Another follow-up task is sending order statuses", retry_after=10)
+        raise SyncError("task.busy", "Another follow-up task is sending order statuses", retry_after=5)
     norce = ctx.client("commerce")
-    while True:
-        ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])
-        if not ids:
-            return
-        for entity_id in ids:
-            acknowledge_order(ctx, norce, entity_id)
-            ctx.heartbeat()
+    try:
+        while True:
+            ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])
+            if not ids:
+                return
+            for entity_id in ids:
+                acknowledge_order(ctx, norce, entity_id)
+                ctx.heartbeat()
+    finally:
+        from integrations.services import enqueue
+
+        waiting = Task.objects.filter(flow_id=ctx.task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
+                                      status=Task.Status.QUEUED).exclude(pk=ctx.task.pk)
+        for task_id in waiting.values_list("pk", flat=True):
+            enqueue(task_id)
 
 
 def acknowledge_order(ctx, norce, entity_id: int) -> None:
-    with transaction.atomic():
-        entity = (Entity.objects.select_for_update(skip_locked=True)
-                  .filter(pk=entity_id, acknowledged_at__isnull=True).first())
-        if entity is None:
-            return
-        try:
-            norce.send_order_status(entity.source_id, erp_order_no=entity.target_id, status="Confirmed")
-        except SyncError as exc:
-            if not exc.permanent:
-                raise  # the task retries the rest later
-            Entity.objects.filter(pk=entity.pk).update(last_error_code=exc.code, last_error_message=exc.message[:2000])
-            ctx.log(LogEntry.Level.ERROR, f"Invoice {entity.target_id} exists, but Norce refused the order status: "
-                    f"{exc.message}", code=exc.code, hint=exc.hint, entity=entity)
-            ctx.failed += 1
-            return
-        Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now())
+    """Send one order status. The record is leased (not locked in an open transaction)
+    while the call waits for Norce's limit; a worker that dies leaves it to be sent again."""
+    if not ctx.claim_synced(entity_id):
+        return
+    entity = Entity.objects.get(pk=entity_id)
+    try:
+        norce.send_order_status(entity.source_id, erp_order_no=entity.target_id, status="Confirmed")
+    except SyncError as exc:
+        ctx.release(entity)
+        if not exc.permanent:
+            raise  # the task retries the rest later
+        Entity.objects.filter(pk=entity.pk).update(last_error_code=exc.code, last_error_message=exc.message[:2000])
+        ctx.log(LogEntry.Level.ERROR, f"Invoice {entity.target_id} exists, but Norce refused the order status: "
+                f"{exc.message}", code=exc.code, hint=exc.hint, entity=entity)
+        ctx.failed += 1
+        return
+    Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now(), lease_until=None, claimed_by_task=None)
     ctx.log(LogEntry.Level.EXPORTED, f"Norce told: order {entity.reference} Confirmed with invoice {entity.target_id}",
             code="order.acknowledged", entity=entity)
     ctx.succeeded += 1
