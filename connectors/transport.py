@@ -114,7 +114,10 @@ class ApiClient:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if response.status_code == 429:
                     wait = retry_after if retry_after is not None else self.default_429_wait()
-                    if limit:
+                    if limit and retry_after is not None:
+                        # The API named a wait: hold every worker back for it. Without one, our
+                        # shared window already keeps to the limit, and the 429 means requests
+                        # arrived bunched up: only this request pauses, the window stays as it is.
                         ratelimit.penalise(limit[0], limit[1], wait)
                     last_error = SyncError("http.rate_limited", f"{method} {self._path(url)}: 429 from {self.system}",
                                            retry_after=wait, status=429)
