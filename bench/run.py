@@ -166,24 +166,17 @@ def start_cluster(workers: int, rate_limits: bool, key: str) -> Child:
 
 # --- the integration ------------------------------------------------------------------
 def build_integration(*, name: str, norce_url: str, fortnox_url: str, flow_settings: dict[str, Any]):
-    from integrations.models import Connector, Flow, Integration, Merchant
+    from integrations.demo import create_norce_fortnox_integration
+    from integrations.models import Connector, Merchant
 
     merchant, _ = Merchant.objects.get_or_create(slug="bench-shop", defaults={"name": "Bench Shop AB"})
-    integration = Integration.objects.create(merchant=merchant, name=name)
-    Connector.objects.create(
-        integration=integration, role=Connector.Role.COMMERCE, system=Connector.System.NORCE, base_url=norce_url,
-        settings={"application_id": 1244, "client_id_number": 1234, "scope": "playground", "account_id": 10000},
-        credentials={"client_id": "norce-client", "client_secret": "norce-secret-value",
-                     "receiver_username": RECEIVER_USER, "receiver_password": RECEIVER_PASSWORD,
-                     "event_secret": "event-secret-value"},
+    integration = create_norce_fortnox_integration(
+        merchant=merchant, name=name, norce_url=norce_url, fortnox_url=fortnox_url, flow_settings=flow_settings,
+        norce_credentials={"client_id": "norce-client", "client_secret": "norce-secret-value",
+                           "receiver_username": RECEIVER_USER, "receiver_password": RECEIVER_PASSWORD},
+        fortnox_credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
     )
-    erp = Connector.objects.create(
-        integration=integration, role=Connector.Role.ERP, system=Connector.System.FORTNOX, base_url=fortnox_url,
-        auth_url=fortnox_url, settings={},
-        credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
-    )
-    Flow.objects.create(integration=integration, kind="orders_to_erp", settings=flow_settings)
-    return integration, erp
+    return integration, integration.connectors.get(role=Connector.Role.ERP)
 
 
 # --- measuring ------------------------------------------------------------------------

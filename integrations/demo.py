@@ -35,6 +35,24 @@ def ensure_admin(username: str = "admin") -> AdminLogin:
     return AdminLogin(username=username, password=password, token=token.key)
 
 
+NORCE_SETTINGS = {"application_id": 1244, "scope": "playground", "account_id": 10000, "currency_ids": {"1": "SEK"}}
+
+
+def create_norce_fortnox_integration(*, merchant: Merchant, name: str, norce_url: str, fortnox_url: str,
+                                     norce_credentials: dict[str, str], fortnox_credentials: dict[str, str],
+                                     norce_settings: dict | None = None, flow_settings: dict | None = None,
+                                     order_exclusion_date=None) -> Integration:
+    """An integration with its two connectors and the orders flow (used by the demo, tests and benchmarks)."""
+    integration = Integration.objects.create(merchant=merchant, name=name, order_exclusion_date=order_exclusion_date)
+    Connector.objects.create(integration=integration, role=Connector.Role.COMMERCE, system=Connector.System.NORCE,
+                             base_url=norce_url, settings=dict(norce_settings or NORCE_SETTINGS),
+                             credentials=norce_credentials)
+    Connector.objects.create(integration=integration, role=Connector.Role.ERP, system=Connector.System.FORTNOX,
+                             base_url=fortnox_url, auth_url=fortnox_url, credentials=fortnox_credentials)
+    Flow.objects.create(integration=integration, kind="orders_to_erp", settings=flow_settings or {})
+    return integration
+
+
 @transaction.atomic
 def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: dict) -> Integration:
     """(Re)create the demo merchant's integration. The simulators start empty on every run,
@@ -45,21 +63,16 @@ def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: di
         for rule in old.schedule_rules.all():
             schedules.remove_schedule(rule)
         old.delete()
-    integration = Integration.objects.create(merchant=merchant, name="Webshop ↔ Fortnox",
-                                             order_exclusion_date=timezone.now() - timedelta(days=1))
-    Connector.objects.create(
-        integration=integration, role=Connector.Role.COMMERCE, system=Connector.System.NORCE, base_url=norce_url,
-        settings={"application_id": 1244, "scope": "playground", "account_id": 10000, "currency_ids": {"1": "SEK"}},
-        credentials={"client_id": "norce-client", "client_secret": "norce-secret-value",
-                     "receiver_username": "norce", "receiver_password": secrets.token_urlsafe(16),
-                     "event_secret": secrets.token_urlsafe(16)},
+    integration = create_norce_fortnox_integration(
+        merchant=merchant, name="Webshop ↔ Fortnox", norce_url=norce_url, fortnox_url=fortnox_url,
+        order_exclusion_date=timezone.now() - timedelta(days=1), flow_settings={"freight_article": "FRAKT"},
+        norce_credentials={"client_id": "norce-client", "client_secret": "norce-secret-value",
+                           "receiver_username": "norce", "receiver_password": secrets.token_urlsafe(16),
+                           "event_secret": secrets.token_urlsafe(16)},
+        fortnox_credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
     )
-    erp = Connector.objects.create(
-        integration=integration, role=Connector.Role.ERP, system=Connector.System.FORTNOX, base_url=fortnox_url,
-        auth_url=fortnox_url, credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
-    )
-    store_tokens(erp, fortnox_grant)
-    flow = Flow.objects.create(integration=integration, kind="orders_to_erp", settings={"freight_article": "FRAKT"})
+    store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox_grant)
+    flow = integration.flows.get()
     rule = ScheduleRule.objects.create(integration=integration, name="Fail-safe order poll", interval_minutes=10)
     rule.flows.add(flow)
     transaction.on_commit(lambda: schedules.sync_schedule(rule))

@@ -3,27 +3,22 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.models import Connector, Flow, Integration, Merchant
+from integrations.demo import create_norce_fortnox_integration
+from integrations.models import Integration, Merchant
+
+NORCE_CREDENTIALS = {"client_id": "norce-client", "client_secret": "norce-secret-value",
+                     "receiver_username": "norce", "receiver_password": "receiver-secret-value",
+                     "event_secret": "event-secret-value"}
+FORTNOX_CREDENTIALS = {"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"}
 
 
 def build_integration(*, norce_url: str = "http://127.0.0.1:9", fortnox_url: str = "http://127.0.0.1:9",
                       flow_settings: dict | None = None, name: str = "Webshop") -> Integration:
     merchant, _ = Merchant.objects.get_or_create(slug="demo-shop", defaults={"name": "Demo Shop AB"})
-    integration = Integration.objects.create(merchant=merchant, name=name)
-    Connector.objects.create(
-        integration=integration, role=Connector.Role.COMMERCE, system=Connector.System.NORCE, base_url=norce_url,
-        settings={"application_id": 1244, "client_id_number": 1234, "scope": "playground", "account_id": 10000},
-        credentials={"client_id": "norce-client", "client_secret": "norce-secret-value",
-                     "receiver_username": "norce", "receiver_password": "receiver-secret-value",
-                     "event_secret": "event-secret-value"},
-    )
-    Connector.objects.create(
-        integration=integration, role=Connector.Role.ERP, system=Connector.System.FORTNOX, base_url=fortnox_url,
-        auth_url=fortnox_url, settings={},
-        credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
-    )
-    Flow.objects.create(integration=integration, kind="orders_to_erp", settings=flow_settings or {})
-    return integration
+    return create_norce_fortnox_integration(
+        merchant=merchant, name=name, norce_url=norce_url, fortnox_url=fortnox_url,
+        norce_settings={"application_id": 1244, "client_id_number": 1234, "scope": "playground", "account_id": 10000},
+        norce_credentials=NORCE_CREDENTIALS, fortnox_credentials=FORTNOX_CREDENTIALS, flow_settings=flow_settings)
 
 
 @pytest.fixture
