@@ -46,7 +46,7 @@ FLOWS: dict[str, FlowSpec] = {
         source_role="commerce",
         target_role="erp",
         runner="integrations.flows.orders.run",
-        settings_validator="integrations.flows.orders.validate_settings",
+        settings_validator="integrations.flows.order_settings.validate_settings",
         systems=("norce", "fortnox"),
     ),
 }

@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from django.conf import settings
 from django.db import transaction
@@ -135,24 +137,40 @@ class FlowContext:
         )
 
     # record claiming -------------------------------------------------------------
-    def claim(self, entity_id: int) -> Entity | None:
-        """Claim a record for this task (lease). None if another live worker holds it or it is done."""
+    def _lease(self, records, **changes: Any) -> bool:
+        """Lease the matching record to this task unless a live lease of another task holds it.
+
+        A lease, not an open transaction, so no database lock is held while API calls
+        wait for a rate limit; a dead worker's lease simply expires.
+        """
         now = timezone.now()
-        won = (Entity.objects.filter(pk=entity_id)
-               .exclude(status__in=[Entity.Status.SYNCED, Entity.Status.SKIPPED])
-               .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk))
-               .update(status=Entity.Status.PROCESSING, lease_until=now + LEASE, claimed_by_task=self.task.pk,
-                       attempts=F("attempts") + 1))
-        if not won:
+        return bool(records.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk))
+                    .update(lease_until=now + LEASE, claimed_by_task=self.task.pk, **changes))
+
+    def claim(self, entity_id: int) -> Entity | None:
+        """Claim a record to sync it. None if another live worker holds it or it is done."""
+        records = Entity.objects.filter(pk=entity_id).exclude(status__in=[Entity.Status.SYNCED, Entity.Status.SKIPPED])
+        if not self._lease(records, status=Entity.Status.PROCESSING, attempts=F("attempts") + 1):
             return None
         return Entity.objects.get(pk=entity_id)
 
     def claim_synced(self, entity_id: int) -> bool:
-        """Lease an already synced record for a follow-up call (e.g. telling the source)."""
-        now = timezone.now()
-        return bool(Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED, acknowledged_at__isnull=True)
-                    .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk))
-                    .update(lease_until=now + LEASE, claimed_by_task=self.task.pk))
+        """Lease an already synced record for a follow-up call (telling the source)."""
+        return self._lease(Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED, acknowledged_at__isnull=True))
+
+    @contextmanager
+    def holding(self, entity_id: int, *, wait: float = 30.0) -> Iterator[None]:
+        """Hold a record's lease for a short critical section (e.g. creating one customer),
+        waiting up to `wait` seconds for another worker to let go."""
+        deadline = time.monotonic() + wait
+        while not self._lease(Entity.objects.filter(pk=entity_id)):
+            if time.monotonic() > deadline:
+                raise SyncError("task.busy", "Another worker is still working on the same record", retry_after=10)
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            Entity.objects.filter(pk=entity_id, claimed_by_task=self.task.pk).update(lease_until=None, claimed_by_task=None)
 
     def succeed(self, entity: Entity, message: str, *, target_id: str, code: str = "") -> None:
         Entity.objects.filter(pk=entity.pk).update(

@@ -1,111 +1,25 @@
-"""Orders → ERP invoices: the flow's settings (the run function follows below)."""
+"""Orders → ERP invoices: push, event and poll store orders; each becomes exactly one
+invoice; a follow-up task tells Norce."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
-REFERENCE_FIELDS = ("ExternalInvoiceReference1", "ExternalInvoiceReference2", "YourOrderNumber")
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-
-@dataclass(frozen=True)
-class OrderFlowSettings:
-    # Which Fortnox invoice field carries the Norce order number as the matching key
-    # (exactly-once lookup, and later payout matching). YourOrderNumber and
-    # ExternalInvoiceReference1 both always carry the order number.
-    reference_field: str = "ExternalInvoiceReference1"
-    reference_prefix: str = ""
-    # How buyers become Fortnox customers.
-    #   private: "email" (find or create one customer per e-mail) or "single" (all on default_customer_number)
-    #   company: "organisation_number" or "email"
-    private_customer_match: str = "email"
-    company_customer_match: str = "organisation_number"
-    default_customer_number: str = ""
-    # Send row prices including VAT (B2C webshops) so the gross total is exact.
-    prices_include_vat: bool = True
-    # Freight rows: article number to use; empty = a text row booked on freight_account.
-    freight_article: str = ""
-    freight_account: int | None = 3520
-    # Unknown article: "error" (record needs attention) or "description_row" (row without article, sales_account).
-    unknown_article: str = "error"
-    sales_account: int | None = 3001
-    terms_of_payment: str = ""
-    currency: str = "SEK"
-    # Tell Norce the order is Confirmed, with the invoice number, once the invoice exists.
-    send_status_to_norce: bool = True
-    # Fail-safe poll: look back this many minutes before the cursor.
-    poll_overlap_minutes: int = 15
-    # Orders per task when a batch is run (poll / run now).
-    batch_size: int = 50
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-CHOICES = {
-    "reference_field": REFERENCE_FIELDS,
-    "private_customer_match": ("email", "single"),
-    "company_customer_match": ("organisation_number", "email", "single"),
-    "unknown_article": ("error", "description_row"),
-}
-
-
-def parse_settings(raw: dict[str, Any] | None) -> OrderFlowSettings:
-    """Build settings from a flow's JSON, raising ValueError naming every bad key."""
-    raw = dict(raw or {})
-    known = {f.name: f for f in fields(OrderFlowSettings)}
-    problems = [f"unknown setting {key!r}" for key in raw if key not in known]
-    values: dict[str, Any] = {}
-    for name, f in known.items():
-        if name not in raw:
-            continue
-        value = raw[name]
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        try:
-            if kind == "bool":
-                if not isinstance(value, bool):
-                    raise ValueError("must be true or false")
-            elif kind.startswith("int"):
-                if value in (None, "") and "None" in kind:
-                    value = None
-                else:
-                    value = int(value)
-            elif kind == "str":
-                value = "" if value is None else str(value)
-        except (TypeError, ValueError) as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        if name in CHOICES and value not in CHOICES[name]:
-            problems.append(f"{name}: must be one of {', '.join(CHOICES[name])}")
-        values[name] = value
-    settings = OrderFlowSettings(**values)
-    single = settings.private_customer_match == "single" or settings.company_customer_match == "single"
-    if single and not settings.default_customer_number:
-        problems.append("default_customer_number: required when a customer match is 'single'")
-    if settings.unknown_article == "description_row" and not settings.sales_account:
-        problems.append("sales_account: required when unknown_article is 'description_row'")
-    if not settings.freight_article and not settings.freight_account:
-        problems.append("freight_account: required when no freight_article is set")
-    if problems:
-        raise ValueError("; ".join(problems))
-    return settings
-
-
-def validate_settings(raw: dict[str, Any] | None) -> dict[str, Any]:
-    return parse_settings(raw).as_dict()
-
-
-# --- the flow -------------------------------------------------------------------------
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-from datetime import datetime, timedelta  # noqa: E402
-
-from django.db import IntegrityError, transaction  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from integrations.errors import SyncError  # noqa: E402
-from integrations.models import Entity, Integration, LogEntry, Reference, Task  # noqa: E402
-from integrations.records import Order, Party  # noqa: E402
+from bookkeeping.vat import check_line_vat
+from connectors.fortnox.mapping import customer_payload, invoice_matches_order, invoice_payload, order_reference
+from connectors.norce.mapping import order_from_query, order_from_request
+from integrations import services
+from integrations.errors import SyncError
+from integrations.flows.order_settings import OrderFlowSettings, parse_settings
+from integrations.models import Entity, Integration, LogEntry, Reference, Task
+from integrations.records import Order, Party
 
 log = logging.getLogger("brygga.flows.orders")
 
@@ -150,11 +64,9 @@ def query_options(connector, settings: OrderFlowSettings) -> dict[str, Any]:
 
 
 def parse_order(entity: Entity, options: dict[str, Any]) -> Order:
-    from connectors.norce import mapping
-
     if entity.received_via == "push":
-        return mapping.order_from_request(entity.payload)
-    return mapping.order_from_query(entity.payload, **options)
+        return order_from_request(entity.payload)
+    return order_from_query(entity.payload, **options)
 
 
 def run(task: Task, ctx) -> None:
@@ -165,8 +77,6 @@ def run(task: Task, ctx) -> None:
     every order still waiting (pending, or failed and due for a retry). A follow-up
     task (`acknowledge`) tells Norce about invoiced orders at Norce's own pace.
     """
-    from integrations.services import pending_entity_ids
-
     settings = parse_settings_or_error(task.flow.settings)
     params = task.params or {}
     if params.get("acknowledge"):
@@ -174,12 +84,12 @@ def run(task: Task, ctx) -> None:
         return
     named = list(params.get("entity_ids") or [])
     if params.get("fetch_refs"):
-        named += fetch_orders(ctx, [str(ref) for ref in params["fetch_refs"]])
+        named += fetch_orders(ctx, settings, [str(ref) for ref in params["fetch_refs"]])
     if named:
         todo = sorted(set(named))
     else:
         poll_orders(ctx, settings, full=params.get("mode") == "full")
-        todo = pending_entity_ids(ctx.integration, DATA_TYPE)
+        todo = services.pending_entity_ids(ctx.integration, DATA_TYPE)
     pipeline = OrderPipeline(ctx, settings)
     for entity_id in todo:
         pipeline.process(entity_id)
@@ -202,12 +112,10 @@ def queue_acknowledgements(task: Task) -> None:
     statuses apart from invoicing keeps invoices flowing at Fortnox's pace while the
     statuses follow at Norce's.
     """
-    from integrations.services import create_task
-
     waiting = Task.objects.filter(flow_id=task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
                                   status=Task.Status.QUEUED).exists()
     if not waiting:
-        create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP,
+        services.create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP,
                     params={"acknowledge": True})
 
 
@@ -232,12 +140,10 @@ def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 100) ->
                 acknowledge_order(ctx, norce, entity_id)
                 ctx.heartbeat()
     finally:
-        from integrations.services import enqueue
-
         waiting = Task.objects.filter(flow_id=ctx.task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
                                       status=Task.Status.QUEUED).exclude(pk=ctx.task.pk)
         for task_id in waiting.values_list("pk", flat=True):
-            enqueue(task_id)
+            services.enqueue(task_id)
 
 
 def acknowledge_order(ctx, norce, entity_id: int) -> None:
@@ -270,12 +176,10 @@ def parse_settings_or_error(raw: dict[str, Any] | None) -> OrderFlowSettings:
         raise SyncError("config.flow_settings", f"Orders flow settings: {exc}") from exc
 
 
-def fetch_orders(ctx, refs: list[str]) -> list[int]:
+def fetch_orders(ctx, settings: OrderFlowSettings, refs: list[str]) -> list[int]:
     """Fetch orders named by events through Query 2.0 and store them (unless already known)."""
-    from connectors.norce.mapping import order_from_query
-
     norce = ctx.client("commerce")
-    options = query_options(norce.connector, parse_settings_or_error(ctx.task.flow.settings))
+    options = query_options(norce.connector, settings)
     ids = []
     for ref in refs:
         known = Entity.objects.filter(integration=ctx.integration, data_type=DATA_TYPE, source_id=str(ref)).first()
@@ -292,21 +196,16 @@ def fetch_orders(ctx, refs: list[str]) -> list[int]:
     return ids
 
 
-def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> list[int]:
+def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> None:
     """Fail-safe poll: store every order changed since the cursor (minus an overlap)."""
-    from connectors.norce.mapping import order_from_query
-
     integration = ctx.integration
-    from integrations.services import advance_cursor, get_cursor
-
-    cursor = None if full else get_cursor(integration, DATA_TYPE, DIRECTION)
+    cursor = None if full else services.get_cursor(integration, DATA_TYPE, DIRECTION)
     since = (cursor - timedelta(minutes=settings.poll_overlap_minutes)) if cursor else (
         integration.order_exclusion_date or timezone.now() - timedelta(days=7))
     started = timezone.now()
     norce = ctx.client("commerce")
     options = query_options(norce.connector, settings)
     newest: datetime | None = None
-    ids = []
     for raw in norce.orders_since(since):
         try:
             order = order_from_query(raw, **options)
@@ -319,13 +218,11 @@ def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> list
         if created:
             ctx.log(LogEntry.Level.INFO, f"Order {order.order_no} found by the fail-safe poll (push and event missed)",
                     code="order.found_by_poll", entity=entity)
-        ids.append(entity.pk)
         stamp = _order_stamp(raw)
         if stamp and (newest is None or stamp > newest):
             newest = stamp
     # Every order up to here is stored (committed), so the cursor may pass them.
-    advance_cursor(integration, DATA_TYPE, DIRECTION, min(newest, started) if newest else started)
-    return ids
+    services.advance_cursor(integration, DATA_TYPE, DIRECTION, min(newest, started) if newest else started)
 
 
 def _order_stamp(raw: dict[str, Any]) -> datetime | None:
@@ -336,30 +233,24 @@ def _order_stamp(raw: dict[str, Any]) -> datetime | None:
         stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else timezone.make_aware(stamp, timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt_timezone.utc)
 
 
 class OrderPipeline:
-    """Turn one stored order into exactly one ERP invoice and tell Norce."""
+    """Turn one stored order into exactly one ERP invoice (the follow-up task tells Norce)."""
 
     def __init__(self, ctx, settings: OrderFlowSettings) -> None:
         self.ctx = ctx
         self.settings = settings
         self.integration: Integration = ctx.integration
         self._erp = None
-        self._norce = None
+        self._query_options: dict[str, Any] | None = None
 
     @property
     def erp(self):
         if self._erp is None:
             self._erp = self.ctx.client("erp")
         return self._erp
-
-    @property
-    def norce(self):
-        if self._norce is None:
-            self._norce = self.ctx.client("commerce")
-        return self._norce
 
     def process(self, entity_id: int) -> None:
         entity = self.ctx.claim(entity_id)
@@ -382,14 +273,14 @@ class OrderPipeline:
             self.ctx.skip(entity, f"Order {entity.reference} already has invoice {existing.target_id}",
                           code="order.already_synced", status=Entity.Status.SYNCED)
             return
-        order = parse_order(entity, query_options(self.norce.connector, self.settings))
+        if self._query_options is None:
+            self._query_options = query_options(self.ctx.connector("commerce"), self.settings)
+        order = parse_order(entity, self._query_options)
         exclusion = self.integration.order_exclusion_date
         if exclusion and order.placed_at and order.placed_at < exclusion:
             self.ctx.skip(entity, f"Order {order.order_no} was placed {order.placed_at:%Y-%m-%d %H:%M}, before the "
                                   f"integration's exclusion date", code="order.excluded")
             return
-        from bookkeeping.vat import check_line_vat
-
         for line in order.lines:
             check_line_vat(line)
         invoice = self._find_earlier_invoice(entity, order)
@@ -407,8 +298,6 @@ class OrderPipeline:
         """After an attempt that may have created the invoice, look it up instead of creating."""
         if entity.create_started_at is None:
             return None
-        from connectors.fortnox.mapping import order_reference
-
         found = self.erp.find_invoice(self.settings.reference_field, order_reference(order, self.settings))
         if found is not None:
             self.ctx.log(LogEntry.Level.INFO, f"Invoice {found.get('DocumentNumber')} for order {order.order_no} already "
@@ -417,8 +306,6 @@ class OrderPipeline:
         return found
 
     def _create_invoice(self, entity: Entity, order: Order, customer_number: str) -> dict[str, Any]:
-        from connectors.fortnox.mapping import invoice_payload
-
         payload = invoice_payload(order, customer_number=customer_number, settings=self.settings)
         # Write the intent first: if we die after Fortnox creates the invoice, the
         # next attempt sees this mark and looks the invoice up instead of creating.
@@ -432,12 +319,10 @@ class OrderPipeline:
             raise
 
     def _handle_unknown_article(self, entity: Entity, order: Order, customer_number: str, error: SyncError) -> dict[str, Any]:
-        from connectors.fortnox.mapping import invoice_payload
-
         product_parts = sorted({line.part_no for line in order.lines if line.kind == "product" and line.part_no})
-        missing = [part for part in product_parts if self.erp.get_article(part) is None]
+        known = self.erp.known_articles(product_parts)
+        missing = [part for part in product_parts if part not in known]
         if self.settings.unknown_article == "description_row" and missing:
-            known = set(product_parts) - set(missing)
             if self.settings.freight_article:
                 known.add(self.settings.freight_article)
             payload = invoice_payload(order, customer_number=customer_number, settings=self.settings, known_articles=known)
@@ -463,8 +348,6 @@ class OrderPipeline:
                                 hint="Cancel the extra invoice in Fortnox; the reference keeps the first one.")
 
     def _check_totals(self, entity: Entity, order: Order, invoice: dict[str, Any]) -> None:
-        from connectors.fortnox.mapping import invoice_matches_order
-
         if "Total" not in invoice:
             return
         ok, explanation = invoice_matches_order(invoice, order)
@@ -501,13 +384,12 @@ class OrderPipeline:
         ref = Reference.objects.filter(integration=self.integration, data_type=CUSTOMER, source_id=key).first()
         if ref is not None:
             return ref.target_id
-        from connectors.fortnox.mapping import customer_payload
-
-        # Serialise per customer key across workers: the lock row is the customer Entity.
+        # One worker at a time per customer key, so a new buyer is created once. A lease on
+        # the customer's Entity row, not a transaction: no lock is held while Fortnox
+        # calls wait for the rate limit.
         lock_row, _ = Entity.objects.get_or_create(integration=self.integration, data_type=CUSTOMER, source_id=key,
                                                    defaults={"reference": value, "label": party.display_name[:200]})
-        with transaction.atomic():
-            Entity.objects.select_for_update().get(pk=lock_row.pk)
+        with self.ctx.holding(lock_row.pk):
             ref = Reference.objects.filter(integration=self.integration, data_type=CUSTOMER, source_id=key).first()
             if ref is not None:
                 return ref.target_id

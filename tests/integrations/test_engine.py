@@ -229,3 +229,17 @@ def test_only_one_follow_up_task_sends_statuses_at_a_time(integration):
     assert waiting.error_code == "task.busy" and waiting.next_retry_at is not None
     assert not LogEntry.objects.filter(task=waiting).exists()  # "not now" is not an error
     assert Task.objects.get(pk=running.pk).status == Task.Status.RUNNING
+
+
+def test_holding_a_record_keeps_other_tasks_out_until_released(stub_flow):
+    (entity_id,) = make_entities(stub_flow, "customer-key")
+    first = services.FlowContext(task=new_task(stub_flow, []))
+    second = services.FlowContext(task=new_task(stub_flow, []))
+    with first.holding(entity_id):
+        with pytest.raises(SyncError) as busy:
+            with second.holding(entity_id, wait=0.3):
+                pass
+        assert busy.value.code == "task.busy" and not busy.value.permanent
+    with second.holding(entity_id, wait=0.3):
+        assert Entity.objects.get(pk=entity_id).claimed_by_task == second.task.pk
+    assert Entity.objects.get(pk=entity_id).lease_until is None

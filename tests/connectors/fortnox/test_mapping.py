@@ -8,7 +8,7 @@ import pytest
 from bookkeeping.vat import order_totals, quantize_ore
 from connectors.fortnox import mapping
 from integrations.errors import SyncError
-from integrations.flows.orders import OrderFlowSettings
+from integrations.flows.order_settings import OrderFlowSettings
 from integrations.records import Address, Order, OrderLine, Party
 
 D = Decimal

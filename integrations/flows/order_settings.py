@@ -1,0 +1,94 @@
+"""Settings of the orders → ERP invoices flow, validated per key."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+REFERENCE_FIELDS = ("ExternalInvoiceReference1", "ExternalInvoiceReference2", "YourOrderNumber")
+
+
+@dataclass(frozen=True)
+class OrderFlowSettings:
+    # Which Fortnox invoice field carries the Norce order number as the matching key
+    # (exactly-once lookup, and later payout matching). YourOrderNumber and
+    # ExternalInvoiceReference1 both always carry the order number.
+    reference_field: str = "ExternalInvoiceReference1"
+    reference_prefix: str = ""
+    # How buyers become Fortnox customers.
+    #   private: "email" (find or create one customer per e-mail) or "single" (all on default_customer_number)
+    #   company: "organisation_number" or "email"
+    private_customer_match: str = "email"
+    company_customer_match: str = "organisation_number"
+    default_customer_number: str = ""
+    # Send row prices including VAT (B2C webshops) so the gross total is exact.
+    prices_include_vat: bool = True
+    # Freight rows: article number to use; empty = a text row booked on freight_account.
+    freight_article: str = ""
+    freight_account: int | None = 3520
+    # Unknown article: "error" (record needs attention) or "description_row" (row without article, sales_account).
+    unknown_article: str = "error"
+    sales_account: int | None = 3001
+    terms_of_payment: str = ""
+    currency: str = "SEK"
+    # Tell Norce the order is Confirmed, with the invoice number, once the invoice exists.
+    send_status_to_norce: bool = True
+    # Fail-safe poll: look back this many minutes before the cursor.
+    poll_overlap_minutes: int = 15
+    # Orders per task when a batch is run (poll / run now).
+    batch_size: int = 50
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+CHOICES = {
+    "reference_field": REFERENCE_FIELDS,
+    "private_customer_match": ("email", "single"),
+    "company_customer_match": ("organisation_number", "email", "single"),
+    "unknown_article": ("error", "description_row"),
+}
+
+
+def parse_settings(raw: dict[str, Any] | None) -> OrderFlowSettings:
+    """Build settings from a flow's JSON, raising ValueError naming every bad key."""
+    raw = dict(raw or {})
+    known = {f.name: f for f in fields(OrderFlowSettings)}
+    problems = [f"unknown setting {key!r}" for key in raw if key not in known]
+    values: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in raw:
+            continue
+        value = raw[name]
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        try:
+            if kind == "bool":
+                if not isinstance(value, bool):
+                    raise ValueError("must be true or false")
+            elif kind.startswith("int"):
+                if value in (None, "") and "None" in kind:
+                    value = None
+                else:
+                    value = int(value)
+            elif kind == "str":
+                value = "" if value is None else str(value)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        if name in CHOICES and value not in CHOICES[name]:
+            problems.append(f"{name}: must be one of {', '.join(CHOICES[name])}")
+        values[name] = value
+    settings = OrderFlowSettings(**values)
+    single = settings.private_customer_match == "single" or settings.company_customer_match == "single"
+    if single and not settings.default_customer_number:
+        problems.append("default_customer_number: required when a customer match is 'single'")
+    if settings.unknown_article == "description_row" and not settings.sales_account:
+        problems.append("sales_account: required when unknown_article is 'description_row'")
+    if not settings.freight_article and not settings.freight_account:
+        problems.append("freight_account: required when no freight_article is set")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return settings
+
+
+def validate_settings(raw: dict[str, Any] | None) -> dict[str, Any]:
+    return parse_settings(raw).as_dict()
