@@ -66,8 +66,10 @@ def create_task(*, integration: Integration, flow: Flow | None, trigger: str, pa
     return task
 
 
-def order_flow(integration: Integration) -> Flow | None:
-    return integration.flows.filter(kind="orders_to_erp").first()
+def flow_for(integration: Integration, data_type: str) -> Flow | None:
+    """The integration's flow that syncs `data_type`."""
+    kinds = [kind for kind, spec in registry.FLOWS.items() if spec.data_type == data_type]
+    return integration.flows.filter(kind__in=kinds).first()
 
 
 def run_flow_now(flow_id: int, *, trigger: str = Task.Trigger.MANUAL, params: dict[str, Any] | None = None) -> Task:
@@ -89,7 +91,7 @@ def retry_task(task_id: int) -> Task:
 
 def retry_entity(entity_id: int) -> Task:
     entity = Entity.objects.select_related("integration").get(pk=entity_id)
-    flow = entity.integration.flows.filter(kind__in=[k for k, s in registry.FLOWS.items() if s.data_type == entity.data_type]).first()
+    flow = flow_for(entity.integration, entity.data_type)
     with transaction.atomic():
         Entity.objects.filter(pk=entity_id).exclude(status=Entity.Status.SYNCED).update(status=Entity.Status.PENDING)
         # An invoiced record whose follow-up (Norce status) was refused is sent again.
@@ -261,8 +263,8 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
         retry_params = {**task.params, "entity_ids": sorted(set(ctx.retry_entity_ids))}
         updates.update(error_code="", error_message=f"{len(ctx.retry_entity_ids)} record(s) will be retried")
 
-    if retry_params is not None and (task.attempts < task.max_attempts or (error and error.code in QUIET_CODES)):
-        quiet = error is not None and error.code in QUIET_CODES
+    quiet = error is not None and error.code in QUIET_CODES
+    if retry_params is not None and (quiet or task.attempts < task.max_attempts):
         delay = (retry_after or 0) if quiet else backoff_delay(task.attempts, retry_after)
         at = now + timedelta(seconds=delay)
         updates.update(status=Task.Status.QUEUED, next_retry_at=at, params=retry_params)
@@ -272,17 +274,15 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
 
     if error is not None:
         status = Task.Status.NEEDS_ATTENTION if error.permanent else Task.Status.FAILED
+    elif ctx.retry_entity_ids:  # attempts exhausted on transient record errors
+        earlier_ok = Task.objects.values_list("count_succeeded", flat=True).get(pk=task.pk)
+        status = Task.Status.PARTLY_FAILED if earlier_ok + ctx.succeeded else Task.Status.FAILED
+    elif ctx.failed == 0:
+        status = Task.Status.SUCCEEDED
+    elif ctx.succeeded or ctx.skipped:
+        status = Task.Status.PARTLY_FAILED
     else:
-        total_failed = Task.objects.filter(pk=task.pk).values_list("count_failed", flat=True)[0] + ctx.failed
-        total_ok = Task.objects.filter(pk=task.pk).values_list("count_succeeded", flat=True)[0] + ctx.succeeded
-        if ctx.retry_entity_ids:  # attempts exhausted on transient record errors
-            status = Task.Status.PARTLY_FAILED if total_ok else Task.Status.FAILED
-        elif ctx.failed == 0:
-            status = Task.Status.SUCCEEDED
-        elif ctx.succeeded or ctx.skipped:
-            status = Task.Status.PARTLY_FAILED
-        else:
-            status = Task.Status.NEEDS_ATTENTION if total_failed else Task.Status.SUCCEEDED
+        status = Task.Status.NEEDS_ATTENTION
     updates.update(status=status, finished_at=now, next_retry_at=None)
     Task.objects.filter(pk=task.pk).update(**updates)
     return status

@@ -84,7 +84,7 @@ def order_receiver(request: HttpRequest, integration_id: int) -> JsonResponse:
             entity=entity, outcome=WebhookDelivery.Outcome.ACCEPTED if created else WebhookDelivery.Outcome.DUPLICATE,
         )
         if created:
-            services.create_task(integration=integration, flow=services.order_flow(integration),
+            services.create_task(integration=integration, flow=services.flow_for(integration, "order"),
                                  trigger=Task.Trigger.ORDER_PUSH, params={"entity_ids": [entity.pk]})
     # HasErpOrderNo stays false: an ERP number here may make Norce replace the order's
     # OrderNo, and the order is confirmed with the invoice number through SendOrderStatus.
@@ -139,6 +139,6 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
             outcome=WebhookDelivery.Outcome.DUPLICATE if known else WebhookDelivery.Outcome.ACCEPTED,
         )
         if known is None:
-            services.create_task(integration=integration, flow=services.order_flow(integration),
+            services.create_task(integration=integration, flow=services.flow_for(integration, "order"),
                                  trigger=Task.Trigger.WEBHOOK, params={"fetch_refs": [ref]})
     return JsonResponse({"status": "duplicate" if known else "accepted", "ClientOrderRef": ref})

@@ -61,9 +61,11 @@ def invoice_payload(order: Order, *, customer_number: str, settings: OrderFlowSe
         payload["Remarks"] = _clip(order.comment, "Remarks")
     if settings.terms_of_payment:
         payload["TermsOfPayment"] = settings.terms_of_payment
-    payload.update(_buyer_fields(order.buyer))
+    payload.update(_address_fields(order.buyer, prefix="", name_key="CustomerName"))
+    if order.buyer.phone.strip():
+        payload["Phone1"] = order.buyer.phone.strip()
     if order.ship_to is not None:
-        payload.update(_delivery_fields(order.ship_to))
+        payload.update(_address_fields(order.ship_to, prefix="Delivery", name_key="DeliveryName"))
     payload["InvoiceRows"] = [invoice_row(line, order=order, settings=settings, known_articles=known_articles)
                               for line in order.lines]
     return payload
@@ -205,29 +207,16 @@ def _account_row(description: str, account: int | None) -> dict[str, Any]:
     return row
 
 
-def _buyer_fields(buyer: Party) -> dict[str, str]:
-    line1, line2 = _address_lines(buyer.address)
+def _address_fields(party: Party, *, prefix: str, name_key: str) -> dict[str, str]:
+    """The invoice's address fields for a party: the buyer (no prefix) or the consignee ("Delivery")."""
+    line1, line2 = _address_lines(party.address)
     fields = {
-        "CustomerName": buyer.display_name.strip(),
-        "Address1": line1,
-        "Address2": line2,
-        "ZipCode": buyer.address.zip_code.strip(),
-        "City": buyer.address.city.strip(),
-        "Country": COUNTRY_NAMES.get(buyer.address.country.strip().upper(), ""),
-        "Phone1": buyer.phone.strip(),
-    }
-    return {key: value for key, value in fields.items() if value}
-
-
-def _delivery_fields(ship_to: Party) -> dict[str, str]:
-    line1, line2 = _address_lines(ship_to.address)
-    fields = {
-        "DeliveryName": ship_to.display_name.strip(),
-        "DeliveryAddress1": line1,
-        "DeliveryAddress2": line2,
-        "DeliveryZipCode": ship_to.address.zip_code.strip(),
-        "DeliveryCity": ship_to.address.city.strip(),
-        "DeliveryCountry": COUNTRY_NAMES.get(ship_to.address.country.strip().upper(), ""),
+        name_key: party.display_name.strip(),
+        f"{prefix}Address1": line1,
+        f"{prefix}Address2": line2,
+        f"{prefix}ZipCode": party.address.zip_code.strip(),
+        f"{prefix}City": party.address.city.strip(),
+        f"{prefix}Country": COUNTRY_NAMES.get(party.address.country.strip().upper(), ""),
     }
     return {key: value for key, value in fields.items() if value}
 

@@ -88,7 +88,7 @@ def test_enum_integers_and_lowercase_names_are_read(integration, push):
 
 @pytest.mark.parametrize("raw, needle", [
     ("{not json", "JSON"),
-    (json.dumps([1, 2]), ""),
+    (json.dumps([1, 2]), "JSON object"),
     (json.dumps({"Items": []}), "ClientOrderRef"),
 ])
 def test_an_unusable_body_gets_400_with_a_reason_and_is_kept(integration, push, raw, needle):
