@@ -16,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from connectors.norce.mapping import event_client_order_ref, order_from_request, order_response
 from integrations import services
 from integrations.errors import SyncError
 from integrations.flows.orders import store_order
@@ -47,8 +48,6 @@ def _basic_auth_ok(request: HttpRequest, connector: Connector) -> bool:
 
 
 def _order_response(*, ok: bool, description: str, erp_order_no: str = "", status: int = 200) -> JsonResponse:
-    from connectors.norce.mapping import order_response
-
     return JsonResponse(order_response(ok=ok, description=description, erp_order_no=erp_order_no or None), status=status)
 
 
@@ -67,8 +66,6 @@ def order_receiver(request: HttpRequest, integration_id: int) -> JsonResponse:
         return _order_response(ok=False, description="Authentication failed", status=401)
     integration = connector.integration
     text = _body_text(request)
-    from connectors.norce.mapping import order_from_request
-
     try:
         body = json.loads(text)
         order = order_from_request(body)
@@ -123,8 +120,6 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
         WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=text,
                                        outcome=WebhookDelivery.Outcome.REJECTED, reason="not JSON")
         return JsonResponse({"error": "body is not JSON"}, status=400)
-    from connectors.norce.mapping import event_client_order_ref
-
     try:
         ref = event_client_order_ref(body)
     except SyncError as exc:
