@@ -54,6 +54,9 @@ class Request:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     params: dict[str, str] = field(default_factory=dict)  # named groups from the route
+    # On a streaming route (``route(..., stream=True)``) the body is not read before
+    # dispatch: `body` is b"" and `stream` reads it (a BodyReader).
+    stream: "BodyReader | None" = None
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8-sig") or "null")
@@ -85,6 +88,52 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+class BodyReader:
+    """A request body read as it arrives, for bodies too large to hold at once.
+
+    Handles ``Content-Length`` and ``Transfer-Encoding: chunked``; `read()` returns
+    b"" at the end of the body, never reading past it (the connection stays usable).
+    """
+
+    def __init__(self, rfile: Any, length: int = 0, chunked: bool = False) -> None:
+        self._rfile, self._chunked = rfile, chunked
+        self._left = 0 if chunked else max(0, length)  # bytes left in the body, or in the current chunk
+        self._done = not chunked and length <= 0
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        if self._done or size == 0:
+            return b""
+        if self._chunked and self._left == 0:
+            header = self._rfile.readline()
+            if not header:
+                raise ConnectionError("the client closed the connection inside a chunked body")
+            self._left = int(header.strip().split(b";")[0] or b"0", 16)
+            if self._left == 0:
+                while self._rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+                    pass
+                self._done = True
+                return b""
+        data = self._rfile.read(min(size, self._left))
+        if not data:
+            raise ConnectionError("the client closed the connection inside the body")
+        self._left -= len(data)
+        self.bytes_read += len(data)
+        if self._left == 0:
+            if self._chunked:
+                self._rfile.readline()  # the CRLF after a chunk
+            else:
+                self._done = True
+        return data
+
+    def drain(self) -> None:
+        """Read and drop whatever the handler left unread."""
+        while self.read(1 << 20):
+            pass
+
+
 class Simulator:
     """Base class. Subclasses register routes in `setup_routes()` and keep state under `self.lock`."""
 
@@ -96,7 +145,7 @@ class Simulator:
         self.faults = Faults()
         self.requests_seen: list[tuple[float, str, str]] = []  # (time, method, path)
         self.status_counts: dict[int, int] = {}
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.route("GET", r"/_sim/faults", lambda r: Response(body=asdict(self.faults)))
@@ -121,8 +170,17 @@ class Simulator:
         return None
 
     # -- routing -------------------------------------------------------------------
-    def route(self, method: str, pattern: str, handler: Handler) -> None:
-        self._routes.append((method.upper(), re.compile(f"^{pattern}$", re.IGNORECASE), handler))
+    def route(self, method: str, pattern: str, handler: Handler, *, stream: bool = False) -> None:
+        """Serve `method` on paths matching `pattern`. With `stream=True` the handler reads
+        the body itself from ``request.stream`` (whatever it leaves is drained after)."""
+        self._routes.append((method.upper(), re.compile(f"^{pattern}$", re.IGNORECASE), handler, stream))
+
+    def streams(self, method: str, path: str) -> bool:
+        """True if the route that would answer `method` `path` reads its body as a stream."""
+        for route_method, pattern, _, stream in self._routes:
+            if route_method == method.upper() and pattern.match(path):
+                return stream
+        return False
 
     def dispatch(self, request: Request) -> Response:
         control = request.path.startswith("/_sim/")
@@ -136,7 +194,7 @@ class Simulator:
             if early is not None:
                 return early
         allowed = False
-        for method, pattern, handler in self._routes:
+        for method, pattern, handler, _ in self._routes:
             match = pattern.match(request.path)
             if not match:
                 continue
@@ -198,22 +256,33 @@ class Simulator:
 
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
+                path = parts.path.rstrip("/") or "/"
                 length = int(self.headers.get("Content-Length") or 0)
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+                stream = None
+                if simulator.streams(self.command, path):
+                    stream, body = BodyReader(self.rfile, length, chunked), b""
+                elif chunked:
                     body = self._read_chunked()
                 else:
                     body = self.rfile.read(length) if length else b""
                 request = Request(
                     method=self.command.upper(),
-                    path=parts.path.rstrip("/") or "/",
+                    path=path,
                     query={k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    stream=stream,
                 )
                 try:
                     response = simulator.dispatch(request)
                 except Exception as exc:  # a simulator bug must still answer
                     response = simulator.error_response(500, f"simulator error: {exc!r}")
+                if stream is not None:
+                    try:
+                        stream.drain()  # an early answer (401, 429, 400) still consumes the body
+                    except (OSError, ValueError):
+                        self.close_connection = True
                 with simulator.lock:
                     simulator.status_counts[response.status] = simulator.status_counts.get(response.status, 0) + 1
                 payload = response.encode()
