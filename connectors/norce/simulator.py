@@ -10,7 +10,9 @@ server, faults and the ``/_sim/`` control API):
     POST /commerce/connect/4.0/Order/CreateInvoice
     POST /commerce/connect/4.0/Order/CancelOrder
 
-and, in the other direction, it PUSHES each placed order as an OrderRequest to the
+plus the Connect 4.0 imports (Product/Customer Import* methods, the Job service and
+Query 2.0 Products/ProductSkus; see ``connectors/norce/connect_simulator.py``, whose
+state is ``sim.connect``) and, in the other direction, it PUSHES each placed order as an OrderRequest to the
 configured order receiver (HTTP Basic auth, retried until it answers
 ``{"StatusCode": "OK"}``) and posts an ``OrderReceivedEvent`` webhook.
 
@@ -33,6 +35,7 @@ Extra control endpoints (besides the shared ``/_sim/faults`` and ``/_sim/state``
     POST /_sim/trickle             {"interval_seconds", "rng_seed", "unknown_article_rate", "missing_data_rate"}
     POST /_sim/trickle/stop
     POST /_sim/reset               back to a fresh simulator
+    /_sim/connect/...              Connect imports: state, settings, seed, skus, jobs (connect_simulator.py)
 """
 from __future__ import annotations
 
@@ -53,6 +56,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
+from connectors.norce.connect_simulator import ConnectImports
 from connectors.norce.orders_generator import DEMO_CATALOGUE, PAYMENT_METHODS, CatalogueArticle, generate_order
 from connectors.simulation import Faults, Request, Response, Simulator, SlidingWindow
 
@@ -437,6 +441,9 @@ class NorceSimulator(Simulator):
         self.enum_style = "names"  # "names" | "ints": OrderType, item Type and TypeGroup
         self.key_case = "pascal"  # "pascal" | "camel": property names of the pushed OrderRequest
 
+        # Connect 4.0 imports, their jobs and the catalogue they write.
+        self.connect = ConnectImports(self)
+
         self._next_ref = self.first_order_ref
         self._next_order_id = 987001
         self._next_item_id = 5550001
@@ -446,6 +453,7 @@ class NorceSimulator(Simulator):
         """Back to a fresh simulator (orders, logs, tokens, limits, settings and faults), still serving."""
         self.stop_trickle()
         self._stopping.set()  # retries waiting for their next attempt give up now
+        self.connect.close()  # before taking the lock: a finishing job may be posting its event
         self.wait_idle(timeout=10)
         with self.lock:
             self._init_state()
@@ -468,6 +476,8 @@ class NorceSimulator(Simulator):
         self.route("POST", r"/_sim/trickle", self._control_trickle)
         self.route("POST", r"/_sim/reset", lambda r: (self.reset(), Response(body=self.state_summary()))[1])
         self.route("POST", r"/_sim/trickle/stop", lambda r: (self.stop_trickle(), Response(body={"trickle": False}))[1])
+        for method, pattern, name, stream in ConnectImports.ROUTES:  # served by whichever self.connect is current
+            self.route(method, pattern, lambda r, name=name: getattr(self.connect, name)(r), stream=stream)
 
     def dispatch(self, request: Request) -> Response:
         self._current.path = request.path  # lets error_response pick the answering API's shape
@@ -1208,18 +1218,22 @@ class NorceSimulator(Simulator):
                 "receiver": self.receiver["url"] if self.receiver else None,
                 "events": {t: s["url"] for t, s in self.event_subscriptions.items()},
                 "trickle": self._trickle is not None,
+                "connect": self.connect.counts(),
                 "settings": {"lose_pushes": self.lose_pushes, "duplicate_pushes": self.duplicate_pushes,
                              "lose_events": self.lose_events, "enum_style": self.enum_style, "key_case": self.key_case},
             }
 
     def start(self) -> str:
         self._stopping.clear()
-        return super().start()
+        url = super().start()
+        self.connect.resume()
+        return url
 
     def stop(self) -> None:
-        """Stop serving, the trickle and any retries waiting for their next attempt."""
+        """Stop serving, the trickle, the Connect job worker and any retries waiting for their next attempt."""
         self._stopping.set()
         self.stop_trickle()
+        self.connect.stop_worker()
         super().stop()
 
 
