@@ -23,15 +23,22 @@ class RateLimit:
     # Extra seconds added to the window: our clock stamps a request before it is
     # sent, the API counts it on arrival; the margin absorbs that latency.
     margin: float = 0.1
+    # Requests of the window kept for priority callers (e.g. stock updates): others may
+    # use only `limit - reserve`, so a long bulk import never starves them.
+    reserve: int = 0
+
+    def allowed(self, priority: bool) -> int:
+        return self.limit if priority or self.reserve <= 0 else max(1, self.limit - self.reserve)
 
 
 def rate_limits_enabled() -> bool:
     return bool(settings.BRYGGA.get("RATE_LIMITS", True))
 
 
-def try_acquire(key: str, rate: RateLimit, *, now: float | None = None) -> float:
+def try_acquire(key: str, rate: RateLimit, *, now: float | None = None, priority: bool = False) -> float:
     """Record a hit if the window allows it and return 0; otherwise return seconds to wait."""
     span = rate.window + rate.margin
+    allowed = rate.allowed(priority)
     with transaction.atomic():
         RateLimitBucket.objects.get_or_create(key=key)
         bucket = RateLimitBucket.objects.select_for_update().get(key=key)
@@ -39,7 +46,7 @@ def try_acquire(key: str, rate: RateLimit, *, now: float | None = None) -> float
         # must not record the earlier moment at which it started waiting.
         now = time.time() if now is None else now
         hits = [h for h in bucket.hits if h > now - span]
-        if len(hits) < rate.limit:
+        if len(hits) < allowed:
             hits.append(now)
             bucket.hits = hits
             bucket.save(update_fields=["hits", "updated_at"])
@@ -48,16 +55,16 @@ def try_acquire(key: str, rate: RateLimit, *, now: float | None = None) -> float
             bucket.hits = hits
             bucket.save(update_fields=["hits", "updated_at"])
         hits.sort()
-        return max(0.005, hits[-rate.limit] + span - now)
+        return max(0.005, hits[-allowed] + span - now)
 
 
-def acquire(key: str, rate: RateLimit, *, max_wait: float = 300.0) -> float:
+def acquire(key: str, rate: RateLimit, *, max_wait: float = 300.0, priority: bool = False) -> float:
     """Block until a request may be sent under `rate`; return the seconds waited."""
     if not rate_limits_enabled():
         return 0.0
     waited = 0.0
     while True:
-        wait = try_acquire(key, rate)
+        wait = try_acquire(key, rate, priority=priority)
         if wait <= 0:
             return waited
         if waited + wait > max_wait:

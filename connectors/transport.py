@@ -46,6 +46,8 @@ class ApiClient:
     # In-process attempts per call before the error goes up to the Task.
     attempts = 4
     backoff = 0.5  # seconds, doubled per attempt, with jitter
+    # Priority callers may use the share of a rate limit kept in reserve (RateLimit.reserve).
+    priority = False
 
     def __init__(self, connector: Connector, *, session: requests.Session | None = None) -> None:
         self.connector = connector
@@ -81,13 +83,16 @@ class ApiClient:
     ) -> requests.Response:
         """Send one request. A non-idempotent call (a create, a single-use token grant) is
         re-sent only after a 429, which the API refused before doing any work: after a 5xx
-        or a timeout it may have happened, and the caller must look before trying again."""
+        or a timeout it may have happened, and the caller must look before trying again.
+
+        `data` may be a callable returning a fresh iterable of bytes: the body is then
+        generated while it is sent (chunked), and generated again for a retry."""
         last_error: SyncError | None = None
         rejected_token: str | None = None
         for attempt in range(1, self.attempts + 1):
             limit = self.rate_limit(url)
             if limit:
-                ratelimit.acquire(limit[0], limit[1])
+                ratelimit.acquire(limit[0], limit[1], priority=self.priority)
             sent_headers = {"Accept": "application/json"}
             if authenticate:
                 sent_headers.update(self.auth_headers(rejected=rejected_token))
@@ -95,7 +100,8 @@ class ApiClient:
             try:
                 self.calls += 1
                 response = self.session.request(
-                    method, url, params=params, json=json_body, data=data, headers=sent_headers, timeout=self.timeout,
+                    method, url, params=params, json=json_body, data=data() if callable(data) else data,
+                    headers=sent_headers, timeout=self.timeout,
                 )
             except requests.Timeout as exc:
                 last_error = SyncError("http.timeout", f"{method} {self._path(url)} timed out after {self.timeout:g}s",

@@ -18,6 +18,8 @@ ERROR_MODULES: list[str] = [
     "integrations.errors",
     "connectors.norce.errors",
     "connectors.fortnox.errors",
+    "connectors.fortnox.to_norce",
+    "integrations.flows.connect_jobs",
     "bookkeeping.vat",
 ]
 
@@ -49,6 +51,19 @@ FLOWS: dict[str, FlowSpec] = {
         settings_validator="integrations.flows.order_settings.validate_settings",
         systems=("norce", "fortnox"),
     ),
+    **{
+        kind: FlowSpec(
+            kind=kind, label=label, data_type=data_type, direction="erp_to_commerce", source_role="erp",
+            target_role="commerce", runner="integrations.flows.master.run",
+            settings_validator=f"integrations.flows.master_settings.validate_{name}", systems=("fortnox", "norce"),
+        )
+        for kind, label, data_type, name in (
+            ("products_to_commerce", "Products ERP → Norce", "product", "products"),
+            ("prices_to_commerce", "Prices ERP → Norce", "price", "prices"),
+            ("stock_to_commerce", "Stock ERP → Norce", "stock", "stock"),
+            ("customers_to_commerce", "Customers ERP → Norce", "customer", "customers"),
+        )
+    },
 }
 
 

@@ -91,7 +91,9 @@ def retry_task(task_id: int) -> Task:
 
 def retry_entity(entity_id: int) -> Task:
     entity = Entity.objects.select_related("integration").get(pk=entity_id)
-    flow = flow_for(entity.integration, entity.data_type)
+    flow_id = (entity.payload or {}).get("flow_id") if isinstance(entity.payload, dict) else None
+    flow = (Flow.objects.filter(pk=flow_id, integration=entity.integration).first() if flow_id else None) \
+        or flow_for(entity.integration, entity.data_type)
     with transaction.atomic():
         Entity.objects.filter(pk=entity_id).exclude(status=Entity.Status.SYNCED).update(status=Entity.Status.PENDING)
         # An invoiced record whose follow-up (Norce status) was refused is sent again.
@@ -391,3 +393,28 @@ def forget_references(references) -> int:
             ref.delete()
             count += 1
     return count
+
+
+def queue_follow_up(flow: Flow, params: dict[str, Any], *, at: datetime | None = None) -> Task | None:
+    """A follow-up task for the flow with `params`, unless an equal one is already waiting
+    to run by then (so events, polls and continuations never pile up)."""
+    at = at or timezone.now()
+    waiting = Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED,
+                                  params__contains=params) if connection_supports_contains() else None
+    if waiting is not None:
+        if waiting.filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=at)).exists():
+            return None
+    else:
+        for task in Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED):
+            if all(task.params.get(k) == v for k, v in params.items()) and (
+                    task.next_retry_at is None or task.next_retry_at <= at):
+                return None
+    with transaction.atomic():
+        return create_task(integration=flow.integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
+                           params=dict(params), at=at if at > timezone.now() else None)
+
+
+def connection_supports_contains() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"

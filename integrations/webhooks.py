@@ -120,6 +120,8 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
         WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=text,
                                        outcome=WebhookDelivery.Outcome.REJECTED, reason="not JSON")
         return JsonResponse({"error": "body is not JSON"}, status=400)
+    if isinstance(body, dict) and "JobId" in body and "ClientOrderRef" not in body:
+        return _job_completed(integration, body, text)
     try:
         ref = event_client_order_ref(body)
     except SyncError as exc:
@@ -137,3 +139,18 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
             services.create_task(integration=integration, flow=services.flow_for(integration, "order"),
                                  trigger=Task.Trigger.WEBHOOK, params={"fetch_refs": [ref]})
     return JsonResponse({"status": "duplicate" if known else "accepted", "ClientOrderRef": ref})
+
+
+def _job_completed(integration, body: dict[str, Any], text: str) -> JsonResponse:
+    """JobCompletedEvent: one of our Connect imports ended; check it now (Job/Get tells the outcome)."""
+    from integrations.flows import connect_jobs
+
+    job_id = str(body.get("JobId"))
+    with transaction.atomic():
+        ours = connect_jobs.job_completed(integration.pk, job_id)
+        WebhookDelivery.objects.create(
+            integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=text, reference=f"job {job_id}",
+            outcome=WebhookDelivery.Outcome.ACCEPTED if ours else WebhookDelivery.Outcome.IGNORED,
+            reason="" if ours else "not a job Brygga started",
+        )
+    return JsonResponse({"status": "accepted" if ours else "ignored", "JobId": job_id})

@@ -1,14 +1,19 @@
 """Norce Commerce API client: OAuth2 client credentials, Query 2.0 orders, Connect order status."""
 from __future__ import annotations
 
+import gzip
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import requests
 
+from django.conf import settings
+
 from connectors import ratelimit
-from connectors.norce import errors, mapping
+from connectors.norce import connect, errors, mapping
 from connectors.tokens import access_token
 from connectors.transport import ApiClient
 from integrations.errors import SyncError
@@ -17,7 +22,12 @@ from integrations.models import Connector
 TOKEN_PATH = "/identity/1.0/connect/token"
 QUERY_ORDERS_PATH = "/commerce/query/2.0/Orders/Orders"
 CONNECT_PATH = "/commerce/connect/"
-SEND_ORDER_STATUS_PATH = "/commerce/connect/4.0/Order/SendOrderStatus"
+CONNECT_BASE = "/commerce/connect/4.0/"
+SEND_ORDER_STATUS_PATH = CONNECT_BASE + "Order/SendOrderStatus"
+QUERY_PRODUCT_SKUS_PATH = "/commerce/query/2.0/Products/ProductSkus"
+# Norce's default system account for an ERP integration, used as AccountId when the
+# connector names none.
+DEFAULT_ACCOUNT_ID = 10000
 ORDER_EXPAND = "Items,Buyer,Payer,ShipTo"
 
 # Connect allows 60 requests a minute per Norce customer, i.e. per API host.
@@ -66,10 +76,14 @@ class NorceClient(ApiClient):
                             f"The Norce connector's 'application_id' must be a whole number, not {value!r}") from None
 
     @property
-    def account_id(self) -> int | None:
-        """The Connect account id (AccountId) from the connector settings, when set."""
+    def account_id(self) -> int:
+        """The Connect system account (AccountId): the connector's `account_id`, default 10000 (ERP)."""
         value = (self.connector.settings or {}).get("account_id")
-        return int(value) if value not in (None, "") else None
+        try:
+            return int(value) if value not in (None, "") else DEFAULT_ACCOUNT_ID
+        except (TypeError, ValueError):
+            raise SyncError("config.connector_settings",
+                            f"The Norce connector's 'account_id' must be a whole number, not {value!r}") from None
 
     @property
     def scope(self) -> str:
@@ -78,7 +92,9 @@ class NorceClient(ApiClient):
     # -- transport hooks --------------------------------------------------------------------
     def rate_limit(self, url: str) -> tuple[str, ratelimit.RateLimit] | None:
         if CONNECT_PATH in urlsplit(url).path:
-            return f"norce-connect:{self.host}", CONNECT_LIMIT
+            reserve = int(settings.BRYGGA.get("CONNECT_PRIORITY_RESERVE", 10))
+            return f"norce-connect:{self.host}", ratelimit.RateLimit(CONNECT_LIMIT.limit, CONNECT_LIMIT.window,
+                                                                     reserve=reserve)
         return None
 
     def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
@@ -206,3 +222,77 @@ class NorceClient(ApiClient):
         self._query_page(self._query_url(params))
         return (f"Connected to Norce at {self.host} (scope {self.scope}); "
                 f"Query API answers for application {self.application_id}.")
+
+    # -- Connect imports --------------------------------------------------------------------
+    def import_items(self, method: str, header: dict[str, Any],
+                     body: Iterable[bytes] | Callable[[], Iterable[bytes]] | bytes) -> "ImportAccepted":
+        """POST one asynchronous import; Norce answers with a JobId at once.
+
+        An import is an upsert, so sending the same items twice does no harm: the call
+        is retried after timeouts and 5xx like any idempotent request. `body` may be a
+        callable producing the JSON array in pieces (streamed, chunked)."""
+        if method not in connect.METHODS:
+            raise ValueError(f"unknown Connect method {method!r}")
+        response = self.request(
+            "POST", self.base_url + CONNECT_BASE + method, data=body,
+            headers={"Content-Type": "application/json", "X-StormConnect-Header": connect.header_value(header)},
+        )
+        answer = self.decode(response)
+        if not isinstance(answer, dict) or answer.get("JobId") in (None, ""):
+            raise SyncError("norce.import_rejected", f"Norce accepted {method} without a JobId: {str(answer)[:200]}",
+                            hint="Check the Norce Connect job list in Norce Admin; the import may not have started.")
+        summary = answer.get("ValidationSummary") or {}
+        return ImportAccepted(job_id=str(answer["JobId"]), status_code=str(answer.get("StatusCode") or ""),
+                              messages=[str(m) for m in summary.get("Messages") or []],
+                              validation_failures=int(summary.get("NrOfValidationFailures") or 0))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """Job/Get: the JobDto (StatusId, IsFinished, counts)."""
+        job = self.get_json(self.base_url + CONNECT_BASE + "Job/Get", params={"id": job_id})
+        if not isinstance(job, dict) or "StatusId" not in job:
+            raise SyncError("http.bad_response", f"Norce Job/Get for job {job_id} answered without a StatusId")
+        return job
+
+    def get_job_log(self, job_id: str) -> list[dict[str, Any]]:
+        """Job/GetLog: Norce's messages about the job's rows (SeverityId, Message, ImportedRow)."""
+        entries = self.get_json(self.base_url + CONNECT_BASE + "Job/GetLog", params={"id": job_id})
+        return [e for e in entries or [] if isinstance(e, dict)] if isinstance(entries, list) else []
+
+    def restart_job(self, job_id: str) -> dict[str, Any]:
+        """Job/Restart: run a finished job again from the payload Norce kept (two weeks)."""
+        try:
+            response = self.request("POST", self.base_url + CONNECT_BASE + "Job/Restart", params={"id": job_id})
+        except SyncError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
+                raise SyncError("norce.job_restart_refused",
+                                f"Norce refused to restart job {job_id}: {exc.details.get('norce_message', exc.message)}",
+                                hint="Only finished jobs (succeeded or failed) younger than two weeks can be "
+                                     "restarted; send the records again instead (Retry on the records).",
+                                status=exc.status, permanent=True) from None
+            raise
+        return self.decode(response) or {}
+
+    # -- Query: catalogue -------------------------------------------------------------------
+    def product_skus(self, *, select: str = "PartNo,StatusId") -> Iterator[dict[str, Any]]:
+        """Every SKU Norce has (Query 2.0 Products/ProductSkus), page by page."""
+        params = {"$select": select, "$orderby": "PartNo", "$top": str(MAX_PAGE)}
+        url: str | None = f"{self.base_url}{QUERY_PRODUCT_SKUS_PATH}?{urlencode(params, quote_via=quote, safe=ODATA_SAFE)}"
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            page = self._query_page(url)
+            yield from page.get("value") or []
+            link = page.get("@odata.nextLink")
+            url = self._next_url(url, link) if link and page.get("value") else None
+
+
+@dataclass(frozen=True)
+class ImportAccepted:
+    job_id: str
+    status_code: str
+    messages: list[str]
+    validation_failures: int
+
+
+def gzip_body(chunks: Iterable[bytes]) -> bytes:
+    return gzip.compress(b"".join(chunks), compresslevel=5)

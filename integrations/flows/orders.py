@@ -25,7 +25,7 @@ log = logging.getLogger("brygga.flows.orders")
 
 DATA_TYPE = "order"
 DIRECTION = "commerce_to_erp"
-CUSTOMER = "customer"
+CUSTOMER = "order_customer"
 
 
 def payload_hash(payload: Any) -> str:

@@ -53,14 +53,14 @@ def world(db) -> Integration:
                                  started_at=now - timedelta(minutes=5), finished_at=now - timedelta(minutes=4),
                                  error_code="http.client_error")
     make_entities(integration, pending=2, failed=1, needs_attention=3, synced=4, skipped=1)
-    Entity.objects.create(integration=integration, data_type="customer", source_id="c1", status="pending")
+    Entity.objects.create(integration=integration, data_type="order_customer", source_id="c1", status="pending")
     TimeHistory.objects.create(integration=integration, data_type="order", direction="commerce_to_erp",
                                last_loaded_at=now - timedelta(hours=3))
     LogEntry.objects.create(integration=integration, task=failed, level=LogEntry.Level.ERROR, code="http.client_error",
                             reference="100234", data_type="order", message="Fortnox said no", hint="Fix it")
     LogEntry.objects.create(integration=integration, task=failed, level=LogEntry.Level.INFO, message="started")
     Reference.objects.create(integration=integration, data_type="order", source_id="S-1", target_id="701")
-    Reference.objects.create(integration=integration, data_type="customer", source_id="anna@example.com",
+    Reference.objects.create(integration=integration, data_type="order_customer", source_id="anna@example.com",
                              target_id="12")
     return integration
 
