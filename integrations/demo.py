@@ -53,6 +53,32 @@ def create_norce_fortnox_integration(*, merchant: Merchant, name: str, norce_url
     return integration
 
 
+MASTER_FLOWS = ("products_to_commerce", "prices_to_commerce", "stock_to_commerce", "customers_to_commerce")
+
+
+def add_master_data_flows(integration: Integration, *, settings: dict[str, dict] | None = None,
+                          with_schedules: bool = False) -> dict[str, Flow]:
+    """The ERP → Norce flows (products, prices, stock, customers); with schedules: stock
+    every 5 minutes, the others every 15, and a weekly full file on Sunday night."""
+    flows = {kind: Flow.objects.create(integration=integration, kind=kind, settings=(settings or {}).get(kind, {}))
+             for kind in MASTER_FLOWS}
+    if with_schedules:
+        rules = [
+            (ScheduleRule(integration=integration, name="Stock every 5 minutes", interval_minutes=5),
+             ["stock_to_commerce"]),
+            (ScheduleRule(integration=integration, name="Products, prices and customers every 15 minutes",
+                          interval_minutes=15), ["products_to_commerce", "prices_to_commerce", "customers_to_commerce"]),
+            (ScheduleRule(integration=integration, name="Weekly full file (Sunday 03:00)",
+                          schedule_type=ScheduleRule.Type.CRON, cron="0 3 * * 0", mode=ScheduleRule.Mode.FULL),
+             ["products_to_commerce", "prices_to_commerce", "stock_to_commerce"]),
+        ]
+        for rule, kinds in rules:
+            rule.save()
+            rule.flows.add(*[flows[k] for k in kinds])
+            transaction.on_commit(lambda r=rule: schedules.sync_schedule(r))
+    return flows
+
+
 @transaction.atomic
 def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: dict) -> Integration:
     """(Re)create the demo merchant's integration. The simulators start empty on every run,
@@ -72,7 +98,8 @@ def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: di
         fortnox_credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
     )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox_grant)
-    flow = integration.flows.get()
+    flow = integration.flows.get(kind="orders_to_erp")
+    add_master_data_flows(integration, with_schedules=True)
     rule = ScheduleRule.objects.create(integration=integration, name="Fail-safe order poll", interval_minutes=10)
     rule.flows.add(flow)
     transaction.on_commit(lambda: schedules.sync_schedule(rule))

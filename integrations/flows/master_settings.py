@@ -17,7 +17,9 @@ from typing import Any
 class MasterSettings:
     batch_size: int = 500  # records per import call
     # A change waits at most this long for others to share its import call (0 = send at once).
-    max_wait_seconds: int = 60
+    # Scheduled reads already gather the changes of a whole interval; the wait matters when
+    # runs come close together (run now, retries, continuations).
+    max_wait_seconds: int = 10
     # Incremental reads start this many minutes before the last one (Fortnox stamps to the minute).
     overlap_minutes: int = 5
     # The flow is flagged stale when its last successful run is older than this.
@@ -42,7 +44,6 @@ class ProductSettings(MasterSettings):
     stock_sku_type: int = 1
     service_sku_type: int = 16
     sales_area: int = 1  # Norce SalesArea of the VAT rate (1 Sweden)
-    max_wait_seconds: int = 60
 
 
 @dataclass
@@ -58,7 +59,6 @@ class PriceSettings(MasterSettings):
     fortnox_prices_include_vat: bool = False
     norce_prices_include_vat: bool = False
     batch_size: int = 1000
-    max_wait_seconds: int = 30
 
 
 @dataclass
