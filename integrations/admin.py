@@ -34,6 +34,7 @@ from django_q.models import Schedule
 from integrations import admin_views, errors, registry, selectors
 from integrations.errors import SyncError
 from integrations.models import (
+    ConnectJob,
     Connector,
     Entity,
     Flow,
@@ -41,6 +42,7 @@ from integrations.models import (
     LogEntry,
     Merchant,
     Reference,
+    ResyncRun,
     ScheduleRule,
     Task,
     TimeHistory,
@@ -387,6 +389,13 @@ class IntegrationAdmin(BryggaAdmin):
         rows = format_html_join("", "<tr>{}</tr>", [(self._flow_row(obj, status),) for status in statuses])
         return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", header, rows)
 
+    @staticmethod
+    def _age(status: selectors.FlowStatus) -> SafeString | str:
+        if not status.stale:
+            return ago(status.last_success_at)
+        limit = format_duration(timedelta(seconds=status.stale_after_seconds or 0))
+        return format_html('{} {}', badge("failed", f"stale (over {limit})"), ago(status.last_success_at))
+
     def _flow_row(self, integration: Integration, status: selectors.FlowStatus) -> SafeString:
         if status.last_run_task_id:
             last_run = format_html(
@@ -409,7 +418,7 @@ class IntegrationAdmin(BryggaAdmin):
             (link_by_id(Flow, status.flow_id, status.label),),
             ("yes" if status.enabled else "no",),
             (last_run,),
-            (ago(status.last_success_at),),
+            (self._age(status),),
             (backlog,),
             (failures,),
             (cursor,),
@@ -724,7 +733,7 @@ class FlowAdmin(BryggaAdmin):
     list_select_related = ("integration__merchant",)
     readonly_fields = ("effective_settings", "created_at")
     actions = ("run_now",)
-    object_views = (("run", "run_now_view", True),)
+    object_views = (("run", "run_now_view", True), ("full-file", "full_file_view", True))
 
     def get_fieldsets(self, request: HttpRequest, obj: Flow | None = None):  # type: ignore[override]
         main = (None, {"fields": ("integration", "kind", "enabled", "settings")})
@@ -773,10 +782,27 @@ class FlowAdmin(BryggaAdmin):
             return format_html('<span class="errornote">{}</span>', str(exc))
 
     def object_buttons(self, request: HttpRequest, obj: Flow) -> list[ObjectButton]:
-        return [ObjectButton("Run now", self.object_view_url(obj, "run"))]
+        buttons = [ObjectButton("Run now", self.object_view_url(obj, "run"))]
+        if obj.kind in FULL_FILE_KINDS:
+            buttons.append(ObjectButton("Send full file now", self.object_view_url(obj, "full-file")))
+        return buttons
 
     def run_now_view(self, request: HttpRequest, obj: Flow) -> HttpResponse:
         run_flow_now(self, request, obj)
+        return self.back_to(obj)
+
+    def full_file_view(self, request: HttpRequest, obj: Flow) -> HttpResponse:
+        """Queue a full file (FullFile=true: what the ERP lacks is deactivated in Norce), resuming an unfinished one."""
+        from integrations import services
+
+        if obj.kind not in FULL_FILE_KINDS:
+            self.message_user(request, f"{obj}: this flow has no full file.", messages.ERROR)
+            return self.back_to(obj)
+        task = services.run_flow_now(obj.pk, trigger=Task.Trigger.RESYNC, params={"mode": "full"})
+        self.message_user(request, format_html("{}: full file queued as task {}. Progress: {}.", str(obj),
+                                               link(task, f"#{task.pk}"),
+                                               format_html('<a href="{}">full-file resyncs</a>',
+                                                           changelist_url(ResyncRun, flow__id__exact=obj.pk))))
         return self.back_to(obj)
 
     @admin.action(description="Run now", permissions=["operate"])
@@ -1279,3 +1305,117 @@ class WebhookDeliveryAdmin(HistoryAdmin):
             return pretty_json(json.loads(obj.body))
         except ValueError:
             return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', obj.body)
+
+
+# --- Connect jobs and full-file resyncs ----------------------------------------------
+
+FULL_FILE_KINDS = ("products_to_commerce", "prices_to_commerce", "stock_to_commerce", "customers_to_commerce")
+
+
+@admin.register(ConnectJob)
+class ConnectJobAdmin(HistoryAdmin):
+    list_display = ("job_id", "integration_link", "flow_link", "method", "status_badge", "item_count", "full_file",
+                    "failures", "created_at", "finished_at", "restarts")
+    list_filter = ("status", "method", "full_file", ("integration", IntegrationFilter), ("flow", FlowFilter))
+    search_fields = ("job_id", "method")
+    list_select_related = ("integration__merchant", "flow")
+    fieldsets = (
+        (None, {"fields": ("integration", "flow", "task", "job_id", "method", "status_badge", "status_id",
+                           "full_file", "item_count")}),
+        ("Outcome", {"fields": ("inserts", "updates", "failures", "messages_pretty", "records_link")}),
+        ("Request", {"fields": ("header_pretty", "body_size")}),
+        ("Timing", {"fields": ("created_at", "finished_at", "last_checked_at", "checks", "restarts", "restarted_at")}),
+    )
+    readonly_fields = ("status_badge", "messages_pretty", "records_link", "header_pretty", "body_size")
+    actions = ("restart",)
+    object_views = (("restart", "restart_view", True),)
+
+    @admin.display(description="Integration", ordering="integration__name")
+    def integration_link(self, obj: ConnectJob) -> SafeString | str:
+        return link(obj.integration)
+
+    @admin.display(description="Flow", ordering="flow__kind")
+    def flow_link(self, obj: ConnectJob) -> SafeString | str:
+        return link(obj.flow, flow_label(obj.flow.kind)) if obj.flow else EMPTY
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: ConnectJob) -> SafeString:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Norce's messages")
+    def messages_pretty(self, obj: ConnectJob) -> SafeString:
+        return pretty_json(obj.messages)
+
+    @admin.display(description="X-StormConnect-Header")
+    def header_pretty(self, obj: ConnectJob) -> SafeString:
+        return pretty_json(obj.header)
+
+    @admin.display(description="Request kept")
+    def body_size(self, obj: ConnectJob) -> str:
+        if not obj.request_body:
+            return "not kept (full files are re-sent from the ERP)" if obj.full_file else EMPTY
+        return f"{len(obj.request_body):,} bytes (gzip)"
+
+    @admin.display(description="Records")
+    def records_link(self, obj: ConnectJob) -> SafeString | str:
+        if not obj.entity_ids:
+            return EMPTY
+        return format_html('<a href="{}">{} records</a>',
+                           changelist_url(Entity, target_id=f"job:{obj.job_id}"), len(obj.entity_ids))
+
+    def object_buttons(self, request: HttpRequest, obj: ConnectJob) -> list[ObjectButton]:
+        from integrations.flows import connect_jobs
+
+        ok, _reason = connect_jobs.restartable(obj)
+        return [ObjectButton("Restart job", self.object_view_url(obj, "restart"))] if ok else []
+
+    def _restart(self, request: HttpRequest, job: ConnectJob) -> None:
+        from integrations.flows import connect_jobs
+
+        try:
+            connect_jobs.restart(job.pk)
+        except SyncError as exc:
+            self.message_user(request, f"Job {job.job_id}: not restarted. {admin_views.describe_error(exc)}",
+                              messages.ERROR)
+        else:
+            self.message_user(request, f"Job {job.job_id}: restarted in Norce; Brygga follows it again.")
+
+    def restart_view(self, request: HttpRequest, obj: ConnectJob) -> HttpResponse:
+        self._restart(request, obj)
+        return self.back_to(obj)
+
+    @admin.action(description="Restart job (finished, within two weeks)", permissions=["operate"])
+    def restart(self, request: HttpRequest, queryset: QuerySet[ConnectJob]) -> None:
+        for job in queryset:
+            self._restart(request, job)
+
+
+@admin.register(ResyncRun)
+class ResyncRunAdmin(HistoryAdmin):
+    list_display = ("id", "integration_link", "flow_link", "status", "progress", "items", "started_at", "finished_at")
+    list_filter = ("status", ("integration", IntegrationFilter), ("flow", FlowFilter))
+    list_select_related = ("integration__merchant", "flow")
+    readonly_fields = ("progress", "jobs_link")
+    fields = ("integration", "flow", "status", "progress", "items", "pages_done", "total_pages", "jobs_link",
+              "started_at", "updated_at", "finished_at", "error")
+
+    @admin.display(description="Integration", ordering="integration__name")
+    def integration_link(self, obj: ResyncRun) -> SafeString | str:
+        return link(obj.integration)
+
+    @admin.display(description="Flow", ordering="flow__kind")
+    def flow_link(self, obj: ResyncRun) -> SafeString | str:
+        return link(obj.flow, flow_label(obj.flow.kind))
+
+    @admin.display(description="Progress")
+    def progress(self, obj: ResyncRun) -> str:
+        if obj.total_pages:
+            return f"{obj.pages_done}/{obj.total_pages} pages ({obj.pages_done / obj.total_pages:.0%})"
+        return f"{obj.pages_done} pages"
+
+    @admin.display(description="Connect jobs")
+    def jobs_link(self, obj: ResyncRun) -> SafeString | str:
+        if not obj.job_ids:
+            return EMPTY
+        return format_html_join(", ", '<a href="{}">{}</a>',
+                                ((change_url(job), str(job)) for job in ConnectJob.objects.filter(pk__in=obj.job_ids)))

@@ -8,7 +8,8 @@ The admin and the status API show the same numbers, computed here:
 - backlog: records of the flow's data type waiting to sync (pending, or failed and retrying);
 - failures: records of the flow's data type that need a person;
 - cursor: the time-history "last loaded" moment for the flow's data type and direction;
-- staleness: seconds since the last success.
+- staleness: seconds since the last success; a flow with a threshold (master data:
+  `stale_after_minutes`, stock 15 by default) is flagged stale beyond it.
 
 Every function here runs a fixed number of queries, however many rows it covers.
 """
@@ -31,7 +32,7 @@ log = logging.getLogger("brygga.selectors")
 
 SUCCESS_STATUSES = (Task.Status.SUCCEEDED, Task.Status.PARTLY_FAILED)
 RETRYABLE_TASK_STATUSES = (Task.Status.PARTLY_FAILED, Task.Status.FAILED, Task.Status.NEEDS_ATTENTION)
-BACKLOG_STATUSES = (Entity.Status.PENDING, Entity.Status.FAILED)
+BACKLOG_STATUSES = (Entity.Status.PENDING, Entity.Status.FAILED, Entity.Status.SENT)
 RETRYABLE_ENTITY_STATUSES = (Entity.Status.FAILED, Entity.Status.NEEDS_ATTENTION, Entity.Status.SKIPPED)
 
 
@@ -51,6 +52,10 @@ class FlowStatus:
     failures: int
     cursor: datetime | None
     staleness_seconds: int | None
+    # The flow's staleness threshold (None: the flow has none) and whether it is exceeded
+    # (a flow that never succeeded counts as stale once it has a threshold).
+    stale_after_seconds: int | None = None
+    stale: bool = False
 
 
 def _latest_task(**filters: object) -> QuerySet[Task]:
@@ -148,9 +153,31 @@ def flow_statuses(integrations: Iterable[Integration | int]) -> dict[int, list[F
                 failures=count.get("failures", 0),
                 cursor=cursor,
                 staleness_seconds=staleness_seconds(flow.last_success_at, now=now),
+                **_stale(flow, flow.last_success_at, now),
             )
         )
     return result
+
+
+def stale_after_seconds(flow: Flow) -> int | None:
+    """The flow's staleness threshold from its settings (`stale_after_minutes`), if its kind has one."""
+    from integrations.flows import master_settings
+
+    if flow.kind not in master_settings.SETTINGS_CLASSES:
+        return None
+    try:
+        minutes = master_settings.parse_settings(flow.kind, flow.settings).stale_after_minutes
+    except ValueError:
+        minutes = master_settings.SETTINGS_CLASSES[flow.kind]().stale_after_minutes
+    return minutes * 60 if minutes else None
+
+
+def _stale(flow: Flow, last_success_at: datetime | None, now: datetime) -> dict[str, object]:
+    threshold = stale_after_seconds(flow)
+    if threshold is None or not flow.enabled:
+        return {"stale_after_seconds": threshold, "stale": False}
+    age = staleness_seconds(last_success_at, now=now)
+    return {"stale_after_seconds": threshold, "stale": age is None or age > threshold}
 
 
 def flow_status(integration: Integration | int) -> list[FlowStatus]:

@@ -18,7 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
-from integrations.models import Integration, LogEntry, Reference, Task
+from integrations.models import ConnectJob, Integration, LogEntry, Reference, Task
 
 Kind = Literal["str", "int", "datetime"]
 
@@ -100,6 +100,14 @@ LOG_FILTERS = (
     Param("task", "task_id", "Task id.", kind="int"),
     Param("data_type", "data_type", "Data type, e.g. order."),
     Param("created_after", "created_at__gte", "Entries created at or after this moment (ISO 8601).", kind="datetime"),
+)
+
+CONNECT_JOB_FILTERS = (
+    Param("integration", "integration_id", "Integration id.", kind="int"),
+    Param("flow", "flow_id", "Flow id.", kind="int"),
+    Param("status", "status", "Job status.", choices=tuple(ConnectJob.Status.values)),
+    Param("job_id", "job_id", "Norce's JobId."),
+    Param("method", "method", "Connect method, e.g. Product/ImportProducts."),
 )
 
 REFERENCE_FILTERS = (

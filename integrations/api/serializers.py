@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations import selectors
-from integrations.models import Connector, Integration, LogEntry, Merchant, Reference, Task
+from integrations.models import ConnectJob, Connector, Integration, LogEntry, Merchant, Reference, Task
 
 
 class MerchantSerializer(serializers.ModelSerializer):
@@ -39,6 +39,8 @@ class FlowStatusSerializer(serializers.Serializer):
     failures = serializers.IntegerField(help_text="Records that need a person.")
     cursor = serializers.DateTimeField(allow_null=True, help_text="Time-history 'last loaded' moment.")
     staleness_seconds = serializers.IntegerField(allow_null=True, help_text="Seconds since the last success.")
+    stale_after_seconds = serializers.IntegerField(allow_null=True, help_text="The flow's staleness threshold.")
+    stale = serializers.BooleanField(help_text="Last success older than the threshold (or none yet).")
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -82,6 +84,14 @@ class LogEntrySerializer(serializers.ModelSerializer):
             "id", "created_at", "level", "code", "hint", "message", "reference", "data_type",
             "integration", "flow", "task", "entity",
         )
+
+
+class ConnectJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConnectJob
+        fields = ("id", "integration", "flow", "task", "job_id", "method", "status", "status_id", "full_file",
+                  "item_count", "inserts", "updates", "failures", "messages", "header", "created_at", "finished_at",
+                  "last_checked_at", "checks", "restarts")
 
 
 class ReferenceSerializer(serializers.ModelSerializer):

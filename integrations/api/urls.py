@@ -14,6 +14,7 @@ router.register("integrations", views.IntegrationViewSet, basename="integration"
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("logs", views.LogEntryViewSet, basename="log")
 router.register("references", views.ReferenceViewSet, basename="reference")
+router.register("connect-jobs", views.ConnectJobViewSet, basename="connect-job")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

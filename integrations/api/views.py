@@ -10,12 +10,13 @@ from rest_framework import viewsets
 from integrations import selectors
 from integrations.api import filters
 from integrations.api.serializers import (
+    ConnectJobSerializer,
     IntegrationSerializer,
     LogEntrySerializer,
     ReferenceSerializer,
     TaskSerializer,
 )
-from integrations.models import Connector, Integration, LogEntry, Reference, Task
+from integrations.models import ConnectJob, Connector, Integration, LogEntry, Reference, Task
 
 
 class FilteredViewSet(viewsets.ReadOnlyModelViewSet):
@@ -74,3 +75,12 @@ class ReferenceViewSet(FilteredViewSet):
     serializer_class = ReferenceSerializer
     filter_params = filters.REFERENCE_FILTERS
     queryset = Reference.objects.order_by("-created_at", "-id")
+
+
+@extend_schema_view(list=extend_schema(parameters=filters.openapi_parameters(filters.CONNECT_JOB_FILTERS)))
+class ConnectJobViewSet(FilteredViewSet):
+    """Norce Connect import jobs: what was sent, and how Norce's processing ended."""
+
+    serializer_class = ConnectJobSerializer
+    filter_params = filters.CONNECT_JOB_FILTERS
+    queryset = ConnectJob.objects.order_by("-created_at", "-id")
