@@ -163,4 +163,12 @@ BRYGGA = {
     "HTTP_TIMEOUT": env.float("HTTP_TIMEOUT", default=30.0),
     # Honour rate limits of the external APIs (switch off only for benchmarks).
     "RATE_LIMITS": env.bool("RATE_LIMITS", default=True),
+    # Norce Connect requests a minute (of 60) kept for stock updates and order statuses,
+    # so a long product or price import never starves them.
+    "CONNECT_PRIORITY_RESERVE": env.int("CONNECT_PRIORITY_RESERVE", default=10),
+    # A master-data task sends for at most this long, then continues in a new task, so
+    # queued work of other flows (stock) gets a worker in between.
+    "TASK_SLICE_SECONDS": env.float("TASK_SLICE_SECONDS", default=120.0),
+    # Where full-file resyncs spool the catalogue (gzip) between reading and sending.
+    "SPOOL_DIR": env.str("SPOOL_DIR", default=str(BASE_DIR / "var" / "spool")),
 }
