@@ -707,8 +707,9 @@ class ConnectImports:
         except BodyError as exc:
             os.unlink(path)
             return self._connect_error(400, str(exc))
-        except OSError:
-            os.unlink(path)
+        except BaseException:  # the client went away mid-body, or the disk is full
+            if os.path.exists(path):
+                os.unlink(path)
             raise
 
         now = self.clock()
