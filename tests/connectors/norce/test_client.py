@@ -317,8 +317,10 @@ def test_send_order_status_rejected(connector, norce):
 def test_connect_is_rate_limited_per_host_and_query_is_not(connector, norce):
     client = make_client(connector, norce)
     key, limit = client.rate_limit("http://127.0.0.1:9" + STATUS)
-    assert (key, limit) == ("norce-connect:127.0.0.1:9", CONNECT_LIMIT)
-    assert (limit.limit, limit.window) == (60, 60.0)
+    assert key == "norce-connect:127.0.0.1:9"
+    assert (limit.limit, limit.window) == (CONNECT_LIMIT.limit, CONNECT_LIMIT.window) == (60, 60.0)
+    # Ten requests a minute are kept for priority callers (stock, order statuses).
+    assert (limit.allowed(priority=False), limit.allowed(priority=True)) == (50, 60)
     assert client.rate_limit("http://127.0.0.1:9" + ORDERS) is None
 
 
