@@ -7,8 +7,15 @@ One in-memory company (tenant) served over real HTTP, with the real paths:
     /3/customers[/{n}]            GET list/one, POST, PUT, DELETE
     /3/articles[/{n}]             GET list/one, POST, PUT
     /3/invoices[/{n}[/action]]    GET list/one, POST, PUT; PUT bookkeep|cancel|credit|externalprint
+    /3/pricelists[/{code}]        GET list/one, POST, PUT
+    /3/prices[/...]               POST; GET/PUT first or one price, DELETE one; GET sublist (of an article or a list)
     /3/companyinformation         GET
     /3/settings/company           GET
+    /api/warehouse/...            status-v1/stockbalance, stockpoints-v1, tenants-v4 (the warehouse module)
+
+Articles may come from a generated catalogue (`seed_generated`): up to millions of
+articles computed on demand and materialised only when changed (see
+`connectors.fortnox.simulator_catalogue`).
 
 Invoice totals are computed server-side as Fortnox does (VATIncluded, per-row VAT
 rounded to öre, freight and administration fee with their own VAT, optional
@@ -25,6 +32,7 @@ import json
 import math
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -33,6 +41,9 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+from connectors.fortnox.simulator_catalogue import (
+    RefListRun, Segment, SegmentsRun, ean_check_digit, generated_customer, merge_window, window_positions,
+)
 from connectors.simulation import Request, Response, Simulator, SlidingWindow
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -46,7 +57,9 @@ DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 
 DEFAULT_CLIENT_ID = "fortnox-client"
 DEFAULT_CLIENT_SECRET = "fortnox-secret-value"
-DEFAULT_SCOPE = "companyinformation settings customer article invoice payment bookkeeping currency"
+DEFAULT_SCOPE = "companyinformation settings customer article invoice payment bookkeeping currency price"
+DEFAULT_PRICE_LIST = "A"  # the price list whose price at FromQuantity 0 is the article's SalesPrice
+DEFAULT_STOCK_POINT = "MAIN"
 
 ORE = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -84,6 +97,9 @@ class Code:
     ACTION_NOT_ALLOWED = 2999009
     RATE_LIMITED = 2999010  # the body of a real 429 is undocumented
     NOT_FOUND = 2999011  # no such endpoint
+    PRICE_LIST_NOT_FOUND = 2999012
+    PRICE_NOT_FOUND = 2999013
+    NO_IDENTIFIER = 2000729  # no valid identifier given (a price without PriceList or ArticleNumber)
 
 
 class ApiError(Exception):
@@ -92,6 +108,14 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, code: int) -> None:
         super().__init__(f"{status} [{code}] {message}")
         self.status, self.message, self.code = status, message, code
+
+
+class WarehouseError(Exception):
+    """An error answer of the warehouse module (`/api/warehouse/...`): a WebException body."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status, self.error, self.message = status, error, message
 
 
 # -- field names (Fortnox API v3) ----------------------------------------------------
@@ -143,11 +167,17 @@ ARTICLE_WRITABLE = frozenset({
     "StockPlace", "StockValue", "StockWarning", "SupplierName", "SupplierNumber", "Type", "Unit", "VAT",
     "WebshopArticle", "Weight", "Width",
 })
+PRICE_LIST_WRITABLE = frozenset({"Code", "Comments", "Description", "PreSelected"})
+PRICE_LIST_READ_ONLY = frozenset({"@url"})
+# Date is in the payload schema, but the simulator stamps it itself (the time of the change).
+PRICE_WRITABLE = frozenset({"ArticleNumber", "FromQuantity", "Percent", "Price", "PriceList"})
+PRICE_READ_ONLY = frozenset({"@url", "Date"})
 # The spec lists DisposableQuantity as writable, but it is derived (in stock − reserved); writes are ignored.
 ARTICLE_READ_ONLY = frozenset({"@url", "CommodityCode", "DisposableQuantity"})
 
 BOOLEAN_FIELDS = frozenset({"Active", "Bulky", "EUQuarterlyReport", "Expired", "Housework", "HouseWork",
-                            "NotCompleted", "ShowPriceVATIncluded", "StockGoods", "VATIncluded", "WebshopArticle"})
+                            "NotCompleted", "PreSelected", "ShowPriceVATIncluded", "StockGoods", "VATIncluded",
+                            "WebshopArticle"})
 # List items give these article fields as strings (a documented quirk of the list schema).
 ARTICLE_LIST_TEXT_FIELDS = ("DisposableQuantity", "PurchasePrice", "ReservedQuantity", "SalesPrice", "StockValue",
                             "VAT")
@@ -171,7 +201,8 @@ INVOICE_SORT = {"customername": "CustomerName", "customernumber": "CustomerNumbe
                 "documentnumber": "DocumentNumber", "invoicedate": "InvoiceDate", "ocr": "OCR", "total": "Total"}
 
 SCOPE_OF_RESOURCE = {"customers": "customer", "articles": "article", "invoices": "invoice",
-                     "companyinformation": "companyinformation", "settings": "settings"}
+                     "companyinformation": "companyinformation", "settings": "settings", "pricelists": "price",
+                     "prices": "price"}
 
 # A small BAS chart: enough for webshop sales, freight, fees and payments.
 BAS_ACCOUNTS: dict[int, str] = {
@@ -269,6 +300,13 @@ def parse_day(value: Any, field_name: str) -> date:
 
 
 @dataclass
+class PriceEntry:
+    price: Decimal
+    percent: Decimal
+    changed: datetime  # Swedish local time of the last change (the price's Date)
+
+
+@dataclass
 class AuthCode:
     client_id: str
     redirect_uri: str | None  # as sent to /auth; the token request must repeat it
@@ -318,6 +356,7 @@ class FortnoxSimulator(Simulator):
         # Seconds the answer to a successful invoice POST is held back after the invoice
         # exists: a window in which a test can kill the client between "created" and "saved".
         self.hold_after_create = 0.0
+        self.warehouse_active = True  # the warehouse module; off → /api/warehouse answers "notactivated"
         self.vat_rates: set[int] = {0, 6, 12, 25}
         self.freight_vat_rate = 25
         self.currencies: dict[str, Decimal] = dict(CURRENCY_RATES)
@@ -339,6 +378,17 @@ class FortnoxSimulator(Simulator):
         self.invoices: dict[str, dict[str, Any]] = {}
         self.modified_at: dict[tuple[str, str], datetime] = {}  # (resource, number) → local time of last change
         self.reserved_customer_numbers: set[str] = set()  # deleted numbers stay taken
+        self.price_lists: dict[str, dict[str, Any]] = {
+            DEFAULT_PRICE_LIST: {"Code": DEFAULT_PRICE_LIST, "Description": "Standard", "Comments": "",
+                                 "PreSelected": True}}
+        # price list → article number → FromQuantity → price. Generated articles that are not
+        # materialised have only their price-list-A price, computed on demand.
+        self.prices: dict[str, dict[str, dict[Decimal, PriceEntry]]] = {DEFAULT_PRICE_LIST: {}}
+        self.stock_points: dict[str, dict[str, Any]] = {}
+        self._add_stock_point(DEFAULT_STOCK_POINT, "Huvudlager")
+        # article number → stock point → (in stock, reserved); articles without rows keep their own fields
+        self.stock: dict[str, dict[str, tuple[Decimal, Decimal]]] = {}
+        self.segments: list[Segment] = []  # generated catalogues, disjoint in key space
         self.lost_responses = 0  # invoice POSTs answered 503 by fail_after_create
         self._voucher_number = 0
 
@@ -411,10 +461,90 @@ class FortnoxSimulator(Simulator):
         with self.lock:
             for article in articles:
                 number_ = str(article.get("ArticleNumber", ""))
-                if number_ in self.articles:
-                    self._update_article(self.articles[number_], article)
+                if self._find_article(number_) is not None:
+                    self._update_article(self._article_for_write(number_), article)
                 else:
                     self._create_article(dict(article))
+
+    def set_stock(self, article_number: str, in_stock: Any, *, reserved: Any = 0,
+                  stock_point: str = DEFAULT_STOCK_POINT) -> dict[str, Any]:
+        """Set one article's balance at one stock point (created if unknown); returns the article.
+
+        The article's QuantityInStock/ReservedQuantity/DisposableQuantity become the sums over
+        its stock points, and the change counts as a change of the article (lastmodified).
+        """
+        with self.lock:
+            article = self._article_for_write(str(article_number))
+            if stock_point not in self.stock_points:
+                self._add_stock_point(stock_point, stock_point)
+            rows = self.stock.setdefault(article["ArticleNumber"], {})
+            rows[stock_point] = (to_decimal(in_stock, "InStock"), to_decimal(reserved, "Reserved"))
+            self._sync_stock(article)
+            self._touch("articles", article["ArticleNumber"])
+            return article
+
+    def set_price(self, price_list: str, article_number: str, price: Any, from_quantity: Any = 0) -> dict[str, Any]:
+        """Create or change a price; list A at FromQuantity 0 is also the article's SalesPrice."""
+        with self.lock:
+            code = self._price_list_or_404(price_list)["Code"]
+            number_ = self._article_number_or_404(str(article_number))
+            entry = self._write_price(code, number_, to_decimal(from_quantity, "FromQuantity"),
+                                      price=to_decimal(price, "Price"))
+            return self._price_body(code, number_, to_decimal(from_quantity), entry)
+
+    def deactivate_article(self, article_number: str) -> dict[str, Any]:
+        """Active false, as a PUT would set it."""
+        with self.lock:
+            article = self._article_for_write(str(article_number))
+            self._update_article(article, {"Active": False})
+            return article
+
+    def add_stock_point(self, code: str, name: str = "", *, active: bool = True) -> dict[str, Any]:
+        with self.lock:
+            return self._add_stock_point(code, name or code, active=active)
+
+    def seed_generated(self, count: int, *, prefix: str = "G", start: int = 1,
+                       stock_point: str = DEFAULT_STOCK_POINT, seed: int = 1) -> dict[str, Any]:
+        """Add `count` generated articles prefix + zero-padded number (start, start + 1, ...).
+
+        Nothing is stored: article i is computed from i and `seed` when read. They all share
+        one modification time (now); an article changed later (PUT, set_stock, a price of
+        list A, deactivate_article) is materialised into `articles` and its changes are
+        tracked as for any other article. Catalogues may not overlap in article-number order;
+        an already stored article with a number in the range wins over the generated one.
+        """
+        with self.lock:
+            segment = Segment(prefix=prefix, start=start, count=int(count), seed=seed, stock_point=stock_point,
+                              modified=self.clock())
+            first, last = segment.number(0), segment.number(segment.count - 1)
+            # Keys are computed without parsing; make sure they agree with the list order.
+            if segment.key(0) != natural_key(first) or segment.key(segment.count - 1) != natural_key(last):
+                raise ValueError(f"prefix {prefix!r} does not give ordered article numbers")
+            for other in self.segments:
+                if not (segment.key(segment.count - 1) < other.key(0) or other.key(other.count - 1) < segment.key(0)):
+                    raise ValueError(f"{first}..{last} overlaps the generated {other.number(0)}.."
+                                     f"{other.number(other.count - 1)}")
+            for number_ in self.articles:
+                index = segment.index_of(number_)
+                if index is not None:
+                    segment.exclude(index)
+            if stock_point not in self.stock_points:
+                self._add_stock_point(stock_point, stock_point)
+            self.segments.append(segment)
+            return {"prefix": prefix, "first": first, "last": last, "count": segment.count,
+                    "modified": segment.modified.isoformat(sep=" ")}
+
+    def seed_generated_customers(self, count: int, *, companies_share: float = 0.3, seed: int = 1) -> list[str]:
+        """Create `count` customers (private and COMPANY, some inactive), numbered after the
+        highest numeric customer number; returns their numbers."""
+        with self.lock:
+            taken = [int(n) for n in set(self.customers) | self.reserved_customer_numbers if n.isdigit()]
+            first = max(taken, default=0) + 1
+            numbers = []
+            for serial in range(first, first + int(count)):
+                fields = generated_customer(serial, seed, companies_share)
+                numbers.append(self._create_customer({"CustomerNumber": str(serial), **fields})["CustomerNumber"])
+            return numbers
 
     def pay_invoice(self, document_number: str, amount: Any = None, *, pay_date: date | None = None) -> dict[str, Any]:
         """Register a booked payment (the whole balance by default); sets FinalPayDate at zero balance."""
@@ -439,7 +569,14 @@ class FortnoxSimulator(Simulator):
             return {
                 **super().state_summary(),
                 "customers": len(self.customers),
-                "articles": len(self.articles),
+                "articles": len(self.articles) + sum(s.remaining for s in self.segments),
+                "generated_articles": sum(s.count for s in self.segments),
+                "materialised_articles": sum(len(s.excluded) for s in self.segments),
+                "prices": sum(len(p) for articles in self.prices.values() for p in articles.values())
+                + sum(s.remaining for s in self.segments),
+                "price_lists": len(self.price_lists),
+                "stock_points": len(self.stock_points),
+                "warehouse_active": self.warehouse_active,
                 "invoices": len(self.invoices),
                 "booked_invoices": sum(1 for i in self.invoices.values() if i["Booked"]),
                 "tokens_issued": len(self.issued_tokens),
@@ -459,25 +596,44 @@ class FortnoxSimulator(Simulator):
         keys = ("Error", "Message", "Code") if self.capitalised_errors else ("error", "message", "code")
         return Response(status=status, body={"ErrorInformation": dict(zip(keys, (1, message, code)))})
 
+    @staticmethod
+    def warehouse_error_response(status: int, error: str, message: str) -> Response:
+        """The warehouse module's WebException body: {"error", "id", "message"}.
+
+        The spec gives only the three string fields; `error` is read as a short code (the
+        stock point docs name "alreadyexists") and `id` as an identifier of the failure.
+        """
+        return Response(status=status, body={"error": error, "id": str(uuid.uuid4()), "message": message})
+
     def before_request(self, request: Request) -> Response | None:
-        """Bearer auth, lowercase query names, the per-token rate limit and scopes on /3/."""
-        if not (request.path == "/3" or request.path.startswith("/3/")):
+        """Bearer auth and the per-token rate limit on /3/ and /api/; lowercase query names and
+        scopes on /3/ only (warehouse parameters are camelCase; its scope is undocumented)."""
+        warehouse = request.path.startswith("/api/")
+        if not (request.path == "/3" or request.path.startswith("/3/") or warehouse):
             return None
+
+        def fail(status: int, message: str, code: int, error: str) -> Response:
+            if warehouse:
+                return self.warehouse_error_response(status, error, message)
+            return self.error_response(status, message, code)
+
         header = request.header("authorization")
         if not header.lower().startswith("bearer ") or not header[7:].strip():
-            return self.error_response(401, "Kan inte logga in, access-token eller client-secret saknas (2).",
-                                       Code.LOGIN_MISSING)
+            return fail(401, "Kan inte logga in, access-token eller client-secret saknas (2).", Code.LOGIN_MISSING,
+                        "unauthorized")
         token = header[7:].strip()
         with self.lock:
             grant = self.access_tokens.get(token)
         if grant is None or grant.expires_at <= time.time():
-            return self.error_response(401, "Ogiltig inloggning", Code.INVALID_LOGIN)
+            return fail(401, "Ogiltig inloggning", Code.INVALID_LOGIN, "unauthorized")
         wait = self.limiter.hit(token)
         if wait is not None:
-            response = self.error_response(429, "Too Many Requests", Code.RATE_LIMITED)
+            response = fail(429, "Too Many Requests", Code.RATE_LIMITED, "toomanyrequests")
             if self.retry_after_header:
                 response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             return response
+        if warehouse:
+            return None
         # Query parameter names must be lower case; how the real API answers otherwise is
         # undocumented: the simulator refuses them so a client cannot get it wrong silently.
         upper = sorted(k for k in request.query if k != k.lower())
@@ -510,11 +666,36 @@ class FortnoxSimulator(Simulator):
         self.route("PUT", r"/3/invoices/(?P<number>[^/]+)", api(self._put_invoice))
         self.route("PUT", r"/3/invoices/(?P<number>[^/]+)/(?P<action>bookkeep|cancel|credit|externalprint)",
                    api(self._invoice_action))
+        self.route("GET", r"/3/pricelists", api(self._list_price_lists))
+        self.route("POST", r"/3/pricelists", api(self._post_price_list))
+        self.route("GET", r"/3/pricelists/(?P<code>[^/]+)", api(self._get_price_list))
+        self.route("PUT", r"/3/pricelists/(?P<code>[^/]+)", api(self._put_price_list))
+        self.route("POST", r"/3/prices", api(self._post_price))
+        # The sublist routes come first: /3/prices/sublist/A/X also matches {PriceList}/{Article}/{FromQuantity}.
+        self.route("GET", r"/3/prices/sublist/(?P<price_list>[^/]+)", api(self._price_list_sublist))
+        self.route("GET", r"/3/prices/sublist/(?P<price_list>[^/]+)/(?P<article>[^/]+)", api(self._article_sublist))
+        self.route("GET", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)", api(self._get_price))
+        self.route("PUT", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)", api(self._put_price))
+        self.route("GET", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)",
+                   api(self._get_price))
+        self.route("PUT", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)",
+                   api(self._put_price))
+        self.route("DELETE", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)",
+                   api(self._delete_price))
+        warehouse = self._warehouse_api
+        self.route("GET", r"/api/warehouse/status-v1/stockbalance", warehouse(self._stock_balance))
+        self.route("GET", r"/api/warehouse/stockpoints-v1", warehouse(self._list_stock_points))
+        self.route("GET", r"/api/warehouse/tenants-v4", warehouse(self._warehouse_tenant))
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            self.route(method, r"/api/warehouse/.*", warehouse(self._warehouse_not_found))
         # Control API additions for standalone runs.
         self.route("POST", r"/_sim/reset", api(self._control_reset))
         self.route("POST", r"/_sim/settings", api(self._control_settings))
         self.route("POST", r"/_sim/expire-tokens", api(self._control_expire_tokens))
         self.route("POST", r"/_sim/articles", api(self._control_articles))
+        self.route("POST", r"/_sim/generate", api(self._control_generate))
+        self.route("POST", r"/_sim/stock", api(self._control_stock))
+        self.route("POST", r"/_sim/prices", api(self._control_prices))
 
     def _held(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Delay successful answers by `hold_after_create` seconds, outside the state lock."""
@@ -534,6 +715,20 @@ class FortnoxSimulator(Simulator):
                     return handler(request)
             except ApiError as exc:
                 return self.error_response(exc.status, exc.message, exc.code)
+        return wrapped
+
+    def _warehouse_api(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """Like `_api`, with the warehouse module's error body (also for the ApiErrors of shared helpers)."""
+        def wrapped(request: Request) -> Response:
+            request.params = {key: unquote(value) for key, value in request.params.items()}
+            try:
+                with self.lock:
+                    return handler(request)
+            except WarehouseError as exc:
+                return self.warehouse_error_response(exc.status, exc.error, exc.message)
+            except ApiError as exc:
+                return self.warehouse_error_response(exc.status, "badrequest" if exc.status == 400 else "error",
+                                                     exc.message)
         return wrapped
 
     # -- OAuth ---------------------------------------------------------------------------------
@@ -858,68 +1053,178 @@ class FortnoxSimulator(Simulator):
         return account
 
     # -- articles -------------------------------------------------------------------------------------
-    def _article_or_404(self, number_: str) -> dict[str, Any]:
+    def _generated_ref(self, number_: str) -> tuple[Segment, int] | None:
+        """The (segment, index) of a generated article that is not materialised."""
+        for segment in self.segments:
+            index = segment.index_of(number_)
+            if index is not None:
+                return None if index in segment.excluded_set else (segment, index)
+        return None
+
+    def _find_article(self, number_: str) -> dict[str, Any] | None:
+        """A stored article, or a generated one computed for reading (not stored)."""
         article = self.articles.get(number_)
-        if article is None:
+        if article is not None:
+            return article
+        ref = self._generated_ref(number_)
+        return ref[0].article(ref[1]) if ref else None
+
+    def _article_number_or_404(self, number_: str) -> str:
+        if number_ not in self.articles and self._generated_ref(number_) is None:
             raise ApiError(404, "Kan inte hitta artikeln.", Code.ARTICLE_NOT_FOUND)
+        return number_
+
+    def _article_for_write(self, number_: str) -> dict[str, Any]:
+        """The stored article, materialising a generated one first; 404 if there is none."""
+        article = self.articles.get(number_)
+        if article is not None:
+            return article
+        ref = self._generated_ref(number_)
+        if ref is None:
+            raise ApiError(404, "Kan inte hitta artikeln.", Code.ARTICLE_NOT_FOUND)
+        return self._materialise(*ref)
+
+    def _materialise(self, segment: Segment, index: int) -> dict[str, Any]:
+        """Store generated article `index` as it reads now (its time stays the seeding moment)."""
+        article = segment.article(index)
+        number_ = article["ArticleNumber"]
+        in_stock, reserved = segment.stock(index)
+        self.articles[number_] = article
+        self.stock[number_] = {segment.stock_point: (Decimal(in_stock), Decimal(reserved))}
+        self.prices[DEFAULT_PRICE_LIST][number_] = {
+            Decimal(0): PriceEntry(to_decimal(article["SalesPrice"]), Decimal(0), segment.modified)}
+        self.modified_at[("articles", number_)] = segment.modified
+        segment.exclude(index)
         return article
 
+    def _article_list_item(self, article: dict[str, Any]) -> dict[str, Any]:
+        item = self._article_body(article)
+        for name in ARTICLE_LIST_TEXT_FIELDS:
+            item[name] = as_text(item.get(name))
+        return item
+
+    def _paging(self, query: dict[str, str], total: int) -> tuple[int, int, dict[str, int]]:
+        """(first position, limit, MetaInformation) as `_list` pages."""
+        page = self._int_param(query, "page", 1, minimum=1)
+        limit = min(self._int_param(query, "limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
+        offset = self._int_param(query, "offset", 0, minimum=0)
+        meta = {"@TotalResources": total, "@TotalPages": math.ceil(max(total - offset, 0) / limit),
+                "@CurrentPage": page}
+        return offset + (page - 1) * limit, limit, meta
+
     def _list_articles(self, request: Request) -> Response:
-        records = list(self.articles.values())
-        state = request.query.get("filter", "")
-        if state:
-            if state not in ("active", "inactive"):
-                raise ApiError(400, f"Ogiltig parameter i anropet. (filter={state})", Code.INVALID_PARAMETER)
-            records = [a for a in records if a["Active"] == (state == "active")]
-        if request.query.get("webshop"):
-            wanted = request.query["webshop"].lower() == "true"
-            records = [a for a in records if a["WebshopArticle"] == wanted]
-        page, meta = self._list(request, "articles", records, search=ARTICLE_SEARCH, sort=ARTICLE_SORT,
-                                key_field="ArticleNumber")
-        items = []
-        for article in page:
-            item = self._article_body(article)
-            for name in ARTICLE_LIST_TEXT_FIELDS:
-                item[name] = as_text(item.get(name))
-            items.append(item)
-        return Response(body={"Articles": items, "MetaInformation": meta})
+        """`_list` over stored and generated articles.
+
+        Sorted by article number (the default) a page costs O(limit + stored articles): the
+        generated part is never enumerated. Search parameters scan the generated articles
+        and another sortby sorts them all: correct, but O(generated).
+        """
+        query = request.query
+        state = query.get("filter", "")
+        if state and state not in ("active", "inactive"):
+            raise ApiError(400, f"Ogiltig parameter i anropet. (filter={state})", Code.INVALID_PARAMETER)
+        webshop = query["webshop"].lower() == "true" if query.get("webshop") else None
+        since = self._parse_lastmodified(query["lastmodified"]) if query.get("lastmodified") else None
+        searches = [(field_name, query[param].lower()) for param, field_name in ARTICLE_SEARCH.items()
+                    if param in query]
+        sort_by = query.get("sortby", "")
+        if sort_by and sort_by not in ARTICLE_SORT:
+            raise ApiError(400, f"Ogiltig parameter i anropet. (sortby={sort_by})", Code.INVALID_PARAMETER)
+        sort_field = ARTICLE_SORT.get(sort_by, "ArticleNumber")
+        descending = query.get("sortorder", "ascending") == "descending"
+
+        def matches(article: dict[str, Any]) -> bool:
+            return all(needle in as_text(article.get(name)).lower() for name, needle in searches)
+
+        stored = [a for a in self.articles.values()
+                  if (not state or a["Active"] == (state == "active"))
+                  and (webshop is None or a["WebshopArticle"] == webshop)
+                  and (since is None or self.modified_at.get(("articles", a["ArticleNumber"]), datetime.min) > since)
+                  and matches(a)]
+        # Generated articles are active webshop articles changed at their segment's seeding moment.
+        segments = [s for s in self.segments if state in ("", "active") and webshop in (None, True)
+                    and (since is None or s.modified > since)]
+
+        def make(segment: Segment, index: int) -> dict[str, Any]:
+            return segment.article(index)
+
+        if sort_field == "ArticleNumber":
+            if searches:
+                refs = []
+                for segment in sorted(segments, key=lambda s: s.key(0)):
+                    for index in segment.remaining_from(0):
+                        if all(needle in (segment.number(index) if name == "ArticleNumber" else
+                                          as_text(segment.article(index).get(name))).lower()
+                               for name, needle in searches):
+                            refs.append((segment, index))
+                run: SegmentsRun | RefListRun = RefListRun(refs)
+            else:
+                run = SegmentsRun(segments)
+            ordered = sorted(((natural_key(a["ArticleNumber"]), a) for a in stored), key=lambda pair: pair[0])
+            total = len(ordered) + run.count
+            start, limit, meta = self._paging(query, total)
+            low, high = window_positions(total, start, limit, descending)
+            page = merge_window(ordered, run, low, high, make)
+            if descending:
+                page.reverse()
+        else:
+            everything: list[tuple[Any, Any]] = [(natural_key(a.get(sort_field)), a) for a in stored]
+            for segment in sorted(segments, key=lambda s: s.key(0)):
+                for index in segment.remaining_from(0):
+                    article = segment.article(index)
+                    if matches(article):
+                        everything.append((natural_key(article.get(sort_field)), article))
+            everything.sort(key=lambda pair: pair[0], reverse=descending)
+            start, limit, meta = self._paging(query, len(everything))
+            page = [article for _, article in everything[start:start + limit]]
+        return Response(body={"Articles": [self._article_list_item(a) for a in page], "MetaInformation": meta})
 
     def _post_article(self, request: Request) -> Response:
         data = self._payload(request, "Article", ARTICLE_WRITABLE, ARTICLE_READ_ONLY)
         return Response(status=201, body={"Article": self._article_body(self._create_article(data))})
 
     def _get_article(self, request: Request) -> Response:
-        return Response(body={"Article": self._article_body(self._article_or_404(request.params["number"]))})
+        article = self._find_article(request.params["number"])
+        if article is None:
+            raise ApiError(404, "Kan inte hitta artikeln.", Code.ARTICLE_NOT_FOUND)
+        return Response(body={"Article": self._article_body(article)})
 
     def _put_article(self, request: Request) -> Response:
-        article = self._article_or_404(request.params["number"])
+        self._article_number_or_404(request.params["number"])
         data = self._payload(request, "Article", ARTICLE_WRITABLE, ARTICLE_READ_ONLY)
+        article = self._article_for_write(request.params["number"])
         self._update_article(article, data)
         return Response(body={"Article": self._article_body(article)})
 
     def _create_article(self, data: dict[str, Any]) -> dict[str, Any]:
         data = self._fields(dict(data), ARTICLE_WRITABLE, ARTICLE_READ_ONLY)
         number_ = str(data.get("ArticleNumber") or "").strip()
-        if number_ in self.articles:
+        if number_ and self._find_article(number_) is not None:
             raise ApiError(400, f"Artikelnummer {number_} används redan.", Code.NUMBER_USED)
         if not str(data.get("Description") or "").strip():
             raise ApiError(400, "Benämning måste anges.", Code.DESCRIPTION_REQUIRED)
-        number_ = number_ or self._next_number(self.articles)
+        number_ = number_ or self._next_number(
+            [*self.articles, *(s.number(s.count - 1) for s in self.segments)])
         article: dict[str, Any] = {
-            "Active": True, "ArticleNumber": number_, "Bulky": False,
-            "Description": "", "DisposableQuantity": 0, "EAN": "", "Expired": False, "Housework": False,
+            "Active": True, "ArticleNumber": number_, "Bulky": False, "DefaultStockPoint": "", "Depth": 0,
+            "Description": "", "DisposableQuantity": 0, "EAN": "", "Expired": False, "Height": 0, "Housework": False,
             "Manufacturer": "", "ManufacturerArticleNumber": "", "Note": "", "PurchasePrice": 0,
             "QuantityInStock": 0, "ReservedQuantity": 0, "SalesAccount": None, "SalesPrice": 0, "StockGoods": False,
             "StockPlace": "", "StockValue": 0, "StockWarning": 0, "SupplierName": "", "SupplierNumber": "",
-            "Type": "STOCK", "Unit": "st", "VAT": 25, "WebshopArticle": False, "Weight": 0,
+            "Type": "STOCK", "Unit": "st", "VAT": 25, "WebshopArticle": False, "Weight": 0, "Width": 0,
         }
         self._update_article(article, {k: v for k, v in data.items() if k != "ArticleNumber"})
         self.articles[number_] = article
+        # Every article has a price in the default price list: its SalesPrice.
+        if Decimal(0) not in self.prices[DEFAULT_PRICE_LIST].get(number_, {}):
+            self._write_price(DEFAULT_PRICE_LIST, number_, Decimal(0), price=to_decimal(article["SalesPrice"]),
+                              article=article)
         return article
 
     def _update_article(self, article: dict[str, Any], data: dict[str, Any]) -> None:
         data = self._fields(dict(data), ARTICLE_WRITABLE, ARTICLE_READ_ONLY)
-        if "ArticleNumber" in data and str(data.pop("ArticleNumber")) != article["ArticleNumber"]:
+        number_ = article["ArticleNumber"]
+        if "ArticleNumber" in data and str(data.pop("ArticleNumber")) != number_:
             raise ApiError(400, "Artikelnumret kan inte ändras.", Code.INVALID_VALUE)
         if "Description" in data and not str(data["Description"] or "").strip():
             raise ApiError(400, "Benämning måste anges.", Code.DESCRIPTION_REQUIRED)
@@ -934,10 +1239,320 @@ class FortnoxSimulator(Simulator):
                 data[name] = number(to_decimal(data[name], name))
         if "Type" in data and data["Type"] not in ("STOCK", "SERVICE"):
             raise ApiError(400, f"Ogiltig artikeltyp ({data['Type']})", Code.INVALID_VALUE)
+        if data.get("DefaultStockPoint") and data["DefaultStockPoint"] not in self.stock_points:
+            raise ApiError(400, f"Kunde inte hitta lagerställe ({data['DefaultStockPoint']})", Code.INVALID_VALUE)
+        price_changed = "SalesPrice" in data and (
+            data["SalesPrice"] != article.get("SalesPrice")
+            or Decimal(0) not in self.prices[DEFAULT_PRICE_LIST].get(number_, {}))
         article.update(data)
-        article["DisposableQuantity"] = number(to_decimal(article["QuantityInStock"])
-                                               - to_decimal(article["ReservedQuantity"]))
-        self._touch("articles", article["ArticleNumber"])
+        if "QuantityInStock" in data or "ReservedQuantity" in data:
+            # A write of the article's quantities lands on its default stock point; the
+            # other stock points keep their balances.
+            point = article.get("DefaultStockPoint") or DEFAULT_STOCK_POINT
+            rows = self.stock.setdefault(number_, {})
+            in_stock, reserved = rows.get(point, (Decimal(0), Decimal(0)))
+            others = [balance for code, balance in rows.items() if code != point]
+            if "QuantityInStock" in data:
+                in_stock = to_decimal(data["QuantityInStock"]) - sum((b[0] for b in others), Decimal(0))
+            if "ReservedQuantity" in data:
+                reserved = to_decimal(data["ReservedQuantity"]) - sum((b[1] for b in others), Decimal(0))
+            rows[point] = (in_stock, reserved)
+        if self.stock.get(number_):
+            self._sync_stock(article)
+        else:
+            article["DisposableQuantity"] = number(to_decimal(article["QuantityInStock"])
+                                                   - to_decimal(article["ReservedQuantity"]))
+        if price_changed:
+            self._write_price(DEFAULT_PRICE_LIST, number_, Decimal(0), price=to_decimal(article["SalesPrice"]),
+                              article=article)
+        self._touch("articles", number_)
+
+    def _sync_stock(self, article: dict[str, Any]) -> None:
+        """The article's quantities as sums over its stock points."""
+        rows = self.stock.get(article["ArticleNumber"], {}).values()
+        in_stock = sum((r[0] for r in rows), Decimal(0))
+        reserved = sum((r[1] for r in rows), Decimal(0))
+        article.update({"QuantityInStock": number(in_stock), "ReservedQuantity": number(reserved),
+                        "DisposableQuantity": number(in_stock - reserved)})
+
+    # -- price lists and prices -------------------------------------------------------------------
+    def _price_list_or_404(self, code: str) -> dict[str, Any]:
+        # Price list codes are kept in upper case and looked up without regard to case.
+        price_list = self.price_lists.get(str(code).strip().upper())
+        if price_list is None:
+            raise ApiError(404, f"Kan inte hitta prislistan ({code}).", Code.PRICE_LIST_NOT_FOUND)
+        return price_list
+
+    def _price_list_body(self, price_list: dict[str, Any]) -> dict[str, Any]:
+        return {"@url": self._url(f"/3/pricelists/{price_list['Code']}"), **price_list}
+
+    def _list_price_lists(self, request: Request) -> Response:
+        return Response(body={"PriceLists": [self._price_list_body(p) for p in self.price_lists.values()]})
+
+    def _get_price_list(self, request: Request) -> Response:
+        return Response(body={"PriceList": self._price_list_body(self._price_list_or_404(request.params["code"]))})
+
+    def _post_price_list(self, request: Request) -> Response:
+        data = self._payload(request, "PriceList", PRICE_LIST_WRITABLE, PRICE_LIST_READ_ONLY)
+        code = str(data.get("Code") or "").strip().upper()
+        if not code:
+            raise ApiError(400, "Kod måste anges.", Code.NO_IDENTIFIER)
+        if code in self.price_lists:
+            raise ApiError(400, f"Prislistan {code} finns redan.", Code.NUMBER_USED)
+        price_list = {"Code": code, "Description": "", "Comments": "", "PreSelected": False}
+        self._apply_price_list(price_list, data)
+        self.price_lists[code] = price_list
+        self.prices.setdefault(code, {})
+        return Response(status=201, body={"PriceList": self._price_list_body(price_list)})
+
+    def _put_price_list(self, request: Request) -> Response:
+        price_list = self._price_list_or_404(request.params["code"])
+        data = self._payload(request, "PriceList", PRICE_LIST_WRITABLE, PRICE_LIST_READ_ONLY)
+        if "Code" in data and str(data.pop("Code")).strip().upper() != price_list["Code"]:
+            raise ApiError(400, "Koden kan inte ändras.", Code.INVALID_VALUE)
+        self._apply_price_list(price_list, data)
+        return Response(body={"PriceList": self._price_list_body(price_list)})
+
+    def _apply_price_list(self, price_list: dict[str, Any], data: dict[str, Any]) -> None:
+        data.pop("Code", None)
+        if "Description" in data or not price_list["Description"]:
+            if not str(data.get("Description") or "").strip():
+                raise ApiError(400, "Benämning måste anges.", Code.DESCRIPTION_REQUIRED)
+        if data.get("PreSelected"):
+            # One price list is preselected (for new customers); SalesPrice stays tied to list A.
+            for other in self.price_lists.values():
+                other["PreSelected"] = False
+        price_list.update(data)
+
+    def _article_prices(self, price_list: str, number_: str) -> dict[Decimal, PriceEntry]:
+        """An article's prices in a list, by FromQuantity (a generated article's list-A price included)."""
+        stored = self.prices.get(price_list, {}).get(number_)
+        if stored is not None:
+            return stored
+        if price_list == DEFAULT_PRICE_LIST:
+            ref = self._generated_ref(number_)
+            if ref is not None:
+                return {Decimal(0): self._generated_price(*ref)}
+        return {}
+
+    @staticmethod
+    def _generated_price(segment: Segment, index: int) -> PriceEntry:
+        ore, _ = segment.sales_price_ore(index)
+        return PriceEntry(Decimal(ore) / 100, Decimal(0), segment.modified)
+
+    def _write_price(self, price_list: str, number_: str, from_quantity: Decimal, *, price: Decimal | None = None,
+                     percent: Decimal | None = None, article: dict[str, Any] | None = None) -> PriceEntry:
+        """Create or change a price and stamp its Date; list A at FromQuantity 0 is also SalesPrice.
+
+        Only the price's time changes: whether Fortnox also counts the article as changed
+        is undocumented, so article lists by lastmodified do not see a price change.
+        """
+        if price_list == DEFAULT_PRICE_LIST and article is None:
+            article = self._article_for_write(number_)  # materialise a generated article: SalesPrice may change
+        if from_quantity < 0:
+            raise ApiError(400, f"Ogiltigt värde ({from_quantity}) i FromQuantity", Code.INVALID_VALUE)
+        prices = self.prices.setdefault(price_list, {}).setdefault(number_, {})
+        entry = prices.get(from_quantity) or PriceEntry(Decimal(0), Decimal(0), self.clock())
+        if price is not None:
+            entry.price = price
+        if percent is not None:
+            entry.percent = percent
+        entry.changed = self.clock()
+        prices[from_quantity] = entry
+        if article is not None and from_quantity == 0:
+            article["SalesPrice"] = number(entry.price)
+        return entry
+
+    def _price_body(self, price_list: str, number_: str, from_quantity: Decimal, entry: PriceEntry) -> dict[str, Any]:
+        quantity = number(from_quantity)
+        return {
+            "@url": self._url(f"/3/prices/{price_list}/{number_}/{quantity}"), "ArticleNumber": number_,
+            # Swedish local time with its offset (the spec types Date as date-time).
+            "Date": entry.changed.replace(tzinfo=STOCKHOLM).isoformat(), "FromQuantity": quantity,
+            "Percent": number(entry.percent), "Price": number(entry.price), "PriceList": price_list,
+        }
+
+    def _price_target(self, request: Request) -> tuple[str, str, Decimal]:
+        """(price list, article, FromQuantity) of a price path; without FromQuantity in the path the
+        `fromquantity` parameter, else the article's first price (the lowest FromQuantity)."""
+        code = self._price_list_or_404(request.params["price_list"])["Code"]
+        number_ = self._article_number_or_404(request.params["article"])
+        prices = self._article_prices(code, number_)
+        raw = request.params.get("from_quantity") or request.query.get("fromquantity")
+        if raw:
+            quantity = to_decimal(raw, "FromQuantity")
+        elif prices:
+            quantity = min(prices)
+        else:
+            raise ApiError(404, "Kan inte hitta priset.", Code.PRICE_NOT_FOUND)
+        if quantity not in prices:
+            raise ApiError(404, "Kan inte hitta priset.", Code.PRICE_NOT_FOUND)
+        return code, number_, quantity
+
+    def _price_payload(self, request: Request) -> dict[str, Any]:
+        data = self._payload(request, "Price", PRICE_WRITABLE, PRICE_READ_ONLY)
+        for name in ("Price", "Percent", "FromQuantity"):
+            if name in data:
+                data[name] = to_decimal(data[name], name)
+        return data
+
+    def _post_price(self, request: Request) -> Response:
+        data = self._price_payload(request)
+        if not str(data.get("PriceList") or "").strip() or not str(data.get("ArticleNumber") or "").strip():
+            raise ApiError(400, "Prislista och artikelnummer måste anges.", Code.NO_IDENTIFIER)
+        code = self._price_list_or_404(data["PriceList"])["Code"]
+        number_ = self._article_number_or_404(str(data["ArticleNumber"]))
+        quantity = data.get("FromQuantity", Decimal(0))
+        if quantity in self._article_prices(code, number_):
+            raise ApiError(400, f"Priset för {number_} från {number(quantity)} finns redan i prislistan {code}.",
+                           Code.NUMBER_USED)
+        entry = self._write_price(code, number_, quantity, price=data.get("Price", Decimal(0)),
+                                  percent=data.get("Percent", Decimal(0)))
+        return Response(status=201, body={"Price": self._price_body(code, number_, quantity, entry)})
+
+    def _get_price(self, request: Request) -> Response:
+        code, number_, quantity = self._price_target(request)
+        entry = self._article_prices(code, number_)[quantity]
+        return Response(body={"Price": self._price_body(code, number_, quantity, entry)})
+
+    def _put_price(self, request: Request) -> Response:
+        code, number_, quantity = self._price_target(request)
+        data = self._price_payload(request)
+        # The key of a price cannot change through PUT (whether Fortnox moves a price to another
+        # FromQuantity is undocumented); echoing the key back is accepted.
+        if ("PriceList" in data and str(data["PriceList"]).strip().upper() != code) \
+                or ("ArticleNumber" in data and str(data["ArticleNumber"]) != number_) \
+                or ("FromQuantity" in data and data["FromQuantity"] != quantity):
+            raise ApiError(400, "Prislista, artikelnummer och från-antal kan inte ändras.", Code.INVALID_VALUE)
+        entry = self._write_price(code, number_, quantity, price=data.get("Price"), percent=data.get("Percent"))
+        return Response(body={"Price": self._price_body(code, number_, quantity, entry)})
+
+    def _delete_price(self, request: Request) -> Response:
+        code, number_, quantity = self._price_target(request)
+        if code == DEFAULT_PRICE_LIST and quantity == 0:
+            # The base price of the default price list is the article's SalesPrice (a choice:
+            # the docs do not say what Fortnox does); change it instead.
+            raise ApiError(400, "Grundpriset i standardprislistan kan inte tas bort.", Code.ACTION_NOT_ALLOWED)
+        del self.prices[code][number_][quantity]
+        return Response(status=204)
+
+    def _article_sublist(self, request: Request) -> Response:
+        """GET /3/prices/sublist/{PriceList}/{ArticleNumber}: the article's prices by FromQuantity."""
+        code = self._price_list_or_404(request.params["price_list"])["Code"]
+        number_ = self._article_number_or_404(request.params["article"])
+        prices = sorted(self._article_prices(code, number_).items())
+        if request.query.get("fromquantity"):
+            wanted = to_decimal(request.query["fromquantity"], "fromquantity")
+            prices = [(q, e) for q, e in prices if q == wanted]
+        start, limit, meta = self._paging(request.query, len(prices))
+        items = [self._price_body(code, number_, q, e) for q, e in prices[start:start + limit]]
+        return Response(body={"Prices": items, "MetaInformation": meta})
+
+    def _price_list_sublist(self, request: Request) -> Response:
+        """GET /3/prices/sublist/{PriceList}: every price in a list by ArticleNumber, FromQuantity.
+
+        The spec documents the sublist only per article; whether Fortnox also lists a whole
+        price list, and filters it by `lastmodified` (the price's Date, "greater than", Swedish
+        local time, as for articles), is not confirmed. The simulator offers both, paged as
+        other lists; a page costs O(limit + stored prices), also with a generated catalogue.
+        """
+        code = self._price_list_or_404(request.params["price_list"])["Code"]
+        query = request.query
+        since = self._parse_lastmodified(query["lastmodified"]) if query.get("lastmodified") else None
+        stored = []
+        for number_, prices in self.prices.get(code, {}).items():
+            key = natural_key(number_)
+            for quantity, entry in prices.items():
+                if since is None or entry.changed > since:
+                    stored.append(((key, quantity), (number_, quantity, entry)))
+        stored.sort(key=lambda pair: pair[0])
+        # Ranked against generated articles by article number alone (a generated article
+        # without stored prices has exactly one: list A from 0).
+        ordered = [(sort_key[0], item) for sort_key, item in stored]
+        segments = [s for s in self.segments if code == DEFAULT_PRICE_LIST and (since is None or s.modified > since)]
+        run = SegmentsRun(segments)
+        total = len(ordered) + run.count
+        start, limit, meta = self._paging(query, total)
+
+        def make(segment: Segment, index: int) -> tuple[str, Decimal, PriceEntry]:
+            return segment.number(index), Decimal(0), self._generated_price(segment, index)
+
+        window = merge_window(ordered, run, start, start + limit, make)
+        items = [self._price_body(code, n, q, e) for n, q, e in window]
+        return Response(body={"Prices": items, "MetaInformation": meta})
+
+    # -- warehouse module -------------------------------------------------------------------------
+    def _add_stock_point(self, code: str, name: str, *, active: bool = True) -> dict[str, Any]:
+        point = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fortnox-simulator/stockpoint/{code}")), "code": code,
+            "name": name, "active": active, "usingCompanyAddress": True, "deliveryName": "",
+            "deliveryAddress": "", "deliveryAddress2": "", "deliveryZipCode": "", "deliveryCity": "",
+            "deliveryCountryCode": "", "deliveryPhone": "", "stockLocations": [],
+        }
+        self.stock_points[code] = point
+        return point
+
+    def _require_warehouse(self) -> None:
+        # The status of the real answer is undocumented; 403 reads as "not allowed for this company".
+        if not self.warehouse_active:
+            raise WarehouseError(403, "notactivated", "Fortnox Lager är inte aktiverat för företaget.")
+
+    @staticmethod
+    def _csv(value: str | None) -> list[str]:
+        return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+    def _stock_balance(self, request: Request) -> Response:
+        """A list of {itemId, stockPointCode, availableStock, inStock} (available = in stock − reserved).
+
+        Only balances that exist are listed: an article gets one at a stock point when its
+        quantity is set there (a generated article has one at its segment's stock point).
+        Unknown item ids and stock point codes give no rows rather than an error.
+        """
+        self._require_warehouse()
+        item_ids = list(dict.fromkeys(self._csv(request.query.get("itemIds"))))
+        points = set(self._csv(request.query.get("stockPointCodes"))) or None
+
+        def rows_of(number_: str, balances: dict[str, tuple[Decimal, Decimal]]) -> list[dict[str, Any]]:
+            return [{"itemId": number_, "stockPointCode": code, "availableStock": number(in_stock - reserved),
+                     "inStock": number(in_stock)}
+                    for code, (in_stock, reserved) in sorted(balances.items()) if points is None or code in points]
+
+        def generated_rows(segment: Segment, index: int) -> list[dict[str, Any]]:
+            in_stock, reserved = segment.stock(index)
+            return rows_of(segment.number(index), {segment.stock_point: (Decimal(in_stock), Decimal(reserved))})
+
+        result: list[dict[str, Any]] = []
+        if item_ids:
+            for number_ in item_ids:
+                if number_ in self.stock:
+                    result.extend(rows_of(number_, self.stock[number_]))
+                elif number_ not in self.articles and (ref := self._generated_ref(number_)) is not None:
+                    result.extend(generated_rows(*ref))
+            return Response(body=result)
+        ordered = sorted(((natural_key(n), rows_of(n, balances)) for n, balances in self.stock.items()),
+                         key=lambda pair: pair[0])
+        run = SegmentsRun([s for s in self.segments if points is None or s.stock_point in points])
+        for rows in merge_window(ordered, run, 0, len(ordered) + run.count, generated_rows):
+            result.extend(rows)
+        return Response(body=result)
+
+    def _list_stock_points(self, request: Request) -> Response:
+        """Stock points; `q` filters on code or name, `state` ACTIVE (default), INACTIVE or ALL."""
+        self._require_warehouse()
+        state = (request.query.get("state") or "ACTIVE").upper()
+        if state not in ("ACTIVE", "INACTIVE", "ALL"):
+            raise WarehouseError(400, "invalidstate", f"Ogiltigt värde för state ({state}).")
+        needle = (request.query.get("q") or "").lower()
+        points = [p for p in self.stock_points.values()
+                  if (state == "ALL" or p["active"] == (state == "ACTIVE"))
+                  and (needle in p["code"].lower() or needle in p["name"].lower())]
+        return Response(body=[dict(p) for p in points])
+
+    def _warehouse_tenant(self, request: Request) -> Response:
+        return Response(body={"activated": self.warehouse_active, "tenantId": self.tenant_id})
+
+    def _warehouse_not_found(self, request: Request) -> Response:
+        raise WarehouseError(404, "notfound", f"No resource {request.method} {request.path}")
 
     # -- invoices -------------------------------------------------------------------------------------
     def _invoice(self, number_: str) -> dict[str, Any]:
@@ -1136,7 +1751,7 @@ class FortnoxSimulator(Simulator):
         article_number = str(data.get("ArticleNumber") or "").strip()
         article = None
         if article_number:
-            article = self.articles.get(article_number)
+            article = self._find_article(article_number)
             if article is None:
                 raise ApiError(400, "Kunde inte hitta artikel", Code.ARTICLE_NOT_FOUND_ON_ROW)
         vat = self._check_vat(data["VAT"] if data.get("VAT") is not None else (article or {}).get("VAT", 25))
@@ -1257,9 +1872,10 @@ class FortnoxSimulator(Simulator):
 
     def _control_settings(self, request: Request) -> Response:
         """POST /_sim/settings: capitalised_errors, round_off_to_whole, retry_after_header,
-        enforce_scopes, fail_after_create, rate_limit (bool)."""
+        enforce_scopes, warehouse_active, fail_after_create, rate_limit (bool)."""
         body = self._control_body(request)
-        for name in ("capitalised_errors", "round_off_to_whole", "retry_after_header", "enforce_scopes"):
+        for name in ("capitalised_errors", "round_off_to_whole", "retry_after_header", "enforce_scopes",
+                     "warehouse_active"):
             if name in body:
                 setattr(self, name, bool(body[name]))
         if "fail_after_create" in body:
@@ -1269,7 +1885,7 @@ class FortnoxSimulator(Simulator):
         return Response(body={
             "capitalised_errors": self.capitalised_errors, "round_off_to_whole": self.round_off_to_whole,
             "retry_after_header": self.retry_after_header, "enforce_scopes": self.enforce_scopes,
-            "fail_after_create": self.fail_after_create, "rate_limit": self.limiter.enabled,
+            "warehouse_active": self.warehouse_active, "fail_after_create": self.fail_after_create, "rate_limit": self.limiter.enabled,
         })
 
     def _control_expire_tokens(self, request: Request) -> Response:
@@ -1284,7 +1900,41 @@ class FortnoxSimulator(Simulator):
         body = self._control_body(request)
         articles = body.get("Articles") or ([body["Article"]] if "Article" in body else [])
         self.seed_articles(articles)
-        return Response(body={"articles": len(self.articles)})
+        return Response(body={"articles": self.state_summary()["articles"]})
+
+    def _control_generate(self, request: Request) -> Response:
+        """POST /_sim/generate {"articles": n, "customers": m, "prefix"?, "start"?, "seed"?,
+        "stock_point"?, "companies_share"?}: a generated catalogue and/or generated customers."""
+        body = self._control_body(request)
+        answer: dict[str, Any] = {}
+        try:
+            if int(body.get("articles") or 0) > 0:
+                answer["catalogue"] = self.seed_generated(
+                    int(body["articles"]), prefix=str(body.get("prefix", "G")), start=int(body.get("start", 1)),
+                    stock_point=str(body.get("stock_point", DEFAULT_STOCK_POINT)), seed=int(body.get("seed", 1)))
+            if int(body.get("customers") or 0) > 0:
+                numbers = self.seed_generated_customers(int(body["customers"]),
+                                                        companies_share=float(body.get("companies_share", 0.3)),
+                                                        seed=int(body.get("seed", 1)))
+                answer["customers"] = {"first": numbers[0], "last": numbers[-1], "count": len(numbers)}
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, str(exc), Code.INVALID_VALUE) from None
+        return Response(body={**answer, "state": self.state_summary()})
+
+    def _control_stock(self, request: Request) -> Response:
+        """POST /_sim/stock {"ArticleNumber", "InStock", "Reserved"?, "StockPoint"?}: set a balance."""
+        body = self._control_body(request)
+        article = self.set_stock(str(body.get("ArticleNumber", "")), body.get("InStock", 0),
+                                 reserved=body.get("Reserved", 0),
+                                 stock_point=str(body.get("StockPoint") or DEFAULT_STOCK_POINT))
+        return Response(body={"Article": self._article_body(article)})
+
+    def _control_prices(self, request: Request) -> Response:
+        """POST /_sim/prices {"PriceList", "ArticleNumber", "Price", "FromQuantity"?}: set a price."""
+        body = self._control_body(request)
+        price = self.set_price(str(body.get("PriceList") or DEFAULT_PRICE_LIST), str(body.get("ArticleNumber", "")),
+                               body.get("Price", 0), body.get("FromQuantity", 0))
+        return Response(body={"Price": price})
 
     # -- demo data ------------------------------------------------------------------------------------
     def seed_demo(self) -> None:
@@ -1323,18 +1973,13 @@ def demo_articles() -> list[dict[str, Any]]:
             "SalesPrice": float(round_ore(gross * HUNDRED / (HUNDRED + vat))), "VAT": vat,
             "Type": "SERVICE" if service else "STOCK", "StockGoods": not service,
             "QuantityInStock": 50 + (index * 7) % 150, "WebshopArticle": True, "Unit": "st",
-            "EAN": "" if service else ean_body + _ean_check_digit(ean_body),
+            "EAN": "" if service else ean_body + ean_check_digit(ean_body),
             "SalesAccount": SALES_ACCOUNT_BY_VAT[vat],
         })
     articles.append({"ArticleNumber": "FRAKT", "Description": "Frakt", "SalesPrice": 39.2, "VAT": 25,
                      "Type": "SERVICE", "StockGoods": False, "WebshopArticle": False, "Unit": "st",
                      "SalesAccount": 3520})
     return articles
-
-
-def _ean_check_digit(first12: str) -> str:
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
-    return str((10 - total % 10) % 10)
 
 
 # -- running standalone ---------------------------------------------------------------------------
