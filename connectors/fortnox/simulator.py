@@ -1153,9 +1153,7 @@ class FortnoxSimulator(Simulator):
                 refs = []
                 for segment in sorted(segments, key=lambda s: s.key(0)):
                     for index in segment.remaining_from(0):
-                        if all(needle in (segment.number(index) if name == "ArticleNumber" else
-                                          as_text(segment.article(index).get(name))).lower()
-                               for name, needle in searches):
+                        if all(needle in segment.text(index, name).lower() for name, needle in searches):
                             refs.append((segment, index))
                 run: SegmentsRun | RefListRun = RefListRun(refs)
             else:

@@ -186,22 +186,46 @@ class Segment:
         gross_ore = GROSS_PRICES[(h >> 40) % len(GROSS_PRICES)] * 100
         return (gross_ore * 100 * 2 + (100 + vat)) // (2 * (100 + vat)), vat
 
+    def _description(self, h: int, serial: int) -> str:
+        return (f"{ADJECTIVES[(h >> 12) % len(ADJECTIVES)]} {NOUNS[(h >> 16) % len(NOUNS)]}, "
+                f"{COLOURS[(h >> 24) % len(COLOURS)]} {serial}")
+
+    @staticmethod
+    def _ean(serial: int) -> str:
+        body = f"739{serial % 10**9:09d}"
+        return body + ean_check_digit(body)
+
+    def text(self, index: int, name: str) -> str:
+        """One searchable text field of article `index` (what a search parameter matches)."""
+        if name == "ArticleNumber":
+            return self.number(index)
+        h, serial = self._hash(index), self.start + index
+        if name == "Description":
+            return self._description(h, serial)
+        if name == "EAN":
+            return self._ean(serial)
+        manufacturer, code = MANUFACTURERS[(h >> 4) % len(MANUFACTURERS)]
+        if name == "Manufacturer":
+            return manufacturer
+        if name == "ManufacturerArticleNumber":
+            return f"{code}-{(h >> 32) % 100000:05d}"
+        value = self.article(index).get(name)
+        return "" if value is None else str(value)
+
     def article(self, index: int) -> dict[str, Any]:
         """Article `index` with the same fields a stored article has."""
         h = self._hash(index)
         serial = self.start + index
         number_ = self.number(index)
         manufacturer, code = MANUFACTURERS[(h >> 4) % len(MANUFACTURERS)]
-        description = (f"{ADJECTIVES[(h >> 12) % len(ADJECTIVES)]} {NOUNS[(h >> 16) % len(NOUNS)]}, "
-                       f"{COLOURS[(h >> 24) % len(COLOURS)]} {serial}")
-        ean_body = f"739{serial % 10**9:09d}"
+        description = self._description(h, serial)
         price_ore, vat = self.sales_price_ore(index)
         purchase_ore = price_ore * (45 + (h >> 44) % 20) // 100
         in_stock, reserved = self.stock(index)
         return {
             "Active": True, "ArticleNumber": number_, "Bulky": False, "DefaultStockPoint": self.stock_point,
             "Depth": 50 + (h >> 48) % 400, "Description": description, "DisposableQuantity": in_stock - reserved,
-            "EAN": ean_body + ean_check_digit(ean_body), "Expired": False, "Height": 20 + (h >> 52) % 300,
+            "EAN": self._ean(serial), "Expired": False, "Height": 20 + (h >> 52) % 300,
             "Housework": False, "Manufacturer": manufacturer,
             "ManufacturerArticleNumber": f"{code}-{(h >> 32) % 100000:05d}", "Note": "",
             "PurchasePrice": _ore_to_number(purchase_ore), "QuantityInStock": in_stock,
