@@ -8,7 +8,12 @@ import pytest
 from connectors.fortnox import to_norce
 from connectors.norce import connect
 from integrations.errors import SyncError
-from integrations.flows.master_settings import CustomerSettings, PriceSettings, ProductSettings, StockSettings
+from integrations.flows.master_settings import (
+    CustomerSettings,
+    PriceSettings,
+    ProductSettings,
+    StockSettings,
+)
 
 
 def article(**fields):

@@ -7,7 +7,13 @@ from decimal import Decimal
 import pytest
 
 from connectors.norce import connect
-from connectors.norce.connect import ConnectRecord, build_header, build_item, changed_fields, json_array_chunks
+from connectors.norce.connect import (
+    ConnectRecord,
+    build_header,
+    build_item,
+    changed_fields,
+    json_array_chunks,
+)
 
 PRODUCT_IDENTITY = {"ManufacturerCode": "ACME", "Code": "P-1", "ManufacturerPartNo": "M-1", "PartNo": "SKU-1",
                     "CultureCode": "sv-SE"}
