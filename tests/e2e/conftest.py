@@ -52,3 +52,21 @@ def cluster(transactional_db) -> Iterator[QCluster]:
     q = QCluster().start()
     yield q
     q.stop()
+
+
+MASTER_SETTINGS = {
+    "products_to_commerce": {"max_wait_seconds": 0},
+    "prices_to_commerce": {"max_wait_seconds": 0, "norce_price_list_code": "SEK-WEB"},
+    "stock_to_commerce": {"max_wait_seconds": 0, "warehouse_code": "WH1", "location_code": "LOC1"},
+    "customers_to_commerce": {"max_wait_seconds": 0},
+}
+
+
+@pytest.fixture
+def master_flows(wired, norce) -> dict:
+    """The wired integration's four master-data flows (ERP → Norce), sending at once, with
+    Norce's Connect jobs processed 0.2 s after they are queued. Returns {kind: Flow}."""
+    from integrations.demo import add_master_data_flows
+
+    norce.connect.job_delay = 0.2
+    return add_master_data_flows(wired, settings={kind: dict(values) for kind, values in MASTER_SETTINGS.items()})
