@@ -33,6 +33,10 @@ register("norce.job_failed", "Norce's import job failed",
 register("norce.job_restart_refused", "Norce refused to restart the job",
          "Only finished jobs (succeeded or failed) younger than two weeks can be restarted; send the records "
          "again instead (Retry on the records).", permanent=True, system="norce")
+register("norce.row_ignored", "Norce skipped the row",
+         "Usually the SKU does not exist in Norce yet (prices and stock need the product first). The row is sent "
+         "again; after several attempts it waits for a person: sync the product, then Retry the record.",
+         permanent=False, system="norce")
 register("norce.import_rejected", "Norce refused an import request",
          "The message says which field or value Norce did not accept; correct it and retry the records.",
          permanent=True, system="norce")
@@ -85,7 +89,12 @@ def check(ctx, norce, job: ConnectJob) -> bool:
         name = connect.JOB_STATUS_NAMES.get(status_id, "running")
         ConnectJob.objects.filter(pk=job.pk, status__in=OPEN).update(status=name)
         return False
-    entries = norce.get_job_log(job.job_id) if (status_id != connect.JOB_SUCCEEDED or _int(dto.get("Fail"))) else []
+    # The log costs a request: read it when something went wrong, or when fewer rows were
+    # written (inserted or updated) than the job held, i.e. Norce skipped some.
+    written = _int(dto.get("Inserts", dto.get("Insert"))) + _int(dto.get("Updates"))
+    totals = _int(dto.get("Totals"))
+    needs_log = status_id != connect.JOB_SUCCEEDED or _int(dto.get("Fail")) or (totals and written < totals)
+    entries = norce.get_job_log(job.job_id) if needs_log else []
     apply_result(ctx, job, status_id, dto, entries)
     return True
 
@@ -114,11 +123,27 @@ def apply_result(ctx, job: ConnectJob, status_id: int, dto: dict[str, Any], entr
             _log_job(ctx, job, status_id, messages)
             return True
         row_errors = _row_errors(job, messages)
+        ignored = _rows_ignored(job, messages)
         if status_id == connect.JOB_FAILED:
             _fail_records(ctx, job, messages)
         else:
-            _confirm_records(ctx, job, row_errors)
+            _confirm_records(ctx, job, row_errors, ignored)
     return True
+
+
+# After this many ignored attempts a row waits for a person instead of being sent again.
+IGNORED_ATTEMPTS = 5
+
+
+def _rows_ignored(job: ConnectJob, messages: list[dict[str, Any]]) -> dict[int, str]:
+    """Entity id → Norce's warning for rows it accepted but skipped (e.g. a price for an unknown SKU)."""
+    ids = [row[0] for row in job.sent]
+    ignored: dict[int, str] = {}
+    for message in messages:
+        row = _int(message.get("ImportedRow"))
+        if message["SeverityId"] == WARNING and 1 <= row <= len(ids) and "ignored" in message["Message"].lower():
+            ignored.setdefault(ids[row - 1], message["Message"])
+    return ignored
 
 
 def _log_job(ctx, job: ConnectJob, status_id: int, messages: list[dict[str, Any]]) -> None:
@@ -159,9 +184,10 @@ def _row_errors(job: ConnectJob, messages: list[dict[str, Any]]) -> dict[int, st
     return errors
 
 
-def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str]) -> None:
+def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: dict[int, str]) -> None:
     entities = {e.pk: e for e in Entity.objects.select_for_update().filter(pk__in=[row[0] for row in job.sent])}
     now = timezone.now()
+    resend = False
     logs: list[LogEntry] = []
     confirmed: list[Entity] = []
     for entity_id, digest, fields in job.sent:
@@ -170,6 +196,18 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str]) -> None:
             continue
         current = entity.payload_hash == digest and entity.status in (Entity.Status.SENT, Entity.Status.PROCESSING,
                                                                        Entity.Status.FAILED)
+        if entity_id in ignored and entity_id not in row_errors:
+            # Accepted but not applied: nothing is confirmed, the row goes again.
+            message = f"Norce job {job.job_id} skipped the row: {ignored[entity_id]}"
+            if current:
+                entity.attempts += 1
+                entity.status = (Entity.Status.NEEDS_ATTENTION if entity.attempts >= IGNORED_ATTEMPTS
+                                 else Entity.Status.FAILED)
+                entity.last_error_code, entity.last_error_message = "norce.row_ignored", message[:2000]
+                confirmed.append(entity)
+                resend = True
+            logs.append(_entry(ctx, job, entity, LogEntry.Level.WARNING, message, "norce.row_ignored"))
+            continue
         if entity_id in row_errors:
             message = f"Norce job {job.job_id}: {row_errors[entity_id]}"
             if current:
@@ -194,8 +232,10 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str]) -> None:
         if ctx:
             ctx.succeeded += 1
     Entity.objects.bulk_update(confirmed, ["status", "synced_at", "sent_hash", "sent_payload", "last_error_code",
-                                           "last_error_message"])
+                                           "last_error_message", "attempts"])
     LogEntry.objects.bulk_create(logs)
+    if resend and job.flow_id:
+        services.queue_follow_up(job.flow, {"send_only": True}, at=timezone.now() + timedelta(seconds=60))
 
 
 def _fail_records(ctx, job: ConnectJob, messages: list[dict[str, Any]]) -> None:
