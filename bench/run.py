@@ -1,6 +1,7 @@
 """`make bench`: orders through the whole path against the simulators, measured.
 
     python -m bench.run [--orders N] [--limited-orders N] [--coupled-orders N] [--workers W]
+                        [--only abc,master] [--quick]
 
 Norce simulator → order receiver (Brygga's WSGI app, own process) → task → django-q2
 cluster (`manage.py qcluster`, own process group) → Fortnox simulator invoice →
@@ -18,6 +19,10 @@ Each scenario gets fresh simulators, a fresh integration and its own cluster. A
 warm-up round first makes the pool's returning customers known (see bench.orders);
 only the timed orders are counted. Figures are printed as a table and written to
 var/bench-orders.json. Nothing is asserted.
+
+Then, in a process of its own, the master data benchmark (bench.master: products full
+file and incremental bulk, stock latency; var/bench-master.json). `--only master` runs
+just that one, `--only abc` just the orders; `--quick` skips its longest case.
 """
 from __future__ import annotations
 
@@ -58,14 +63,14 @@ def log(message: str) -> None:
 
 
 # --- database -------------------------------------------------------------------------
-def bench_database_url(url: str) -> str:
+def bench_database_url(url: str, name: str = BENCH_DB) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql", "pgsql"):
         raise SystemExit(f"bench: DATABASE_URL must be a PostgreSQL URL, not {parts.scheme or url!r}")
-    return urlunsplit((parts.scheme, parts.netloc, f"/{BENCH_DB}", parts.query, ""))
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
 
 
-def recreate_database(url: str) -> None:
+def recreate_database(url: str, name: str = BENCH_DB) -> None:
     import psycopg
     from psycopg import sql
 
@@ -76,8 +81,8 @@ def recreate_database(url: str) -> None:
         password=unquote(parts.password) if parts.password else None,
     )
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def setup_django(url: str) -> None:
@@ -766,9 +771,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="q cluster workers (default Q_WORKERS or 2)")
     parser.add_argument("--buyers", type=int, default=20, help="returning customers in the pool (default 20)")
     parser.add_argument("--web-threads", type=int, default=8, help="threads serving the order receiver (default 8)")
-    parser.add_argument("--only", default="abc", help="scenarios to run, e.g. 'ab' (default abc)")
+    parser.add_argument("--only", default="abc,master",
+                        help="what to run: order scenarios by letter and/or 'master' (the master data "
+                             "benchmark, bench.master), e.g. 'ab' or 'master' (default abc,master)")
+    parser.add_argument("--quick", action="store_true", default=None,
+                        help="master data: skip the 1M full file with rate limits on (also BENCH_QUICK=1)")
     parser.add_argument("--json", type=Path, default=VAR / "bench-orders.json", help="where to write the figures")
     args = parser.parse_args(argv)
+    only = {part.strip().lower() for part in args.only.split(",") if part.strip()}
+    args.master = "master" in only
+    args.only = "".join(part for part in only if part != "master")
     base = args.orders
     args.orders = 300 if base is None else base
     if args.limited_orders is None:
@@ -798,9 +810,28 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def run_master(args: argparse.Namespace, *, in_process: bool) -> int:
+    """The master data benchmark (bench.master): here, or in a process of its own after the orders."""
+    flags = [] if args.quick is None else (["--quick"] if args.quick else [])
+    if in_process:
+        from bench import master
+
+        return master.main(flags)
+    return subprocess.call([sys.executable, "-m", "bench.master", *flags], cwd=ROOT)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    if not scenarios(args):
+        return run_master(args, in_process=True) if args.master else 0
+    code = orders_main(args)
+    if args.master and code != 130:
+        code = max(code, run_master(args, in_process=False))
+    return code
+
+
+def orders_main(args: argparse.Namespace) -> int:
     VAR.mkdir(exist_ok=True)
     if not procstat.available():
         log("/proc is not readable here: CPU figures will be zero")
