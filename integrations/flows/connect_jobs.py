@@ -60,7 +60,9 @@ def follow(ctx, flow: Flow, norce, *, wait: float, job_ids: list[int] | None = N
     deadline = time.monotonic() + wait
     delay = 1.0
     while True:
-        jobs = list(ConnectJob.objects.filter(flow=flow, status__in=OPEN).order_by("pk"))
+        # Only the columns a check needs: the stored request and records load when a job ends.
+        jobs = list(ConnectJob.objects.filter(flow=flow, status__in=OPEN).order_by("pk")
+                    .only("pk", "job_id", "checks", "status", "flow_id", "integration_id"))
         still_open = [job for job in jobs if not check(ctx, norce, job)]
         ctx.heartbeat()
         if not still_open:
