@@ -51,9 +51,32 @@ EVENT_AUTH = register(
     system=SYSTEM,
 )
 VALIDATION = register(
-    "norce.validation", "Norce rejected the request as invalid",
-    "Read Norce's message; correct the data or the connector settings named there and retry the record.",
+    "norce.validation", "Norce rejected the request or a row of an import job as invalid",
+    "Read Norce's message, which names the field; correct it in the ERP or in the connector or flow settings, "
+    "then retry the record (a changed record is also sent again by itself).",
     system=SYSTEM,
+)
+# Connect imports (asynchronous jobs).
+IMPORT_REJECTED = register(
+    "norce.import_rejected", "Norce refused an import request",
+    "The message says which field or value Norce did not accept; correct it (or the flow's settings) and "
+    "retry the records.", system=SYSTEM,
+)
+JOB_FAILED = register(
+    "norce.job_failed", "Norce's import job failed",
+    "Nothing to do: the records are sent again with the next run. To run the same job again, use "
+    "Restart job on the Connect job (within two weeks).", permanent=False, system=SYSTEM,
+)
+JOB_RESTART_REFUSED = register(
+    "norce.job_restart_refused", "Norce refused to restart the job",
+    "Only finished jobs (succeeded or failed) younger than two weeks can be restarted; send the records "
+    "again instead (Retry on the records).", system=SYSTEM,
+)
+ROW_IGNORED = register(
+    "norce.row_ignored", "Norce skipped the row",
+    "Usually the SKU does not exist in Norce yet (prices and stock need the product first). The row is sent "
+    "again; after several attempts it waits for a person: sync the product, then Retry the record.",
+    permanent=False, system=SYSTEM,
 )
 
 # Longest piece of an error body quoted in a message.

@@ -19,27 +19,10 @@ from django.utils import timezone
 
 from connectors.norce import connect
 from integrations import services
-from integrations.errors import SyncError, register
+from integrations.errors import SyncError, lookup
 from integrations.models import ConnectJob, Connector, Entity, Flow, LogEntry
 
 log = logging.getLogger("brygga.connect_jobs")
-
-register("norce.validation", "Norce refused the record in an import job",
-         "Norce's message names the field; correct it in the ERP (or the flow's settings). The record is sent "
-         "again when it changes, or use Retry on the record.", permanent=True, system="norce")
-register("norce.job_failed", "Norce's import job failed",
-         "Nothing to do: the records are sent again with the next run. To run the same job again, use "
-         "Restart job on the Connect job (within two weeks).", permanent=False, system="norce")
-register("norce.job_restart_refused", "Norce refused to restart the job",
-         "Only finished jobs (succeeded or failed) younger than two weeks can be restarted; send the records "
-         "again instead (Retry on the records).", permanent=True, system="norce")
-register("norce.row_ignored", "Norce skipped the row",
-         "Usually the SKU does not exist in Norce yet (prices and stock need the product first). The row is sent "
-         "again; after several attempts it waits for a person: sync the product, then Retry the record.",
-         permanent=False, system="norce")
-register("norce.import_rejected", "Norce refused an import request",
-         "The message says which field or value Norce did not accept; correct it and retry the records.",
-         permanent=True, system="norce")
 
 OPEN = (ConnectJob.Status.QUEUED, ConnectJob.Status.RUNNING)
 # Seconds between Job/Get checks of a job that is still running, by the number of checks made.
@@ -258,12 +241,8 @@ def _fail_records(ctx, job: ConnectJob, messages: list[dict[str, Any]]) -> None:
 
 
 def _entry(ctx, job: ConnectJob, entity: Entity, level: str, message: str, code: str) -> LogEntry:
-    hint = ""
-    if code:
-        from integrations.errors import lookup
-
-        known = lookup(code)
-        hint = known.hint if known else ""
+    known = lookup(code) if code else None
+    hint = known.hint if known else ""
     return LogEntry(integration_id=job.integration_id, task=ctx.task if ctx else None, flow_id=job.flow_id,
                     entity=entity, level=level, code=code, message=message, hint=hint, data_type=entity.data_type,
                     reference=entity.reference, details={"job_id": job.job_id})
@@ -289,8 +268,7 @@ def restart(job_pk: int) -> ConnectJob:
     job = ConnectJob.objects.select_related("flow", "integration").get(pk=job_pk)
     ok, reason = restartable(job)
     if not ok:
-        raise SyncError("norce.job_restart_refused", f"Job {job.job_id} cannot be restarted: {reason}",
-                        permanent=True)
+        raise SyncError("norce.job_restart_refused", f"Job {job.job_id} cannot be restarted: {reason}")
     connector = Connector.objects.get(integration_id=job.integration_id, role=Connector.Role.COMMERCE)
     registry.client_class(connector.system)(connector).restart_job(job.job_id)
     with transaction.atomic():
