@@ -33,6 +33,7 @@ from django_q.models import Schedule
 
 from integrations import admin_views, errors, registry, selectors
 from integrations.errors import SyncError
+from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import (
     ConnectJob,
     Connector,
@@ -1309,7 +1310,7 @@ class WebhookDeliveryAdmin(HistoryAdmin):
 
 # --- Connect jobs and full-file resyncs ----------------------------------------------
 
-FULL_FILE_KINDS = ("products_to_commerce", "prices_to_commerce", "stock_to_commerce", "customers_to_commerce")
+FULL_FILE_KINDS = MASTER_KINDS
 
 
 @admin.register(ConnectJob)

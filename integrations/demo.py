@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from connectors.tokens import store_tokens
 from integrations import schedules
+from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import Connector, Flow, Integration, Merchant, ScheduleRule
 
 DEMO_SLUG = "demo-sportshop"
@@ -53,7 +54,7 @@ def create_norce_fortnox_integration(*, merchant: Merchant, name: str, norce_url
     return integration
 
 
-MASTER_FLOWS = ("products_to_commerce", "prices_to_commerce", "stock_to_commerce", "customers_to_commerce")
+MASTER_FLOWS = MASTER_KINDS
 
 
 def add_master_data_flows(integration: Integration, *, settings: dict[str, dict] | None = None,

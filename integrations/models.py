@@ -394,10 +394,9 @@ class ConnectJob(models.Model):
     full_file = models.BooleanField(default=False)
     item_count = models.PositiveIntegerField(default=0)
     header = models.JSONField(default=dict, blank=True, help_text="The X-StormConnect-Header sent")
-    # The records in the request, in row order (row n of the job is entity_ids[n-1]).
-    entity_ids = models.JSONField(default=list, blank=True)
-    # Per record: [entity id, content hash, {field: value sent}] — confirmed into the
-    # record once the job succeeds, so the next change sends only what differs.
+    # Per record, in row order (row n of the job is sent[n-1]): [entity id, content hash,
+    # {field: value sent}] — confirmed into the record once the job succeeds, so the next
+    # change sends only what differs.
     sent = models.JSONField(default=list, blank=True)
     # The request body, gzipped, kept for restarts and audits (not kept for full files).
     request_body = models.BinaryField(null=True, blank=True, editable=False)
@@ -423,6 +422,11 @@ class ConnectJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def entity_ids(self) -> list[int]:
+        """The records in the request, in row order."""
+        return [row[0] for row in self.sent]
 
 
 class ResyncRun(models.Model):

@@ -62,16 +62,16 @@ def active_run(flow: Flow) -> ResyncRun | None:
     return ResyncRun.objects.filter(flow=flow, status__in=ResyncRun.ACTIVE).order_by("-pk").first()
 
 
-def start_or_resume(flow: Flow) -> tuple[ResyncRun, bool]:
+def start_or_resume(flow: Flow) -> ResyncRun:
     """The flow's unfinished run (resumed) or a new one."""
     with transaction.atomic():
         run = ResyncRun.objects.select_for_update().filter(flow=flow, status__in=ResyncRun.ACTIVE).order_by("-pk").first()
         if run is not None:
-            return run, True
+            return run
         run = ResyncRun.objects.create(integration_id=flow.integration_id, flow=flow)
         run.spool_path = str(spool_dir() / f"resync-{run.pk}.jsonl.gz")
         run.save(update_fields=["spool_path"])
-        return run, False
+        return run
 
 
 # -- step 1: reading into the spool ------------------------------------------------------------
@@ -195,7 +195,7 @@ def follow_run(ctx, run: ResyncRun, norce) -> bool:
 def full_file(ctx, flow: Flow, settings: MasterSettings, norce, fortnox, *, progress: Progress | None = None,
               deadline: float | None = None, follow_timeout: float = 3600.0) -> ResyncRun:
     """Run (or resume) the flow's full file as far as `deadline` allows."""
-    run, _resumed = start_or_resume(flow)
+    run = start_or_resume(flow)
     state = RunProgress(phase=run.status, pages_done=run.pages_done, total_pages=run.total_pages, items=run.items)
     if run.status == ResyncRun.Status.READING:
         state.phase = "reading"

@@ -399,22 +399,11 @@ def queue_follow_up(flow: Flow, params: dict[str, Any], *, at: datetime | None =
     """A follow-up task for the flow with `params`, unless an equal one is already waiting
     to run by then (so events, polls and continuations never pile up)."""
     at = at or timezone.now()
-    waiting = Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED,
-                                  params__contains=params) if connection_supports_contains() else None
-    if waiting is not None:
-        if waiting.filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=at)).exists():
-            return None
-    else:
-        for task in Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED):
-            if all(task.params.get(k) == v for k, v in params.items()) and (
-                    task.next_retry_at is None or task.next_retry_at <= at):
-                return None
+    waiting = Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED).filter(
+        Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=at)).values_list("params", flat=True)
+    if any(all(queued.get(k) == v for k, v in params.items()) for queued in waiting):
+        return None
     with transaction.atomic():
         return create_task(integration=flow.integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
                            params=dict(params), at=at if at > timezone.now() else None)
 
-
-def connection_supports_contains() -> bool:
-    from django.db import connection
-
-    return connection.vendor == "postgresql"

@@ -227,20 +227,8 @@ class FortnoxClient(ApiClient):
     # -- helpers ---------------------------------------------------------------------
     def _list(self, resource: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a list search, page by page (MetaInformation may be absent)."""
-        page = 1
-        while True:
-            body = self.get_json(self.url(resource), params={**params, "limit": PAGE_SIZE, "page": page}) or {}
-            if not isinstance(body, dict):
-                raise SyncError("http.bad_response", f"Fortnox {resource} list is not a JSON object")
-            yield from body.get(key) or []
-            meta = body.get("MetaInformation") or {}
-            try:
-                pages = int(meta.get("@TotalPages") or 1)
-            except (TypeError, ValueError):
-                pages = 1
-            if page >= pages:
-                return
-            page += 1
+        for page in self.pages(resource, key, params):
+            yield from page.items
 
     @staticmethod
     def _unwrap(body: Any, key: str) -> dict[str, Any]:

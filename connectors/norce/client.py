@@ -150,8 +150,8 @@ class NorceClient(ApiClient):
         return scrubbed
 
     # -- Query ------------------------------------------------------------------------------
-    def _query_url(self, params: dict[str, str]) -> str:
-        return f"{self.base_url}{QUERY_ORDERS_PATH}?{urlencode(params, quote_via=quote, safe=ODATA_SAFE)}"
+    def _query_url(self, params: dict[str, str], path: str = QUERY_ORDERS_PATH) -> str:
+        return f"{self.base_url}{path}?{urlencode(params, quote_via=quote, safe=ODATA_SAFE)}"
 
     def _query_headers(self) -> dict[str, str]:
         return {"applicationId": str(self.application_id)}
@@ -182,7 +182,10 @@ class NorceClient(ApiClient):
             "$orderby": "Id",
             "$top": str(max(1, min(page_size, MAX_PAGE))),
         }
-        url: str | None = self._query_url(params)
+        yield from self._query_pages(self._query_url(params))
+
+    def _query_pages(self, url: str | None) -> Iterator[dict[str, Any]]:
+        """Every row of an OData query, following the server's nextLinks."""
         seen: set[str] = set()
         while url and url not in seen:
             seen.add(url)
@@ -266,9 +269,7 @@ class NorceClient(ApiClient):
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 raise SyncError("norce.job_restart_refused",
                                 f"Norce refused to restart job {job_id}: {exc.details.get('norce_message', exc.message)}",
-                                hint="Only finished jobs (succeeded or failed) younger than two weeks can be "
-                                     "restarted; send the records again instead (Retry on the records).",
-                                status=exc.status, permanent=True) from None
+                                status=exc.status) from None
             raise
         return self.decode(response) or {}
 
@@ -276,14 +277,7 @@ class NorceClient(ApiClient):
     def product_skus(self, *, select: str = "PartNo,StatusId") -> Iterator[dict[str, Any]]:
         """Every SKU Norce has (Query 2.0 Products/ProductSkus), page by page."""
         params = {"$select": select, "$orderby": "PartNo", "$top": str(MAX_PAGE)}
-        url: str | None = f"{self.base_url}{QUERY_PRODUCT_SKUS_PATH}?{urlencode(params, quote_via=quote, safe=ODATA_SAFE)}"
-        seen: set[str] = set()
-        while url and url not in seen:
-            seen.add(url)
-            page = self._query_page(url)
-            yield from page.get("value") or []
-            link = page.get("@odata.nextLink")
-            url = self._next_url(url, link) if link and page.get("value") else None
+        yield from self._query_pages(self._query_url(params, QUERY_PRODUCT_SKUS_PATH))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -36,7 +36,7 @@ from connectors.fortnox import to_norce
 from connectors.norce import connect
 from connectors.norce.client import gzip_body
 from connectors.norce.connect import ConnectRecord
-from integrations import registry, services
+from integrations import services
 from integrations.errors import SyncError
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import (MasterSettings, PriceSettings, ProductSettings, StockSettings,
@@ -86,17 +86,27 @@ def _map(batch: SourceBatch, source_id: str, build) -> None:
         batch.records.append(record)
 
 
+def _mapped(pages, source_id: Callable[[dict[str, Any]], str],
+            build: Callable[[dict[str, Any]], ConnectRecord | None]) -> Iterator[SourceBatch]:
+    """Source pages with each item mapped (or its error kept) under its source id."""
+    for page in pages:
+        batch = SourceBatch(page.number, page.total_pages)
+        for item in page.items:
+            _map(batch, source_id(item), lambda i=item: build(i))
+        yield batch
+
+
+def _article_number(item: dict[str, Any]) -> str:
+    return str(item.get("ArticleNumber") or "")
+
+
 def read_source(kind: str, settings: MasterSettings, fortnox, *, since=None, start_page: int = 1
                 ) -> Iterator[SourceBatch]:
     """The flow's source data since `since` (everything when None), page by page, mapped."""
     if kind == "products_to_commerce":
         assert isinstance(settings, ProductSettings)
-        for page in fortnox.article_pages(since=since, start_page=start_page):
-            batch = SourceBatch(page.number, page.total_pages)
-            for article in page.items:
-                _map(batch, str(article.get("ArticleNumber") or ""),
-                     lambda a=article: to_norce.product_record(a, settings))
-            yield batch
+        yield from _mapped(fortnox.article_pages(since=since, start_page=start_page), _article_number,
+                           lambda article: to_norce.product_record(article, settings))
     elif kind == "prices_to_commerce":
         assert isinstance(settings, PriceSettings)
         yield from _read_prices(settings, fortnox, since=since, start_page=start_page)
@@ -104,12 +114,9 @@ def read_source(kind: str, settings: MasterSettings, fortnox, *, since=None, sta
         assert isinstance(settings, StockSettings)
         yield from _read_stock(settings, fortnox, since=since, start_page=start_page)
     elif kind == "customers_to_commerce":
-        for page in fortnox.customer_pages(since=since, start_page=start_page):
-            batch = SourceBatch(page.number, page.total_pages)
-            for customer in page.items:
-                _map(batch, str(customer.get("CustomerNumber") or ""),
-                     lambda c=customer: to_norce.customer_record(c, settings))
-            yield batch
+        yield from _mapped(fortnox.customer_pages(since=since, start_page=start_page),
+                           lambda customer: str(customer.get("CustomerNumber") or ""),
+                           lambda customer: to_norce.customer_record(customer, settings))
     else:
         raise SyncError("config.flow_settings", f"No master-data source for flow kind {kind!r}")
 
@@ -117,14 +124,10 @@ def read_source(kind: str, settings: MasterSettings, fortnox, *, since=None, sta
 def _read_prices(settings: PriceSettings, fortnox, *, since, start_page: int) -> Iterator[SourceBatch]:
     convert = settings.fortnox_prices_include_vat != settings.norce_prices_include_vat
     if settings.source == "article":
-        for page in fortnox.article_pages(since=since, start_page=start_page):
-            batch = SourceBatch(page.number, page.total_pages)
-            for article in page.items:
-                number = str(article.get("ArticleNumber") or "")
-                _map(batch, f"{number}@{settings.norce_price_list_code}/1",
-                     lambda a=article, n=number: to_norce.price_record(n, a.get("SalesPrice") or 0, settings,
-                                                                        vat=a.get("VAT")))
-            yield batch
+        yield from _mapped(fortnox.article_pages(since=since, start_page=start_page),
+                           lambda a: f"{_article_number(a)}@{settings.norce_price_list_code}/1",
+                           lambda a: to_norce.price_record(_article_number(a), a.get("SalesPrice") or 0, settings,
+                                                           vat=a.get("VAT")))
         return
     vat_rates: dict[str, Any] = {}
 
@@ -137,15 +140,18 @@ def _read_prices(settings: PriceSettings, fortnox, *, since, start_page: int) ->
             vat_rates[number] = article.get("VAT") if article else None
         return vat_rates[number]
 
-    for page in fortnox.price_pages(settings.fortnox_price_list, since=since, start_page=start_page):
-        batch = SourceBatch(page.number, page.total_pages)
-        for price in page.items:
-            number = str(price.get("ArticleNumber") or "")
+    def source_id(price: dict[str, Any]) -> str:
+        try:
             quantity = max(1, int(Decimal(str(price.get("FromQuantity") or 0))))
-            _map(batch, f"{number}@{settings.norce_price_list_code}/{quantity}",
-                 lambda p=price, n=number: to_norce.price_record(n, p.get("Price"), settings,
-                                                                  from_quantity=p.get("FromQuantity"), vat=vat_of(n)))
-        yield batch
+        except (ArithmeticError, ValueError):
+            quantity = 1  # price_record reports the bad quantity on this record
+        return f"{_article_number(price)}@{settings.norce_price_list_code}/{quantity}"
+
+    yield from _mapped(fortnox.price_pages(settings.fortnox_price_list, since=since, start_page=start_page),
+                       source_id,
+                       lambda p: to_norce.price_record(_article_number(p), p.get("Price"), settings,
+                                                       from_quantity=p.get("FromQuantity"),
+                                                       vat=vat_of(_article_number(p))))
 
 
 def _read_stock(settings: StockSettings, fortnox, *, since, start_page: int) -> Iterator[SourceBatch]:
@@ -163,17 +169,12 @@ def _read_stock(settings: StockSettings, fortnox, *, since, start_page: int) -> 
             _map(batch, number + suffix, lambda n=number, q=quantity: to_norce.stock_record(n, q, settings))
         yield batch
         return
-    for page in fortnox.article_pages(since=since, start_page=start_page):
-        batch = SourceBatch(page.number, page.total_pages)
-        for article in page.items:
-            number = str(article.get("ArticleNumber") or "")
+    def build(article: dict[str, Any]) -> ConnectRecord | None:
+        value = to_norce.article_stock(article, settings)
+        return None if value is None else to_norce.stock_record(_article_number(article), value, settings)
 
-            def build(a=article, n=number):
-                value = to_norce.article_stock(a, settings)
-                return None if value is None else to_norce.stock_record(n, value, settings)
-
-            _map(batch, number + suffix, build)
-        yield batch
+    yield from _mapped(fortnox.article_pages(since=since, start_page=start_page),
+                       lambda article: _article_number(article) + suffix, build)
 
 
 # -- storing what changed ----------------------------------------------------------------------
@@ -328,20 +329,18 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
         error = SyncError("config.flow_settings", f"Record has no Connect method ({method!r})")
         _release(entities, Entity.Status.NEEDS_ATTENTION, error)
         return 0
+    # One header for the batch: the union of what changed in its records.
     keys: set[str] = set()
-    per_entity: list[tuple[Entity, set[str]]] = []
     for entity in entities:
         fields = entity.payload.get("fields") or {}
         confirmed = (entity.sent_payload or {}).get("fields") or {}
-        changed = set(fields) if (entity.pk in full or not entity.sent_hash) else connect.changed_fields(fields, confirmed)
-        per_entity.append((entity, changed))
-        keys |= changed
+        keys |= set(fields) if (entity.pk in full or not entity.sent_hash) else connect.changed_fields(fields, confirmed)
     if not keys:  # nothing differs from what Norce confirmed
         for entity in entities:
             Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.SYNCED, lease_until=None,
                                                        claimed_by_task=None, sent_hash=entity.payload_hash)
         return 0
-    items = [connect.build_item(entity.payload, keys) for entity, _ in per_entity]
+    items = [connect.build_item(entity.payload, keys) for entity in entities]
     header = connect.build_header(method, keys, account_id=norce.account_id,
                                   full_file=False if method in connect.FULL_FILE_METHODS else None)
     body = b"".join(connect.json_array_chunks(items))
@@ -350,8 +349,6 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
     except SyncError as exc:
         if exc.permanent or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
             error = SyncError("norce.import_rejected", f"Norce refused the {method} import: {exc.message}",
-                              hint="The message says which field or value Norce did not accept; correct it "
-                                   "(or the flow's settings) and retry the records.", permanent=True,
                               status=exc.status, details=exc.details)
             _release(entities, Entity.Status.NEEDS_ATTENTION, error)
             LogEntry.objects.bulk_create([LogEntry(
@@ -362,14 +359,13 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
             return 0
         _release(entities, Entity.Status.FAILED, exc)
         raise
-    sent = [[entity.pk, entity.payload_hash, {k: (entity.payload.get("fields") or {})[k]
-                                              for k in sorted(keys) if k in (entity.payload.get("fields") or {})}]
-            for entity, _ in per_entity]
+    sent = [[entity.pk, entity.payload_hash, {k: fields[k] for k in sorted(keys) if k in fields}]
+            for entity, fields in ((e, e.payload.get("fields") or {}) for e in entities)]
     with transaction.atomic():
         job, _ = ConnectJob.objects.update_or_create(
             integration_id=flow.integration_id, job_id=accepted.job_id,
             defaults=dict(flow=flow, task=ctx.task, method=method, item_count=len(items), header=header,
-                          entity_ids=[e.pk for e in entities], sent=sent, request_body=gzip_body([body]),
+                          sent=sent, request_body=gzip_body([body]),
                           status=ConnectJob.Status.QUEUED, messages=[{"SeverityId": 2, "Message": m}
                                                                      for m in accepted.messages]))
         Entity.objects.filter(pk__in=[e.pk for e in entities], claimed_by_task=ctx.task.pk).update(
@@ -385,8 +381,7 @@ def run(task: Task, ctx) -> None:
     flow = task.flow
     settings = parse_flow_settings(flow)
     params = task.params or {}
-    norce = ctx.client("commerce")
-    norce.priority = flow.kind in PRIORITY_KINDS
+    norce = commerce_client(ctx, flow)
 
     if params.get("follow_jobs"):
         connect_jobs.follow(ctx, flow, norce, wait=0, job_ids=params.get("job_ids"))
@@ -418,6 +413,13 @@ def run(task: Task, ctx) -> None:
         # Hand over to a continuation so other flows (stock) get a worker in between.
         services.queue_follow_up(flow, {"send_only": True}, at=timezone.now())
     connect_jobs.follow(ctx, flow, norce, wait=0 if connect_jobs.events_enabled(norce) else settings.job_wait_seconds)
+
+
+def commerce_client(ctx, flow: Flow):
+    """The Norce client for the flow; stock may use the reserved share of the Connect limit."""
+    norce = ctx.client("commerce")
+    norce.priority = flow.kind in PRIORITY_KINDS
+    return norce
 
 
 def _since_param(params: dict[str, Any]):
@@ -467,6 +469,3 @@ def reread(ctx, flow: Flow, settings: MasterSettings, entity_ids: list[int]) -> 
         Entity.objects.filter(pk=entity.pk).update(payload_hash="")  # make the stored content count as changed
         store_batch(ctx, flow, batch)
 
-
-def registered_kinds() -> list[str]:
-    return [kind for kind, spec in registry.FLOWS.items() if spec.runner == "integrations.flows.master.run"]

@@ -91,6 +91,9 @@ SETTINGS_CLASSES: dict[str, type[MasterSettings]] = {
     "customers_to_commerce": CustomerSettings,
 }
 
+# The master-data flow kinds (ERP → Norce), in the order admin and the demo list them.
+MASTER_KINDS: tuple[str, ...] = tuple(SETTINGS_CLASSES)
+
 CHOICES = {"source": {"prices_to_commerce": ("price_list", "article"), "stock_to_commerce": ("articles", "warehouse")},
            "quantity": {"stock_to_commerce": ("available", "in_stock")}}
 

@@ -109,8 +109,7 @@ class Command(BaseCommand):
 
     # -- modes -------------------------------------------------------------------------------
     def _full(self, ctx, flow, settings, progress) -> None:
-        norce, fortnox = ctx.client("commerce"), ctx.client("erp")
-        norce.priority = flow.kind in master.PRIORITY_KINDS
+        norce, fortnox = master.commerce_client(ctx, flow), ctx.client("erp")
         resumed = resync.active_run(flow)
         if resumed:
             self.stdout.write(f"Resuming full file #{resumed.pk} ({resumed.status}, {resumed.pages_done} page(s), "
@@ -126,8 +125,7 @@ class Command(BaseCommand):
                             hint="Restart the job from the Connect jobs list in admin, or run the full file again.")
 
     def _incremental(self, ctx, flow, settings, since, progress) -> None:
-        norce = ctx.client("commerce")
-        norce.priority = flow.kind in master.PRIORITY_KINDS
+        norce = master.commerce_client(ctx, flow)
         state = resync.RunProgress(phase="reading")
         stats = master.collect(ctx, flow, settings, since=since)
         state.items = stats.read
