@@ -323,6 +323,8 @@ class LogEntry(models.Model):
     message = models.TextField()
     hint = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The staff user who acted (retry, re-link, reference deleted …); empty for the engine's own lines.
+    actor = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -350,6 +352,9 @@ class WebhookDelivery(models.Model):
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="webhook_deliveries")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # What arrived, byte for byte (bounded by the receiver's size limit); `body` is its text
+    # for reading in admin, with characters PostgreSQL cannot store (NUL) escaped.
+    raw_body = models.BinaryField(null=True, blank=True, editable=False)
     body = models.TextField(blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
     reason = models.TextField(blank=True)
@@ -379,10 +384,12 @@ class ConnectJob(models.Model):
         QUEUED = "queued", "Queued in Norce"
         RUNNING = "running", "Processing"
         SUCCEEDED = "succeeded", "Succeeded"
+        # Norce finished the job but some rows did not land (ignored or rejected).
+        PARTLY_FAILED = "partly_failed", "Partly failed"
         FAILED = "failed", "Failed"
         VALIDATION_FAILED = "validation_failed", "Validation failed"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.VALIDATION_FAILED)
+    FINISHED = (Status.SUCCEEDED, Status.PARTLY_FAILED, Status.FAILED, Status.VALIDATION_FAILED)
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="connect_jobs")
     flow = models.ForeignKey(Flow, on_delete=models.SET_NULL, null=True, blank=True, related_name="connect_jobs")
@@ -403,6 +410,11 @@ class ConnectJob(models.Model):
     inserts = models.PositiveIntegerField(default=0)
     updates = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0)
+    # What happened to the rows, once the job ended: written (inserted or updated), ignored
+    # (accepted but skipped, e.g. a price for a SKU Norce does not have) and rejected (validation).
+    rows_written = models.PositiveIntegerField(default=0)
+    rows_ignored = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
     messages = models.JSONField(default=list, blank=True, help_text="Norce's job log (warnings and errors)")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
