@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+import warnings
 from pathlib import Path
 
 import environ
@@ -41,6 +43,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) in every mode: demo, tests and production.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -119,7 +123,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# WhiteNoise serves the static files. In production (STATIC_MANIFEST=true, and `collectstatic` on
+# every deploy) they are served from STATIC_ROOT compressed, under content-hashed names, cacheable
+# forever; `make demo` runs the same way.
+# Without the manifest (tests, a plain runserver) they keep their own names and are found in the
+# apps as well, so pages are styled even before `collectstatic` has run.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=False)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATIC_MANIFEST
+                    else "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if not STATIC_MANIFEST:
+    # Before the first `collectstatic` there is no STATIC_ROOT; the apps' files are served meanwhile.
+    warnings.filterwarnings("ignore", message=f"No directory at: {re.escape(str(STATIC_ROOT))}")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -31,6 +31,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("migrate", verbosity=0)
+        # The web server serves static files as in production: collected, compressed, content-hashed.
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                       cwd=ROOT, env={**os.environ, "STATIC_MANIFEST": "true"}, check=True)
         login = ensure_admin()
         fortnox = FortnoxSimulator("127.0.0.1", options["fortnox_port"])
         fortnox.seed_demo()
@@ -41,7 +44,7 @@ class Command(BaseCommand):
                                             fortnox_grant=fortnox.issue_tokens("fortnox-client"))
         commerce = integration.connectors.get(role="commerce")
         site = f"http://127.0.0.1:{options['port']}"
-        env = {**os.environ, "SITE_URL": site, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "SITE_URL": site, "PYTHONUNBUFFERED": "1", "STATIC_MANIFEST": "true"}
         children = [
             subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True),
             subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"],
