@@ -1,30 +1,31 @@
 """Inbound HTTP from Norce: the order receiver (push) and the event webhook.
 
 Both store what arrived durably in one transaction before answering, and both
-dedupe on the order's ClientOrderRef, as does the fail-safe poll.
+dedupe on the order's ClientOrderRef, as does the fail-safe poll. Every request
+they cannot use is answered with a 4xx and a JSON reason, and kept (as a Webhook
+delivery) and logged; see integrations.inbound for how bodies are read.
 """
 from __future__ import annotations
 
-import base64
-import hmac
-import json
 import logging
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from connectors.norce.mapping import event_client_order_ref, order_from_request, order_response
-from integrations import services
+from integrations import errors, services
 from integrations.errors import SyncError
 from integrations.flows.orders import store_order
-from integrations.models import Connector, Entity, Integration, Task, WebhookDelivery
+from integrations.inbound import (MAX_BODY, REFERENCE_LENGTH, REFUSED_BODY_KEPT, Body, Unreadable, basic_auth_ok,
+                                  credential_bytes, decode, label, parse_body, read_body, same_secret, storable_text)
+from integrations.models import Connector, Entity, Integration, LogEntry, Task, WebhookDelivery
 
 log = logging.getLogger("brygga.webhooks")
 
-MAX_BODY = 5 * 1024 * 1024
+_NUL_NOTE = ("Characters PostgreSQL cannot store (NUL, lone surrogates) were removed from the stored order; "
+             "the raw body keeps them.")
 
 
 def _commerce_connector(integration_id: int) -> Connector | None:
@@ -32,53 +33,92 @@ def _commerce_connector(integration_id: int) -> Connector | None:
             .filter(integration_id=integration_id, role=Connector.Role.COMMERCE, system=Connector.System.NORCE).first())
 
 
-def _basic_auth_ok(request: HttpRequest, connector: Connector) -> bool:
-    expected_user = connector.credentials.get("receiver_username", "")
-    expected_password = connector.credentials.get("receiver_password", "")
-    if not expected_password:
-        return False
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header.startswith("Basic "):
-        return False
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return hmac.compare_digest(user, expected_user) & hmac.compare_digest(password, expected_password)
-
-
 def _order_response(*, ok: bool, description: str, erp_order_no: str = "", status: int = 200) -> JsonResponse:
     return JsonResponse(order_response(ok=ok, description=description, erp_order_no=erp_order_no or None), status=status)
 
 
-def _body_text(request: HttpRequest) -> str:
-    return request.body[:MAX_BODY].decode("utf-8", errors="replace")
+def _not_post(request: HttpRequest) -> bool:
+    return request.method != "POST"
+
+
+def _log_line(integration: Integration, *, level: str, code: str, message: str, reference: str = "") -> None:
+    entry = errors.lookup(code)
+    LogEntry.objects.create(integration=integration, level=level, data_type="order", code=code,
+                            reference=label(reference), message=storable_text(message),
+                            hint=entry.hint if entry else "")
+
+
+def _refused(integration: Integration, *, kind: str, body: Body, what: str, why: str) -> None:
+    """A push or event with wrong credentials: kept (a bounded part of its body, no headers) and logged."""
+    kept = body.raw[:REFUSED_BODY_KEPT]
+    with transaction.atomic():
+        WebhookDelivery.objects.create(integration=integration, kind=kind, raw_body=kept,
+                                       body=storable_text(decode(kept, charset=body.charset)),
+                                       outcome=WebhookDelivery.Outcome.REJECTED, reason=why)
+        _log_line(integration, level=LogEntry.Level.WARNING, code=errors.RECEIVER_AUTH.code,
+                  message=f"{what} refused: {why}")
+    log.warning("%s refused for integration %s: %s", what, integration.pk, why)
+
+
+def _reject(integration: Integration, body: Body, reason: str, *, kind: str = WebhookDelivery.Kind.ORDER_PUSH,
+            reference: str = "") -> str:
+    """Keep an unusable body and log why; returns the reason as stored."""
+    reason = label(reason, length=1000)
+    if kind == WebhookDelivery.Kind.ORDER_PUSH:
+        code, level, what = errors.ORDER_MALFORMED.code, LogEntry.Level.ERROR, "Order push"
+    else:
+        code, level, what = errors.EVENT_MALFORMED.code, LogEntry.Level.WARNING, "Norce event"
+    with transaction.atomic():
+        WebhookDelivery.objects.create(integration=integration, kind=kind, raw_body=body.raw, body=body.text,
+                                       reference=label(reference), outcome=WebhookDelivery.Outcome.REJECTED,
+                                       reason=reason)
+        _log_line(integration, level=level, code=code, message=f"{what} rejected: {reason}", reference=reference)
+    log.warning("%s rejected for integration %s: %s", what, integration.pk, reason)
+    return reason
 
 
 @csrf_exempt
-@require_POST
 def order_receiver(request: HttpRequest, integration_id: int) -> JsonResponse:
     """Norce's ERP integration endpoint: POST OrderRequest → OrderResponse."""
+    if _not_post(request):
+        response = _order_response(ok=False, description="Only POST is accepted", status=405)
+        response["Allow"] = "POST"
+        return response
     connector = _commerce_connector(integration_id)
     if connector is None:
         return _order_response(ok=False, description="Unknown integration", status=404)
-    if not _basic_auth_ok(request, connector):
-        return _order_response(ok=False, description="Authentication failed", status=401)
     integration = connector.integration
-    text = _body_text(request)
+    body = read_body(request=request)
+    if not basic_auth_ok(header=request.META.get("HTTP_AUTHORIZATION", ""),
+                         username=connector.credentials.get("receiver_username", ""),
+                         password=connector.credentials.get("receiver_password", "")):
+        _refused(integration, kind=WebhookDelivery.Kind.ORDER_PUSH, body=body, what="Order push",
+                 why="the Basic auth username or password does not match the Norce connector")
+        return _order_response(ok=False, description="Authentication failed", status=401)
+    if body.too_large:
+        reason = _reject(integration, body, f"The body is larger than {MAX_BODY} bytes, the receiver's limit")
+        return _order_response(ok=False, description=reason[:300], status=413)
     try:
-        body = json.loads(text)
-        order = order_from_request(body)
-    except (ValueError, SyncError) as exc:
-        reason = exc.message if isinstance(exc, SyncError) else f"Body is not valid JSON: {exc}"
-        _reject(integration, text, reason)
+        parsed = parse_body(decode(body.raw, charset=body.charset))
+        order = order_from_request(parsed.value)
+    except (Unreadable, SyncError) as exc:
+        reason = _reject(integration, body, exc.message if isinstance(exc, SyncError) else exc.reason)
+        return _order_response(ok=False, description=reason[:300], status=400)
+    except Exception as exc:  # the mapping met a shape it does not know; refuse rather than fail
+        log.exception("Order push for integration %s could not be read", integration.pk)
+        reason = _reject(integration, body, f"The order could not be read ({type(exc).__name__})")
+        return _order_response(ok=False, description=reason[:300], status=400)
+    if len(order.source_id) > REFERENCE_LENGTH:
+        reason = _reject(integration, body, f"ClientOrderRef: is longer than {REFERENCE_LENGTH} characters",
+                         reference=order.source_id)
         return _order_response(ok=False, description=reason[:300], status=400)
     with transaction.atomic():
-        entity, created = store_order(integration=integration, source_id=order.source_id, payload=body,
+        entity, created = store_order(integration=integration, source_id=order.source_id, payload=parsed.value,
                                       received_via="push", reference=order.order_no, label=order.buyer.display_name)
         WebhookDelivery.objects.create(
-            integration=integration, kind=WebhookDelivery.Kind.ORDER_PUSH, body=text, reference=order.order_no,
-            entity=entity, outcome=WebhookDelivery.Outcome.ACCEPTED if created else WebhookDelivery.Outcome.DUPLICATE,
+            integration=integration, kind=WebhookDelivery.Kind.ORDER_PUSH, raw_body=body.raw, body=body.text,
+            reference=order.order_no, entity=entity, reason=_NUL_NOTE if parsed.altered else "",
+            outcome=WebhookDelivery.Outcome.ACCEPTED if created else WebhookDelivery.Outcome.DUPLICATE,
         )
         if created:
             services.create_task(integration=integration, flow=services.flow_for(integration, "order"),
@@ -90,49 +130,51 @@ def order_receiver(request: HttpRequest, integration_id: int) -> JsonResponse:
     return _order_response(ok=True, description="Received" if created else "Already received")
 
 
-def _reject(integration: Integration, text: str, reason: str) -> None:
-    from integrations.models import LogEntry
-
-    with transaction.atomic():
-        WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.ORDER_PUSH, body=text,
-                                       outcome=WebhookDelivery.Outcome.REJECTED, reason=reason)
-        LogEntry.objects.create(integration=integration, level=LogEntry.Level.ERROR, data_type="order",
-                                code="order.malformed", message=f"Order push rejected: {reason}",
-                                hint="The body is kept under Webhook deliveries. Check what the webshop sent.")
+def _event_error(status: int, reason: str) -> JsonResponse:
+    return JsonResponse({"error": reason}, status=status)
 
 
 @csrf_exempt
-@require_POST
 def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
     """Norce Commerce Event webhook. Authenticated by a static secret header (Norce signs nothing)."""
+    if _not_post(request):
+        response = _event_error(405, "only POST is accepted")
+        response["Allow"] = "POST"
+        return response
     connector = _commerce_connector(integration_id)
     if connector is None:
-        return JsonResponse({"error": "unknown integration"}, status=404)
-    secret = connector.credentials.get("event_secret", "")
-    given = request.headers.get("X-Brygga-Secret", "")
-    if not secret or not hmac.compare_digest(given, secret):
-        return JsonResponse({"error": "missing or wrong X-Brygga-Secret header"}, status=401)
+        return _event_error(404, "unknown integration")
     integration = connector.integration
-    text = _body_text(request)
+    body = read_body(request=request)
+    given = credential_bytes(request.headers.get("X-Brygga-Secret", ""))
+    if not same_secret(given, connector.credentials.get("event_secret", "")):
+        _refused(integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=body, what="Norce event",
+                 why="the X-Brygga-Secret header is missing or does not match the Norce connector")
+        return _event_error(401, "missing or wrong X-Brygga-Secret header")
+    kind = WebhookDelivery.Kind.NORCE_EVENT
+    if body.too_large:
+        return _event_error(413, _reject(integration, body, f"the body is larger than {MAX_BODY} bytes", kind=kind))
     try:
-        body: Any = json.loads(text)
-    except ValueError:
-        WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=text,
-                                       outcome=WebhookDelivery.Outcome.REJECTED, reason="not JSON")
-        return JsonResponse({"error": "body is not JSON"}, status=400)
-    if isinstance(body, dict) and "JobId" in body and "ClientOrderRef" not in body:
-        return _job_completed(integration, body, text)
+        parsed = parse_body(decode(body.raw, charset=body.charset))
+    except Unreadable as exc:
+        return _event_error(400, _reject(integration, body, exc.reason, kind=kind))
+    event: Any = parsed.value
+    if isinstance(event, dict) and "JobId" in event and "ClientOrderRef" not in event:
+        return _job_completed(integration, event, body)
     try:
-        ref = event_client_order_ref(body)
+        ref = event_client_order_ref(event)
     except SyncError as exc:
         # Other event types are acknowledged (2xx) so Norce does not retry them forever.
-        WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=text,
-                                       outcome=WebhookDelivery.Outcome.IGNORED, reason=exc.message)
-        return JsonResponse({"status": "ignored", "reason": exc.message})
+        WebhookDelivery.objects.create(integration=integration, kind=kind, raw_body=body.raw, body=body.text,
+                                       outcome=WebhookDelivery.Outcome.IGNORED, reason=label(exc.message, length=1000))
+        return JsonResponse({"status": "ignored", "reason": label(exc.message, length=300)})
+    if len(ref) > REFERENCE_LENGTH:
+        reason = f"ClientOrderRef: is longer than {REFERENCE_LENGTH} characters"
+        return _event_error(400, _reject(integration, body, reason, kind=kind, reference=ref))
     with transaction.atomic():
         known = Entity.objects.filter(integration=integration, data_type="order", source_id=ref).first()
         WebhookDelivery.objects.create(
-            integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=text, reference=ref, entity=known,
+            integration=integration, kind=kind, raw_body=body.raw, body=body.text, reference=ref, entity=known,
             outcome=WebhookDelivery.Outcome.DUPLICATE if known else WebhookDelivery.Outcome.ACCEPTED,
         )
         if known is None:
@@ -141,16 +183,22 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
     return JsonResponse({"status": "duplicate" if known else "accepted", "ClientOrderRef": ref})
 
 
-def _job_completed(integration, body: dict[str, Any], text: str) -> JsonResponse:
+def _job_completed(integration: Integration, event: dict[str, Any], body: Body) -> JsonResponse:
     """JobCompletedEvent: one of our Connect imports ended; check it now (Job/Get tells the outcome)."""
     from integrations.flows import connect_jobs
+    from integrations.models import ConnectJob
 
-    job_id = str(body.get("JobId"))
+    kind = WebhookDelivery.Kind.NORCE_EVENT
+    value = event.get("JobId")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return _event_error(400, _reject(integration, body, "JobId: must be text or a whole number", kind=kind))
+    job_id = str(value).strip()
+    fits = 0 < len(job_id) <= ConnectJob._meta.get_field("job_id").max_length
     with transaction.atomic():
-        ours = connect_jobs.job_completed(integration.pk, job_id)
+        ours = fits and connect_jobs.job_completed(integration.pk, job_id)
         WebhookDelivery.objects.create(
-            integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=text, reference=f"job {job_id}",
+            integration=integration, kind=kind, raw_body=body.raw, body=body.text, reference=label(f"job {job_id}"),
             outcome=WebhookDelivery.Outcome.ACCEPTED if ours else WebhookDelivery.Outcome.IGNORED,
             reason="" if ours else "not a job Brygga started",
         )
-    return JsonResponse({"status": "accepted" if ours else "ignored", "JobId": job_id})
+    return JsonResponse({"status": "accepted" if ours else "ignored", "JobId": label(job_id)})
