@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "integrations",
     "bookkeeping",
@@ -145,16 +146,34 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Staff only until tokens are scoped to one merchant: the API shows every merchant's data.
+    "DEFAULT_PERMISSION_CLASSES": ["integrations.api.permissions.IsStaff"],
+    # Every answer, errors included, is JSON; people read the API at /api/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # limit 1..500 (default 100) and offset, both validated.
+    "DEFAULT_PAGINATION_CLASS": "integrations.api.pagination.StatusPagination",
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Brygga status API",
-    "DESCRIPTION": "Read-only status of integrations, tasks, logs and references.",
+    "DESCRIPTION": (
+        "Read-only status of integrations, tasks, logs, references and Connect jobs, for staff users "
+        "(a token of a staff user, or a staff session). Lists take `limit` (at most 500) and `offset`; "
+        "an unknown parameter or a value the schema does not allow answers 400 naming the parameter."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI (/api/docs/) and Redoc (/api/redoc/) from Brygga's own static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Other systems use a token; the session (for staff trying the API in /api/docs/) is not documented.
+    "AUTHENTICATION_WHITELIST": ["rest_framework.authentication.TokenAuthentication"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "IntegrationStatusEnum": "integrations.models.Integration.Status",
         "TaskStatusEnum": "integrations.models.Task.Status",

@@ -90,8 +90,8 @@ class ConnectJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConnectJob
         fields = ("id", "integration", "flow", "task", "job_id", "method", "status", "status_id", "full_file",
-                  "item_count", "inserts", "updates", "failures", "messages", "header", "created_at", "finished_at",
-                  "last_checked_at", "checks", "restarts")
+                  "item_count", "rows_written", "rows_ignored", "rows_rejected", "inserts", "updates", "failures",
+                  "messages", "header", "created_at", "finished_at", "last_checked_at", "checks", "restarts")
 
 
 class ReferenceSerializer(serializers.ModelSerializer):

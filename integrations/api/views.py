@@ -4,11 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 
 from integrations import selectors
 from integrations.api import filters
+from integrations.api.pagination import StatusPagination
 from integrations.api.serializers import (
     ConnectJobSerializer,
     IntegrationSerializer,
@@ -18,16 +23,28 @@ from integrations.api.serializers import (
 )
 from integrations.models import ConnectJob, Connector, Integration, LogEntry, Reference, Task
 
+PAGE_PARAMS = {StatusPagination.limit_query_param, StatusPagination.offset_query_param}
+
 
 class FilteredViewSet(viewsets.ReadOnlyModelViewSet):
     """A read-only viewset whose list is filtered by its declared query parameters."""
 
     filter_params: tuple[filters.Param, ...] = ()
+    # Ids are ASCII digits; anything else in the path is an unknown page (a JSON 404).
+    lookup_value_regex = "[0-9]+"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # An unknown (e.g. misspelt) parameter would otherwise be ignored and answer every record.
+        known = {param.name for param in self.filter_params} | PAGE_PARAMS if self.action == "list" else set()
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise ValidationError({name: "Unknown query parameter." for name in unknown})
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset()
         if self.action == "list":
-            queryset = filters.apply(queryset, self.request.query_params, self.filter_params)
+            queryset = filters.apply(queryset, params=self.request.query_params, declared=self.filter_params)
         return queryset
 
 
@@ -84,3 +101,9 @@ class ConnectJobViewSet(FilteredViewSet):
     serializer_class = ConnectJobSerializer
     filter_params = filters.CONNECT_JOB_FILTERS
     queryset = ConnectJob.objects.order_by("-created_at", "-id")
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other path under `api/`: a JSON 404 like the API's own, whatever the method."""
+    return JsonResponse({"detail": "Not found."}, status=404)

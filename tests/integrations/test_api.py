@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,7 +23,7 @@ SECRETS = ("norce-secret-value", "receiver-secret-value", "event-secret-value", 
 
 @pytest.fixture
 def api(db) -> APIClient:
-    user = get_user_model().objects.create_user("monitor", password="x")
+    user = get_user_model().objects.create_user("monitor", password="x", is_staff=True)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
@@ -145,11 +146,95 @@ def test_task_filters(api, world):
     assert len(results(api.get("/api/v1/tasks/", {"created_after": since}))) == 2
 
 
-@pytest.mark.parametrize("params", [{"status": "exploded"}, {"integration": "x"}, {"created_after": "yesterday"}])
+@pytest.mark.parametrize("params", [
+    {"status": "exploded"}, {"integration": "x"}, {"created_after": "yesterday"},
+    {"created_after": "2025-02-30"}, {"created_before": "2025-01-01T00:00:00+24:00"},
+    {"created_after": "2025-01-01T25:00"}, {"created_after": "9999-12-31T23:00:00-05:00"},
+    {"created_after": "２０２５-01-01"}, {"integration": "١"}, {"flow": "-1"}, {"integration": " 1"},
+    {"integration": "9223372036854775808"}, {"integration": "99999999999999999999"}, {"integration": ""},
+    {"status": ""}, {"trigger": "AAA"}, {"flow_kind": "orders\x00"}, {"limit": "0"}, {"limit": "501"},
+    {"limit": str(2**64)}, {"limit": "x"}, {"offset": "-1"}, {"offset": str(2**63)}, {"stauts": "failed"},
+    {"": "false"}, {"flow": "0" * 5000 + "x"}, {"flow": "0"},
+])
 def test_bad_filter_values_answer_400(api, world, params):
     response = api.get("/api/v1/tasks/", params)
-    assert response.status_code == 400
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/json"
     assert next(iter(params)) in response.json()
+
+
+@pytest.mark.parametrize(("url", "params"), [
+    ("/api/v1/logs/", {"task": "null"}), ("/api/v1/logs/", {"code": "a\x00b"}),
+    ("/api/v1/logs/", {"level": "AAA"}), ("/api/v1/references/", {"origin": "AAA"}),
+    ("/api/v1/integrations/", {"status": "AAA"}), ("/api/v1/integrations/", {"merchant": "\x00"}),
+    ("/api/v1/connect-jobs/", {"status": "AAA"}), ("/api/v1/connect-jobs/", {"job_id": "1\x00"}),
+    ("/api/v1/references/", {"source_id": "\x00"}), ("/api/v1/logs/", {"created_after": "2025-02-29"}),
+])
+def test_bad_values_answer_400_on_every_list(api, world, url, params):
+    response = api.get(url, params)
+    assert response.status_code == 400, response.content
+    assert next(iter(params)) in response.json()
+
+
+def test_an_offset_beyond_what_postgresql_takes_names_the_same_moment(api, world):
+    # +20:00 is a valid ISO 8601 offset that PostgreSQL would refuse in a literal (it stops at ±15:59).
+    far_east, far_west = dt_timezone(timedelta(hours=20)), dt_timezone(-timedelta(hours=23, minutes=59))
+    hour_ago = timezone.now() - timedelta(hours=1)
+    [recent] = results(api.get("/api/v1/tasks/", {"created_after": hour_ago.astimezone(far_east).isoformat()}))
+    assert recent["status"] == "failed"
+    [older] = results(api.get("/api/v1/tasks/", {"created_before": hour_ago.astimezone(far_west).isoformat()}))
+    assert older["status"] == "succeeded"
+
+
+def test_pages_are_at_most_500_and_a_far_offset_is_an_empty_page(api, world):
+    assert api.get("/api/v1/logs/", {"limit": 500}).status_code == 200
+    assert api.get("/api/v1/logs/", {"limit": 501}).status_code == 400
+    assert len(results(api.get("/api/v1/logs/", {"limit": "0" * 5000 + "1"}))) == 1
+    far = api.get("/api/v1/logs/", {"offset": "99999999999999999"})
+    assert far.status_code == 200 and far.json()["results"] == [] and far.json()["count"] == 2
+    assert results(api.get("/api/v1/logs/", {"offset": 1, "limit": 1}))[0]["message"] == "Fortnox said no"
+
+
+def test_a_non_staff_token_is_forbidden(world):
+    user = get_user_model().objects.create_user("shop-owner", password="x")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    for url in (*ENDPOINTS, "/api/v1/connect-jobs/", f"/api/v1/integrations/{world.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "staff" in response.json()["detail"]
+        assert "anna@example.com" not in response.content.decode()
+
+
+@pytest.mark.parametrize(("method", "url", "status"), [
+    ("get", "/api/v1/nothing-here/", 404), ("get", "/api/nothing/", 404), ("post", "/api/v1/nope/", 404),
+    ("get", "/api/v1/tasks/999999/", 404), ("get", "/api/v1/tasks/null/", 404), ("get", "/api/v1/tasks/١/", 404),
+    ("get", "/api/v1/tasks/99999999999999999999/", 404), ("post", "/api/v1/tasks/", 405),
+    ("delete", "/api/v1/references/1/", 405), ("get", "/api/v1/tasks/?format=api", 404),
+])
+def test_every_error_is_a_json_reason(api, world, method, url, status):
+    response = getattr(api, method)(url)
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"]
+
+
+def test_unauthenticated_answers_are_json(db):
+    for client_headers in ({}, {"HTTP_AUTHORIZATION": "Token not-a-token"}):
+        response = APIClient().get("/api/v1/tasks/", **client_headers)
+        assert response.status_code == 401 and response["Content-Type"] == "application/json"
+        assert response.json()["detail"]
+    # a path without its slash is redirected to the slashed one, which answers JSON too
+    assert APIClient().get("/api/v1/tasks", follow=True).status_code == 401
+
+
+def test_docs_are_served_without_a_cdn(db):
+    for url in ("/api/docs/", "/api/redoc/"):
+        response = APIClient().get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert "/static/drf_spectacular_sidecar/" in page and "cdn.jsdelivr.net" not in page, url
+        assert "/api/schema/" in page
 
 
 def test_log_filters(api, world):
@@ -205,5 +290,12 @@ def test_schema_is_an_openapi_document(api, db):
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
     assert {"/api/v1/integrations/", "/api/v1/tasks/", "/api/v1/logs/", "/api/v1/references/"} <= set(schema["paths"])
-    params = {p["name"] for p in schema["paths"]["/api/v1/tasks/"]["get"]["parameters"]}
-    assert {"integration", "flow", "status", "trigger", "created_after", "limit", "offset"} <= params
+    params = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/tasks/"]["get"]["parameters"]}
+    assert {"integration", "flow", "status", "trigger", "created_after", "limit", "offset"} <= set(params)
+    assert params["limit"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    assert params["integration"]["type"] == "integer" and params["integration"]["maximum"] == 2**63 - 1
+    assert params["created_after"] == {"type": "string", "format": "date-time"}
+    assert params["flow_kind"]["pattern"] == "^[^\\x00]*$"
+    assert "AAA" not in params["trigger"]["enum"] and "manual" in params["trigger"]["enum"]
+    responses = schema["paths"]["/api/v1/tasks/"]["get"]["responses"]
+    assert {"200", "400", "401", "403", "404"} <= set(responses)
