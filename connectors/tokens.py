@@ -4,6 +4,10 @@ Obtaining a token happens under a row lock on the connector: a second worker tha
 needs a token waits for the first and then uses the token it stored. That is what
 keeps single-use refresh tokens (Fortnox) from being spent twice, and keeps token
 endpoints with tiny limits (Norce: 3/min) from being hammered.
+
+A caller that names its ``grant`` gets tokens obtained by that grant only: the grant is
+stored with the tokens, so a connector switched to another grant never reuses a token
+(or a refresh token) the old grant produced.
 """
 from __future__ import annotations
 
@@ -19,7 +23,17 @@ from integrations.models import Connector
 MIN_VALIDITY = timedelta(seconds=120)
 
 
-def _valid(tokens: dict[str, Any], not_this: str | None) -> bool:
+def _same_grant(tokens: dict[str, Any], grant: str | None, unrecorded: str | None) -> bool:
+    """Tokens stored without a grant (older rows, seeded tokens) count as `unrecorded`'s, or any grant's."""
+    if grant is None:
+        return True
+    return (tokens.get("grant") or unrecorded or grant) == grant
+
+
+def _valid(tokens: dict[str, Any], not_this: str | None, grant: str | None = None,
+           unrecorded: str | None = None) -> bool:
+    if not _same_grant(tokens, grant, unrecorded):
+        return False
     access = tokens.get("access_token")
     expires = tokens.get("expires_at")
     if not access or access == not_this or not expires:
@@ -27,11 +41,20 @@ def _valid(tokens: dict[str, Any], not_this: str | None) -> bool:
     return timezone.now() + MIN_VALIDITY < datetime.fromisoformat(expires)
 
 
-def store_tokens(connector: Connector, grant: dict[str, Any], *, keep: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Save a token response (access_token, expires_in, refresh_token?) on the connector."""
+def store_tokens(connector: Connector, grant: dict[str, Any], *, keep: dict[str, Any] | None = None,
+                 grant_type: str | None = None, refresh: bool = True) -> dict[str, Any]:
+    """Save a token response (access_token, expires_in, refresh_token?) on the connector.
+
+    `grant_type` records which grant produced the tokens; `refresh=False` keeps no
+    refresh token (a grant that does not use one).
+    """
     expires_at = timezone.now() + timedelta(seconds=int(grant.get("expires_in") or 3600))
     tokens = dict(keep or {})
     tokens.update({k: v for k, v in grant.items() if k in ("access_token", "refresh_token", "scope", "token_type")})
+    if not refresh:
+        tokens.pop("refresh_token", None)
+    if grant_type:
+        tokens["grant"] = grant_type
     tokens["expires_at"] = expires_at.isoformat()
     connector.tokens = tokens
     connector.token_expires_at = expires_at
@@ -39,22 +62,30 @@ def store_tokens(connector: Connector, grant: dict[str, Any], *, keep: dict[str,
     return tokens
 
 
-def access_token(connector: Connector, obtain: Callable[[dict[str, Any]], dict[str, Any]], *, rejected: str | None = None) -> str:
+def access_token(connector: Connector, obtain: Callable[[dict[str, Any]], dict[str, Any]], *,
+                 rejected: str | None = None, grant: str | None = None, refresh: bool = True,
+                 unrecorded: str | None = None) -> str:
     """Return a valid access token, calling `obtain(current_tokens)` under a lock when needed.
 
     `rejected` is a token the API just refused (401): it is never returned again.
     `obtain` receives the stored tokens (with any refresh token) and returns the
-    token endpoint's JSON answer.
+    token endpoint's JSON answer. With `grant`, only tokens that grant produced are
+    used and the new ones are recorded as its; `refresh=False` means the grant uses no
+    refresh token: `obtain` is not shown one and none is kept. `unrecorded` names the
+    grant that produced tokens stored without one (None: any grant may use them).
     """
-    if _valid(connector.tokens, rejected):
+    if _valid(connector.tokens, rejected, grant, unrecorded):
         return connector.tokens["access_token"]
     with transaction.atomic():
         locked = Connector.objects.select_for_update().get(pk=connector.pk)
-        if _valid(locked.tokens, rejected):
+        if _valid(locked.tokens, rejected, grant, unrecorded):
             connector.tokens, connector.token_expires_at = locked.tokens, locked.token_expires_at
             return locked.tokens["access_token"]
-        grant = obtain(locked.tokens)
-        keep = {k: v for k, v in locked.tokens.items() if k == "refresh_token"}
-        tokens = store_tokens(locked, grant, keep=keep)
+        current = dict(locked.tokens or {})
+        if not refresh:
+            current.pop("refresh_token", None)
+        answer = obtain(current)
+        keep = {k: v for k, v in current.items() if k == "refresh_token"} if refresh else {}
+        tokens = store_tokens(locked, answer, keep=keep, grant_type=grant, refresh=refresh)
     connector.tokens, connector.token_expires_at = tokens, locked.token_expires_at
     return tokens["access_token"]

@@ -13,6 +13,7 @@ import requests
 from connectors import ratelimit
 from connectors.fortnox import oauth
 from connectors.fortnox.errors import NOT_CONNECTED, error_for, oauth_error_for
+from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings
 from connectors.tokens import access_token
 from connectors.transport import ApiClient
 from integrations.errors import SyncError
@@ -59,7 +60,10 @@ class FortnoxClient(ApiClient):
         return 1.0
 
     def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
-        token = access_token(self.connector, self._obtain, rejected=rejected)
+        auth = self.auth_settings()
+        # Tokens stored before the grant was recorded came from "Connect to Fortnox".
+        token = access_token(self.connector, self._obtain, rejected=rejected, grant=auth.grant,
+                             refresh=not auth.service_account, unrecorded=AUTHORIZATION_CODE)
         return {"Authorization": f"Bearer {token}"}
 
     def error_from_response(self, response: requests.Response) -> SyncError:
@@ -69,13 +73,23 @@ class FortnoxClient(ApiClient):
         return error_for(response.status_code, body, response.text)
 
     # -- tokens ----------------------------------------------------------------------
+    def auth_settings(self) -> FortnoxAuthSettings:
+        """The connector's explicit grant (settings["grant"]), see connectors.fortnox.settings."""
+        return oauth.auth_settings(self.connector)
+
     def _obtain(self, tokens: dict[str, Any]) -> dict[str, Any]:
-        """A new token grant: client credentials, refresh token, or not connected."""
-        tenant_id = (self.connector.settings or {}).get("tenant_id")
-        if tenant_id and not tokens.get("refresh_token"):
-            return self.grant({"grant_type": "client_credentials"}, headers={"TenantId": str(tenant_id)})
+        """A new token by the connector's grant, whatever tokens are stored."""
+        auth = self.auth_settings()
+        if auth.service_account:
+            # A service account: client id and secret plus the tenant; a stored refresh
+            # token (from an earlier authorization-code connection) is not used.
+            return self.grant({"grant_type": "client_credentials"}, headers={"TenantId": auth.tenant_id})
         if tokens.get("refresh_token"):
             return self.grant({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        if tokens.get("grant") == CLIENT_CREDENTIALS:
+            raise SyncError(NOT_CONNECTED.code,
+                            "The Fortnox connector now uses the authorization-code grant but holds no refresh "
+                            "token: it was connected as a service account (client credentials)")
         raise SyncError(NOT_CONNECTED.code, "The Fortnox connector has no tokens yet")
 
     def grant(self, form: dict[str, str], *, headers: dict[str, str] | None = None) -> dict[str, Any]:

@@ -4,6 +4,10 @@ Flow: admin builds ``authorization_url`` with ``make_state(connector.pk)``; Fort
 redirects back with ``code`` and ``state``; the view checks ``read_state(state)``
 and calls ``exchange_code``. Access and refresh tokens are then kept fresh by
 ``FortnoxClient`` through ``connectors.tokens``.
+
+With ``settings["grant"] = "client_credentials"`` (see ``connectors.fortnox.settings``)
+the consent page is asked for a service account; after that consent Brygga gets its
+access tokens by client credentials and keeps no refresh token.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import requests
 from django.core import signing
 
 from connectors.fortnox.errors import AUTH
+from connectors.fortnox.settings import (AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings,
+                                         parse_auth_settings)
 from connectors.tokens import store_tokens
 from integrations.errors import SyncError
 from integrations.models import Connector
@@ -23,6 +29,15 @@ DEFAULT_AUTH_URL = "https://apps.fortnox.se"
 DEFAULT_SCOPES = ["invoice", "customer", "article", "companyinformation", "settings", "payment", "bookkeeping", "price"]
 STATE_SALT = "brygga.connectors.fortnox.oauth-state"
 STATE_MAX_AGE = 15 * 60  # seconds; Fortnox's authorization code itself lives 10 minutes
+
+
+def auth_settings(connector: Connector) -> FortnoxAuthSettings:
+    """The connector's explicit grant (settings["grant"]); SyncError when the settings are invalid."""
+    try:
+        return parse_auth_settings(connector.settings)
+    except ValueError as exc:
+        raise SyncError("config.connector_settings", f"Fortnox connector settings: {exc}", permanent=True,
+                        hint="Correct 'Grant' and 'Tenant id' on the Fortnox connector in Brygga admin.") from exc
 
 
 def oauth_base(connector: Connector) -> str:
@@ -53,8 +68,13 @@ def basic_auth(connector: Connector) -> str:
 
 
 def authorization_url(connector: Connector, *, redirect_uri: str, state: str,
-                      scopes: Sequence[str] = DEFAULT_SCOPES, service_account: bool = False) -> str:
-    """The Fortnox consent page URL the user is sent to."""
+                      scopes: Sequence[str] = DEFAULT_SCOPES, service_account: bool | None = None) -> str:
+    """The Fortnox consent page URL the user is sent to.
+
+    `service_account` defaults to the connector's grant (client credentials → yes).
+    """
+    if service_account is None:
+        service_account = auth_settings(connector).service_account
     params = {
         "client_id": client_id(connector),
         "redirect_uri": redirect_uri,
@@ -64,8 +84,10 @@ def authorization_url(connector: Connector, *, redirect_uri: str, state: str,
         "response_type": "code",
     }
     if service_account:
-        # Creates a service account; afterwards the connector may use client
-        # credentials (settings["tenant_id"]) instead of refresh tokens.
+        # Fortnox creates a service account (one per app and company; only a system
+        # administrator may approve it, and the app must allow service accounts in the
+        # developer portal). Afterwards the connector gets tokens by client credentials
+        # with settings["tenant_id"] as the TenantId header.
         params["account_type"] = "service"
     # quote (not quote_plus): scopes are separated by %20, which every OAuth server reads.
     return f"{oauth_base(connector)}/oauth-v1/auth?{urlencode(params, quote_via=quote)}"
@@ -77,8 +99,13 @@ def exchange_code(connector: Connector, *, code: str, redirect_uri: str,
     from connectors.fortnox.client import FortnoxClient
 
     client = FortnoxClient(connector, session=session)
+    service_account = auth_settings(connector).service_account
     grant = client.grant({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
-    store_tokens(connector, grant)
+    # A service account's consent answers with tokens too; the access token is used
+    # until it expires, then client credentials take over. Any refresh token in the
+    # answer is not kept: that grant never uses one.
+    store_tokens(connector, grant, grant_type=CLIENT_CREDENTIALS if service_account else AUTHORIZATION_CODE,
+                 refresh=not service_account)
 
 
 def make_state(connector_id: int) -> str:

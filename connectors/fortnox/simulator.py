@@ -352,6 +352,9 @@ class FortnoxSimulator(Simulator):
         self.round_off_to_whole = False  # öresavrundning: Total rounded to whole SEK, difference in RoundOff
         self.retry_after_header = False  # send Retry-After on rate-limit 429s (undocumented for the real API)
         self.enforce_scopes = True  # 403 (2000663) when the token lacks the resource's scope
+        # Client credentials only for clients whose service account was approved
+        # (consent with account_type=service); off → any client of this company may use them.
+        self.require_service_consent = False
         self.fail_after_create = 0  # next N invoice POSTs create the invoice, then answer 503
         # Seconds the answer to a successful invoice POST is held back after the invoice
         # exists: a window in which a test can kill the client between "created" and "saved".
@@ -371,6 +374,7 @@ class FortnoxSimulator(Simulator):
         self.refresh_tokens: dict[str, RefreshGrant] = {}
         self.refresh_token_uses: dict[str, int] = {}  # every presentation of a refresh token, valid or not
         self.issued_tokens: list[dict[str, Any]] = []  # every token response, oldest first
+        self.service_consents: set[str] = set()  # client ids with an approved service account
 
     def _init_data(self) -> None:
         self.customers: dict[str, dict[str, Any]] = {}
@@ -773,6 +777,8 @@ class FortnoxSimulator(Simulator):
                 return self._oauth_error(400, "invalid_grant",
                                          "The redirect_uri does not match the authorization request.")
             code.used = True
+            if code.service_account:
+                self.service_consents.add(client_id)
             return Response(body=self._issue(client_id, code.tenant_id, code.scope, grant_type=grant_type))
         if grant_type == "refresh_token":
             token = form.get("refresh_token", "")
@@ -789,6 +795,8 @@ class FortnoxSimulator(Simulator):
             # One company per simulator: only its own tenant has given consent.
             if tenant != str(self.tenant_id):
                 return self._oauth_error(400, "invalid_grant", f"No consent for tenant {tenant}.")
+            if self.require_service_consent and client_id not in self.service_consents:
+                return self._oauth_error(400, "invalid_grant", "No service account consent for this client.")
             scope = form.get("scope") or DEFAULT_SCOPE
             return Response(body=self._issue(client_id, self.tenant_id, scope, grant_type=grant_type,
                                              with_refresh=False))
