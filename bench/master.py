@@ -389,6 +389,8 @@ def stock_latency_case(*, runs: int, full_file_articles: int) -> dict[str, Any]:
         Schedule.objects.filter(name__startswith="brygga-rule-").update(next_run=timezone.now() + timedelta(days=7))
         world.norce.connect.seed_skus([STOCK_ARTICLE])  # the SKU exists in Norce (its stock does not yet)
         services.advance_cursor(world.integration, stock_flow.data_type, stock_flow.direction, timezone.now())
+        # The catalogue is in Norce already: stock does not wait for a first products run.
+        services.advance_cursor(world.integration, products_flow.data_type, products_flow.direction, timezone.now())
 
         cluster = Child("qcluster", [sys.executable, "manage.py", "qcluster"],
                         child_env(Q_WORKERS="2", RATE_LIMITS="true"), VAR / "bench-master-qcluster.log")

@@ -5,12 +5,17 @@ so checks back off), or learnt from a JobCompletedEvent. When it ends, its outco
 written on every record it carried: confirmed (the fields become "what Norce has"),
 marked with Norce's validation message, or failed to be sent again. Applying an
 outcome is claimed with a conditional update, so two workers never apply it twice.
+
+A finished job also says what happened to its rows: written (inserted or updated),
+ignored (accepted but skipped, e.g. a price for a SKU Norce does not have) and rejected
+(failed validation). Its status follows from them (see `job_status`).
 """
 from __future__ import annotations
 
 import logging
 import re
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -91,29 +96,94 @@ def _int(value: Any) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class RowCounts:
+    """What happened to a finished job's rows."""
+
+    written: int = 0
+    ignored: int = 0
+    rejected: int = 0
+
+
+# Norce sums up the ignored rows beyond the ones it lists: "... and 12 more row(s) ignored".
+MORE_IGNORED = re.compile(r"(\d+) more row\(?s?\)? ignored", re.IGNORECASE)
+
+
+def _is_ignored(message: dict[str, Any]) -> bool:
+    return message["SeverityId"] == WARNING and "ignored" in message["Message"].lower()
+
+
+def row_counts(*, status_id: int, dto: dict[str, Any], messages: list[dict[str, Any]]) -> RowCounts:
+    """Rows written (Norce's inserts + updates), ignored and rejected, from Job/Get and the job's log.
+
+    A failed job (Norce could not process it) classifies no row: all of it is sent again."""
+    written = _int(dto.get("Inserts", dto.get("Insert"))) + _int(dto.get("Updates"))
+    if status_id == connect.JOB_FAILED:
+        return RowCounts(written=written)
+    rejected_rows = {_int(m.get("ImportedRow")) for m in messages if m["SeverityId"] >= ERROR} - {0}
+    rejected = max(_int(dto.get("Fail")), len(rejected_rows))
+    ignored_rows = {_int(m.get("ImportedRow")) for m in messages if _is_ignored(m)} - {0} - rejected_rows
+    summed_up = sum(int(found.group(1)) for m in messages if _is_ignored(m) and not _int(m.get("ImportedRow"))
+                    for found in [MORE_IGNORED.search(m["Message"])] if found)
+    return RowCounts(written=written, ignored=len(ignored_rows) + summed_up, rejected=rejected)
+
+
+def job_status(status_id: int, counts: RowCounts) -> str:
+    """Brygga's status of a finished job, from Norce's StatusId and what happened to its rows.
+
+    - failed: Norce could not process the job at all (StatusId 3); its rows are sent again
+      or the job is restarted;
+    - validation failed: rows were rejected and none was written (the whole content refused);
+    - partly failed: the job ran but some rows did not land (ignored or rejected) — also when
+      Norce ignored every row, so that a job whose rows all waited is never shown green;
+    - succeeded: every row was written.
+    """
+    if status_id == connect.JOB_FAILED:
+        return ConnectJob.Status.FAILED
+    if counts.rejected and not counts.written:
+        return ConnectJob.Status.VALIDATION_FAILED
+    if counts.rejected or counts.ignored:
+        return ConnectJob.Status.PARTLY_FAILED
+    if status_id == connect.JOB_VALIDATION_FAILED:  # Norce's verdict stands even without row details
+        return ConnectJob.Status.VALIDATION_FAILED
+    return ConnectJob.Status.SUCCEEDED
+
+
 def apply_result(ctx, job: ConnectJob, status_id: int, dto: dict[str, Any], entries: list[dict[str, Any]]) -> bool:
     """Write a finished job's outcome onto its records, once. False if already applied."""
-    status = connect.JOB_STATUS_NAMES[status_id]
     messages = [{"SeverityId": _int(e.get("SeverityId")), "Message": str(e.get("Message") or ""),
                  "ImportedRow": e.get("ImportedRow")} for e in entries if _int(e.get("SeverityId")) >= WARNING]
+    counts = row_counts(status_id=status_id, dto=dto, messages=messages)
+    status = job_status(status_id, counts)
     inserts = _int(dto.get("Inserts", dto.get("Insert")))
     with transaction.atomic():
         claimed = ConnectJob.objects.filter(pk=job.pk, status__in=OPEN).update(
             status=status, status_id=status_id, finished_at=timezone.now(), inserts=inserts,
-            updates=_int(dto.get("Updates")), failures=_int(dto.get("Fail")), messages=messages[:1000])
+            updates=_int(dto.get("Updates")), failures=_int(dto.get("Fail")), messages=messages[:1000],
+            rows_written=counts.written, rows_ignored=counts.ignored, rows_rejected=counts.rejected)
         if not claimed:
             return False
         job.refresh_from_db()
         if not job.sent:
             _log_job(ctx, job, status_id, messages)
-            return True
-        row_errors = _row_errors(job, messages)
-        ignored = _rows_ignored(job, messages)
-        if status_id == connect.JOB_FAILED:
-            _fail_records(ctx, job, messages)
         else:
-            _confirm_records(ctx, job, row_errors, ignored)
+            row_errors = _row_errors(job, messages)
+            ignored = _rows_ignored(job, messages)
+            if status_id == connect.JOB_FAILED:
+                _fail_records(ctx, job, messages)
+            else:
+                _confirm_records(ctx, job, row_errors, ignored)
+        if status_id != connect.JOB_FAILED:
+            _release_dependents(job)
     return True
+
+
+def _release_dependents(job: ConnectJob) -> None:
+    """A products job ended: prices and stock held back for its SKUs may go now."""
+    if job.flow_id and job.flow.kind == "products_to_commerce":
+        from integrations.flows import master
+
+        master.release_dependents(job.flow)
 
 
 # After this many ignored attempts a row waits for a person instead of being sent again.
@@ -126,16 +196,18 @@ def _rows_ignored(job: ConnectJob, messages: list[dict[str, Any]]) -> dict[int, 
     ignored: dict[int, str] = {}
     for message in messages:
         row = _int(message.get("ImportedRow"))
-        if message["SeverityId"] == WARNING and 1 <= row <= len(ids) and "ignored" in message["Message"].lower():
+        if _is_ignored(message) and 1 <= row <= len(ids):
             ignored.setdefault(ids[row - 1], message["Message"])
     return ignored
 
 
 def _log_job(ctx, job: ConnectJob, status_id: int, messages: list[dict[str, Any]]) -> None:
-    level = LogEntry.Level.INFO if status_id == connect.JOB_SUCCEEDED else LogEntry.Level.ERROR
+    level = {ConnectJob.Status.SUCCEEDED: LogEntry.Level.INFO,
+             ConnectJob.Status.PARTLY_FAILED: LogEntry.Level.WARNING}.get(job.status, LogEntry.Level.ERROR)
     code = {connect.JOB_FAILED: "norce.job_failed", connect.JOB_VALIDATION_FAILED: "norce.validation"}.get(status_id, "")
     errors = [m["Message"] for m in messages if m["SeverityId"] >= ERROR]
-    text = f"Norce job {job.job_id} ({job.method}, {job.item_count} items) {connect.JOB_STATUS_NAMES[status_id]}"
+    text = (f"Norce job {job.job_id} ({job.method}, {job.item_count} items) {job.get_status_display().lower()}: "
+            f"{job.rows_written} written, {job.rows_ignored} ignored, {job.rows_rejected} rejected")
     if errors:
         text += f": {len(errors)} error(s), first: {errors[0]}"
     LogEntry.objects.create(integration_id=job.integration_id, task=ctx.task if ctx else None, flow_id=job.flow_id,
@@ -273,7 +345,8 @@ def restart(job_pk: int) -> ConnectJob:
     registry.client_class(connector.system)(connector).restart_job(job.job_id)
     with transaction.atomic():
         ConnectJob.objects.filter(pk=job.pk).update(status=ConnectJob.Status.QUEUED, finished_at=None,
-                                                    restarts=job.restarts + 1, restarted_at=timezone.now())
+                                                    restarts=job.restarts + 1, restarted_at=timezone.now(),
+                                                    rows_written=0, rows_ignored=0, rows_rejected=0)
         hashes = {row[0]: row[1] for row in job.sent}
         for entity in Entity.objects.filter(pk__in=list(hashes), status=Entity.Status.FAILED):
             if entity.payload_hash == hashes[entity.pk]:
@@ -295,3 +368,51 @@ def job_completed(integration_id: int, job_id: str) -> bool:
     if job.status in OPEN:
         services.queue_follow_up(job.flow, {"follow_jobs": True})
     return True
+
+
+# -- reading a job's messages ----------------------------------------------------------------------
+SEVERITY_NAMES = {1: "Information", WARNING: "Warning", ERROR: "Error"}
+# The identifier Norce names in a row's message: "Row 3 (PartNo ABC-1): …".
+NAMED_IDENTIFIER = re.compile(r"\((?:PartNo|Code|ManufacturerPartNo|ManufacturerCode) ([^)]+)\)")
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """One of Norce's messages about a job, with the record it names when known."""
+
+    row: int | None
+    severity: str
+    message: str
+    entity_id: int | None
+    reference: str
+
+
+def message_rows(job: ConnectJob) -> list[MessageRow]:
+    """The job's messages in order, each with the record it concerns: by ImportedRow (row n of the
+    job is the n-th record sent), else by the identifier or reference the message names."""
+    ids = job.entity_ids
+    messages = [(_int(m.get("ImportedRow")), _int(m.get("SeverityId")), str(m.get("Message") or ""))
+                for m in job.messages or []]
+    records = Entity.objects.filter(integration_id=job.integration_id)
+    references: dict[int, str] = dict(records.filter(pk__in=ids).values_list("pk", "reference")) if ids else {}
+    # Messages without a row of this job: the identifier they name, looked up among the flow's records.
+    named = {index: found.group(1).strip() for index, (row, _, text) in enumerate(messages)
+             if not 1 <= row <= len(ids) and (found := NAMED_IDENTIFIER.search(text))}
+    by_reference: dict[str, int] = {}
+    if named:
+        candidates = records.filter(reference__in=set(named.values()))
+        if _data_type(job):
+            candidates = candidates.filter(data_type=_data_type(job))
+        for pk, reference in candidates.order_by("pk").values_list("pk", "reference"):
+            by_reference.setdefault(reference, pk)
+            references.setdefault(pk, reference)
+    rows: list[MessageRow] = []
+    for index, (row, severity, text) in enumerate(messages):
+        entity_id = ids[row - 1] if 1 <= row <= len(ids) else by_reference.get(named.get(index, ""))
+        if entity_id is None and severity >= ERROR and ids:
+            # An error that names a record of the job without its row (as _row_errors places it).
+            entity_id = next((pk for pk in ids if references.get(pk) and re.search(
+                rf"(?<![\w-]){re.escape(references[pk])}(?![\w-])", text)), None)
+        rows.append(MessageRow(row=row or None, severity=SEVERITY_NAMES.get(severity, "Message"), message=text,
+                               entity_id=entity_id, reference=references.get(entity_id, "") if entity_id else ""))
+    return rows

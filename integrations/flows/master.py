@@ -16,6 +16,13 @@ A run has three steps, each safe to repeat:
 Nothing is lost between the steps: a record stays pending (or sent) until a job that
 carried its current content succeeded, and an import is an upsert, so sending again
 after a crash does no harm.
+
+Prices and stock depend on the products: Norce ignores a price or stock row for a SKU it
+does not have, so such rows wait for the products import that creates the SKU (see
+`waiting_for_products`) and go as soon as that job has ended.
+
+A task with ``force`` (rewind and resend) sends every record it reads with all its
+fields, even when Norce already confirmed that content.
 """
 from __future__ import annotations
 
@@ -29,7 +36,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from connectors.fortnox import to_norce
@@ -46,6 +53,9 @@ from integrations.models import ConnectJob, Entity, Flow, LogEntry, Task
 log = logging.getLogger("brygga.flows.master")
 
 SENDABLE = (Entity.Status.PENDING, Entity.Status.FAILED)
+PRODUCTS_KIND = "products_to_commerce"
+# Flows whose rows name a SKU that the products flow creates in Norce.
+NEEDS_PRODUCTS = ("prices_to_commerce", "stock_to_commerce")
 # Flows whose calls may use Norce's reserved share of the Connect limit.
 PRIORITY_KINDS = {"stock_to_commerce"}
 
@@ -72,6 +82,7 @@ class CollectStats:
     changed: int = 0
     unchanged: int = 0
     failed: int = 0
+    forced: int = 0  # unchanged, but sent again because the task asked for it (force)
 
 
 # -- reading the source ------------------------------------------------------------------------
@@ -178,8 +189,11 @@ def _read_stock(settings: StockSettings, fortnox, *, since, start_page: int) -> 
 
 
 # -- storing what changed ----------------------------------------------------------------------
-def store_batch(ctx, flow: Flow, batch: SourceBatch) -> CollectStats:
-    """Write one mapped page onto its Entities; changed records become pending."""
+def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> CollectStats:
+    """Write one mapped page onto its Entities; changed records become pending.
+
+    With `force`, unchanged records become pending too (unless a job carrying exactly this
+    content is on its way): the send step then sends them whole."""
     stats = CollectStats(read=batch.read)
     data_type = flow.data_type
     ids = [r.source_id for r in batch.records] + [e[0] for e in batch.errors if e[0]]
@@ -197,13 +211,20 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch) -> CollectStats:
                               reference=record.reference[:100], label=record.label[:200], payload=payload,
                               payload_hash=digest, received_via="poll", status=Entity.Status.PENDING))
             continue
-        if entity.payload_hash == digest and entity.status != Entity.Status.NEEDS_ATTENTION:
+        in_flight = entity.status in (Entity.Status.SENT, Entity.Status.PROCESSING)
+        if entity.payload_hash == digest and entity.status != Entity.Status.NEEDS_ATTENTION and (
+                not force or in_flight):
             stats.unchanged += 1
             continue
         confirmed = (entity.sent_payload or {}).get("fields") or {}
+        same = entity.sent_hash == digest or (entity.sent_hash and not connect.changed_fields(record.fields, confirmed))
         entity.payload, entity.payload_hash = payload, digest
         entity.reference, entity.label = record.reference[:100], record.label[:200]
-        if entity.sent_hash == digest or (entity.sent_hash and not connect.changed_fields(record.fields, confirmed)):
+        if same and force:
+            entity.status = Entity.Status.PENDING
+            entity.last_error_code = entity.last_error_message = ""
+            stats.forced += 1
+        elif same:
             entity.status = Entity.Status.SYNCED  # back to what Norce already has
             stats.unchanged += 1
         else:
@@ -240,8 +261,10 @@ def _record_mapping_error(ctx, flow: Flow, entity: Entity | None, source_id: str
     ctx.failed += 1
 
 
-def collect(ctx, flow: Flow, settings: MasterSettings, *, since=None, use_cursor: bool = True) -> CollectStats:
-    """Read changes since the cursor (minus the overlap) and store them; move the cursor."""
+def collect(ctx, flow: Flow, settings: MasterSettings, *, since=None, use_cursor: bool = True,
+            force: bool = False) -> CollectStats:
+    """Read changes since the cursor (minus the overlap) and store them; move the cursor.
+    With `force`, every record read is made pending, changed or not."""
     started = timezone.now()
     if since is None and use_cursor:
         cursor = services.get_cursor(flow.integration, flow.data_type, flow.direction)
@@ -249,17 +272,24 @@ def collect(ctx, flow: Flow, settings: MasterSettings, *, since=None, use_cursor
     fortnox = ctx.client("erp")
     total = CollectStats()
     for batch in read_source(flow.kind, settings, fortnox, since=since):
-        stats = store_batch(ctx, flow, batch)
+        stats = store_batch(ctx, flow, batch, force=force)
         total.read += stats.read
         total.changed += stats.changed
         total.unchanged += stats.unchanged
         total.failed += stats.failed
+        total.forced += stats.forced
         ctx.heartbeat()
     services.advance_cursor(flow.integration, flow.data_type, flow.direction, started)
     ctx.skipped += total.unchanged
     if total.read:
-        ctx.log(LogEntry.Level.INFO, f"Read {total.read} from Fortnox: {total.changed} changed, "
-                f"{total.unchanged} unchanged, {total.failed} with errors", data_type=flow.data_type,
+        text = (f"Read {total.read} from Fortnox: {total.changed} changed, {total.unchanged} unchanged, "
+                f"{total.failed} with errors")
+        if total.forced:
+            text += f"; {total.forced} unchanged sent again as asked (resend)"
+        elif total.unchanged and not total.changed:
+            text += ("; nothing to send: Norce already has this content (\"Rewind and resend\" sends it "
+                     "anyway)")
+        ctx.log(LogEntry.Level.INFO, text, data_type=flow.data_type,
                 details={"since": since.isoformat() if since else None, **total.__dict__})
     return total
 
@@ -270,9 +300,74 @@ def sendable(flow: Flow):
                                  status__in=SENDABLE, payload__flow_id=flow.pk)
 
 
+# -- prices and stock wait for their products ----------------------------------------------------
+def products_loaded(products: Flow) -> bool:
+    """Whether the products flow has read the catalogue at least once (its cursor is set, or a
+    run of it finished)."""
+    if services.get_cursor(products.integration, products.data_type, products.direction) is not None:
+        return True
+    return Task.objects.filter(flow=products, status__in=(Task.Status.SUCCEEDED, Task.Status.PARTLY_FAILED)).exists()
+
+
+def waiting_for_products(flow: Flow) -> Q | None:
+    """A filter on the flow's records: those whose SKU the products flow has not created in Norce yet.
+    None when the flow does not wait (not prices or stock, or no enabled products flow).
+
+    A record waits while the product record of its SKU exists in Brygga and Norce has never
+    confirmed it (it is pending, on its way, or needs attention first). A SKU without a product
+    record waits only until the products flow has read the catalogue once (a new integration's
+    first run); after that, it is a SKU Norce has from elsewhere (a shop connected with its
+    catalogue in place), so its rows go at once and Norce decides."""
+    if flow.kind not in NEEDS_PRODUCTS:
+        return None
+    products = Flow.objects.filter(integration_id=flow.integration_id, kind=PRODUCTS_KIND, enabled=True).first()
+    if products is None:  # the products are kept in Norce by other means
+        return None
+    product = Entity.objects.filter(integration_id=flow.integration_id, data_type=products.data_type,
+                                    source_id=OuterRef("reference"))
+    if products_loaded(products):
+        return Q(Exists(product.filter(sent_hash="")))
+    return ~Q(Exists(product.exclude(sent_hash="")))
+
+
+def ready(flow: Flow):
+    """The flow's sendable records that may go now."""
+    waiting = waiting_for_products(flow)
+    return sendable(flow) if waiting is None else sendable(flow).exclude(waiting)
+
+
+def held_back(flow: Flow):
+    """The flow's sendable records that wait for their products."""
+    waiting = waiting_for_products(flow)
+    return sendable(flow).none() if waiting is None else sendable(flow).filter(waiting)
+
+
+def release_dependents(products: Flow) -> list[Task]:
+    """After a products job ended: a send for each prices/stock flow with records that may go now."""
+    queued = []
+    for flow in Flow.objects.filter(integration_id=products.integration_id, kind__in=NEEDS_PRODUCTS, enabled=True):
+        if ready(flow).exists():
+            task = services.queue_follow_up(flow, {"send_only": True})
+            if task is not None:
+                queued.append(task)
+    return queued
+
+
+def _log_held_back(ctx, flow: Flow) -> None:
+    held = held_back(flow)
+    count = held.count()
+    if not count:
+        return
+    sample = list(held.order_by("pk").values_list("reference", flat=True)[:5])
+    more = f" and {count - len(sample)} more" if count > len(sample) else ""
+    ctx.log(LogEntry.Level.INFO, f"{count} record(s) wait for their products to reach Norce ({', '.join(sample)}"
+            f"{more}); they are sent when the products import has ended", data_type=flow.data_type,
+            details={"waiting": count})
+
+
 def _claim(ctx, flow: Flow, limit: int) -> list[Entity]:
     now = timezone.now()
-    ids = list(sendable(flow).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    ids = list(ready(flow).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
                .order_by("pk").values_list("pk", flat=True)[:limit])
     if not ids:
         return []
@@ -294,7 +389,7 @@ def wait_for_more(flow: Flow, settings: MasterSettings) -> float:
     """Seconds to wait for more changes before sending (0 = send now)."""
     if settings.max_wait_seconds <= 0:
         return 0.0
-    pending = sendable(flow)
+    pending = ready(flow)
     if pending.count() >= settings.batch_size:
         return 0.0
     oldest = pending.aggregate(at=Min("updated_at"))["at"]
@@ -304,11 +399,12 @@ def wait_for_more(flow: Flow, settings: MasterSettings) -> float:
 
 
 def send_pending(ctx, flow: Flow, settings: MasterSettings, norce, *, full_fields: Iterable[int] = (),
-                 deadline: float | None = None) -> int:
+                 every_field: bool = False, deadline: float | None = None) -> int:
     """Send every pending record of the flow in batches; returns the number of records sent.
 
-    Records in `full_fields` (entity ids) are sent with all their fields (an explicit retry)."""
-    full = set(full_fields)
+    Records in `full_fields` (entity ids) are sent with all their fields (an explicit retry);
+    with `every_field`, every record is."""
+    full: set[int] | None = None if every_field else set(full_fields)
     sent = 0
     while True:
         if deadline is not None and time.monotonic() > deadline:
@@ -324,7 +420,8 @@ def send_pending(ctx, flow: Flow, settings: MasterSettings, norce, *, full_field
         ctx.heartbeat()
 
 
-def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], full: set[int]) -> int:
+def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], full: set[int] | None) -> int:
+    """Send one batch of one method. `full`: the records to send whole (None: all of them)."""
     if method not in connect.METHODS:
         error = SyncError("config.flow_settings", f"Record has no Connect method ({method!r})")
         _release(entities, Entity.Status.NEEDS_ATTENTION, error)
@@ -334,7 +431,8 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
     for entity in entities:
         fields = entity.payload.get("fields") or {}
         confirmed = (entity.sent_payload or {}).get("fields") or {}
-        keys |= set(fields) if (entity.pk in full or not entity.sent_hash) else connect.changed_fields(fields, confirmed)
+        whole = full is None or entity.pk in full or not entity.sent_hash
+        keys |= set(fields) if whole else connect.changed_fields(fields, confirmed)
     if not keys:  # nothing differs from what Norce confirmed
         for entity in entities:
             Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.SYNCED, lease_until=None,
@@ -393,6 +491,7 @@ def run(task: Task, ctx) -> None:
         return
 
     deadline = time.monotonic() + slice_seconds()
+    force = bool(params.get("force"))
     full_fields: list[int] = []
     if params.get("entity_ids"):
         full_fields = [int(i) for i in params["entity_ids"]]
@@ -401,17 +500,19 @@ def run(task: Task, ctx) -> None:
                                                                Entity.Status.SYNCED]).filter(payload__has_key="fields").update(
             status=Entity.Status.PENDING)
     elif not params.get("send_only"):
-        collect(ctx, flow, settings, since=_since_param(params))
+        collect(ctx, flow, settings, since=_since_param(params), force=force)
 
-    if not full_fields:
+    if not full_fields and not force:  # an explicit retry or resend goes at once
         wait = wait_for_more(flow, settings)
         if wait > 0:
             services.queue_follow_up(flow, {"send_only": True}, at=timezone.now() + timedelta(seconds=wait))
             return
-    send_pending(ctx, flow, settings, norce, full_fields=full_fields, deadline=deadline)
-    if sendable(flow).exists():
-        # Hand over to a continuation so other flows (stock) get a worker in between.
-        services.queue_follow_up(flow, {"send_only": True}, at=timezone.now())
+    send_pending(ctx, flow, settings, norce, full_fields=full_fields, every_field=force, deadline=deadline)
+    if ready(flow).exists():
+        # Hand over to a continuation so other flows (stock) get a worker in between; a resend's
+        # continuation keeps sending whole records.
+        services.queue_follow_up(flow, {"send_only": True, **({"force": True} if force else {})}, at=timezone.now())
+    _log_held_back(ctx, flow)
     connect_jobs.follow(ctx, flow, norce, wait=0 if connect_jobs.events_enabled(norce) else settings.job_wait_seconds)
 
 

@@ -217,6 +217,40 @@ def test_prices_stock_and_customers_reach_norce_and_a_change_sends_only_that_fie
     assert norce.connect.company(company)["EmailAddress"] == "faktura@granitbygg.se"
 
 
+def test_a_new_integrations_first_run_of_all_four_flows_writes_every_row(master_flows, norce, fortnox, cluster):
+    """Stock and prices started first, the products and customers right behind them: the price and
+    stock rows wait for the products import that creates their SKUs, so Norce ignores none."""
+    order = ("stock_to_commerce", "prices_to_commerce", "products_to_commerce", "customers_to_commerce")
+    tasks = [run(master_flows[kind]) for kind in order]
+    for task in tasks:
+        wait_finished(task)
+    records = Entity.objects.filter(integration_id=master_flows["products_to_commerce"].integration_id).exclude(
+        data_type="order")
+
+    def settled() -> bool:
+        return (records.exists() and not records.exclude(status=Entity.Status.SYNCED).exists()
+                and not ConnectJob.objects.filter(status__in=connect_jobs.OPEN).exists()
+                and not Task.objects.filter(status__in=(Task.Status.QUEUED, Task.Status.RUNNING),
+                                            next_retry_at__isnull=True).exists())
+
+    wait_until(settled, timeout=90, message="every master-data record synced and every job ended")
+    assert set(records.values_list("data_type", flat=True)) == {"product", "price", "stock", "customer"}
+    assert not LogEntry.objects.filter(code="norce.row_ignored").exists()
+    jobs = list(ConnectJob.objects.all())
+    assert {job.method for job in jobs} >= {"Product/ImportProducts", "Product/ImportSkuPriceLists",
+                                             "Product/ImportOnhands"}, [job.method for job in jobs]
+    for job in jobs:
+        assert job.status == ConnectJob.Status.SUCCEEDED, (job.method, job.messages)
+        assert (job.rows_written, job.rows_ignored, job.rows_rejected) == (job.item_count, 0, 0), job.method
+    # Norce holds a price and stock for every article that has them.
+    for number in fortnox.articles:
+        assert norce.connect.sku(number), number
+        assert norce.connect.price(number, "SEK-WEB", 1), number
+    prices_stock = [i["method"] for i in norce.connect.imports]
+    assert prices_stock.index("ImportProducts") < prices_stock.index("ImportSkuPriceLists")
+    assert prices_stock.index("ImportProducts") < prices_stock.index("ImportOnhands")
+
+
 # -- 3. rejected rows and failed jobs ----------------------------------------------------------------
 def test_a_row_norce_rejects_needs_attention_and_the_rest_of_the_job_syncs(master_flows, norce, fortnox, cluster):
     flow = master_flows["products_to_commerce"]
@@ -228,7 +262,9 @@ def test_a_row_norce_rejects_needs_attention_and_the_rest_of_the_job_syncs(maste
                      timeout=60, message="the article with the bad EAN to need attention")
     wait_finished(task)
     job = ConnectJob.objects.get(flow=flow)
-    assert job.status == ConnectJob.Status.VALIDATION_FAILED
+    # Norce says "validation failed"; one row was rejected and the others written: partly failed.
+    assert job.status == ConnectJob.Status.PARTLY_FAILED
+    assert (job.rows_written, job.rows_ignored, job.rows_rejected) == (job.item_count - 1, 0, 1)
     assert norce.connect.jobs[int(job.job_id)]["StatusId"] == 4
     assert bad.last_error_code == "norce.validation"
     assert "ABC123" in bad.last_error_message

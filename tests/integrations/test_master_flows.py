@@ -215,17 +215,133 @@ def test_customers_flow_syncs_private_customers_and_companies(flows, norce, fort
     ("stock_to_commerce", lambda norce, number: norce.connect.onhand(number, "MAIN", "MAIN")),
 ])
 def test_rows_norce_ignored_for_a_missing_sku_reach_norce_once_the_sku_exists(flows, norce, fortnox, kind, lookup):
-    """Prices and stock that run before the products: Norce ignores their rows (a warning, not an error)."""
+    """The products are kept in Norce by other means (no products flow), and a SKU is not there yet:
+    Norce ignores its price or stock row (a warning, not an error) and the row goes again."""
     flow = flows[kind]
+    Flow.objects.filter(pk=flows["products_to_commerce"].pk).update(enabled=False)
     number = stock_goods(fortnox)[0]
     run(flow)
     assert lookup(norce, number) is None
-    assert run(flows["products_to_commerce"]).status == Task.Status.SUCCEEDED
+    assert ConnectJob.objects.get(flow=flow).rows_ignored > 0
+    norce.connect.seed_skus([a["ArticleNumber"] for a in demo_articles(fortnox)])
     run(flow)
     assert lookup(norce, number) is not None, (
         f"{kind}: Norce ignored the row of {number} (SKU did not exist yet) but the record was confirmed as "
         f"synced ({entity(flow, number + ('@SEK-STD/1' if kind.startswith('prices') else '@MAIN/MAIN')).status}), "
         "so it is never sent again once the SKU exists")
+
+
+# -- prices and stock wait for their products ----------------------------------------------------------
+
+def imported_methods(norce: NorceSimulator) -> list[str]:
+    return [i["method"] for i in norce.connect.imports]
+
+
+def test_prices_and_stock_run_before_the_products_wait_and_go_when_the_products_job_ends(flows, norce, fortnox):
+    prices, stock, products = flows["prices_to_commerce"], flows["stock_to_commerce"], flows["products_to_commerce"]
+    # A new integration: prices and stock run first.
+    for flow in (prices, stock):
+        task = run(flow)
+        assert task.status == Task.Status.SUCCEEDED, task.error_message
+        assert entities(flow).exists() and set(statuses(flow).values()) == {Entity.Status.PENDING}
+        waiting = LogEntry.objects.get(task=task, message__contains="wait for their products")
+        assert f"{entities(flow).count()} record(s)" in waiting.message
+    assert norce.connect.imports == [], "prices or stock went to Norce before the products"
+
+    assert run(products).status == Task.Status.SUCCEEDED
+    assert imported_methods(norce) == ["ImportProducts"]
+    # The products job's end queued the held-back prices and stock.
+    for flow in (prices, stock):
+        [follow_up] = run_queued_follow_ups(flow, send_only=True)
+        assert follow_up.status == Task.Status.SUCCEEDED, follow_up.error_message
+        assert set(statuses(flow).values()) == {Entity.Status.SYNCED}
+    assert sorted(imported_methods(norce)[1:]) == ["ImportOnhands", "ImportSkuPriceLists"]
+    for job in ConnectJob.objects.all():
+        assert job.status == ConnectJob.Status.SUCCEEDED, (job.method, job.messages)
+        assert (job.rows_written, job.rows_ignored, job.rows_rejected) == (job.item_count, 0, 0), job.method
+    assert not LogEntry.objects.filter(code="norce.row_ignored").exists()
+    number = stock_goods(fortnox)[0]
+    assert norce.connect.price(number, "SEK-STD", 1) and norce.connect.onhand(number, "MAIN", "MAIN")
+
+
+def test_a_price_waits_while_its_product_needs_attention_and_the_others_go(flows, norce, fortnox):
+    prices, products = flows["prices_to_commerce"], flows["products_to_commerce"]
+    bad = stock_goods(fortnox)[0]
+    norce.connect.reject_rows = {bad: "EanCode is not a valid GTIN"}
+    run(products)
+    assert entity(products, bad).status == Entity.Status.NEEDS_ATTENTION
+    task = run(prices)
+    assert entity(prices, f"{bad}@SEK-STD/1").status == Entity.Status.PENDING
+    assert {s for source_id, s in statuses(prices).items() if not source_id.startswith(f"{bad}@")} == {
+        Entity.Status.SYNCED}
+    assert bad in LogEntry.objects.get(task=task, message__contains="wait for their products").message
+    assert not LogEntry.objects.filter(code="norce.row_ignored").exists()
+
+    # The product is corrected and retried: its job's end releases the price.
+    norce.connect.reject_rows = {}
+    assert run(products, entity_ids=[entity(products, bad).pk]).status == Task.Status.SUCCEEDED
+    assert entity(products, bad).status == Entity.Status.SYNCED
+    run_queued_follow_ups(prices, send_only=True)
+    assert entity(prices, f"{bad}@SEK-STD/1").status == Entity.Status.SYNCED
+    assert norce.connect.price(bad, "SEK-STD", 1) is not None
+
+    # Now that the products flow has read the catalogue, a SKU without a product record (made in
+    # Norce Admin, say) is not held: its stock goes at once.
+    other = stock_goods(fortnox)[1]
+    Entity.objects.filter(pk=entity(products, other).pk).delete()
+    stock = flows["stock_to_commerce"]
+    assert run(stock).status == Task.Status.SUCCEEDED
+    assert entity(stock, f"{other}@MAIN/MAIN").status == Entity.Status.SYNCED
+
+
+# -- rewind and resend (force) ---------------------------------------------------------------------------
+
+def rewind(flow: Flow) -> None:
+    from integrations.models import TimeHistory
+
+    TimeHistory.objects.filter(integration_id=flow.integration_id, data_type=flow.data_type).update(
+        last_loaded_at=timezone.now() - timedelta(days=30))
+
+
+def test_rewind_and_run_sends_nothing_unchanged_but_says_so_and_force_sends_every_record_whole(flows, norce,
+                                                                                               fortnox):
+    flow = flows["customers_to_commerce"]
+    assert run(flow).status == Task.Status.SUCCEEDED
+    imports = len(norce.connect.imports)
+    rewind(flow)
+    again = run(flow)
+    assert len(norce.connect.imports) == imports
+    assert LogEntry.objects.filter(task=again, message__contains="nothing to send: Norce already has").exists()
+
+    rewind(flow)
+    forced = run(flow, mode="incremental", force=True)
+    assert forced.status == Task.Status.SUCCEEDED, forced.error_message
+    new = norce.connect.imports[imports:]
+    assert sorted(i["method"] for i in new) == ["ImportCompanies", "ImportCustomers"]
+    sent = {item["Code"]: item for i in new for item in i["items"]}
+    assert set(sent) == {"1", "2"}
+    assert sent["1"]["EmailAddress"] == "anna@example.se" and sent["1"]["FirstName"] == "Anna"  # whole records
+    for i in new:
+        assert i["header"]["CustomerFieldsThatAreSet" if i["method"] == "ImportCustomers"
+                           else "CompanyFieldsThatAreSet"], i["header"]
+    assert set(statuses(flow).values()) == {Entity.Status.SYNCED}
+    assert LogEntry.objects.filter(task=forced, message__contains="sent again as asked").exists()
+
+
+def test_a_resend_continued_in_a_follow_up_still_sends_whole_records(flows, norce, fortnox, settings):
+    flow = flows["products_to_commerce"]
+    assert run(flow).status == Task.Status.SUCCEEDED
+    imports = len(norce.connect.imports)
+    settings.BRYGGA = {**settings.BRYGGA, "TASK_SLICE_SECONDS": -1}  # hand over before sending anything
+    rewind(flow)
+    run(flow, mode="incremental", force=True)
+    assert len(norce.connect.imports) == imports
+    settings.BRYGGA = {**settings.BRYGGA, "TASK_SLICE_SECONDS": 120}
+    [continuation] = run_queued_follow_ups(flow, send_only=True, force=True)
+    assert continuation.status == Task.Status.SUCCEEDED, continuation.error_message
+    [resent] = norce.connect.imports[imports:]
+    assert resent["count"] == len(demo_articles(fortnox))
+    assert "SkuCultureFieldsThatAreSet" in resent["header"] and "SkuFieldsThatAreSet" in resent["header"]
 
 
 # -- only changes are sent -------------------------------------------------------------------------
@@ -291,8 +407,11 @@ def test_a_row_refused_by_norce_marks_only_that_record(flows, norce, fortnox):
     norce.connect.reject_rows = {bad: "EanCode is not a valid GTIN"}
     task = run(flow)
     job = last_job(flow)
-    assert job.status == ConnectJob.Status.VALIDATION_FAILED
+    assert job.status_id == connect.JOB_VALIDATION_FAILED  # Norce's word
+    # One row rejected, the others written: the job partly failed.
+    assert job.status == ConnectJob.Status.PARTLY_FAILED
     assert job.failures == 1
+    assert (job.rows_written, job.rows_ignored, job.rows_rejected) == (job.item_count - 1, 0, 1)
     refused = entity(flow, bad)
     assert refused.status == Entity.Status.NEEDS_ATTENTION
     assert refused.last_error_code == "norce.validation"
@@ -329,6 +448,56 @@ def test_failed_job_then_restart_syncs_the_records(flows, norce):
     assert norce.connect.customer("1")["FirstName"] == "Anna"
     assert norce.connect.company("2")["Name"] == "Norrlands Kontor AB"
     assert LogEntry.objects.filter(flow=flow, message__contains="restarted").count() == 2
+
+
+def test_a_job_whose_rows_norce_ignored_is_partly_failed_with_its_row_counts(flows, norce, fortnox):
+    flow = flows["prices_to_commerce"]
+    Flow.objects.filter(pk=flows["products_to_commerce"].pk).update(enabled=False)
+    numbers = sorted(a["ArticleNumber"] for a in demo_articles(fortnox))
+    norce.connect.seed_skus(numbers[:3])  # Norce has three of the SKUs
+    task = run(flow)
+    job = last_job(flow)
+    assert job.status_id == connect.JOB_SUCCEEDED  # Norce calls it a success
+    assert job.status == ConnectJob.Status.PARTLY_FAILED
+    assert (job.rows_written, job.rows_ignored, job.rows_rejected) == (3, job.item_count - 3, 0)
+    ignored = LogEntry.objects.filter(task=task, code="norce.row_ignored")
+    assert ignored.count() == job.item_count - 3
+
+    # Every row ignored: partly failed still (nothing was refused), never green.
+    Entity.objects.filter(pk__in=job.entity_ids).update(status=Entity.Status.PENDING)
+    norce.connect.skus.clear()
+    run(flow, send_only=True)
+    all_ignored = last_job(flow)
+    assert all_ignored.pk != job.pk
+    assert (all_ignored.status, all_ignored.rows_written, all_ignored.rows_ignored) == (
+        ConnectJob.Status.PARTLY_FAILED, 0, all_ignored.item_count)
+
+
+def test_a_job_whose_every_row_norce_rejected_failed_validation(flows, norce, fortnox):
+    flow = flows["customers_to_commerce"]
+    norce.connect.reject_rows = {"1": "Email is not valid", "2": "OrganizationNo is not valid"}
+    run(flow)
+    for job in ConnectJob.objects.filter(flow=flow):
+        assert job.status == ConnectJob.Status.VALIDATION_FAILED
+        assert (job.rows_written, job.rows_ignored, job.rows_rejected) == (0, 0, 1)
+
+
+def test_row_counts_read_norces_summary_of_ignored_rows_and_a_failed_job_classifies_none():
+    messages = [{"SeverityId": 2, "Message": "Row 1 (PartNo A): SKU does not exist; price for X ignored",
+                 "ImportedRow": 1},
+                {"SeverityId": 3, "Message": "Row 2 (PartNo B): PriceSale is not a number", "ImportedRow": 2},
+                {"SeverityId": 2, "Message": "... and 40 more row(s) ignored", "ImportedRow": None}]
+    counts = connect_jobs.row_counts(status_id=connect.JOB_VALIDATION_FAILED,
+                                     dto={"Inserts": 5, "Updates": 2, "Fail": 1}, messages=messages)
+    assert counts == connect_jobs.RowCounts(written=7, ignored=41, rejected=1)
+    assert connect_jobs.job_status(connect.JOB_VALIDATION_FAILED, counts) == ConnectJob.Status.PARTLY_FAILED
+    failed = connect_jobs.row_counts(status_id=connect.JOB_FAILED, dto={"Fail": 42, "Totals": 42},
+                                     messages=[{"SeverityId": 3, "Message": "Simulated processing failure",
+                                                "ImportedRow": None}])
+    assert failed == connect_jobs.RowCounts()
+    assert connect_jobs.job_status(connect.JOB_FAILED, failed) == ConnectJob.Status.FAILED
+    assert connect_jobs.job_status(connect.JOB_SUCCEEDED, connect_jobs.RowCounts(written=3)) == \
+        ConnectJob.Status.SUCCEEDED
 
 
 def make_job(flow: Flow, status: str, status_id: int | None, *, age_days: float = 0) -> ConnectJob:
@@ -408,9 +577,12 @@ def test_job_completed_event_for_an_unknown_job_is_ignored(flows, client):
 
 def test_job_completed_event_needs_the_secret(flows, client):
     flow = flows["products_to_commerce"]
+    tasks = Task.objects.count()
     response = post_event(client, flow.integration_id, {"JobId": 1, "StatusId": 2}, secret="wrong")
     assert response.status_code == 401
-    assert not WebhookDelivery.objects.exists()
+    assert Task.objects.count() == tasks  # nothing acted on
+    # Kept as refused, for support to see.
+    assert list(WebhookDelivery.objects.values_list("outcome", flat=True)) == [WebhookDelivery.Outcome.REJECTED]
 
 
 # -- dry runs and full files ------------------------------------------------------------------------
@@ -578,6 +750,37 @@ def test_connect_job_admin_pages_and_restart(flows, norce, admin_client):
     assert "not restarted" in refused.content.decode()
 
 
+def test_connect_job_admin_shows_row_counts_and_norces_messages_as_a_table(flows, norce, fortnox, admin_client):
+    flow = flows["prices_to_commerce"]
+    Flow.objects.filter(pk=flows["products_to_commerce"].pk).update(enabled=False)
+    numbers = sorted(a["ArticleNumber"] for a in demo_articles(fortnox))
+    norce.connect.seed_skus(numbers[1:])  # Norce lacks the first SKU: its price row is ignored
+    run(flow)
+    job = last_job(flow)
+    skipped = entity(flow, f"{numbers[0]}@SEK-STD/1")
+
+    content = admin_client.get(reverse("admin:integrations_connectjob_change", args=[job.pk])).content.decode()
+    for label, value in (("Rows written", job.item_count - 1), ("Rows ignored", 1), ("Rows rejected", 0)):
+        assert f"<label>{label}:</label>" in content
+        assert f'<div class="readonly">{value}</div>' in content, label
+    assert "#fd7e14" in content and "Partly failed" in content  # an orange badge, not green
+    assert '"SeverityId"' not in content  # no raw JSON
+    table = content[content.index('<table class="connect-job-messages">'):]
+    table = table[:table.index("</table>")]
+    for heading in ("Row", "Severity", "Message", "Record"):
+        assert f'<th scope="col">{heading}</th>' in table
+    assert "SKU does not exist" in table and "Warning" in table
+    record_url = reverse("admin:integrations_entity_change", args=[skipped.pk])
+    assert f'<a href="{record_url}">{numbers[0]}</a>' in table
+    assert_no_secrets(content.encode())
+
+    changelist = admin_client.get(reverse("admin:integrations_connectjob_changelist")).content.decode()
+    assert "Rows written · ignored · rejected" in changelist
+    row = changelist[changelist.index(f">{job.job_id}</a>"):]
+    assert '<td class="field-rows"><span title="written">' + str(job.item_count - 1) + '</span> · ' in row
+    assert '<span title="ignored" style="color:#b45309;font-weight:600">1</span>' in row
+
+
 def test_resync_run_admin_pages(flows, norce, admin_client, monkeypatch):
     monkeypatch.setattr("connectors.fortnox.client.PAGE_SIZE", 10)
     flow = flows["products_to_commerce"]
@@ -604,7 +807,7 @@ def test_send_full_file_now_queues_a_full_resync_task(flows, admin_client):
 
 @pytest.fixture
 def api(flows) -> APIClient:
-    user = get_user_model().objects.create_user("monitor", password="x")
+    user = get_user_model().objects.create_user("monitor", password="x", is_staff=True)  # the status API is staff-only
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
@@ -620,6 +823,9 @@ def test_connect_jobs_api_lists_jobs_with_a_token(flows, norce, api):
     ids = {str(row["job_id"]) for row in rows}
     assert ids == set(ConnectJob.objects.values_list("job_id", flat=True)) and len(ids) == 2
     assert {row["status"] for row in rows} == {"succeeded"}
+    for row in rows:
+        job = ConnectJob.objects.get(job_id=row["job_id"])
+        assert (row["rows_written"], row["rows_ignored"], row["rows_rejected"]) == (job.item_count, 0, 0)
     assert_no_secrets(response.content)
 
 
