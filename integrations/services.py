@@ -372,27 +372,43 @@ def pending_entity_ids(integration: Integration, data_type: str, ids: Iterable[i
     return list(qs.order_by("pk").values_list("pk", flat=True))
 
 
-def forget_references(references) -> int:
-    """Delete references so the next sync creates new target records for their sources.
+def forget_references(references, *, actor: str = "") -> int:
+    """Delete references so the next sync links or creates the target record anew.
 
-    The matching records go back to pending with their create mark cleared, so the
-    next run neither skips them nor re-links the old target by looking it up.
+    The matching records go back to pending with their create mark cleared. Before
+    creating, the next run looks the source up in the target system (a flow decides
+    how), so a target record that is still live is linked again, not duplicated.
+    Each deletion is logged on the record's timeline with the staff member's name.
     """
     count = 0
     with transaction.atomic():
         for ref in list(references):
-            Entity.objects.filter(integration_id=ref.integration_id, data_type=ref.data_type,
-                                  source_id=ref.source_id).update(
-                status=Entity.Status.PENDING, target_id="", create_started_at=None, acknowledged_at=None,
-                synced_at=None, lease_until=None, claimed_by_task=None, last_error_code="", last_error_message="")
+            entity = Entity.objects.filter(integration_id=ref.integration_id, data_type=ref.data_type,
+                                           source_id=ref.source_id).first()
+            if entity is not None:
+                Entity.objects.filter(pk=entity.pk).update(
+                    status=Entity.Status.PENDING, target_id="", create_started_at=None, acknowledged_at=None,
+                    synced_at=None, lease_until=None, claimed_by_task=None, last_error_code="", last_error_message="")
+            by = f" by {actor}" if actor else ""
             LogEntry.objects.create(
-                integration_id=ref.integration_id, level=LogEntry.Level.WARNING, data_type=ref.data_type,
-                reference=ref.source_id, code="reference.deleted",
-                message=f"Reference {ref.data_type} {ref.source_id} → {ref.target_id} deleted; the next sync creates a new record",
+                integration_id=ref.integration_id, entity=entity, level=LogEntry.Level.WARNING, data_type=ref.data_type,
+                reference=entity.reference if entity is not None else ref.source_id, code="reference.deleted",
+                actor=actor[:150], details={"source_id": ref.source_id, "target_id": ref.target_id},
+                message=f"Reference {ref.data_type} {ref.source_id} → {ref.target_id} deleted{by}; the next sync "
+                        f"looks it up in the target system and links a live record again, or creates a new one",
                 hint="If that was not intended, add the reference again before the next sync.")
             ref.delete()
             count += 1
     return count
+
+
+def record_staff_action(*, entity: Entity, message: str, actor: str, code: str = "staff.action",
+                        level: str = LogEntry.Level.INFO, details: dict[str, Any] | None = None) -> LogEntry:
+    """A line on the record's timeline saying what a staff member did, with their name."""
+    return LogEntry.objects.create(
+        integration_id=entity.integration_id, entity=entity, level=level, data_type=entity.data_type,
+        reference=entity.reference or entity.source_id, code=code, message=message, actor=actor[:150],
+        details=details or {})
 
 
 def queue_follow_up(flow: Flow, params: dict[str, Any], *, at: datetime | None = None) -> Task | None:

@@ -119,16 +119,30 @@ class FortnoxClient(ApiClient):
         return self._unwrap(self.get_json(self.url("companyinformation")), "CompanyInformation")
 
     def find_invoice(self, field: str, value: str) -> dict[str, Any] | None:
-        """The oldest non-cancelled invoice whose `field` equals `value` exactly, or None.
+        """The oldest live invoice whose `field` equals `value` exactly, or None (see `live_invoices`)."""
+        live = self.live_invoices(field, value)
+        return live[0] if live else None
 
+    def live_invoices(self, field: str, value: str) -> list[dict[str, Any]]:
+        """Every live invoice whose `field` equals `value` exactly, oldest first.
+
+        Live means neither cancelled (``Cancelled``) nor credited (a credit note points
+        at it through ``CreditInvoiceReference``) nor itself a credit note (``Credit``).
         Fortnox searches are case-insensitive substring matches (``123`` finds
-        ``1234``), so every page of hits is read and compared exactly.
+        ``1234``), so every page of hits is read and compared exactly. A list item
+        that does not carry the credit fields is read in full to decide.
         """
         hits = [
             item for item in self._list("invoices", "Invoices", {field.lower(): value})
             if _field(item, field) == value and not _truthy(item.get("Cancelled"))
         ]
-        return min(hits, key=lambda item: _number_key(item.get("DocumentNumber"))) if hits else None
+        live = []
+        for item in sorted(hits, key=lambda item: _number_key(item.get("DocumentNumber"))):
+            if "Credit" not in item or "CreditInvoiceReference" not in item:
+                item = {**item, **self.get_invoice(str(item.get("DocumentNumber")))}
+            if invoice_is_live(item):
+                live.append(item)
+        return live
 
     def get_invoice(self, number: str | int) -> dict[str, Any]:
         return self._unwrap(self.get_json(self.url(f"invoices/{_segment(number)}")), "Invoice")
@@ -294,6 +308,15 @@ def _normalise(field: str, value: str) -> str:
 def _number_key(value: Any) -> tuple[int, str]:
     text = "" if value is None else str(value)
     return (int(text), text) if text.isdigit() else (10 ** 18, text)
+
+
+def invoice_is_live(invoice: dict[str, Any]) -> bool:
+    """Whether an invoice still stands: not cancelled, not a credit note, not credited.
+
+    Unset document references read "0" in Fortnox, so "0" and "" both mean none."""
+    if _truthy(invoice.get("Cancelled")) or _truthy(invoice.get("Credit")):
+        return False
+    return str(invoice.get("CreditInvoiceReference") or "0").strip() in ("", "0")
 
 
 def _truthy(value: Any) -> bool:

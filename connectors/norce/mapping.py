@@ -246,6 +246,48 @@ def vat_number(vat_no: str) -> str:
     return compact if re.fullmatch(r"[A-Z]{2}[0-9A-Z]{2,13}", compact) else ""
 
 
+# --- parties: one reading of company numbers for the push and the poll -------------------
+
+# Where shops and Norce put a company's organisation number (keys lower-cased): the
+# contract's Company has only VatNo, so tenants add it as an extra property (both
+# spellings), Query addresses carry OrganizationNumber, and AdditionalInfo may hold it.
+ORGANISATION_NUMBER_KEYS = ("organisationnumber", "organizationnumber", "organisationno", "organizationno",
+                            "orgno", "orgnr")
+VAT_NUMBER_KEYS = ("vatno", "vatnumber")
+
+
+def company_numbers(node: dict[str, Any], field: str) -> tuple[str, str]:
+    """(organisation number, VAT number) of a company: a pushed Company or a Query address.
+
+    The organisation number is read from any of ORGANISATION_NUMBER_KEYS or an
+    AdditionalInfo entry, formatted NNNNNN-NNNN when Swedish; without one it is
+    derived from a Swedish VAT number (SE + the ten digits + 01).
+    """
+    vat_no = _first_field(node, VAT_NUMBER_KEYS, f"{field}.VatNo")
+    org_no = _first_field(node, ORGANISATION_NUMBER_KEYS, f"{field}.OrganisationNumber") or _organisation_info(node)
+    return organisation_number(org_no, vat_no), vat_number(vat_no)
+
+
+def _first_field(node: dict[str, Any], keys: Iterable[str], field: str) -> str:
+    """The first non-empty text among `keys` (an object or array there is malformed)."""
+    for key in keys:
+        text = _text(node, key, field)
+        if text:
+            return text
+    return ""
+
+
+def make_party(*, company: bool, name: str, first_name: str, last_name: str, email: str, phone: str,
+               numbers: tuple[str, str] = ("", ""), customer_code: str, address: Address) -> Party:
+    """The one place a Party is assembled from what either order shape carries."""
+    organisation_no, vat_no = numbers if company else ("", "")
+    return Party(
+        kind="company" if company else "private", name=name, first_name=first_name, last_name=last_name,
+        email=email.strip(), phone=phone, organisation_number=organisation_no, vat_number=vat_no,
+        customer_code=customer_code, address=address,
+    )
+
+
 # --- OrderRequest (push) -------------------------------------------------------------------
 
 def _require_object(body: Any) -> dict[str, Any]:
@@ -307,19 +349,14 @@ def party_from_client_customer(node: dict[str, Any], field: str) -> Party:
     if _is_company(company):
         if address == Address():
             address = _company_address(company, f"{field}.Company")
-        vat_no = _text(company, "vatno", f"{field}.Company.VatNo")
-        # The contract's Company has only VatNo; shops send the org number as an
-        # extra property or as an AdditionalInfo entry.
-        org_no = (_first_text(company, "orgno", "organizationno", "organisationno", "organizationnumber")
-                  or _organisation_info(company))
-        return Party(
-            kind="company", name=_text(company, "name"), first_name=first, last_name=last,
+        return make_party(
+            company=True, name=_text(company, "name"), first_name=first, last_name=last,
             email=email or _text(company, "email"), phone=phone or _text(company, "phone"),
-            organisation_number=organisation_number(org_no, vat_no), vat_number=vat_number(vat_no),
-            customer_code=_text(company, "code"), address=address,
+            numbers=company_numbers(company, f"{field}.Company"), customer_code=_text(company, "code"),
+            address=address,
         )
-    return Party(
-        kind="private", name=" ".join(p for p in (first, last) if p), first_name=first, last_name=last,
+    return make_party(
+        company=False, name=" ".join(p for p in (first, last) if p), first_name=first, last_name=last,
         email=email, phone=phone, customer_code=_text(person, "customercode"), address=address,
     )
 
@@ -488,16 +525,14 @@ def _query_party(order: dict[str, Any], role: str, node: dict[str, Any],
     name = _text(node, "name", f"{field}.Name")
     contact = _text(node, "attention", f"{field}.Attention") if is_company else name
     first, last = _split_name(contact)
-    return Party(
-        kind="company" if is_company else "private",
+    return make_party(
+        company=is_company,
         name=(company_name or name) if is_company else name,
         first_name=first,
         last_name=last,
-        email=_text(node, "emailaddress", f"{field}.EmailAddress"),
+        email=_text(node, "emailaddress", f"{field}.EmailAddress") or _text(node, "email", f"{field}.Email"),
         phone=_first_text(node, "phonenumber", "shippingphonenumber"),
-        organisation_number=organisation_number(
-            _first_text(node, "organizationnumber", "organisationnumber", "orgno"), _text(node, "vatno")),
-        vat_number=vat_number(_text(node, "vatno")),
+        numbers=company_numbers(node, field),
         customer_code=company_code or _text(order, f"{role}customercode"),
         address=Address(
             line1=_text(node, "line1", f"{field}.Line1"),

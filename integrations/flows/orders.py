@@ -284,9 +284,15 @@ class OrderPipeline:
         for line in order.lines:
             check_line_vat(line)
         invoice = self._find_earlier_invoice(entity, order)
-        if invoice is None:
-            customer_number = self._customer_number(order.buyer, order)
-            invoice = self._create_invoice(entity, order, customer_number)
+        if invoice is not None:
+            number = str(invoice["DocumentNumber"])
+            self._save_reference(entity, number, origin=Reference.Origin.LOOKUP)
+            self._check_totals(entity, order, invoice)
+            self.ctx.succeed(entity, f"Order {order.order_no} linked to Fortnox invoice {number}", target_id=number,
+                             code="order.invoiced")
+            return
+        customer_number = self._customer_number(order.buyer, order)
+        invoice = self._create_invoice(entity, order, customer_number)
         number = str(invoice["DocumentNumber"])
         self._save_reference(entity, number)
         self._check_totals(entity, order, invoice)
@@ -295,14 +301,31 @@ class OrderPipeline:
 
     # exactly once ------------------------------------------------------------------
     def _find_earlier_invoice(self, entity: Entity, order: Order) -> dict[str, Any] | None:
-        """After an attempt that may have created the invoice, look it up instead of creating."""
-        if entity.create_started_at is None:
+        """A live invoice for the order already in Fortnox, to link instead of creating one.
+
+        Every record without a reference is looked up, except a brand-new one: the
+        first attempt at an order Brygga never started invoicing and never linked
+        (no create mark, no earlier attempt, no deleted reference) cannot have an
+        invoice made by Brygga, and skipping the lookup keeps an order at one
+        Fortnox call. Invoices staff chose to leave behind ("Create a new invoice
+        anyway") are not linked again.
+        """
+        if not may_have_invoice(entity):
             return None
-        found = self.erp.find_invoice(self.settings.reference_field, order_reference(order, self.settings))
-        if found is not None:
-            self.ctx.log(LogEntry.Level.INFO, f"Invoice {found.get('DocumentNumber')} for order {order.order_no} already "
-                         "existed in Fortnox (an earlier attempt created it); it was linked, not created again",
+        live = self.erp.live_invoices(self.settings.reference_field, order_reference(order, self.settings))
+        left_behind = superseded_invoices(entity)
+        found = next((invoice for invoice in live if str(invoice.get("DocumentNumber")) not in left_behind), None)
+        if found is None:
+            return None
+        number = found.get("DocumentNumber")
+        if entity.create_started_at is not None:
+            self.ctx.log(LogEntry.Level.INFO, f"Invoice {number} for order {order.order_no} already existed in "
+                         "Fortnox (an earlier attempt created it); it was linked, not created again",
                          code="order.invoice_found", entity=entity)
+        else:
+            self.ctx.log(LogEntry.Level.INFO, f"Order {order.order_no} had no reference, but Fortnox has live invoice "
+                         f"{number} for it ({_invoice_summary(found)}); it was linked again and no invoice was "
+                         "created", code="order.relinked", entity=entity, details={"invoice": str(number)})
         return found
 
     def _create_invoice(self, entity: Entity, order: Order, customer_number: str) -> dict[str, Any]:
@@ -335,11 +358,11 @@ class OrderPipeline:
                         f"Order {order.order_no}: article {names} does not exist in Fortnox. Fortnox said: {error.message}",
                         details={**error.details, "missing_articles": missing})
 
-    def _save_reference(self, entity: Entity, number: str) -> None:
+    def _save_reference(self, entity: Entity, number: str, *, origin: str = Reference.Origin.SYNC) -> None:
         try:
             with transaction.atomic():
                 Reference.objects.create(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id,
-                                         target_id=number)
+                                         target_id=number, origin=origin)
         except IntegrityError:
             other = Reference.objects.get(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id)
             if other.target_id != number:
@@ -404,3 +427,81 @@ class OrderPipeline:
             Entity.objects.filter(pk=lock_row.pk).update(target_id=number, status=Entity.Status.SYNCED,
                                                          synced_at=timezone.now(), payload={"key": key})
         return number
+
+
+# --- a record without a reference, and staff asking for a new invoice anyway -----------
+def may_have_invoice(entity: Entity) -> bool:
+    """Whether an invoice for this order may already exist in Fortnox, so it must be looked up.
+
+    False only for a brand-new order: its first attempt (the claim counted it), no
+    create mark, and never linked (no deleted reference on its timeline).
+    """
+    if entity.create_started_at is not None or entity.attempts > 1:
+        return True
+    return LogEntry.objects.filter(entity=entity, code__in=("reference.deleted", "order.create_anyway")).exists()
+
+
+def superseded_invoices(entity: Entity) -> set[str]:
+    """Invoice numbers staff chose to leave behind with "Create a new invoice anyway"."""
+    left: set[str] = set()
+    for details in LogEntry.objects.filter(entity=entity, code="order.create_anyway").values_list("details", flat=True):
+        left.update(str(number) for number in (details or {}).get("superseded") or [])
+    return left
+
+
+def _invoice_summary(invoice: dict[str, Any]) -> str:
+    parts = [f"dated {invoice['InvoiceDate']}" if invoice.get("InvoiceDate") else "",
+             f"total {invoice['Total']} {invoice.get('Currency') or ''}".strip() if invoice.get("Total") is not None else ""]
+    return ", ".join(p for p in parts if p) or "no date or total given"
+
+
+def live_invoices_for(*, entity_id: int) -> list[dict[str, Any]]:
+    """The live Fortnox invoices carrying this order's reference, oldest first (for the confirmation page)."""
+    from integrations import registry
+
+    entity = Entity.objects.select_related("integration").get(pk=entity_id, data_type=DATA_TYPE)
+    flow = services.flow_for(entity.integration, DATA_TYPE)
+    settings = parse_settings_or_error(flow.settings if flow else {})
+    connectors = {c.role: c for c in entity.integration.connectors.all()}
+    if "erp" not in connectors or "commerce" not in connectors:
+        raise SyncError("config.connector_missing", f"{entity.integration} lacks its commerce or ERP connector")
+    order = parse_order(entity, query_options(connectors["commerce"], settings))
+    erp = registry.client_class(connectors["erp"].system)(connectors["erp"])
+    return erp.live_invoices(settings.reference_field, order_reference(order, settings))
+
+
+def request_new_invoice(*, entity_id: int, superseded: list[str], actor: str) -> Task | None:
+    """Staff confirmed: create a new invoice for the order although `superseded` are live.
+
+    Idempotent: while an equal request waits, pressing again queues nothing (None).
+    Refused (ValueError) when the order is by now linked to an invoice the staff
+    member was not shown, e.g. the one an earlier press created.
+    """
+    numbers = sorted({str(n).strip() for n in superseded if str(n).strip()})
+    if not numbers:
+        raise ValueError("No existing invoice was named; use 'Retry this record' instead")
+    with transaction.atomic():
+        entity = Entity.objects.select_for_update().get(pk=entity_id, data_type=DATA_TYPE)
+        reference = Reference.objects.filter(integration_id=entity.integration_id, data_type=DATA_TYPE,
+                                             source_id=entity.source_id).first()
+        if reference is not None and reference.target_id not in numbers:
+            raise ValueError(f"Order {entity.reference} is now linked to invoice {reference.target_id}, not to "
+                             f"{', '.join(numbers)}; nothing was done. Reload the page to see the current invoices.")
+        if reference is None and entity.status != Entity.Status.SYNCED:
+            earlier = (LogEntry.objects.filter(entity=entity, code="order.create_anyway")
+                       .order_by("-created_at", "-pk").values_list("details", flat=True).first())
+            if earlier is not None and set(numbers) <= {str(n) for n in (earlier or {}).get("superseded") or []}:
+                return None  # the same request is already on its way
+        if reference is not None:
+            services.forget_references([reference], actor=actor)
+        services.record_staff_action(
+            entity=entity, code="order.create_anyway", actor=actor, level=LogEntry.Level.WARNING,
+            details={"superseded": numbers},
+            message=f"{actor or 'Staff'} asked for a new invoice for order {entity.reference} although "
+                    f"{'invoice' if len(numbers) == 1 else 'invoices'} {', '.join(numbers)} "
+                    f"{'is' if len(numbers) == 1 else 'are'} live in Fortnox")
+        Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.PENDING, last_error_code="",
+                                                   last_error_message="")
+        flow = services.flow_for(entity.integration, DATA_TYPE)
+        return services.create_task(integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY,
+                                    params={"entity_ids": [entity.pk]})

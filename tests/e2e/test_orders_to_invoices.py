@@ -216,17 +216,30 @@ def test_two_workers_refreshing_the_fortnox_token_at_once(wired, fortnox):
     assert erp.tokens["refresh_token"] != grant["refresh_token"]
 
 
-def test_deleting_a_reference_in_admin_makes_the_next_sync_create_a_new_invoice(wired, norce, fortnox, cluster,
-                                                                                  admin_client):
+def test_deleting_a_reference_in_admin_relinks_a_live_invoice_and_creates_one_only_once_it_is_cancelled(
+        wired, norce, fortnox, cluster, admin_client):
     ref = norce.place_order()["ClientOrderRef"]
     wait_confirmed(norce, [ref])
     reference = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=10)
     page = admin_client.get(f"/admin/integrations/reference/{reference.pk}/delete/").content.decode()
     assert "NEW record" in page
     assert admin_client.post(f"/admin/integrations/reference/{reference.pk}/delete/", {"post": "yes"}).status_code == 302
-    assert Entity.objects.get(source_id=ref).status == Entity.Status.PENDING
-    assert LogEntry.objects.filter(code="reference.deleted", reference=ref).exists()
+    entity = Entity.objects.get(source_id=ref)
+    assert entity.status == Entity.Status.PENDING
+    assert LogEntry.objects.get(code="reference.deleted", entity=entity).actor == "admin"
 
+    # The invoice is still live in Fortnox: "Retry this record" links it again and creates nothing.
+    assert admin_client.post(f"/admin/integrations/entity/{entity.pk}/retry/").status_code == 302
+    again = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=60,
+                       message="the reference linked again")
+    assert (again.target_id, again.origin) == (reference.target_id, Reference.Origin.LOOKUP)
+    assert LogEntry.objects.filter(code="order.relinked", entity=entity).exists()
+    assert [i["DocumentNumber"] for i in invoices_for(fortnox, ref)] == [reference.target_id]
+
+    # Cancelled in Fortnox, then the reference deleted: the next sync creates a new invoice.
+    with fortnox.lock:
+        fortnox.invoices[reference.target_id]["Cancelled"] = True
+    admin_client.post(f"/admin/integrations/reference/{again.pk}/delete/", {"post": "yes"})
     services.run_flow_now(wired.flows.get().pk)
     new = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=60,
                      message="a new reference")

@@ -120,14 +120,18 @@ def test_company_information_sends_bearer_token(client, fake):
     assert sent.headers["Accept"] == "application/json"
 
 
+# List items carrying the credit fields (else the client reads each exact hit in full).
+LISTED = {"Credit": "false", "CreditInvoiceReference": "0"}
+
+
 def test_find_invoice_exact_match_ignores_substrings_and_cancelled(client, fake):
     fake.on("GET", "/3/invoices", (200, {
         "Invoices": [
-            {"DocumentNumber": "3", "ExternalInvoiceReference1": "1234", "Cancelled": False},
-            {"DocumentNumber": "4", "ExternalInvoiceReference1": "123", "Cancelled": True},
-            {"DocumentNumber": "9", "ExternalInvoiceReference1": "123", "Cancelled": False},
-            {"DocumentNumber": "7", "ExternalInvoiceReference1": "123", "Cancelled": False},
-            {"DocumentNumber": "8", "ExternalInvoiceReference1": "0123", "Cancelled": False},
+            {"DocumentNumber": "3", "ExternalInvoiceReference1": "1234", "Cancelled": False, **LISTED},
+            {"DocumentNumber": "4", "ExternalInvoiceReference1": "123", "Cancelled": True, **LISTED},
+            {"DocumentNumber": "9", "ExternalInvoiceReference1": "123", "Cancelled": False, **LISTED},
+            {"DocumentNumber": "7", "ExternalInvoiceReference1": "123", "Cancelled": False, **LISTED},
+            {"DocumentNumber": "8", "ExternalInvoiceReference1": "0123", "Cancelled": False, **LISTED},
         ],
         "MetaInformation": {"@TotalResources": 5, "@TotalPages": 1, "@CurrentPage": 1},
     }))
@@ -141,8 +145,8 @@ def test_find_invoice_exact_match_ignores_substrings_and_cancelled(client, fake)
 def test_find_invoice_reads_every_page(client, fake):
     def page(request):
         number = int(query(request)["page"])
-        items = {1: [{"DocumentNumber": "1", "YourOrderNumber": "1001"}],
-                 2: [{"DocumentNumber": "2", "YourOrderNumber": "100"}]}[number]
+        items = {1: [{"DocumentNumber": "1", "YourOrderNumber": "1001", **LISTED}],
+                 2: [{"DocumentNumber": "2", "YourOrderNumber": "100", **LISTED}]}[number]
         return (200, {"Invoices": items, "MetaInformation": {"@TotalPages": 2, "@CurrentPage": number}})
 
     fake.on("GET", "/3/invoices", page)
@@ -152,7 +156,7 @@ def test_find_invoice_reads_every_page(client, fake):
 
 
 def test_find_invoice_nothing_found(client, fake):
-    fake.on("GET", "/3/invoices", (200, {"Invoices": [{"DocumentNumber": "1", "ExternalInvoiceReference1": "1234"}]}))
+    fake.on("GET", "/3/invoices", (200, {"Invoices": [{"DocumentNumber": "1", "ExternalInvoiceReference1": "1234", **LISTED}]}))
     assert client.find_invoice("ExternalInvoiceReference1", "123") is None
 
 
@@ -310,7 +314,7 @@ def test_not_connected_without_tokens(client, fake, connector):
 
 def test_client_credentials_with_tenant_id(client, fake, connector):
     connector.tokens = {}
-    connector.settings = {"tenant_id": "987654"}
+    connector.settings = {"grant": "client_credentials", "tenant_id": "987654"}
     connector.save()
     fake.on("POST", "/oauth-v1/token", token_reply("access-secret-new"))
     fake.on("GET", "/3/companyinformation", (200, {"CompanyInformation": {}}))

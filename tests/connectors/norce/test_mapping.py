@@ -336,3 +336,70 @@ def test_order_response_shape():
     failed = mapping.order_response(ok=False, description="Malformed: Items", erp_order_no="FX-1")
     assert failed == {"StatusCode": "Failed", "Description": "Malformed: Items", "HasErpOrderNo": True, "ErpOrderNo": "FX-1"}
     assert len(failed["StatusCode"]) <= 50
+
+
+# -- company numbers: one reading for the push and the poll ------------------------------------------
+
+import re  # noqa: E402
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+ORG_NUMBER_SPELLINGS = ["OrganisationNumber", "OrganizationNumber", "OrganisationNo", "OrganizationNo", "OrgNo"]
+
+
+def company_push(company: dict[str, Any]) -> dict[str, Any]:
+    body = order_request()
+    body["BillTo"] = {"Company": {"Code": "C-77", "Name": "Exempel AB", **company},
+                      "Person": {"FirstName": "Karin", "LastName": "Berg", "Email": "karin@exempel.se"}}
+    return body
+
+
+def company_poll(company: dict[str, Any]) -> dict[str, Any]:
+    body = query_order()
+    body["Payer"].update(Name="Exempel AB", Attention="Karin Berg", CompanyCode="C-77", CompanyName="Exempel AB",
+                         EmailAddress="karin@exempel.se", **company)
+    return body
+
+
+@pytest.mark.parametrize("spelling", ORG_NUMBER_SPELLINGS)
+def test_push_and_poll_read_the_organisation_number_in_every_spelling(spelling):
+    pushed = mapping.order_from_request(company_push({spelling: "556677-8899"})).buyer
+    polled = mapping.order_from_query(company_poll({spelling: "5566778899"})).buyer
+    for buyer in (pushed, polled):
+        assert (buyer.kind, buyer.organisation_number, buyer.email) == ("company", "556677-8899", "karin@exempel.se")
+
+
+def test_push_and_poll_derive_the_organisation_number_from_a_swedish_vat_number():
+    pushed = mapping.order_from_request(company_push({"VatNo": "SE556677889901"})).buyer
+    polled = mapping.order_from_query(company_poll({"VatNo": "se 5566778899 01"})).buyer
+    for buyer in (pushed, polled):
+        assert (buyer.organisation_number, buyer.vat_number) == ("556677-8899", "SE556677889901")
+    # A foreign VAT number gives no Swedish organisation number.
+    assert mapping.order_from_request(company_push({"VatNo": "NO999999999MVA"})).buyer.organisation_number == ""
+
+
+def test_a_private_buyer_carries_no_company_numbers_on_either_path():
+    body = query_order()
+    body["Payer"]["VatNo"] = "SE556677889901"
+    assert mapping.order_from_query(body).buyer.organisation_number == ""
+    assert mapping.order_from_request(order_request()).buyer.organisation_number == ""
+
+
+@given(digits=st.text(alphabet="0123456789", min_size=10, max_size=10), spaced=st.booleans(),
+       lower=st.booleans())
+def test_any_swedish_vat_number_gives_its_ten_digits_as_the_organisation_number(digits, spaced, lower):
+    vat = f"SE{digits[:6]} {digits[6:]} 01" if spaced else f"SE{digits}01"
+    vat = vat.lower() if lower else vat
+    expected = f"{digits[:6]}-{digits[6:]}"
+    assert mapping.organisation_number("", vat) == expected
+    assert mapping.order_from_request(company_push({"VatNo": vat})).buyer.organisation_number == expected
+    assert mapping.order_from_query(company_poll({"VatNo": vat})).buyer.organisation_number == expected
+
+
+@given(vat=st.text(max_size=20))
+def test_a_vat_number_that_is_not_swedish_never_invents_an_organisation_number(vat):
+    compact = re.sub(r"[\s-]", "", vat).upper()
+    number = mapping.organisation_number("", vat)
+    if number:
+        assert number.replace("-", "") in compact
+        assert len(number) == 11 and number[6] == "-"
