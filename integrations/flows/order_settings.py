@@ -14,6 +14,13 @@ class OrderFlowSettings:
     # ExternalInvoiceReference1 both always carry the order number.
     reference_field: str = "ExternalInvoiceReference1"
     reference_prefix: str = ""
+    # Look a brand-new order up in Fortnox before creating its invoice, as every other record
+    # without a reference is (a retry, a deleted reference, an attempt that may have created it).
+    # Off by default: an order Brygga never started invoicing cannot have an invoice made by
+    # Brygga, and skipping the lookup keeps a new order at one Fortnox call. Turn it on when
+    # invoices carrying the order number may come from elsewhere (a shop moving from another
+    # integration that wrote the same reference field).
+    look_up_new_orders: bool = False
     # How buyers become Fortnox customers.
     #   private: "email" (find or create one customer per e-mail) or "single" (all on default_customer_number)
     #   company: "organisation_number" or "email"

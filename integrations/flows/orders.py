@@ -310,7 +310,7 @@ class OrderPipeline:
         Fortnox call. Invoices staff chose to leave behind ("Create a new invoice
         anyway") are not linked again.
         """
-        if not may_have_invoice(entity):
+        if not self.settings.look_up_new_orders and not may_have_invoice(entity):
             return None
         live = self.erp.live_invoices(self.settings.reference_field, order_reference(order, self.settings))
         left_behind = superseded_invoices(entity)

@@ -144,6 +144,28 @@ def test_retry_after_a_deleted_reference_relinks_the_live_invoice_and_creates_no
     assert "order.relinked" in page and "reference.deleted" in page
 
 
+def test_with_look_up_new_orders_a_brand_new_order_whose_invoice_exists_is_linked_not_created(world, fortnox):
+    entity = receive(world, "700009")
+    run_order_task(world, entity)
+    (existing,) = invoices_for(fortnox, "700009")
+    # As after a move from another integration: Fortnox has the invoice, Brygga knows nothing of it.
+    Reference.objects.filter(integration=world, source_id="700009").delete()
+    LogEntry.objects.filter(integration=world).delete()
+    entity.delete()
+    flow = world.flows.get()
+    flow.settings = {**flow.settings, "look_up_new_orders": True}
+    flow.save()
+
+    fresh = receive(world, "700009")
+    before = invoice_lookups(fortnox)
+    run_order_task(world, fresh)
+
+    assert invoice_lookups(fortnox) > before
+    assert [i["DocumentNumber"] for i in invoices_for(fortnox, "700009")] == [existing["DocumentNumber"]]
+    assert invoiced(world, "700009").target_id == existing["DocumentNumber"]
+    assert LogEntry.objects.filter(entity=fresh, code="order.relinked").exists()
+
+
 @pytest.mark.parametrize("undo", ["cancel", "credit"])
 def test_a_cancelled_or_credited_invoice_is_not_relinked_a_new_one_is_created(world, fortnox, admin_client, undo):
     entity = receive(world, "700002")
