@@ -80,6 +80,8 @@ BADGE_COLOURS: dict[str, str] = {
     # integration status
     "active": "#198754",
     "paused": "#fd7e14",
+    # Connect job status (queued, running, succeeded, partly_failed and failed as above)
+    "validation_failed": "#dc3545",
 }
 
 
@@ -128,6 +130,16 @@ def code_link(code: str) -> SafeString | str:
         return EMPTY
     entry = errors.lookup(code)
     return format_html('<a href="{}" title="{}">{}</a>', catalogue_url(code), entry.title if entry else "", code)
+
+
+def narrow_code_link(code: str) -> SafeString | str:
+    """`code_link` for narrow list columns: the code may wrap after its system prefix."""
+    if not code:
+        return EMPTY
+    entry = errors.lookup(code)
+    system, dot, rest = code.partition(".")
+    text = format_html("{}{}<wbr>{}", system, dot, rest) if dot else code
+    return format_html('<a href="{}" title="{}">{}</a>', catalogue_url(code), entry.title if entry else "", text)
 
 
 def pretty_json(value: Any) -> SafeString:
@@ -504,6 +516,30 @@ def https_url_fields(field: models.Field, **kwargs: Any) -> forms.Field | None:
     return field.formfield(**kwargs)
 
 
+FORTNOX_GRANT_FIELDS = ("fortnox_grant", "fortnox_tenant_id")
+
+
+def fortnox_grant_fields() -> dict[str, forms.Field]:
+    """The Fortnox grant inputs; they edit the settings JSON's keys "grant" and "tenant_id"."""
+    from connectors.fortnox import settings as fortnox_settings
+
+    return {
+        "fortnox_grant": forms.ChoiceField(
+            label="OAuth grant", choices=list(fortnox_settings.GRANTS.items()), required=False,
+            initial=fortnox_settings.AUTHORIZATION_CODE,
+            help_text="Fortnox only: how Brygga gets its tokens (settings key \"grant\"). Authorization code: a "
+                      "Fortnox administrator presses 'Connect to Fortnox'; Brygga keeps a refresh token. Client "
+                      "credentials: a service account approved once by a Fortnox system administrator through "
+                      "'Connect to Fortnox'; tokens are then fetched with the tenant id, without a refresh token.",
+        ),
+        "fortnox_tenant_id": forms.CharField(
+            label="Tenant id", required=False, strip=True,
+            help_text="Fortnox only, required with client credentials (settings key \"tenant_id\"): the company's "
+                      "Fortnox DatabaseNumber, shown by 'Test connection' as 'tenant …'.",
+        ),
+    }
+
+
 class ConnectorForm(forms.ModelForm):
     """Connector settings plus write-only credential inputs: empty means "keep the current value".
 
@@ -516,6 +552,8 @@ class ConnectorForm(forms.ModelForm):
     credential_receiver_username = credential_input("receiver_username")
     credential_receiver_password = credential_input("receiver_password")
     credential_event_secret = credential_input("event_secret")
+    fortnox_grant = fortnox_grant_fields()["fortnox_grant"]
+    fortnox_tenant_id = fortnox_grant_fields()["fortnox_tenant_id"]
 
     class Meta:
         model = Connector
@@ -526,6 +564,12 @@ class ConnectorForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         keys = credential_keys(self.instance.system if self.instance.pk else None)
         stored = self.instance.credentials if self.instance.pk else {}
+        if self.instance.pk and self.instance.system != Connector.System.FORTNOX:
+            for name in FORTNOX_GRANT_FIELDS:
+                self.fields.pop(name, None)
+        elif self.instance.pk and isinstance(self.instance.settings, dict) and "fortnox_grant" in self.fields:
+            self.fields["fortnox_grant"].initial = self.instance.settings.get("grant") or "authorization_code"
+            self.fields["fortnox_tenant_id"].initial = str(self.instance.settings.get("tenant_id") or "")
         for key in CREDENTIAL_LABELS:
             name = credential_field(key)
             if name not in self.fields:
@@ -535,6 +579,42 @@ class ConnectorForm(forms.ModelForm):
             elif self.instance.pk:
                 state = "Currently set; leave empty to keep it." if stored.get(key) else "Not set."
                 self.fields[name].help_text = f"{state} {CREDENTIAL_LABELS[key][1]}"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        system = cleaned.get("system") or self.instance.system
+        if system == Connector.System.FORTNOX and "fortnox_grant" in self.fields and "settings" in cleaned:
+            self._clean_fortnox_grant(cleaned)
+        return cleaned
+
+    def _clean_fortnox_grant(self, cleaned: dict[str, Any]) -> None:
+        """Merge the Grant and Tenant id inputs into the settings JSON and validate them together.
+
+        An input the user changed wins over the same key typed in the JSON.
+        """
+        from connectors.fortnox import settings as fortnox_settings
+
+        raw = cleaned.get("settings")
+        if raw in (None, ""):
+            raw = {}
+        if not isinstance(raw, dict):
+            self.add_error("settings", "Connector settings must be a JSON object.")
+            return
+        merged = dict(raw)
+        for name, key in (("fortnox_grant", "grant"), ("fortnox_tenant_id", "tenant_id")):
+            if name in self.changed_data or key not in merged:
+                value = cleaned.get(name)
+                if value:
+                    merged[key] = value
+                else:
+                    merged.pop(key, None)
+        try:
+            cleaned["settings"] = fortnox_settings.validate_settings(merged)
+        except ValueError as exc:
+            for problem in str(exc).split("; "):
+                field = ("fortnox_tenant_id" if problem.startswith("'tenant_id'")
+                         else "fortnox_grant" if problem.startswith("'grant'") else "settings")
+                self.add_error(field, problem[0].upper() + problem[1:] + ".")
 
     def credential_values(self) -> dict[str, str]:
         """The credentials typed in, limited to the keys of the connector's system."""
@@ -557,22 +637,26 @@ class ConnectorAdmin(BryggaAdmin):
     list_filter = ("system", "role", ("integration", IntegrationFilter))
     search_fields = ("integration__name", "integration__merchant__name", "base_url")
     list_select_related = ("integration__merchant",)
-    readonly_fields = ("credential_status", "token_status", "last_test", "last_test_message", "norce_endpoints",
-                       "updated_at")
+    readonly_fields = ("credential_status", "grant_status", "token_status", "last_test", "last_test_message",
+                       "norce_endpoints", "updated_at")
     actions = ("test_connections",)
-    object_views = (("test", "test_connection_view", True), ("fortnox-connect", "fortnox_connect_view", False))
+    object_views = (("test", "test_connection_view", True), ("fortnox-connect", "fortnox_connect_view", True))
 
     def get_fieldsets(self, request: HttpRequest, obj: Connector | None = None):  # type: ignore[override]
         keys = [credential_field(key) for key in credential_keys(obj.system if obj else None)]
+        grant_fields = list(FORTNOX_GRANT_FIELDS)
         if obj is None:
             return (
                 (None, {"fields": ("integration", "system", "role", "base_url", "auth_url", "settings")}),
                 ("Credentials", {"fields": keys}),
+                ("Fortnox grant", {"fields": grant_fields}),
             )
+        fortnox = obj.system == Connector.System.FORTNOX
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
             (None, {"fields": ("integration", "system", "role", "base_url", "auth_url", "settings")}),
-            ("Credentials", {"fields": ["credential_status", *keys]}),
-            ("Connection", {"fields": ("token_status", "last_test", "last_test_message", "updated_at")}),
+            ("Credentials", {"fields": ["credential_status", *keys, *(grant_fields if fortnox else [])]}),
+            ("Connection", {"fields": (*(("grant_status",) if fortnox else ()), "token_status", "last_test",
+                                       "last_test_message", "updated_at")}),
         ]
         if obj.system == Connector.System.NORCE:
             fieldsets.append(("Addresses to enter in Norce admin", {"fields": ("norce_endpoints",)}))
@@ -607,11 +691,27 @@ class ConnectorAdmin(BryggaAdmin):
         ]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
+    @admin.display(description="Grant")
+    def grant_status(self, obj: Connector) -> str:
+        from connectors.fortnox import settings as fortnox_settings
+
+        try:
+            return fortnox_settings.parse_auth_settings(obj.settings).label
+        except ValueError as exc:
+            return f"Invalid: {exc}"
+
     @admin.display(description="Token")
     def token_status(self, obj: Connector) -> str:
+        from connectors.fortnox import settings as fortnox_settings
+
         tokens = obj.tokens or {}
         expires = obj.token_expires_at
-        if obj.system == Connector.System.FORTNOX and not tokens.get("refresh_token"):
+        service_account = obj.system == Connector.System.FORTNOX and \
+            (obj.settings or {}).get("grant") == fortnox_settings.CLIENT_CREDENTIALS
+        if service_account and tokens.get("grant") != fortnox_settings.CLIENT_CREDENTIALS:
+            return "No service-account token yet (fetched by client credentials on the first call)."
+        if obj.system == Connector.System.FORTNOX and not service_account and (
+                not tokens.get("refresh_token") or tokens.get("grant") == fortnox_settings.CLIENT_CREDENTIALS):
             return "Not connected: press 'Connect to Fortnox'."
         if not tokens.get("access_token") or expires is None:
             return "Connected; no access token yet." if tokens else "No token yet (fetched on the first call)."
@@ -641,7 +741,7 @@ class ConnectorAdmin(BryggaAdmin):
     def object_buttons(self, request: HttpRequest, obj: Connector) -> list[ObjectButton]:
         buttons = [ObjectButton("Test connection", self.object_view_url(obj, "test"))]
         if obj.system == Connector.System.FORTNOX:
-            buttons.append(ObjectButton("Connect to Fortnox", self.object_view_url(obj, "fortnox-connect"), post=False))
+            buttons.append(ObjectButton("Connect to Fortnox", self.object_view_url(obj, "fortnox-connect")))
         return buttons
 
     def _test(self, request: HttpRequest, connector: Connector) -> None:
@@ -920,15 +1020,35 @@ class ScheduleRuleAdmin(admin.ModelAdmin):
 # --- Time history -------------------------------------------------------------------
 
 
+# What a run after moving a cursor back sends, per kind of flow (shown on the cursor and after "Run now").
+UNCHANGED_NOT_SENT = (
+    "Records read again whose content equals what Norce last confirmed are not sent again, so a run after "
+    "moving the cursor back sends nothing when nothing changed. Use \u201cRewind and resend\u201d to send every "
+    "record read since the cursor, changed or not."
+)
+ORDERS_NOT_TWICE = (
+    "Orders read again are recognised by their order reference and never invoiced twice; a run after moving "
+    "the cursor back only picks up orders Brygga has not received yet."
+)
+
+
+def cursor_flow(cursor: TimeHistory) -> Flow | None:
+    """The integration's flow that reads from this cursor (same data type and direction)."""
+    kinds = [kind for kind, spec in registry.FLOWS.items()
+             if spec.data_type == cursor.data_type and spec.direction == cursor.direction]
+    return Flow.objects.filter(integration_id=cursor.integration_id, kind__in=kinds).first() if kinds else None
+
+
 @admin.register(TimeHistory)
-class TimeHistoryAdmin(admin.ModelAdmin):
+class TimeHistoryAdmin(BryggaAdmin):
     list_display = ("__str__", "integration_link", "data_type", "direction", "last_loaded_at", "updated_at")
     list_editable = ("last_loaded_at",)
     list_filter = ("data_type", "direction", ("integration", IntegrationFilter))
     search_fields = ("data_type", "integration__name", "integration__merchant__name")
     list_select_related = ("integration__merchant",)
-    fields = ("integration", "data_type", "direction", "last_loaded_at", "updated_at")
-    readonly_fields = ("updated_at",)
+    fields = ("integration", "data_type", "direction", "last_loaded_at", "updated_at", "run_note")
+    readonly_fields = ("updated_at", "run_note")
+    object_views = (("run", "run_now_view", True), ("resend", "rewind_and_resend_view", True))
 
     def get_readonly_fields(self, request: HttpRequest, obj: TimeHistory | None = None):  # type: ignore[override]
         return self.readonly_fields + ("integration", "data_type", "direction") if obj else self.readonly_fields
@@ -937,29 +1057,101 @@ class TimeHistoryAdmin(admin.ModelAdmin):
     def integration_link(self, obj: TimeHistory) -> SafeString | str:
         return link(obj.integration)
 
+    @admin.display(description="After moving the cursor back")
+    def run_note(self, obj: TimeHistory) -> SafeString | str:
+        if obj.pk is None:
+            return EMPTY
+        flow = cursor_flow(obj)
+        if flow is None:
+            return "No flow of this integration reads from this cursor."
+        text = ORDERS_NOT_TWICE if flow.kind not in MASTER_KINDS else UNCHANGED_NOT_SENT
+        return format_html("{} Flow: {}. Save the cursor first, then press a button above.", text,
+                           link(flow, flow_label(flow.kind)))
+
+    def object_buttons(self, request: HttpRequest, obj: TimeHistory) -> list[ObjectButton]:
+        flow = cursor_flow(obj)
+        if flow is None:
+            return []
+        buttons = [ObjectButton("Run now", self.object_view_url(obj, "run"))]
+        if flow.kind in MASTER_KINDS:
+            buttons.append(ObjectButton("Rewind and resend", self.object_view_url(obj, "resend")))
+        return buttons
+
+    def _queue(self, request: HttpRequest, cursor: TimeHistory, *, force: bool) -> HttpResponse:
+        from integrations import services
+
+        flow = cursor_flow(cursor)
+        if flow is None:
+            self.message_user(request, f"{cursor}: no flow reads from this cursor; nothing was started.",
+                              messages.ERROR)
+            return self.back_to(cursor)
+        if force and flow.kind not in MASTER_KINDS:
+            self.message_user(request, f"{flow}: orders are never sent twice; use \u201cRun now\u201d.", messages.ERROR)
+            return self.back_to(cursor)
+        params = {"mode": "incremental", "force": True} if force else None
+        try:
+            task = services.run_flow_now(flow.pk, trigger=Task.Trigger.MANUAL, params=params)
+        except (SyncError, ValueError) as exc:
+            text = admin_views.describe_error(exc) if isinstance(exc, SyncError) else str(exc)
+            self.message_user(request, f"{flow}: not started. {text}", messages.ERROR)
+            return self.back_to(cursor)
+        since = local(cursor.last_loaded_at) if cursor.last_loaded_at else "the beginning"
+        if force:
+            note = "every record read is sent to Norce, changed or not."
+        elif flow.kind in MASTER_KINDS:
+            note = ("records whose content is unchanged are not sent again, so this run may send nothing. "
+                    "To send them anyway, press \u201cRewind and resend\u201d.")
+        else:
+            note = "orders Brygga already has are recognised and not invoiced twice."
+        self.message_user(request, format_html("{}: queued as task {}, reading from {}; {}", str(flow),
+                                               link(task, f"#{task.pk}"), since, note))
+        return self.back_to(cursor)
+
+    def run_now_view(self, request: HttpRequest, obj: TimeHistory) -> HttpResponse:
+        return self._queue(request, obj, force=False)
+
+    def rewind_and_resend_view(self, request: HttpRequest, obj: TimeHistory) -> HttpResponse:
+        return self._queue(request, obj, force=True)
+
 
 # --- Task ---------------------------------------------------------------------------
 
 
 @admin.register(Task)
 class TaskAdmin(HistoryAdmin):
+    # Compact columns (integration under the flow, trigger under the status, duration under the time)
+    # so the list fits a 1440 px screen with both sidebars open.
     list_display = (
-        "id", "integration_link", "flow_link", "trigger", "status_badge", "attempts", "records", "created_at",
-        "duration", "error_code_link",
+        "id", "flow_cell", "status_cell", "records", "created_cell", "error_code_link", "record_references",
     )
     list_filter = ("status", "trigger", ("integration", IntegrationFilter), ("flow", FlowFilter))
     search_fields = ("error_code", "error_message", "logs__reference")
     list_select_related = ("integration__merchant", "flow")
     fieldsets = (
         (None, {"fields": ("integration", "flow", "trigger", "status_badge", "params_pretty")}),
+        ("Error", {"fields": ("error_code_shown", "error_message_text", "error_hint")}),
+        ("Record errors", {"fields": ("record_errors_table",)}),
         ("Records", {"fields": ("count_total", "count_succeeded", "count_failed", "count_skipped", "log_link")}),
-        ("Error", {"fields": ("error_code_link", "error_message", "error_hint")}),
         ("Timing", {"fields": ("created_at", "started_at", "finished_at", "duration", "heartbeat_at",
                                "attempts", "max_attempts", "next_retry_at", "worker", "q_task_id")}),
     )
-    readonly_fields = ("status_badge", "params_pretty", "log_link", "error_code_link", "error_hint", "duration")
+    readonly_fields = ("status_badge", "params_pretty", "log_link", "error_code_shown", "error_message_text",
+                       "error_hint", "record_errors_table", "duration")
     actions = ("retry", "run_flow_now")
     object_views = (("retry", "retry_view", True),)
+    record_errors_limit = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Task]:
+        tasks = selectors.tasks_with_record_error_code(super().get_queryset(request))
+        return selectors.tasks_with_record_references(tasks)
+
+    def _record_errors(self, obj: Task) -> list[selectors.RecordError]:
+        if not hasattr(obj, "_record_errors_cache"):
+            obj._record_errors_cache = selectors.task_record_errors(obj, limit=self.record_errors_limit)
+        return obj._record_errors_cache
+
+    def _error(self, obj: Task) -> selectors.TaskError:
+        return selectors.task_error(obj, self._record_errors(obj))
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Task], search_term: str):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -980,22 +1172,94 @@ class TaskAdmin(HistoryAdmin):
     def status_badge(self, obj: Task) -> SafeString:
         return badge(obj.status, obj.get_status_display())
 
-    @admin.display(description="Records (total · ok · failed · skipped)")
-    def records(self, obj: Task) -> str:
-        return f"{obj.count_total} · {obj.count_succeeded} · {obj.count_failed} · {obj.count_skipped}"
+    @admin.display(description="Records")
+    def records(self, obj: Task) -> SafeString:
+        return format_html(
+            '<span title="total · ok · failed · skipped; attempt {} of {}">{} · {} · {} · {}</span>',
+            obj.attempts, obj.max_attempts, obj.count_total, obj.count_succeeded, obj.count_failed, obj.count_skipped,
+        )
+
+    @admin.display(description="Flow", ordering="flow__kind")
+    def flow_cell(self, obj: Task) -> SafeString:
+        flow = link(obj.flow, flow_label(obj.flow.kind)) if obj.flow else EMPTY
+        return format_html('{}<br><span class="quiet">{}</span>', flow, link(obj.integration))
+
+    @admin.display(description="Status", ordering="status")
+    def status_cell(self, obj: Task) -> SafeString:
+        return format_html('{}<br><span class="quiet">{}</span>', self.status_badge(obj), obj.get_trigger_display())
+
+    @admin.display(description="Created", ordering="created_at")
+    def created_cell(self, obj: Task) -> SafeString:
+        moment = timezone.localtime(obj.created_at)
+        took = f"took {format_duration(obj.duration)}" if obj.duration is not None else ""
+        return format_html('{}<br>{} <span class="quiet">{}</span>', moment.strftime("%Y-%m-%d"),
+                           moment.strftime("%H:%M"), took)
 
     @admin.display(description="Duration")
     def duration(self, obj: Task) -> str:
         return format_duration(obj.duration)
 
-    @admin.display(description="Error code", ordering="error_code")
+    @admin.display(description="Error code", ordering="shown_error_code")
     def error_code_link(self, obj: Task) -> SafeString | str:
-        return code_link(obj.error_code)
+        return narrow_code_link(getattr(obj, "shown_error_code", None) or obj.error_code)
+
+    @admin.display(description="Error code")
+    def error_code_shown(self, obj: Task) -> SafeString | str:
+        return code_link(self._error(obj).code)
+
+    @admin.display(description="Message")
+    def error_message_text(self, obj: Task) -> SafeString | str:
+        error = self._error(obj)
+        if not error.message:
+            return EMPTY
+        if error.from_records:
+            return format_html("{} <em>(from its records, below)</em>", error.message)
+        return error.message
 
     @admin.display(description="What to do")
     def error_hint(self, obj: Task) -> str:
-        entry = errors.lookup(obj.error_code) if obj.error_code else None
-        return entry.hint if entry else EMPTY
+        return self._error(obj).hint or EMPTY
+
+    @admin.display(description="Orders / records")
+    def record_references(self, obj: Task) -> SafeString | str:
+        records = selectors.task_records(obj)
+        if not records.references:
+            return EMPTY
+        shown = ", ".join(records.references)
+        more = records.count - len(records.references)
+        if more > 0:
+            url = changelist_url(LogEntry, task__id__exact=obj.pk)
+            return format_html('{} <a href="{}">+{} more</a>', shown, url, more)
+        return shown
+
+    @admin.display(description="Errors of the task's records")
+    def record_errors_table(self, obj: Task) -> SafeString | str:
+        rows = self._record_errors(obj)
+        if not rows:
+            return "None: no record of this task logged an error or a warning."
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", [
+            (
+                format_html("{} {}", badge(row.level, row.level), code_link(row.code)),
+                format_html("{}{}", row.message, f" (×{row.times})" if row.times > 1 else ""),
+                row.hint or EMPTY,
+                self._record_cell(row),
+            )
+            for row in rows
+        ])
+        logs = format_html('<p><a href="{}">All warnings and errors of this task in the log</a></p>',
+                           changelist_url(LogEntry, task__id__exact=obj.pk, level__in="error,warning"))
+        return format_html(
+            '<table class="record-errors"><thead><tr><th>Code</th><th>Message</th><th>Hint</th><th>Record</th>'
+            "</tr></thead><tbody>{}</tbody></table>{}", body, logs,
+        )
+
+    @staticmethod
+    def _record_cell(row: selectors.RecordError) -> SafeString | str:
+        label = f"{row.data_type} {row.reference}".strip() or (f"#{row.entity_id}" if row.entity_id else EMPTY)
+        if row.entity_id is None:
+            return label
+        status = Entity.Status(row.entity_status).label if row.entity_status else ""
+        return format_html("{}{}", link_by_id(Entity, row.entity_id, label), f" ({status})" if status else "")
 
     @admin.display(description="Parameters")
     def params_pretty(self, obj: Task) -> SafeString:
@@ -1057,11 +1321,11 @@ class TaskAdmin(HistoryAdmin):
 
 @admin.register(LogEntry)
 class LogEntryAdmin(HistoryAdmin):
-    list_display = (
-        "created_at", "level_badge", "code_link", "reference", "short_message", "short_hint", "integration_link",
-        "task_link", "entity_link",
-    )
-    list_filter = ("level", "code", "data_type", ("integration", IntegrationFilter))
+    # Five columns so the message and its hint get the room: the hint sits under the message and
+    # the related task, record and integration share one column.
+    list_display = ("created_cell", "level_code", "reference", "short_message", "related")
+    list_filter = ("created_at", "level", "code", "data_type", ("integration", IntegrationFilter))
+    date_hierarchy = "created_at"
     search_fields = ("reference", "code", "message")
     list_select_related = ("integration__merchant", "entity")
     fieldsets = (
@@ -1089,13 +1353,45 @@ class LogEntryAdmin(HistoryAdmin):
     def code_link(self, obj: LogEntry) -> SafeString | str:
         return code_link(obj.code)
 
-    @admin.display(description="Message")
-    def short_message(self, obj: LogEntry) -> str:
-        return Truncator(obj.message).chars(120)
+    @admin.display(description="When", ordering="created_at")
+    def created_cell(self, obj: LogEntry) -> SafeString:
+        moment = timezone.localtime(obj.created_at)
+        return format_html("{}<br>{}", moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S"))
+
+    @admin.display(description="Level · code", ordering="level")
+    def level_code(self, obj: LogEntry) -> SafeString:
+        return format_html("{}<br>{}", self.level_badge(obj), narrow_code_link(obj.code) if obj.code else "")
+
+    @admin.display(description="Message and what to do")
+    def short_message(self, obj: LogEntry) -> SafeString | str:
+        message = self._clipped(obj.message, self.message_chars)
+        hint = self.short_hint(obj)
+        if hint == EMPTY:
+            return message
+        return format_html('{}<div class="hint">{}</div>', message, hint)
 
     @admin.display(description="Hint")
-    def short_hint(self, obj: LogEntry) -> str:
-        return Truncator(obj.hint).chars(80) or EMPTY
+    def short_hint(self, obj: LogEntry) -> SafeString | str:
+        hint = obj.hint or (entry.hint if (entry := selectors.catalogue_entry(obj.code)) else "")
+        return self._clipped(hint, self.hint_chars) if hint else EMPTY
+
+    @admin.display(description="Task · record · integration")
+    def related(self, obj: LogEntry) -> SafeString:
+        parts = [part for part in (
+            format_html("task {}", self.task_link(obj)) if obj.task_id else "",
+            self.entity_link(obj) if obj.entity_id else "",
+            self.integration_link(obj),
+        ) if part]
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
+
+    # Long texts are cut in the list only; the full text is in the tooltip and on the entry's page.
+    message_chars = 400
+    hint_chars = 300
+
+    @staticmethod
+    def _clipped(text: str, limit: int) -> SafeString | str:
+        short = Truncator(text).chars(limit)
+        return short if short == text else format_html('<span title="{}">{}</span>', text, short)
 
     @admin.display(description="Integration", ordering="integration__name")
     def integration_link(self, obj: LogEntry) -> SafeString | str:
@@ -1141,7 +1437,7 @@ class EntityAdmin(HistoryAdmin):
     readonly_fields = ("integration_link", "status_badge", "reference_link", "error_code_link", "error_hint",
                        "deliveries", "timeline", "payload_pretty")
     actions = ("retry",)
-    object_views = (("retry", "retry_view", True),)
+    object_views = (("retry", "retry_view", True), ("create-anyway", "create_anyway_view", False))
     timeline_limit = 200
 
     @admin.display(description="Reference", ordering="reference")
@@ -1189,14 +1485,15 @@ class EntityAdmin(HistoryAdmin):
         entries = list(obj.logs.order_by("-created_at", "-id")[: self.timeline_limit])
         if not entries:
             return EMPTY
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", [
-            (link(e, local(e.created_at, seconds=True)), badge(e.level, e.get_level_display()),
-             code_link(e.code), e.message, e.hint or EMPTY, link_by_id(Task, e.task_id))
-            for e in entries
-        ])
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", [
+                (link(e, local(e.created_at, seconds=True)), badge(e.level, e.get_level_display()),
+                 code_link(e.code), e.message, e.hint or EMPTY, e.actor or EMPTY, link_by_id(Task, e.task_id))
+                for e in entries
+            ])
         return format_html(
-            "<table><thead><tr><th>When</th><th>Level</th><th>Code</th><th>Message</th><th>Hint</th><th>Task</th>"
-            "</tr></thead><tbody>{}</tbody></table>", rows,
+            "<table><thead><tr><th>When</th><th>Level</th><th>Code</th><th>Message</th><th>Hint</th><th>By</th>"
+            "<th>Task</th></tr></thead><tbody>{}</tbody></table>", rows,
         )
 
     @admin.display(description="Payload as received")
@@ -1204,7 +1501,12 @@ class EntityAdmin(HistoryAdmin):
         return pretty_json(obj.payload)
 
     def object_buttons(self, request: HttpRequest, obj: Entity) -> list[ObjectButton]:
-        return [ObjectButton("Retry this record", self.object_view_url(obj, "retry"))]
+        buttons = [ObjectButton("Retry this record", self.object_view_url(obj, "retry"))]
+        if obj.data_type == "order":
+            # A link to a confirmation page; only its POST creates anything.
+            buttons.append(ObjectButton("Create a new invoice anyway", self.object_view_url(obj, "create-anyway"),
+                                        post=False))
+        return buttons
 
     def _retry(self, request: HttpRequest, entity: Entity) -> None:
         from integrations import services
@@ -1215,8 +1517,52 @@ class EntityAdmin(HistoryAdmin):
             text = admin_views.describe_error(exc) if isinstance(exc, SyncError) else str(exc)
             self.message_user(request, f"{entity}: not retried. {text}", messages.ERROR)
         else:
+            actor = request.user.get_username()
+            services.record_staff_action(entity=entity, actor=actor,
+                                         message=f"{actor} pressed 'Retry this record' (task #{task.pk})")
             queued = format_html("{}: retry queued as task {}.", str(entity), link(task, f"#{task.pk}"))
             self.message_user(request, queued)
+
+    def create_anyway_view(self, request: HttpRequest, obj: Entity) -> HttpResponse:
+        """Confirmation page naming the live invoice(s); its POST asks for a new invoice (once)."""
+        from django.template.response import TemplateResponse
+
+        from integrations.flows import orders
+
+        if obj.data_type != orders.DATA_TYPE:
+            raise Http404("Only orders become invoices")
+        if request.method == "POST":
+            try:
+                task = orders.request_new_invoice(entity_id=obj.pk, superseded=request.POST.getlist("superseded"),
+                                                  actor=request.user.get_username())
+            except ValueError as exc:
+                self.message_user(request, f"{obj}: no new invoice. {exc}", messages.ERROR)
+            else:
+                if task is None:
+                    self.message_user(request, f"{obj}: a new invoice was already requested; nothing more was queued.",
+                                      messages.WARNING)
+                else:
+                    self.message_user(request, format_html("{}: a new invoice will be created by task {}.", str(obj),
+                                                           link(task, f"#{task.pk}")))
+            return self.back_to(obj)
+        problem, live = "", []
+        try:
+            live = orders.live_invoices_for(entity_id=obj.pk)
+        except SyncError as exc:
+            problem = admin_views.describe_error(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Create a new invoice anyway?",
+            "opts": self.opts,
+            "original": obj,
+            "entity": obj,
+            "live": [{"number": str(i.get("DocumentNumber") or ""), "date": i.get("InvoiceDate") or "",
+                      "total": i.get("Total"), "currency": i.get("Currency") or "",
+                      "customer": i.get("CustomerName") or ""} for i in live],
+            "problem": problem,
+            "change_url": change_url(obj),
+        }
+        return TemplateResponse(request, "admin/integrations/entity/create_anyway.html", context)
 
     def retry_view(self, request: HttpRequest, obj: Entity) -> HttpResponse:
         self._retry(request, obj)
@@ -1244,17 +1590,29 @@ class ReferenceAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Reference) -> None:
         from integrations import services
 
-        services.forget_references([obj])
+        services.forget_references([obj], actor=request.user.get_username())
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Reference]) -> None:
         from integrations import services
 
-        services.forget_references(queryset)
+        services.forget_references(queryset, actor=request.user.get_username())
 
     def save_model(self, request: HttpRequest, obj: Reference, form: forms.ModelForm, change: bool) -> None:
+        from integrations import services
+
         if not change:
             obj.origin = Reference.Origin.STAFF
         super().save_model(request, obj, form, change)
+        entity = Entity.objects.filter(integration_id=obj.integration_id, data_type=obj.data_type,
+                                       source_id=obj.source_id).first()
+        if entity is not None:
+            actor = request.user.get_username()
+            before = form.initial.get("target_id") if change else None
+            what = (f"changed the reference from {before} to {obj.target_id}" if change and before != obj.target_id
+                    else f"{'saved' if change else 'added'} the reference → {obj.target_id}")
+            services.record_staff_action(entity=entity, actor=actor, code="reference.saved",
+                                         message=f"{actor} {what} ({obj.data_type} {obj.source_id})",
+                                         details={"target_id": obj.target_id, "previous": before or ""})
 
     @admin.display(description="Integration", ordering="integration__name")
     def integration_link(self, obj: Reference) -> SafeString | str:
@@ -1315,19 +1673,22 @@ FULL_FILE_KINDS = MASTER_KINDS
 
 @admin.register(ConnectJob)
 class ConnectJobAdmin(HistoryAdmin):
-    list_display = ("job_id", "integration_link", "flow_link", "method", "status_badge", "item_count", "full_file",
-                    "failures", "created_at", "finished_at", "restarts")
+    # Fits 1440 px beside the filters; full file and restarts are on the change page (and a filter).
+    list_display = ("job_id", "integration_link", "flow_link", "method", "status_badge", "item_count", "rows",
+                    "created_at")
     list_filter = ("status", "method", "full_file", ("integration", IntegrationFilter), ("flow", FlowFilter))
     search_fields = ("job_id", "method")
     list_select_related = ("integration__merchant", "flow")
     fieldsets = (
         (None, {"fields": ("integration", "flow", "task", "job_id", "method", "status_badge", "status_id",
                            "full_file", "item_count")}),
-        ("Outcome", {"fields": ("inserts", "updates", "failures", "messages_pretty", "records_link")}),
+        ("Outcome", {"fields": ("written", "ignored", "rejected", "inserts", "updates", "failures", "messages_table",
+                                "records_link")}),
         ("Request", {"fields": ("header_pretty", "body_size")}),
         ("Timing", {"fields": ("created_at", "finished_at", "last_checked_at", "checks", "restarts", "restarted_at")}),
     )
-    readonly_fields = ("status_badge", "messages_pretty", "records_link", "header_pretty", "body_size")
+    readonly_fields = ("status_badge", "written", "ignored", "rejected", "messages_table", "records_link",
+                       "header_pretty", "body_size")
     actions = ("restart",)
     object_views = (("restart", "restart_view", True),)
 
@@ -1343,9 +1704,42 @@ class ConnectJobAdmin(HistoryAdmin):
     def status_badge(self, obj: ConnectJob) -> SafeString:
         return badge(obj.status, obj.get_status_display())
 
+    @admin.display(description="Rows written", ordering="rows_written")
+    def written(self, obj: ConnectJob) -> int | str:
+        return obj.rows_written if obj.is_finished else EMPTY
+
+    @admin.display(description="Rows ignored", ordering="rows_ignored")
+    def ignored(self, obj: ConnectJob) -> int | str:
+        return obj.rows_ignored if obj.is_finished else EMPTY
+
+    @admin.display(description="Rows rejected", ordering="rows_rejected")
+    def rejected(self, obj: ConnectJob) -> int | str:
+        return obj.rows_rejected if obj.is_finished else EMPTY
+
+    @admin.display(description="Rows written · ignored · rejected")
+    def rows(self, obj: ConnectJob) -> SafeString | str:
+        if not obj.is_finished:
+            return EMPTY
+        return format_html('<span title="written">{}</span> · <span title="ignored"{}>{}</span> · '
+                           '<span title="rejected"{}>{}</span>', obj.rows_written,
+                           mark_safe(' style="color:#b45309;font-weight:600"') if obj.rows_ignored else "",
+                           obj.rows_ignored,
+                           mark_safe(' style="color:#dc3545;font-weight:600"') if obj.rows_rejected else "",
+                           obj.rows_rejected)
+
     @admin.display(description="Norce's messages")
-    def messages_pretty(self, obj: ConnectJob) -> SafeString:
-        return pretty_json(obj.messages)
+    def messages_table(self, obj: ConnectJob) -> SafeString | str:
+        from django.template.loader import render_to_string
+
+        from integrations.flows import connect_jobs
+
+        rows = connect_jobs.message_rows(obj)
+        if not rows:
+            return EMPTY
+        return render_to_string("admin/integrations/connectjob/messages_table.html", {"rows": [
+            {"row": row.row, "severity": row.severity, "message": row.message,
+             "record": link_by_id(Entity, row.entity_id, row.reference or f"#{row.entity_id}")
+             if row.entity_id else EMPTY} for row in rows]})
 
     @admin.display(description="X-StormConnect-Header")
     def header_pretty(self, obj: ConnectJob) -> SafeString:
@@ -1420,3 +1814,46 @@ class ResyncRunAdmin(HistoryAdmin):
             return EMPTY
         return format_html_join(", ", '<a href="{}">{}</a>',
                                 ((change_url(job), str(job)) for job in ConnectJob.objects.filter(pk__in=obj.job_ids)))
+
+
+# --- Internals: django-q2's own queue, read-only ------------------------------------------
+#
+# django-q2 registers its schedules, finished and failed queue messages and the ORM queue as
+# editable screens with a "resubmit" action. They are the machinery under Brygga's Tasks:
+# changing them by hand bypasses Brygga (schedule rules own the schedules; Brygga's tasks own
+# their retries). They are shown read-only under their own heading.
+
+def _internals_readonly(base: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
+    class ReadOnly(base):  # type: ignore[misc, valid-type]
+        actions = ()
+
+        def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+            return False
+
+        def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+            return False
+
+        def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+            return False
+
+        def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):  # type: ignore[override]
+            return [field.name for field in self.model._meta.fields]
+
+    ReadOnly.__name__ = ReadOnly.__qualname__ = f"ReadOnly{base.__name__}"
+    return ReadOnly
+
+
+def register_internals(site: admin.AdminSite) -> None:
+    from django.apps import apps
+    from django_q import models as q_models
+
+    for model in (q_models.Schedule, q_models.Success, q_models.Failure, q_models.OrmQ):
+        if not site.is_registered(model):
+            continue
+        current = type(site.get_model_admin(model))
+        site.unregister(model)
+        site.register(model, _internals_readonly(current))
+    apps.get_app_config("django_q").verbose_name = "Internals: task queue (read-only)"
+
+
+register_internals(admin.site)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -29,14 +29,28 @@ def describe_error(exc: SyncError) -> str:
 def error_catalogue(request: HttpRequest, *, admin_site: admin.AdminSite) -> HttpResponse:
     """Every error code Brygga can record, with its hint, and how often it was seen."""
     counts = selectors.log_counts_by_code()
-    entries = [
-        {"entry": entry, "seen": counts.get(entry.code, 0)}
-        for entry in selectors.error_catalogue()
+    query = request.GET.get("q", "").strip()[:200]
+    catalogue = selectors.error_catalogue()
+    found = selectors.search_catalogue(catalogue, query=query)
+    rows = [{"entry": entry, "seen": counts.get(entry.code, 0)} for entry in found]
+    sections = [
+        ("errors-permanent", "Errors that need a person",
+         "Follow the hint, then retry the record.",
+         [row for row in rows if not row["entry"].is_info and row["entry"].permanent]),
+        ("errors-transient", "Errors Brygga retries by itself",
+         "Transient: retried with backoff; act only if they persist.",
+         [row for row in rows if not row["entry"].is_info and not row["entry"].permanent]),
+        ("information", "Information: outcomes and notices, not failures",
+         "Lines on a record's timeline that need nobody.",
+         [row for row in rows if row["entry"].is_info]),
     ]
     context = {
         **admin_site.each_context(request),
         "title": "Error catalogue",
-        "entries": entries,
+        "sections": sections,
+        "query": query,
+        "found": len(found),
+        "total": len(catalogue),
         "logentry_changelist_url": reverse("admin:integrations_logentry_changelist"),
     }
     return TemplateResponse(request, "admin/integrations/error_catalogue.html", context)
@@ -48,14 +62,20 @@ def fortnox_redirect_uri() -> str:
 
 
 def fortnox_connect(request: HttpRequest, connector: Connector) -> HttpResponse:
-    """Send the browser to Fortnox to approve Brygga's access for this connector."""
+    """Send the browser to Fortnox to approve Brygga's access for this connector.
+
+    Only a POST (the "Connect to Fortnox" button's form) starts the flow: following a
+    link or reloading a page never does. The consent page asks for a service account
+    when the connector's grant is client credentials.
+    """
     from connectors.fortnox import oauth
 
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     url = oauth.authorization_url(
         connector,
         redirect_uri=fortnox_redirect_uri(),
         state=oauth.make_state(connector.pk),
-        service_account=bool(connector.settings.get("service_account", False)),
     )
     return HttpResponseRedirect(url)
 
@@ -66,10 +86,34 @@ def _connector_page(connector_id: int | None = None) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("admin:integrations_connector_change", args=[connector_id]))
 
 
+# Fortnox's authorization codes are short; anything longer, or with control characters, is not one.
+_MAX_CODE_LENGTH = 2000
+
+
+def _callback_refused(request: HttpRequest, reason: str) -> HttpResponse:
+    """A readable 400 page for a callback that does not belong to a connection started here."""
+    import logging
+
+    logging.getLogger("brygga.oauth").warning("Fortnox callback refused: %s", reason)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Fortnox connection failed",
+        "reason": f"Fortnox connection failed: {reason}",
+        "connectors_url": reverse("admin:integrations_connector_changelist"),
+    }
+    return TemplateResponse(request, "admin/integrations/fortnox_callback_refused.html", context, status=400)
+
+
 @staff_member_required
 @require_GET
 def fortnox_callback(request: HttpRequest) -> HttpResponse:
-    """Where Fortnox sends the browser back: check the state, exchange the code, report the outcome."""
+    """Where Fortnox sends the browser back: check the state, exchange the code, report the outcome.
+
+    A request that does not belong to a connection started here (no or a forged or expired
+    state, a connector that is gone, a code Fortnox cannot have issued) gets a 400 page
+    saying why; Fortnox's own answers (denied, or the exchange failed) go back to the
+    connector with a message.
+    """
     from connectors.fortnox import oauth
 
     if not request.user.has_perm("integrations.change_connector"):
@@ -79,23 +123,20 @@ def fortnox_callback(request: HttpRequest) -> HttpResponse:
     try:
         connector_id = oauth.read_state(request.GET.get("state", ""))
     except SyncError as exc:
-        messages.error(request, f"Fortnox connection failed: {describe_error(exc)}")
-        return _connector_page()
-    except (ValueError, LookupError, signing.BadSignature):
-        messages.error(
+        return _callback_refused(request, describe_error(exc))
+    except (ValueError, LookupError, TypeError, OverflowError, signing.BadSignature):
+        return _callback_refused(
             request,
-            "Fortnox connection failed: the answer from Fortnox does not belong to a connection started here, "
-            "or it is too old. Press 'Connect to Fortnox' on the connector again.",
+            "the answer from Fortnox does not belong to a connection started here, or it is too old. "
+            "Press 'Connect to Fortnox' on the connector again.",
         )
-        return _connector_page()
 
     connector = Connector.objects.filter(pk=connector_id, system=Connector.System.FORTNOX).first()
     if connector is None:
-        messages.error(request, "Fortnox connection failed: the connector no longer exists.")
-        return _connector_page()
+        return _callback_refused(request, "the connector no longer exists.")
 
     if request.GET.get("error"):
-        reason = request.GET.get("error_description") or request.GET.get("error")
+        reason = (request.GET.get("error_description") or request.GET.get("error") or "")[:300]
         messages.error(
             request,
             f"Fortnox did not grant access: {reason}. "
@@ -107,6 +148,8 @@ def fortnox_callback(request: HttpRequest) -> HttpResponse:
     if not code:
         messages.error(request, "Fortnox connection failed: Fortnox sent no authorization code. Try again.")
         return _connector_page(connector.pk)
+    if len(code) > _MAX_CODE_LENGTH or not code.isprintable():
+        return _callback_refused(request, "the authorization code is not one Fortnox issues.")
 
     try:
         oauth.exchange_code(connector, code=code, redirect_uri=fortnox_redirect_uri())

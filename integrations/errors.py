@@ -3,11 +3,19 @@
 Every failure that reaches a record carries a code from the catalogue. Connector
 packages register their own codes (see connectors/<system>/errors.py); the admin
 shows the whole catalogue.
+
+Codes are of two kinds: errors (something did not happen; `permanent` ones need a
+person, the rest are retried) and informational codes (`register(..., info=True)`):
+outcomes worth a line on a record's timeline, such as "invoiced", that are no failure.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+
+ERROR = "error"
+INFO = "info"
 
 
 @dataclass(frozen=True)
@@ -17,13 +25,28 @@ class ErrorCode:
     hint: str
     permanent: bool = True
     system: str = "brygga"
+    # ERROR: a failure; INFO: an outcome or notice that needs nobody (never retried, never "needs attention").
+    kind: str = ERROR
+
+    @property
+    def is_info(self) -> bool:
+        return self.kind == INFO
+
+    @property
+    def kind_label(self) -> str:
+        if self.is_info:
+            return "Information"
+        return "Permanent" if self.permanent else "Transient"
 
 
 CATALOGUE: dict[str, ErrorCode] = {}
 
 
-def register(code: str, title: str, hint: str, *, permanent: bool = True, system: str = "brygga") -> ErrorCode:
-    entry = ErrorCode(code=code, title=title, hint=hint, permanent=permanent, system=system)
+def register(code: str, title: str, hint: str, *, permanent: bool = True, system: str = "brygga",
+             info: bool = False) -> ErrorCode:
+    """Add a code to the catalogue. `info=True` marks an outcome or notice rather than a failure."""
+    entry = ErrorCode(code=code, title=title, hint=hint, permanent=permanent and not info, system=system,
+                      kind=INFO if info else ERROR)
     CATALOGUE[code] = entry
     return entry
 
@@ -79,6 +102,9 @@ AUTH_FAILED = register("auth.failed", "Authentication with the API failed",
                        "Check the connector's credentials in admin and press 'Test connection'.")
 CONNECTOR_MISSING = register("config.connector_missing", "The integration lacks a connector",
                              "Add the commerce and the ERP connector to the integration in admin.")
+CONNECTOR_SETTINGS = register("config.connector_settings", "The connector's settings are invalid",
+                              "Open the connector in admin and correct the setting named in the message, then press "
+                              "'Test connection'.")
 FLOW_SETTINGS = register("config.flow_settings", "The flow's settings are invalid",
                          "Open the flow in admin and correct the settings named in the message.")
 ORDER_MALFORMED = register("order.malformed", "The order could not be read",
@@ -90,30 +116,47 @@ ORDER_MISSING_VAT = register("order.missing_vat", "An order line has no VAT rate
 ORDER_TOTAL_MISMATCH = register("order.total_mismatch", "The invoice total differs from the order total",
                                 "Compare the order and invoice rows; usually a rounding or VAT setup difference in the ERP. Correct it and retry.")
 ORDER_EXCLUDED = register("order.excluded", "The order is older than the integration's exclusion date",
-                          "Nothing to do: orders before the go-live date are not synced. Move the exclusion date in admin to include it.")
+                          "Nothing to do: orders before the go-live date are not synced. Move the exclusion date in admin to include it.", info=True)
 INTEGRATION_PAUSED = register("integration.paused", "The integration is paused",
                               "Set the integration to Active in admin; queued records then sync.", permanent=False)
+TASK_INTERRUPTED = register("task.interrupted", "The run was interrupted before it ended",
+                            "Run the same command (or press 'Run now') again: it resumes where it stopped.", permanent=False)
+TASK_UNFINISHED = register("task.unfinished", "A full file is still on its way",
+                           "Run the same command again to follow it to the end; its jobs are listed under Connect jobs.",
+                           permanent=False)
 UNEXPECTED = register("internal.unexpected", "An unexpected error occurred",
                       "Transient until proven otherwise: Brygga retries. If it repeats, report it with the task id.", permanent=False)
 ORDER_ALREADY_SYNCED = register("order.already_synced", "The order already has an invoice",
-                                "Nothing to do: the Reference links it. Delete the Reference to invoice it again.")
+                                "Nothing to do: the Reference links it. Delete the Reference to invoice it again.", info=True)
 ORDER_FOUND_BY_POLL = register("order.found_by_poll", "An order was found by the fail-safe poll",
-                               "Norce's push and event for it did not arrive. Check the ERP integration and event settings in Norce admin.")
+                               "Norce's push and event for it did not arrive. Check the ERP integration and event settings in Norce admin.", info=True)
 ORDER_INVOICE_FOUND = register("order.invoice_found", "The invoice already existed in the ERP and was linked",
-                               "Nothing to do: an earlier attempt created it; Brygga linked it instead of creating a second one.")
+                               "Nothing to do: an earlier attempt created it; Brygga linked it instead of creating a second one.", info=True)
 ORDER_DUPLICATE_TARGET = register("order.duplicate_target", "Two invoices exist for one order",
                                   "Cancel the extra invoice in the ERP; the Reference keeps the first one.")
 TASK_STUCK = register("task.stuck", "A task stopped reporting progress and was queued again",
-                      "Nothing to do: records already in the target system are recognised, not created twice.", permanent=False)
+                      "Nothing to do: records already in the target system are recognised, not created twice.", info=True)
 RECEIVER_AUTH = register("receiver.auth", "A push or event was refused: wrong credentials",
                          "Compare the username/password (or event secret header) in Norce admin with the Norce connector in Brygga.")
 ORDER_VAT_ROUNDING = register("order.vat_rounding", "The ERP rounded VAT differently; the total is exact",
-                              "Nothing to do: the gross total matches to the öre; VAT differs only by rounding.", permanent=False)
+                              "Nothing to do: the gross total matches to the öre; VAT differs only by rounding.", info=True)
 ORDER_ACKNOWLEDGED = register("order.acknowledged", "Norce was told the order is Confirmed with the invoice number",
-                              "Nothing to do.", permanent=False)
-ORDER_INVOICED = register("order.invoiced", "The order became an invoice in the ERP", "Nothing to do.", permanent=False)
+                              "Nothing to do.", info=True)
+ORDER_INVOICED = register("order.invoiced", "The order became an invoice in the ERP", "Nothing to do.", info=True)
 TASK_BUSY = register("task.busy", "The same kind of work is already running; this task waits its turn",
-                     "Nothing to do: it runs again shortly.", permanent=False)
+                     "Nothing to do: it runs again shortly.", info=True)
 REFERENCE_DELETED = register("reference.deleted", "A reference was deleted by staff",
-                             "The next sync creates a new target record for that source. Add the reference again to prevent it.",
-                             permanent=False)
+                             "The next sync looks the source up in the target system: a live record is linked again, otherwise a new one is created.", info=True)
+ORDER_RELINKED = register("order.relinked", "A live invoice for the order was found in the ERP and linked again",
+                          "Nothing to do: the order had no reference, so Brygga looked it up and re-linked the live "
+                          "invoice instead of creating a second one. To invoice it anew anyway, use 'Create a new "
+                          "invoice anyway' on the record.", info=True)
+ORDER_CREATE_ANYWAY = register("order.create_anyway", "Staff asked for a new invoice although a live one exists",
+                               "Nothing to do: the next run creates a new invoice; the earlier one stays in the ERP "
+                               "until someone cancels or credits it there.", info=True)
+STAFF_ACTION = register("staff.action", "A staff member acted on the record", "Nothing to do.", info=True)
+REFERENCE_SAVED = register("reference.saved", "A reference was added or changed by staff",
+                           "Nothing to do: the record is linked to the target named in the message.", info=True)
+EVENT_MALFORMED = register("event.malformed", "A Norce event could not be read",
+                           "The body is kept under Webhook deliveries. Check the event settings in Norce admin; "
+                           "orders it named are still found by the fail-safe poll.")

@@ -11,6 +11,7 @@ from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils import timezone
 
 from integrations import errors, registry, services
@@ -249,7 +250,7 @@ def test_test_connection_button_and_action_report_the_outcome(admin_client, worl
 def test_connect_to_fortnox_redirects_to_consent(admin_client, world, settings):
     settings.SITE_URL = "https://brygga.example.com"
     fortnox = world.connectors.get(system=Connector.System.FORTNOX)
-    response = admin_client.get(admin_url(Connector, "fortnox_connect", fortnox.pk))
+    response = admin_client.post(admin_url(Connector, "fortnox_connect", fortnox.pk))
     assert response.status_code == 302
     query = parse_qs(urlparse(response.url).query)
     assert query["client_id"] == ["fortnox-client"]
@@ -280,8 +281,7 @@ def test_fortnox_callback_reports_errors_with_code_and_hint(admin_client, world,
 
     fortnox = world.connectors.get(system=Connector.System.FORTNOX)
     response = admin_client.get(reverse("fortnox-oauth-callback"), {"code": "abc", "state": "forged"})
-    assert response.url == admin_url(Connector, "changelist")
-    assert any("does not belong" in m for m in page_messages(response))
+    assert response.status_code == 400 and "does not belong" in response.content.decode()
 
     def refuse(connector, *, code, redirect_uri):
         raise errors.SyncError("auth.failed", "invalid_grant", hint="Press 'Connect to Fortnox' again.")
@@ -476,10 +476,10 @@ def test_staff_added_reference_is_marked_as_staff(admin_client, world):
 def test_reference_delete_warns_about_a_new_record(admin_client, world):
     reference = Reference.objects.get()
     content = admin_client.get(admin_url(Reference, "delete", reference.pk)).content.decode()
-    assert "The next sync will create a NEW record in the target system for this source id" in content
+    assert "is linked again; only when there is none does it create a NEW" in content
     response = admin_client.post(admin_url(Reference, "changelist"),
                                  {"action": "delete_selected", "_selected_action": [reference.pk]})
-    assert "The next sync will create a NEW record in the target system" in response.content.decode()
+    assert "is linked again; only when there is none does it create" in response.content.decode()
 
 
 # --- query counts -------------------------------------------------------------------
@@ -507,3 +507,208 @@ def test_changelist_query_count_does_not_grow_with_rows(admin_client, db, model)
     for n in range(9):
         grow(build_integration(name=f"Shop {n}"), 3)
     assert changelist_queries(admin_client, url) == few
+
+
+# --- a task shows the errors of its records --------------------------------------------
+
+
+def needs_attention_task(integration: Integration, *, references: tuple[str, ...] = ("700001",)) -> Task:
+    """A task like the ones the engine leaves: no error of its own, the reason on its records' log lines."""
+    flow = integration.flows.get()
+    task = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.ORDER_PUSH,
+                               status=Task.Status.NEEDS_ATTENTION, count_total=len(references),
+                               count_failed=len(references), attempts=1)
+    for reference in references:
+        entity = Entity.objects.create(
+            integration=integration, data_type="order", source_id=f"src-{reference}", reference=reference,
+            status=Entity.Status.NEEDS_ATTENTION, last_error_code="fortnox.article_not_found",
+        )
+        LogEntry.objects.create(integration=integration, task=task, entity=entity, flow=flow,
+                                level=LogEntry.Level.INFO, reference=reference, data_type="order",
+                                message=f"Order {reference} received")
+        LogEntry.objects.create(integration=integration, task=task, entity=entity, flow=flow,
+                                level=LogEntry.Level.ERROR, reference=reference, data_type="order",
+                                code="fortnox.article_not_found",
+                                message=f"Order {reference}: article SKU-404 does not exist in Fortnox")
+    return task
+
+
+def test_needs_attention_task_page_shows_the_errors_of_its_records(admin_client, world):
+    registry.load_error_catalogue()
+    task = needs_attention_task(world)
+    entity = Entity.objects.get(reference="700001")
+    content = admin_client.get(admin_url(Task, "change", task.pk)).content.decode()
+    catalogue = reverse("admin:integrations_error_catalogue")
+    hint = errors.lookup("fortnox.article_not_found").hint
+
+    section = content[content.index(">Record errors</h2>"):]
+    table = section[:section.index("</table>")]
+    for column in ("Code", "Message", "Hint", "Record"):
+        assert f"<th>{column}</th>" in table
+    assert f'href="{catalogue}#code-fortnox.article_not_found"' in table
+    assert "Order 700001: article SKU-404 does not exist in Fortnox" in table
+    assert escape(hint) in table  # the catalogue's hint, as the log line has none of its own
+    assert f'href="{admin_url(Entity, "change", entity.pk)}"' in table
+    # The task's own error fields are filled from its records instead of staying empty.
+    error_box = content[content.index(">Error</h2>"):content.index(">Record errors</h2>")]
+    assert f'#code-fortnox.article_not_found"' in error_box
+    assert "article SKU-404 does not exist" in error_box
+    assert escape(hint) in error_box
+
+
+def test_task_without_record_errors_says_so(admin_client, world):
+    task = Task.objects.get(status=Task.Status.SUCCEEDED)
+    content = admin_client.get(admin_url(Task, "change", task.pk)).content.decode()
+    assert "None: no record of this task logged an error or a warning." in content
+
+
+def test_task_list_shows_the_error_code_and_order_numbers(admin_client, world):
+    task = needs_attention_task(world, references=("700001", "700002", "700003", "700004"))
+    response = admin_client.get(admin_url(Task, "changelist"))
+    content = response.content.decode()
+    row = content[content.index(f'href="{admin_url(Task, "change", task.pk)}"'):]
+    row = row[:row.index("</tr>")]
+    assert "#code-fortnox.article_not_found" in row
+    assert "700001, 700002, 700003" in row
+    assert "+1 more" in row
+
+
+def test_task_list_query_count_is_bounded(admin_client, world, django_assert_max_num_queries):
+    for n in range(30):
+        needs_attention_task(world, references=(f"8{n:05d}", f"9{n:05d}"))
+    admin_client.get(admin_url(Task, "changelist"))  # warm the session and content types
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(admin_url(Task, "changelist"))
+    assert response.status_code == 200
+    assert "800029" in response.content.decode()
+
+
+# --- the error catalogue separates information from errors ---------------------------------
+
+
+def test_catalogue_lists_successes_as_information_not_failures(admin_client, world):
+    content = admin_client.get(reverse("admin:integrations_error_catalogue")).content.decode()
+    information = content[content.index('id="information"'):]
+    failures = content[:content.index('id="information"')]
+    for code in ("order.invoiced", "order.acknowledged", "order.invoice_found", "reference.deleted"):
+        assert f'id="code-{code}"' in information
+        assert f'id="code-{code}"' not in failures
+        row = information[information.index(f'id="code-{code}"'):]
+        row = row[:row.index("</tr>")]
+        assert "Transient" not in row and "Information" in row
+    assert 'id="code-order.missing_vat"' in failures and 'id="code-http.timeout"' in failures
+    assert errors.ORDER_INVOICED.is_info and not errors.ORDER_INVOICED.permanent
+    assert not errors.ORDER_MISSING_VAT.is_info
+
+
+def test_catalogue_search_filters_by_code_title_and_hint(admin_client, world):
+    url = reverse("admin:integrations_error_catalogue")
+    content = admin_client.get(url, {"q": "vat rate"}).content.decode()
+    assert 'id="catalogue-q"' in content and 'value="vat rate"' in content
+    assert 'id="code-order.missing_vat"' in content
+    assert 'id="code-http.timeout"' not in content
+    content = admin_client.get(url, {"q": "HTTP.TIMEOUT"}).content.decode()
+    assert 'id="code-http.timeout"' in content and 'id="code-order.missing_vat"' not in content
+    content = admin_client.get(url, {"q": "Reconnect Fortnox"}).content.decode()  # a word of the hint only
+    assert 'id="code-fortnox.invalid_refresh_token"' in content
+    assert 'id="code-order.missing_vat"' not in content
+
+
+# --- the log list is readable and filters by date --------------------------------------------
+
+
+def test_log_list_shows_whole_messages_and_hints_and_filters_by_date(admin_client, world):
+    message = "Order 100777: " + "the article named on row 3 is not in Fortnox; " * 4
+    LogEntry.objects.create(integration=world, level=LogEntry.Level.ERROR, code="fortnox.article_not_found",
+                            reference="100777", message=message.strip())
+    old = LogEntry.objects.create(integration=world, level=LogEntry.Level.INFO, message="a line from last year",
+                                  created_at=timezone.now() - timedelta(days=400))
+    url = admin_url(LogEntry, "changelist")
+    response = admin_client.get(url)
+    content = response.content.decode()
+    assert message.strip() in content  # not cut at 120 characters
+    assert escape(errors.ORDER_MISSING_VAT.hint) in content  # not cut at 80 characters
+    assert "field-short_message" in content and "white-space: normal" in content
+
+    assert "created_at__gte" in content  # the date filter's choices
+    this_year = timezone.localtime().year
+    listed = admin_client.get(url, {"created_at__year": this_year}).context["cl"].result_list
+    assert old not in list(listed) and listed
+    since = (timezone.localtime() - timedelta(days=7)).date().isoformat()
+    listed = admin_client.get(url, {"created_at__gte": since}).context["cl"].result_list
+    assert old not in list(listed) and listed
+
+
+# --- time history: moving a cursor back, run now, rewind and resend ----------------------------
+
+
+@pytest.fixture
+def product_cursor(world) -> TimeHistory:
+    Flow.objects.create(integration=world, kind="products_to_commerce")
+    return TimeHistory.objects.create(integration=world, data_type="product", direction="erp_to_commerce",
+                                      last_loaded_at=timezone.now() - timedelta(days=2))
+
+
+def test_cursor_page_says_unchanged_records_are_not_resent_and_offers_resend(admin_client, product_cursor):
+    content = admin_client.get(admin_url(TimeHistory, "change", product_cursor.pk)).content.decode()
+    assert "sends nothing when nothing changed" in content
+    assert f'action="{admin_url(TimeHistory, "run", product_cursor.pk)}"' in content
+    assert f'action="{admin_url(TimeHistory, "resend", product_cursor.pk)}"' in content
+
+    orders = TimeHistory.objects.get(data_type="order")
+    content = admin_client.get(admin_url(TimeHistory, "change", orders.pk)).content.decode()
+    assert "never invoiced twice" in content
+    assert admin_url(TimeHistory, "resend", orders.pk) not in content
+
+
+def test_cursor_run_now_and_rewind_and_resend_queue_the_flow(admin_client, product_cursor, monkeypatch,
+                                                             django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr(services, "enqueue", lambda task_id, *, at=None: queued.append(task_id))
+    flow = Flow.objects.get(kind="products_to_commerce")
+    assert admin_client.get(admin_url(TimeHistory, "resend", product_cursor.pk)).status_code == 405
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(admin_url(TimeHistory, "run", product_cursor.pk))
+    assert response.status_code == 302
+    run = Task.objects.filter(flow=flow).latest("id")
+    assert run.params == {"mode": "incremental"} and run.trigger == Task.Trigger.MANUAL
+    assert any("unchanged are not sent again" in m and "Rewind and resend" in m for m in page_messages(response))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(admin_url(TimeHistory, "resend", product_cursor.pk))
+    resend = Task.objects.filter(flow=flow).latest("id")
+    assert resend.pk != run.pk and resend.params == {"mode": "incremental", "force": True}
+    assert any("changed or not" in m for m in page_messages(response))
+    assert queued == [run.pk, resend.pk]
+
+    orders = TimeHistory.objects.get(data_type="order")
+    before = Task.objects.count()
+    response = admin_client.post(admin_url(TimeHistory, "resend", orders.pk))
+    assert Task.objects.count() == before
+    assert any("never sent twice" in m for m in page_messages(response))
+
+
+# --- django-q2's own screens are read-only internals ------------------------------------------
+
+
+def test_django_q_screens_are_read_only_under_internals(admin_client, world):
+    from django_q.models import Failure, OrmQ, Schedule, Success
+
+    schedule = Schedule.objects.create(func="integrations.jobs.sweep", schedule_type=Schedule.MINUTES, minutes=1)
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Internals" in index
+    for model in (Schedule, Success, Failure, OrmQ):
+        opts = model._meta
+        changelist = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        assert changelist.status_code == 200
+        assert 'name="action"' not in changelist.content.decode()  # no resubmit, no bulk delete
+        assert admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add")).status_code == 403
+    change = reverse("admin:django_q_schedule_change", args=[schedule.pk])
+    content = admin_client.get(change).content.decode()
+    assert 'name="_save"' not in content
+    assert admin_client.post(change, {"func": "os.system", "schedule_type": "I"}).status_code == 403
+    assert admin_client.post(reverse("admin:django_q_schedule_delete", args=[schedule.pk]),
+                             {"post": "yes"}).status_code == 403
+    schedule.refresh_from_db()
+    assert schedule.func == "integrations.jobs.sweep"
