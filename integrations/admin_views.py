@@ -91,10 +91,15 @@ _MAX_CODE_LENGTH = 2000
 
 
 def _callback_refused(request: HttpRequest, reason: str) -> HttpResponse:
-    """A readable 400 page for a callback that does not belong to a connection started here."""
+    """A 400 for a callback that does not belong to a connection started here: a readable page
+    for a browser (which asks for HTML), the reason as JSON for any other client."""
     import logging
 
+    from django.http import JsonResponse
+
     logging.getLogger("brygga.oauth").warning("Fortnox callback refused: %s", reason)
+    if "text/html" not in request.headers.get("Accept", ""):
+        return JsonResponse({"error": "Fortnox connection failed", "reason": reason}, status=400)
     context = {
         **admin.site.each_context(request),
         "title": "Fortnox connection failed",

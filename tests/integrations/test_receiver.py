@@ -292,9 +292,12 @@ def test_an_event_with_nul_in_its_reference_queues_the_cleaned_reference(integra
     "", "state=", "state=forged&code=abc", "state=%00&code=%00", "state=" + "a" * 5000, "state=%ff%fe&code=%ff",
 ], ids=["none", "empty", "forged", "nul", "long", "not-utf8"])
 def test_a_fortnox_callback_with_garbage_gets_a_readable_400(db, admin_client, query):
-    response = admin_client.get(f"/oauth/fortnox/callback?{query}")
-    assert response.status_code == 400
-    assert b"Fortnox connection failed" in response.content
+    browser = admin_client.get(f"/oauth/fortnox/callback?{query}", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*")
+    assert browser.status_code == 400 and browser["Content-Type"].startswith("text/html")
+    assert b"Fortnox connection failed" in browser.content
+    other = admin_client.get(f"/oauth/fortnox/callback?{query}", HTTP_ACCEPT="*/*")
+    assert other.status_code == 400 and other.json()["error"] == "Fortnox connection failed"
+    assert other.json()["reason"]
 
 
 def test_a_fortnox_callback_with_a_code_fortnox_cannot_have_issued_gets_400(integration, admin_client):
