@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Tests run on PostgreSQL; point DATABASE_URL elsewhere to use another server.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brygga
 
-.PHONY: install demo test test-e2e bench run simulate clean
+.PHONY: install demo test test-e2e test-browser bench run simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install
 test-e2e: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -q tests/e2e
 
+## make test-browser: only the admin in Chromium (Debian's chromium package; part of make test too).
+test-browser: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m pytest -q tests/browser
+
 ## make bench: throughput and API-budget figures against the simulators (not in CI).
 bench: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.run
@@ -37,4 +41,4 @@ simulate: install
 	$(PY) manage.py simulate
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* var
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* var staticfiles
