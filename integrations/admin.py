@@ -1518,7 +1518,7 @@ class EntityAdmin(HistoryAdmin):
             self.message_user(request, f"{entity}: not retried. {text}", messages.ERROR)
         else:
             actor = request.user.get_username()
-            services.record_staff_action(entity=entity, actor=actor,
+            services.record_staff_action(entity=entity, actor=actor, task=task,
                                          message=f"{actor} pressed 'Retry this record' (task #{task.pk})")
             queued = format_html("{}: retry queued as task {}.", str(entity), link(task, f"#{task.pk}"))
             self.message_user(request, queued)

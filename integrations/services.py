@@ -403,12 +403,14 @@ def forget_references(references, *, actor: str = "") -> int:
 
 
 def record_staff_action(*, entity: Entity, message: str, actor: str, code: str = "staff.action",
-                        level: str = LogEntry.Level.INFO, details: dict[str, Any] | None = None) -> LogEntry:
-    """A line on the record's timeline saying what a staff member did, with their name."""
+                        level: str = LogEntry.Level.INFO, details: dict[str, Any] | None = None,
+                        task: Task | None = None) -> LogEntry:
+    """A line on the record's timeline saying what a staff member did, with their name (and the
+    task it queued, if any)."""
     return LogEntry.objects.create(
         integration_id=entity.integration_id, entity=entity, level=level, data_type=entity.data_type,
         reference=entity.reference or entity.source_id, code=code, message=message, actor=actor[:150],
-        details=details or {})
+        details=details or {}, task=task)
 
 
 def queue_follow_up(flow: Flow, params: dict[str, Any], *, at: datetime | None = None) -> Task | None:

@@ -494,14 +494,16 @@ def request_new_invoice(*, entity_id: int, superseded: list[str], actor: str) ->
                 return None  # the same request is already on its way
         if reference is not None:
             services.forget_references([reference], actor=actor)
-        services.record_staff_action(
-            entity=entity, code="order.create_anyway", actor=actor, level=LogEntry.Level.WARNING,
-            details={"superseded": numbers},
-            message=f"{actor or 'Staff'} asked for a new invoice for order {entity.reference} although "
-                    f"{'invoice' if len(numbers) == 1 else 'invoices'} {', '.join(numbers)} "
-                    f"{'is' if len(numbers) == 1 else 'are'} live in Fortnox")
         Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.PENDING, last_error_code="",
                                                    last_error_message="")
         flow = services.flow_for(entity.integration, DATA_TYPE)
-        return services.create_task(integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY,
+        # Queued when this transaction commits, so the task reads the line below.
+        task = services.create_task(integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY,
                                     params={"entity_ids": [entity.pk]})
+        services.record_staff_action(
+            entity=entity, code="order.create_anyway", actor=actor, level=LogEntry.Level.WARNING,
+            details={"superseded": numbers}, task=task,
+            message=f"{actor or 'Staff'} asked for a new invoice for order {entity.reference} although "
+                    f"{'invoice' if len(numbers) == 1 else 'invoices'} {', '.join(numbers)} "
+                    f"{'is' if len(numbers) == 1 else 'are'} live in Fortnox")
+        return task

@@ -475,11 +475,12 @@ def test_staff_added_reference_is_marked_as_staff(admin_client, world):
 
 def test_reference_delete_warns_about_a_new_record(admin_client, world):
     reference = Reference.objects.get()
-    content = admin_client.get(admin_url(Reference, "delete", reference.pk)).content.decode()
-    assert "is linked again; only when there is none does it create a NEW" in content
+    content = " ".join(admin_client.get(admin_url(Reference, "delete", reference.pk)).content.decode().split())
+    assert "is linked again; only when there is none does it create a NEW record" in content
     response = admin_client.post(admin_url(Reference, "changelist"),
                                  {"action": "delete_selected", "_selected_action": [reference.pk]})
-    assert "is linked again; only when there is none does it create" in response.content.decode()
+    assert "is linked again; only when there is none does it create a NEW record" in " ".join(
+        response.content.decode().split())
 
 
 # --- query counts -------------------------------------------------------------------
