@@ -266,10 +266,8 @@ class HistoryAdmin(BryggaAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    show_change_link = True
-    can_delete = False
+class NoEditing:
+    """Admin mixin: the objects are shown, never added, changed or deleted."""
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -279,6 +277,12 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class ReadOnlyInline(NoEditing, admin.TabularInline):
+    extra = 0
+    show_change_link = True
+    can_delete = False
 
 
 # --- Merchant ---------------------------------------------------------------------
@@ -1824,17 +1828,8 @@ class ResyncRunAdmin(HistoryAdmin):
 # their retries). They are shown read-only under their own heading.
 
 def _internals_readonly(base: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
-    class ReadOnly(base):  # type: ignore[misc, valid-type]
+    class ReadOnly(NoEditing, base):  # type: ignore[misc, valid-type]
         actions = ()
-
-        def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-            return False
-
-        def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-            return False
-
-        def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-            return False
 
         def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):  # type: ignore[override]
             return [field.name for field in self.model._meta.fields]

@@ -1,8 +1,11 @@
 """Shared fixtures: a small world of one merchant with a Norce ↔ Fortnox integration."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
+from connectors.fortnox.simulator import FortnoxSimulator
 from integrations.demo import create_norce_fortnox_integration
 from integrations.models import Integration, Merchant
 
@@ -24,3 +27,12 @@ def build_integration(*, norce_url: str = "http://127.0.0.1:9", fortnox_url: str
 @pytest.fixture
 def integration(db) -> Integration:
     return build_integration()
+
+
+@pytest.fixture(scope="module")
+def fortnox_server() -> Iterator[FortnoxSimulator]:
+    """The Fortnox simulator over real HTTP, one per test module (tests reset it as they need)."""
+    simulator = FortnoxSimulator()
+    simulator.start()
+    yield simulator
+    simulator.stop()

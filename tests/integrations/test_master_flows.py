@@ -53,14 +53,6 @@ def norce_server() -> Iterator[NorceSimulator]:
     simulator.stop()
 
 
-@pytest.fixture(scope="module")
-def fortnox_server() -> Iterator[FortnoxSimulator]:
-    simulator = FortnoxSimulator()
-    simulator.start()
-    yield simulator
-    simulator.stop()
-
-
 @pytest.fixture
 def norce(norce_server: NorceSimulator) -> NorceSimulator:
     norce_server.reset()

@@ -6,7 +6,7 @@ Runs the orders flow in this process against the Fortnox simulator over real HTT
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -22,14 +22,6 @@ from integrations.models import Connector, Entity, Integration, LogEntry, Refere
 from tests.conftest import build_integration
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def fortnox_server() -> Iterator[FortnoxSimulator]:
-    simulator = FortnoxSimulator()
-    simulator.start()
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture
