@@ -128,3 +128,15 @@ def test_admin_pages_load_their_stylesheets_and_scripts_without_errors(page: Pag
         if answer.status != 200:
             failed.append(f"{answer.status} {url} (cancelled on the page)")
     assert not failed, failed
+
+
+def test_connect_job_list_shows_each_jobs_rows_without_sideways_scrolling(page: Page, world: World):
+    page.goto("/admin/integrations/connectjob/")
+    row = page.locator("#result_list tbody tr").filter(has_text=world.job_id)
+    expect(row.get_by_text("Partly failed", exact=True)).to_be_visible()
+    outcome = row.locator("td.field-rows")
+    for line in ("1\u00a0written", "1\u00a0ignored", "0\u00a0rejected"):
+        expect(outcome).to_contain_text(line)
+    screenshot(page, "connect-job-list")
+    assert not page.evaluate(SIDEWAYS_SCROLL), "the Connect job list scrolls sideways at 1440 px"
+    assert page.evaluate(FULLY_IN_VIEW, outcome.element_handle()), "the rows' outcome is cut off"

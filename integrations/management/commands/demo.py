@@ -62,7 +62,7 @@ class Command(BaseCommand):
             f"  Username    {login.username}\n"
             f"  Password    {login.password}\n"
             f"  API token   {login.token}   (curl -H 'Authorization: Token {login.token}' {site}/api/v1/integrations/)\n"
-            f"  API schema  {site}/api/schema/\n"
+            f"  API docs    {site}/api/docs/   (schema: {site}/api/schema/)\n"
             f"  Health      {site}/healthz\n"
             f"  Simulators  Norce {norce.url}  Fortnox {fortnox.url}  (faults: POST /_sim/faults)\n\n"
             f"A new webshop order arrives every {options['interval']:g} s. Ctrl-C stops everything.\n"
