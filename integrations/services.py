@@ -16,7 +16,8 @@ from typing import Any, Iterable, Iterator
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from integrations import registry
@@ -270,6 +271,10 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
         delay = (retry_after or 0) if quiet else backoff_delay(task.attempts, retry_after)
         at = now + timedelta(seconds=delay)
         updates.update(status=Task.Status.QUEUED, next_retry_at=at, params=retry_params)
+        if quiet:
+            # Waiting (paused, or its turn not come) is no attempt: give back the one the claim counted,
+            # so a long pause never leaves a task without retries for its first real failure.
+            updates["attempts"] = Greatest(F("attempts") - 1, Value(0))
         Task.objects.filter(pk=task.pk).update(**updates)
         enqueue(task.pk, at=at)
         return Task.Status.QUEUED

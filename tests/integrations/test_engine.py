@@ -141,6 +141,29 @@ def test_paused_integration_keeps_the_task_queued(stub_flow):
     assert Entity.objects.get(source_id="a").status == Entity.Status.PENDING
 
 
+@pytest.mark.parametrize("waiting", ["paused", "busy"])
+def test_waiting_is_no_attempt_so_the_first_real_failure_after_it_is_still_retried(stub_flow, waiting):
+    task = new_task(stub_flow, make_entities(stub_flow, "a"))  # max_attempts 3
+    if waiting == "paused":
+        stub_flow.integration.status = "paused"
+        stub_flow.integration.save()
+    else:
+        BEHAVIOUR["raise"] = SyncError("task.busy", "Another follow-up task is sending order statuses", retry_after=5)
+    for _ in range(task.max_attempts + 5):
+        Task.objects.filter(pk=task.pk).update(next_retry_at=None)
+        assert services.execute_task(task.pk) == Task.Status.QUEUED
+    task.refresh_from_db()
+    assert task.attempts == 0
+
+    stub_flow.integration.status = "active"
+    stub_flow.integration.save()
+    BEHAVIOUR.clear()
+    BEHAVIOUR["a"] = "transient"
+    assert services.execute_task(task.pk) == Task.Status.QUEUED  # retried, not failed at once
+    task.refresh_from_db()
+    assert task.attempts == 1 and task.status == Task.Status.QUEUED
+
+
 def test_claim_respects_a_live_lease_and_takes_over_an_expired_one(stub_flow):
     (entity_id,) = make_entities(stub_flow, "a")
     first = services.FlowContext(task=new_task(stub_flow, [entity_id]))
