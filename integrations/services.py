@@ -51,9 +51,21 @@ def enqueue(task_id: int, *, at: datetime | None = None) -> None:
         Task.objects.filter(pk=task_id).update(q_task_id=str(q_id or ""))
     else:
         Schedule.objects.create(
-            func=RUN_TASK, args=repr((task_id,)), name=f"brygga-retry-{task_id}-{at.timestamp():.0f}",
+            func=RUN_TASK, args=repr((task_id,)), name=f"{_retry_schedule_prefix(task_id)}{at.timestamp():.0f}",
             schedule_type=Schedule.ONCE, repeats=-1, next_run=at,
         )
+
+
+def _retry_schedule_prefix(task_id: int) -> str:
+    return f"brygga-retry-{task_id}-"
+
+
+def _drop_retry_schedules(task_id: int) -> None:
+    """The task is running: one-off schedules still waiting to start it (from a retry the
+    sweeper or another path already handed out) would only start it again for nothing."""
+    from django_q.models import Schedule
+
+    Schedule.objects.filter(name__startswith=_retry_schedule_prefix(task_id), schedule_type=Schedule.ONCE).delete()
 
 
 def create_task(*, integration: Integration, flow: Flow | None, trigger: str, params: dict[str, Any] | None = None,
@@ -225,6 +237,7 @@ def execute_task(task_id: int) -> str:
     )
     if not claimed:
         return "not-claimed"
+    _drop_retry_schedules(task_id)
     task = Task.objects.select_related("integration", "flow").get(pk=task_id)
     ctx = FlowContext(task=task)
     error: SyncError | None = None

@@ -164,6 +164,32 @@ def test_waiting_is_no_attempt_so_the_first_real_failure_after_it_is_still_retri
     assert task.attempts == 1 and task.status == Task.Status.QUEUED
 
 
+def retry_schedules(task: Task) -> list[Schedule]:
+    return list(Schedule.objects.filter(name__startswith=f"brygga-retry-{task.pk}-"))
+
+
+def test_a_task_that_runs_leaves_no_one_off_schedule_behind_and_its_next_retry_keeps_one(stub_flow):
+    BEHAVIOUR["a"] = "transient"
+    task = new_task(stub_flow, make_entities(stub_flow, "a"))
+    other = new_task(stub_flow, make_entities(stub_flow, "b"))
+    later = timezone.now() + timedelta(minutes=5)
+    services.enqueue(task.pk, at=later)
+    services.enqueue(task.pk, at=later + timedelta(minutes=1))
+    services.enqueue(other.pk, at=later)
+    assert len(retry_schedules(task)) == 2
+
+    # Started through another path (the sweeper, or a person) before its schedules fired.
+    assert services.execute_task(task.pk) == Task.Status.QUEUED
+    (retry,) = retry_schedules(task)  # only the one for the retry just decided
+    task.refresh_from_db()
+    assert abs((retry.next_run - task.next_retry_at).total_seconds()) < 1
+    assert len(retry_schedules(other)) == 1  # another task's schedule is left alone
+
+    assert services.execute_task(task.pk) == Task.Status.QUEUED  # attempt 2 of 3
+    (again,) = retry_schedules(task)
+    assert again.pk != retry.pk
+
+
 def test_claim_respects_a_live_lease_and_takes_over_an_expired_one(stub_flow):
     (entity_id,) = make_entities(stub_flow, "a")
     first = services.FlowContext(task=new_task(stub_flow, [entity_id]))
