@@ -36,3 +36,12 @@ def fortnox_server() -> Iterator[FortnoxSimulator]:
     simulator.start()
     yield simulator
     simulator.stop()
+
+
+@pytest.fixture
+def fortnox(fortnox_server: FortnoxSimulator) -> FortnoxSimulator:
+    """The module's Fortnox simulator with its demo data only, and no rate limit of its own."""
+    fortnox_server.reset(auth=True)
+    fortnox_server.limiter.enabled = False
+    fortnox_server.seed_demo()
+    return fortnox_server

@@ -118,11 +118,6 @@ class FortnoxClient(ApiClient):
         """The company's name, org. number and DatabaseNumber (tenant id): 'Test connection'."""
         return self._unwrap(self.get_json(self.url("companyinformation")), "CompanyInformation")
 
-    def find_invoice(self, field: str, value: str) -> dict[str, Any] | None:
-        """The oldest live invoice whose `field` equals `value` exactly, or None (see `live_invoices`)."""
-        live = self.live_invoices(field, value)
-        return live[0] if live else None
-
     def live_invoices(self, field: str, value: str) -> list[dict[str, Any]]:
         """Every live invoice whose `field` equals `value` exactly, oldest first.
 

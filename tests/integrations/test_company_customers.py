@@ -11,7 +11,6 @@ import pytest
 from integrations.flows.orders import store_order
 from integrations.models import Entity, Integration
 from tests.integrations.test_relink import (  # noqa: F401 - fixtures
-    fortnox,
     invoices_for,
     pushed_order,
     run_order_task,

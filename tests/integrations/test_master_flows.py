@@ -62,14 +62,6 @@ def norce(norce_server: NorceSimulator) -> NorceSimulator:
 
 
 @pytest.fixture
-def fortnox(fortnox_server: FortnoxSimulator) -> FortnoxSimulator:
-    fortnox_server.reset(auth=True)
-    fortnox_server.limiter.enabled = False
-    fortnox_server.seed_demo()
-    return fortnox_server
-
-
-@pytest.fixture
 def flows(norce, fortnox, settings, tmp_path) -> dict[str, Flow]:
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False, "SPOOL_DIR": str(tmp_path / "spool")}
     integration = build_integration(norce_url=norce.url, fortnox_url=fortnox.url)

@@ -25,14 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def fortnox(fortnox_server: FortnoxSimulator) -> FortnoxSimulator:
-    fortnox_server.reset(auth=True)
-    fortnox_server.limiter.enabled = False
-    fortnox_server.seed_demo()
-    return fortnox_server
-
-
-@pytest.fixture
 def world(fortnox, settings) -> Integration:
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False}
     integration = build_integration(fortnox_url=fortnox.url,

@@ -124,7 +124,7 @@ def test_company_information_sends_bearer_token(client, fake):
 LISTED = {"Credit": "false", "CreditInvoiceReference": "0"}
 
 
-def test_find_invoice_exact_match_ignores_substrings_and_cancelled(client, fake):
+def test_live_invoices_exact_match_ignores_substrings_and_cancelled(client, fake):
     fake.on("GET", "/3/invoices", (200, {
         "Invoices": [
             {"DocumentNumber": "3", "ExternalInvoiceReference1": "1234", "Cancelled": False, **LISTED},
@@ -135,14 +135,14 @@ def test_find_invoice_exact_match_ignores_substrings_and_cancelled(client, fake)
         ],
         "MetaInformation": {"@TotalResources": 5, "@TotalPages": 1, "@CurrentPage": 1},
     }))
-    found = client.find_invoice("ExternalInvoiceReference1", "123")
-    assert found["DocumentNumber"] == "7"  # the oldest exact, non-cancelled hit
+    found = client.live_invoices("ExternalInvoiceReference1", "123")
+    assert [i["DocumentNumber"] for i in found] == ["7", "9"]  # exact, non-cancelled hits, oldest first
     params = query(fake.sent[0])
     assert params["externalinvoicereference1"] == "123"
     assert params["page"] == "1"
 
 
-def test_find_invoice_reads_every_page(client, fake):
+def test_live_invoices_reads_every_page(client, fake):
     def page(request):
         number = int(query(request)["page"])
         items = {1: [{"DocumentNumber": "1", "YourOrderNumber": "1001", **LISTED}],
@@ -150,14 +150,14 @@ def test_find_invoice_reads_every_page(client, fake):
         return (200, {"Invoices": items, "MetaInformation": {"@TotalPages": 2, "@CurrentPage": number}})
 
     fake.on("GET", "/3/invoices", page)
-    assert client.find_invoice("YourOrderNumber", "100")["DocumentNumber"] == "2"
+    assert client.live_invoices("YourOrderNumber", "100")[0]["DocumentNumber"] == "2"
     assert [query(r)["page"] for r in fake.sent] == ["1", "2"]
     assert query(fake.sent[0])["yourordernumber"] == "100"
 
 
-def test_find_invoice_nothing_found(client, fake):
+def test_live_invoices_nothing_found(client, fake):
     fake.on("GET", "/3/invoices", (200, {"Invoices": [{"DocumentNumber": "1", "ExternalInvoiceReference1": "1234", **LISTED}]}))
-    assert client.find_invoice("ExternalInvoiceReference1", "123") is None
+    assert client.live_invoices("ExternalInvoiceReference1", "123") == []
 
 
 def test_find_customer_exact_case_insensitive_active_first(client, fake):

@@ -19,7 +19,7 @@ def test_credited_invoices_and_credit_notes_are_not_live(client, fake):
          "CreditInvoiceReference": "0"},
     ]}))
     assert [i["DocumentNumber"] for i in client.live_invoices("ExternalInvoiceReference1", "700001")] == ["9"]
-    assert client.find_invoice("ExternalInvoiceReference1", "700001")["DocumentNumber"] == "9"
+    assert client.live_invoices("ExternalInvoiceReference1", "700001")[0]["DocumentNumber"] == "9"
 
 
 def test_a_list_item_without_the_credit_fields_is_read_in_full(client, fake):
@@ -31,7 +31,7 @@ def test_a_list_item_without_the_credit_fields_is_read_in_full(client, fake):
                                                        "CreditInvoiceReference": "4", "Total": 100}}))
     fake.on("GET", "/3/invoices/3", (200, {"Invoice": {"DocumentNumber": "3", "Credit": "false",
                                                        "CreditInvoiceReference": "0", "Total": 100}}))
-    assert client.find_invoice("ExternalInvoiceReference1", "700001")["DocumentNumber"] == "3"
+    assert client.live_invoices("ExternalInvoiceReference1", "700001")[0]["DocumentNumber"] == "3"
     assert [urlsplit(r.url).path for r in fake.sent] == ["/3/invoices", "/3/invoices/1", "/3/invoices/3"]
 
 

@@ -5,7 +5,7 @@ import base64
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,12 +17,9 @@ from connectors.simulation import Faults
 BASIC = "Basic " + base64.b64encode(f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}".encode()).decode()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FortnoxSimulator]:
-    simulator = FortnoxSimulator()
-    simulator.start()
-    yield simulator
-    simulator.stop()
+@pytest.fixture
+def server(fortnox_server: FortnoxSimulator) -> FortnoxSimulator:
+    return fortnox_server
 
 
 @pytest.fixture

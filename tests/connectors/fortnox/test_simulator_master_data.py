@@ -29,12 +29,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FortnoxSimulator]:
-    simulator = FortnoxSimulator()
-    simulator.start()
-    yield simulator
-    simulator.stop()
+@pytest.fixture
+def server(fortnox_server: FortnoxSimulator) -> FortnoxSimulator:
+    return fortnox_server
 
 
 @pytest.fixture
