@@ -81,13 +81,15 @@ class Demo:
         return self.log.read_text(errors="replace")[-2000:]
 
     def kill(self) -> None:
+        # The children run in sessions of their own: find them while the demo still has them.
+        children = descendants(self.process.pid)
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
-            for pid in descendants(self.process.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 @pytest.mark.parametrize("broker", ["orm", "redis"])
