@@ -195,8 +195,11 @@ BRYGGA = {
     "TASK_MAX_ATTEMPTS": env.int("TASK_MAX_ATTEMPTS", default=8),
     "TASK_BACKOFF_BASE": env.float("TASK_BACKOFF_BASE", default=15.0),
     "TASK_BACKOFF_MAX": env.float("TASK_BACKOFF_MAX", default=3600.0),
-    # A running task whose heartbeat is older than this is considered stuck.
-    "TASK_STUCK_AFTER": env.int("TASK_STUCK_AFTER", default=600),
+    # A running task's worker beats its row (and renews its records' leases) this often...
+    "TASK_HEARTBEAT_SECONDS": env.float("TASK_HEARTBEAT_SECONDS", default=10.0),
+    # ...so a task whose heartbeat is older than this lost its worker: the sweeper queues it
+    # again, and a record's lease (renewed by the heartbeat) lapses after as long.
+    "TASK_STUCK_AFTER": env.int("TASK_STUCK_AFTER", default=60),
     # HTTP timeouts (connect, read) for outbound API calls.
     "HTTP_TIMEOUT": env.float("HTTP_TIMEOUT", default=30.0),
     # Honour rate limits of the external APIs (switch off only for benchmarks).
@@ -204,8 +207,9 @@ BRYGGA = {
     # Norce Connect requests a minute (of 60) kept for stock updates and order statuses,
     # so a long product or price import never starves them.
     "CONNECT_PRIORITY_RESERVE": env.int("CONNECT_PRIORITY_RESERVE", default=10),
-    # A master-data task sends for at most this long, then continues in a new task, so
-    # queued work of other flows (stock) gets a worker in between.
+    # A task that sends a backlog (master data, order statuses) works for at most this long,
+    # then continues in a new task: well under the queue's timeout (Q_TIMEOUT), and queued
+    # work of other flows (stock) gets a worker in between.
     "TASK_SLICE_SECONDS": env.float("TASK_SLICE_SECONDS", default=120.0),
     # Where full-file resyncs spool the catalogue (gzip) between reading and sending.
     "SPOOL_DIR": env.str("SPOOL_DIR", default=str(BASE_DIR / "var" / "spool")),

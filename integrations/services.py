@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -29,7 +30,6 @@ log = logging.getLogger("brygga.engine")
 RUN_TASK = "integrations.jobs.run_task"
 # Task-level "errors" that only mean "not now": not logged, and not counted against attempts.
 QUIET_CODES = {"integration.paused", "task.busy"}
-LEASE = timedelta(minutes=5)
 
 
 def _conf(name: str) -> Any:
@@ -126,6 +126,11 @@ class FlowContext:
     skipped: int = 0
     retry_entity_ids: list[int] = field(default_factory=list)
     retry_after: float | None = None
+    # Records that must wait (not failed, no attempt) and when the earliest may go on.
+    waiting_entity_ids: list[int] = field(default_factory=list)
+    wait_until: datetime | None = None
+    # Params of a task that continues this one's work at once (a slice handed over).
+    hand_over_params: dict[str, Any] | None = None
 
     @property
     def integration(self) -> Integration:
@@ -142,7 +147,7 @@ class FlowContext:
         return registry.client_class(connector.system)(connector)
 
     def heartbeat(self) -> None:
-        Task.objects.filter(pk=self.task.pk).update(heartbeat_at=timezone.now())
+        beat(self.task.pk)
 
     def log(self, level: str, message: str, *, code: str = "", hint: str = "", entity: Entity | None = None,
             reference: str = "", data_type: str = "", details: dict[str, Any] | None = None) -> LogEntry:
@@ -162,7 +167,7 @@ class FlowContext:
         """
         now = timezone.now()
         return bool(records.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk))
-                    .update(lease_until=now + LEASE, claimed_by_task=self.task.pk, **changes))
+                    .update(lease_until=now + lease_length(), claimed_by_task=self.task.pk, **changes))
 
     def claim(self, entity_id: int) -> Entity | None:
         """Claim a record to sync it. None if another live worker holds it or it is done."""
@@ -220,6 +225,23 @@ class FlowContext:
     def release(self, entity: Entity) -> None:
         Entity.objects.filter(pk=entity.pk, claimed_by_task=self.task.pk).update(lease_until=None, claimed_by_task=None)
 
+    def wait(self, entity: Entity, *, seconds: float, code: str, message: str, hint: str = "") -> None:
+        """The record cannot go on yet (e.g. an unclear create must first be given time to
+        commit): it goes back to pending without counting an attempt, and the task is
+        queued again for when the earliest waiting record may go on — also no attempt."""
+        Entity.objects.filter(pk=entity.pk).update(
+            status=Entity.Status.PENDING, lease_until=None, claimed_by_task=None,
+            attempts=Greatest(F("attempts") - 1, Value(0)))
+        self.log(LogEntry.Level.INFO, message, code=code, hint=hint, entity=entity)
+        self.waiting_entity_ids.append(entity.pk)
+        until = timezone.now() + timedelta(seconds=max(0.0, seconds))
+        self.wait_until = until if self.wait_until is None else min(self.wait_until, until)
+
+    def hand_over(self, params: dict[str, Any]) -> None:
+        """End this task's slice: when it finishes, a new task with `params` continues at once
+        (so no task runs into the queue's timeout, and other work gets a worker in between)."""
+        self.hand_over_params = dict(params)
+
 
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     delay = _conf("TASK_BACKOFF_BASE") * (2 ** max(0, attempt - 1))
@@ -228,8 +250,66 @@ def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     return min(delay, _conf("TASK_BACKOFF_MAX"))
 
 
+class Heartbeat:
+    """While a task runs, a thread of the worker beats its row and renews the leases of the
+    records it holds, whether or not the task's own loop gets round to it (a call waiting on a
+    rate limit or a slow API). A dead worker stops beating: its task is found stuck and its
+    records free after `TASK_STUCK_AFTER` seconds, not after a fixed long lease.
+
+    Not started inside an open transaction (the thread's own connection could not see the
+    task row, and would wait for its lock).
+    """
+
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        # At least three beats fit in the time after which a silent task counts as stuck.
+        self.interval = min(float(_conf("TASK_HEARTBEAT_SECONDS")), float(_conf("TASK_STUCK_AFTER")) / 3)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "Heartbeat":
+        if self.interval > 0 and not transaction.get_connection().in_atomic_block:
+            self._thread = threading.Thread(target=self._run, name=f"brygga-heartbeat-{self.task_id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+
+    def _run(self) -> None:
+        from django.db import connections
+
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    beat(self.task_id)
+                except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+                    log.warning("heartbeat of task %s failed", self.task_id, exc_info=True)
+        finally:
+            connections.close_all()
+
+
+def lease_length() -> timedelta:
+    """How long a record's lease lasts without a heartbeat renewing it."""
+    return timedelta(seconds=float(_conf("TASK_STUCK_AFTER")))
+
+
+def beat(task_id: int) -> None:
+    """The running task is alive: stamp its row and renew the leases of the records it holds."""
+    now = timezone.now()
+    if Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(heartbeat_at=now):
+        Entity.objects.filter(claimed_by_task=task_id, lease_until__gt=now).update(lease_until=now + lease_length())
+
+
 def execute_task(task_id: int) -> str:
-    """Claim a queued task, run its flow, and record the outcome. Returns the final status."""
+    """Claim a queued task, run its flow, and record the outcome. Returns the final status.
+
+    The queue's timeout (django-q2 raises ``SystemExit`` in the worker) and a worker being
+    stopped end the run here too: the row is queued again at once and the records the task
+    held are let go, so a task's row never outlives its worker.
+    """
     now = timezone.now()
     claimed = Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(
         status=Task.Status.RUNNING, started_at=now, heartbeat_at=now, finished_at=None,
@@ -241,20 +321,37 @@ def execute_task(task_id: int) -> str:
     task = Task.objects.select_related("integration", "flow").get(pk=task_id)
     ctx = FlowContext(task=task)
     error: SyncError | None = None
-    try:
-        if not task.integration.is_active:
-            raise SyncError("integration.paused", f"{task.integration} is paused", retry_after=300)
-        if task.flow is None or not task.flow.enabled:
-            raise SyncError("config.flow_settings", "The task's flow is missing or disabled",
-                            hint="Enable the flow in admin, then retry the task.")
-        registry.flow_runner(task.flow.kind)(task, ctx)
-    except SyncError as exc:
-        error = exc
-    except Exception as exc:  # noqa: BLE001 - anything unexpected becomes a transient, logged failure
-        log.exception("task %s crashed", task_id)
-        error = SyncError("internal.unexpected", f"{type(exc).__name__}: {exc}",
-                          details={"traceback": traceback.format_exc()[-4000:]})
+    with Heartbeat(task_id):
+        try:
+            if not task.integration.is_active:
+                raise SyncError("integration.paused", f"{task.integration} is paused", retry_after=300)
+            if task.flow is None or not task.flow.enabled:
+                raise SyncError("config.flow_settings", "The task's flow is missing or disabled",
+                                hint="Enable the flow in admin, then retry the task.")
+            registry.flow_runner(task.flow.kind)(task, ctx)
+        except SyncError as exc:
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - anything unexpected becomes a transient, logged failure
+            log.exception("task %s crashed", task_id)
+            error = SyncError("internal.unexpected", f"{type(exc).__name__}: {exc}",
+                              details={"traceback": traceback.format_exc()[-4000:]})
+        except BaseException as exc:  # the queue's timeout, or the worker told to stop
+            _interrupted(task, ctx, exc)
+            raise
     return _finish(task, ctx, error)
+
+
+def _interrupted(task: Task, ctx: FlowContext, exc: BaseException) -> None:
+    """Hand an interrupted run back to the queue: what it did counts, the rest runs again."""
+    error = SyncError("task.interrupted", f"The run was stopped before it finished ({type(exc).__name__}: {exc})"[:500],
+                      hint="Nothing to do: the task was queued again and goes on where it stopped. If it happens "
+                           "every time, the work is too big for one run of the queue's timeout (Q_TIMEOUT).",
+                      retry_after=1)
+    try:
+        Entity.objects.filter(claimed_by_task=task.pk).update(lease_until=None, claimed_by_task=None)
+        _finish(task, ctx, error)
+    except BaseException:  # noqa: BLE001 - the sweeper requeues it if even this fails
+        log.exception("task %s could not be handed back after %s", task.pk, type(exc).__name__)
 
 
 def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
@@ -279,14 +376,26 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
         retry_params = {**task.params, "entity_ids": sorted(set(ctx.retry_entity_ids))}
         updates.update(error_code="", error_message=f"{len(ctx.retry_entity_ids)} record(s) will be retried")
 
+    waiting = sorted(set(ctx.waiting_entity_ids))
+    until = (ctx.wait_until - now).total_seconds() if ctx.wait_until else 0.0
     quiet = error is not None and error.code in QUIET_CODES
+    if error is None and waiting and not ctx.retry_entity_ids:
+        # Only records that wait: queued again for their time, and that is no attempt.
+        retry_params = {**task.params, "entity_ids": waiting}
+        retry_after, quiet = max(0.0, until), True
+        updates.update(error_code="", error_message=f"{len(waiting)} record(s) wait until "
+                                                    f"{timezone.localtime(ctx.wait_until):%H:%M:%S}")
+    elif waiting and retry_params is not None and "entity_ids" in retry_params:
+        retry_params = {**retry_params, "entity_ids": sorted(set(retry_params["entity_ids"]) | set(waiting))}
+        retry_after = max(retry_after or 0, until) or None
+
     if retry_params is not None and (quiet or task.attempts < task.max_attempts):
         delay = (retry_after or 0) if quiet else backoff_delay(task.attempts, retry_after)
         at = now + timedelta(seconds=delay)
         updates.update(status=Task.Status.QUEUED, next_retry_at=at, params=retry_params)
         if quiet:
-            # Waiting (paused, or its turn not come) is no attempt: give back the one the claim counted,
-            # so a long pause never leaves a task without retries for its first real failure.
+            # Waiting (paused, its turn not come, records waiting) is no attempt: give back the one the
+            # claim counted, so a long wait never leaves a task without retries for its first real failure.
             updates["attempts"] = Greatest(F("attempts") - 1, Value(0))
         Task.objects.filter(pk=task.pk).update(**updates)
         enqueue(task.pk, at=at)
@@ -305,7 +414,34 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
         status = Task.Status.NEEDS_ATTENTION
     updates.update(status=status, finished_at=now, next_retry_at=None)
     Task.objects.filter(pk=task.pk).update(**updates)
+    if waiting:
+        # Attempts ran out on other records; the waiting ones still go on, in a task of their own.
+        create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.RETRY,
+                    params={**task.params, "entity_ids": waiting}, at=ctx.wait_until)
+    if ctx.hand_over_params is not None and status in (Task.Status.SUCCEEDED, Task.Status.PARTLY_FAILED):
+        # The slice is done and this row finished, so the next slice starts at once and finds no
+        # running task of the flow ahead of it.
+        _continue_with(task, ctx.hand_over_params)
     return status
+
+
+def _continue_with(task: Task, params: dict[str, Any]) -> None:
+    """Start the follow-up with `params` now: one already waiting (e.g. for this task to end)
+    is handed out at once, otherwise a new one is queued."""
+    waiting = [other for other in Task.objects.filter(flow_id=task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
+                                                      status=Task.Status.QUEUED).exclude(pk=task.pk)
+               if all(other.params.get(k) == v for k, v in params.items())]
+    if not waiting:
+        create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP, params=params)
+        return
+    for other in waiting:
+        Task.objects.filter(pk=other.pk, status=Task.Status.QUEUED).update(next_retry_at=None)
+        enqueue(other.pk)
+
+
+def slice_seconds() -> float:
+    """How long one task works before handing over to a new one (well under the queue's timeout)."""
+    return float(_conf("TASK_SLICE_SECONDS"))
 
 
 # --- sweeping ---------------------------------------------------------------------

@@ -34,7 +34,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings as django_settings
 from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
@@ -58,11 +57,6 @@ PRODUCTS_KIND = "products_to_commerce"
 NEEDS_PRODUCTS = ("prices_to_commerce", "stock_to_commerce")
 # Flows whose calls may use Norce's reserved share of the Connect limit.
 PRIORITY_KINDS = {"stock_to_commerce"}
-
-
-def slice_seconds() -> float:
-    """How long one task sends before it hands over to a continuation (keeps workers free)."""
-    return float(django_settings.BRYGGA.get("TASK_SLICE_SECONDS", 120))
 
 
 @dataclass
@@ -373,7 +367,7 @@ def _claim(ctx, flow: Flow, limit: int) -> list[Entity]:
         return []
     Entity.objects.filter(pk__in=ids, status__in=SENDABLE).filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(
-        status=Entity.Status.PROCESSING, lease_until=now + services.LEASE, claimed_by_task=ctx.task.pk)
+        status=Entity.Status.PROCESSING, lease_until=now + services.lease_length(), claimed_by_task=ctx.task.pk)
     return list(Entity.objects.filter(pk__in=ids, claimed_by_task=ctx.task.pk, status=Entity.Status.PROCESSING)
                 .order_by("pk"))
 
@@ -490,7 +484,7 @@ def run(task: Task, ctx) -> None:
         resync.run_full_file_slice(ctx, flow, settings, norce)
         return
 
-    deadline = time.monotonic() + slice_seconds()
+    deadline = time.monotonic() + services.slice_seconds()
     force = bool(params.get("force"))
     full_fields: list[int] = []
     if params.get("entity_ids"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -105,6 +106,12 @@ def unacknowledged(integration: Integration):
         last_error_code="norce.status_rejected")
 
 
+def status_follow_ups(flow_id: int, status: str):
+    """The flow's follow-up tasks that send order statuses, in `status`."""
+    return Task.objects.filter(flow_id=flow_id, trigger=Task.Trigger.FOLLOW_UP, status=status,
+                               params__acknowledge=True)
+
+
 def queue_acknowledgements(task: Task) -> None:
     """Make sure one follow-up task is waiting to send order statuses to Norce.
 
@@ -112,38 +119,35 @@ def queue_acknowledgements(task: Task) -> None:
     statuses apart from invoicing keeps invoices flowing at Fortnox's pace while the
     statuses follow at Norce's.
     """
-    waiting = Task.objects.filter(flow_id=task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
-                                  status=Task.Status.QUEUED).exists()
-    if not waiting:
+    if not status_follow_ups(task.flow_id, Task.Status.QUEUED).exists():
         services.create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP,
-                    params={"acknowledge": True})
+                             params={"acknowledge": True})
 
 
 def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 100) -> None:
     """Send `Confirmed` with the invoice number for every invoiced, unacknowledged order.
 
-    One follow-up task runs per flow at a time and drains the whole backlog, so a
-    second one never ties up another worker waiting on Norce's limit; when it is done,
-    a follow-up that waited for it runs at once for what arrived meanwhile.
+    One follow-up task runs per flow at a time, so a second one never ties up another
+    worker waiting on Norce's limit. It sends for one slice (`TASK_SLICE_SECONDS`, well
+    under the queue's timeout) and then hands over to a new task that starts the moment
+    this one's row is finished; so does a follow-up that waited for it.
     """
-    others = Task.objects.filter(flow_id=ctx.task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
-                                 status=Task.Status.RUNNING).exclude(pk=ctx.task.pk)
-    if others.exists():
+    if status_follow_ups(ctx.task.flow_id, Task.Status.RUNNING).exclude(pk=ctx.task.pk).exists():
         raise SyncError("task.busy", "Another follow-up task is sending order statuses", retry_after=5)
     norce = ctx.client("commerce")
-    try:
-        while True:
-            ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])
-            if not ids:
+    deadline = time.monotonic() + services.slice_seconds()
+    while True:
+        ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        for entity_id in ids:
+            acknowledge_order(ctx, norce, entity_id)
+            ctx.heartbeat()
+            if time.monotonic() >= deadline:
+                ctx.hand_over({"acknowledge": True})
                 return
-            for entity_id in ids:
-                acknowledge_order(ctx, norce, entity_id)
-                ctx.heartbeat()
-    finally:
-        waiting = Task.objects.filter(flow_id=ctx.task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
-                                      status=Task.Status.QUEUED).exclude(pk=ctx.task.pk)
-        for task_id in waiting.values_list("pk", flat=True):
-            services.enqueue(task_id)
+    if status_follow_ups(ctx.task.flow_id, Task.Status.QUEUED).exclude(pk=ctx.task.pk).exists():
+        ctx.hand_over({"acknowledge": True})  # what arrived meanwhile goes out at once
 
 
 def acknowledge_order(ctx, norce, entity_id: int) -> None:

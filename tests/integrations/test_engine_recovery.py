@@ -1,0 +1,186 @@
+"""The engine recovers by itself: records that wait, runs stopped by the queue's timeout,
+leases that follow the worker's heartbeat, and backlogs sent in slices."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Iterator
+
+import pytest
+from django.utils import timezone
+
+from connectors.norce.simulator import NorceSimulator
+from integrations import registry, services
+from integrations.errors import SyncError
+from integrations.models import Entity, Flow, LogEntry, Task
+from tests.conftest import build_integration
+
+BEHAVIOUR: dict = {}
+
+
+def recovery_runner(task: Task, ctx: services.FlowContext) -> None:
+    """A flow whose records do what the test says: wait, succeed, fail, stop the run, or hold on."""
+    for entity_id in task.params.get("entity_ids", []):
+        entity = ctx.claim(entity_id)
+        if entity is None:
+            continue
+        outcome = BEHAVIOUR.get(entity.source_id, "ok")
+        if outcome == "wait" and not BEHAVIOUR.get("waited"):
+            ctx.wait(entity, seconds=120, code="order.create_unconfirmed", message=f"{entity.source_id} waits")
+        elif outcome == "transient":
+            ctx.fail(entity, SyncError("http.server_error", "503 from ERP"))
+        elif outcome == "timeout":
+            raise SystemExit("Task exceeded maximum timeout value (300 seconds)")
+        elif outcome == "hold":
+            BEHAVIOUR["held"].set()
+            BEHAVIOUR["release"].wait(10)
+            ctx.succeed(entity, "done", target_id="T")
+        else:
+            ctx.succeed(entity, f"{entity.source_id} done", target_id=f"T-{entity.source_id}")
+
+
+@pytest.fixture
+def flow(db, monkeypatch) -> Flow:
+    BEHAVIOUR.clear()
+    monkeypatch.setitem(registry.FLOWS, "recovery", registry.FlowSpec(
+        kind="recovery", label="Recovery", data_type="thing", direction="a_to_b", source_role="commerce",
+        target_role="erp", runner="tests.integrations.test_engine_recovery.recovery_runner"))
+    return Flow.objects.create(integration=build_integration(), kind="recovery")
+
+
+def entities(flow: Flow, *names: str) -> list[int]:
+    return [Entity.objects.create(integration=flow.integration, data_type="thing", source_id=n, reference=n).pk
+            for n in names]
+
+
+def task_for(flow: Flow, ids: list[int], max_attempts: int = 3) -> Task:
+    return Task.objects.create(integration=flow.integration, flow=flow, trigger=Task.Trigger.MANUAL,
+                               params={"entity_ids": ids}, max_attempts=max_attempts)
+
+
+# -- records that wait ----------------------------------------------------------------------------
+
+def test_a_waiting_record_is_no_failure_and_no_attempt_and_its_task_comes_back_when_the_wait_is_over(flow):
+    BEHAVIOUR.update({"a": "wait"})
+    ids = entities(flow, "a", "b")
+    task = task_for(flow, ids)
+    before = timezone.now()
+    for _ in range(task.max_attempts + 2):  # waiting again and again never uses up the task
+        Task.objects.filter(pk=task.pk).update(next_retry_at=None)
+        assert services.execute_task(task.pk) == Task.Status.QUEUED
+    task.refresh_from_db()
+    waiting = Entity.objects.get(source_id="a")
+    assert (task.attempts, task.params["entity_ids"]) == (0, [waiting.pk])
+    assert task.next_retry_at >= before + timedelta(seconds=119)
+    assert (waiting.status, waiting.attempts) == (Entity.Status.PENDING, 0)
+    assert Entity.objects.get(source_id="b").status == Entity.Status.SYNCED
+    assert not LogEntry.objects.filter(task=task, level=LogEntry.Level.ERROR).exists()
+    assert LogEntry.objects.filter(entity=waiting, code="order.create_unconfirmed", level=LogEntry.Level.INFO).exists()
+
+    BEHAVIOUR["waited"] = True
+    assert services.execute_task(task.pk) == Task.Status.SUCCEEDED
+    assert Entity.objects.get(source_id="a").status == Entity.Status.SYNCED
+
+
+def test_a_record_that_waits_beside_one_that_fails_goes_on_even_when_the_failures_use_up_the_task(flow):
+    BEHAVIOUR.update({"a": "wait", "bad": "transient"})
+    ids = entities(flow, "a", "bad")
+    task = task_for(flow, ids, max_attempts=1)
+    assert services.execute_task(task.pk) == Task.Status.FAILED
+    (later,) = Task.objects.exclude(pk=task.pk)
+    assert later.status == Task.Status.QUEUED and later.params["entity_ids"] == [Entity.objects.get(source_id="a").pk]
+    assert later.next_retry_at > timezone.now() + timedelta(seconds=100)
+
+
+# -- a run stopped by the queue's timeout ---------------------------------------------------------
+
+def test_the_queues_timeout_hands_the_task_back_at_once_and_frees_its_record(flow):
+    BEHAVIOUR.update({"b": "timeout"})
+    ids = entities(flow, "a", "b", "c")
+    task = task_for(flow, ids)
+    with pytest.raises(SystemExit):  # the worker still ends as django-q2 intends
+        services.execute_task(task.pk)
+    task.refresh_from_db()
+    held = Entity.objects.get(source_id="b")
+    assert task.status == Task.Status.QUEUED and task.error_code == "task.interrupted"
+    assert task.next_retry_at is not None and task.next_retry_at < timezone.now() + timedelta(seconds=30)
+    assert (held.lease_until, held.claimed_by_task) == (None, None)
+    assert Entity.objects.get(source_id="a").status == Entity.Status.SYNCED
+    assert LogEntry.objects.filter(task=task, code="task.interrupted").exists()
+
+    BEHAVIOUR.clear()
+    assert services.execute_task(task.pk) == Task.Status.SUCCEEDED
+    assert set(Entity.objects.values_list("status", flat=True)) == {Entity.Status.SYNCED}
+
+
+# -- leases follow the heartbeat ------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_task_keeps_its_record_and_its_row_alive_past_the_lease_while_its_worker_lives(flow, settings):
+    settings.BRYGGA = {**settings.BRYGGA, "TASK_STUCK_AFTER": 1, "TASK_HEARTBEAT_SECONDS": 10}
+    BEHAVIOUR.update({"a": "hold", "held": threading.Event(), "release": threading.Event()})
+    (entity_id,) = entities(flow, "a")
+    task = task_for(flow, [entity_id])
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(services.execute_task(task.pk)))
+    worker.start()
+    try:
+        assert BEHAVIOUR["held"].wait(10)
+        time.sleep(2.5)  # more than twice the lease, with no progress of the task's own
+        other = services.FlowContext(task=task_for(flow, [entity_id]))
+        assert other.claim(entity_id) is None  # the lease was renewed by the heartbeat
+        assert services.sweep()["stuck"] == 0
+        assert Task.objects.get(pk=task.pk).heartbeat_at > timezone.now() - timedelta(seconds=1)
+    finally:
+        BEHAVIOUR["release"].set()
+        worker.join(10)
+    assert result == [Task.Status.SUCCEEDED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_workers_task_and_records_free_after_the_short_lease(flow, settings):
+    settings.BRYGGA = {**settings.BRYGGA, "TASK_STUCK_AFTER": 1}
+    (entity_id,) = entities(flow, "a")
+    dead = services.FlowContext(task=task_for(flow, [entity_id]))
+    Task.objects.filter(pk=dead.task.pk).update(status=Task.Status.RUNNING, heartbeat_at=timezone.now())
+    assert dead.claim(entity_id) is not None  # then its worker dies: nothing beats any more
+    time.sleep(1.3)
+    assert services.sweep()["stuck"] == 1
+    assert services.FlowContext(task=task_for(flow, [entity_id])).claim(entity_id) is not None
+
+
+# -- the status follow-up works in slices ----------------------------------------------------------
+
+@pytest.fixture
+def norce_server() -> Iterator[NorceSimulator]:
+    simulator = NorceSimulator(seed=5)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+def test_the_status_follow_up_sends_in_slices_and_each_next_slice_starts_after_the_last_one_finished(
+        db, norce_server, settings, django_capture_on_commit_callbacks):
+    settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False, "TASK_SLICE_SECONDS": 0}
+    integration = build_integration(norce_url=norce_server.url)
+    flow = integration.flows.get(kind="orders_to_erp")
+    refs = sorted(norce_server.place_order(push=False)["ClientOrderRef"] for _ in range(4))
+    for n, ref in enumerate(refs):
+        Entity.objects.create(integration=integration, data_type="order", source_id=ref, reference=ref,
+                              status=Entity.Status.SYNCED, target_id=str(100 + n))
+    first = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
+                                params={"acknowledge": True})
+    ran = []
+    task = first
+    while task is not None and len(ran) < 10:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.execute_task(task.pk) == Task.Status.SUCCEEDED  # never "busy": the last one is done
+        task.refresh_from_db()
+        ran.append(task)
+        task = Task.objects.filter(flow=flow, status=Task.Status.QUEUED).first()
+        if task is not None:
+            assert task.created_at >= ran[-1].finished_at and task.params == {"acknowledge": True}
+    assert [t.count_succeeded for t in ran][:4] == [1, 1, 1, 1]
+    assert sorted(s["client_order_ref"] for s in norce_server.order_statuses if s["status_name"] == "Confirmed") == refs
+    assert not Entity.objects.filter(data_type="order", acknowledged_at__isnull=True).exists()
