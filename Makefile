@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make demo: migrate the embedded SQLite database, create an admin, start the
-## simulators, a django-q2 cluster and the web server, and seed a demo merchant.
+## simulators, two django-q2 clusters (ordinary and priority queue) and the web server,
+## and seed a demo merchant.
 demo: install
-	$(PY) manage.py demo
+	Q_PRIORITY_CLUSTER=$${Q_PRIORITY_CLUSTER-brygga-priority} $(PY) manage.py demo
 
 ## make test: the whole suite (unit and end-to-end) on PostgreSQL.
 test: install

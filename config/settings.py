@@ -95,7 +95,9 @@ else:
 
 Q_BROKER = env.str("Q_BROKER", default="redis" if REDIS_URL else "orm")
 Q_CLUSTER = {
-    "name": env.str("Q_CLUSTER_NAME", default="brygga"),
+    # The queue's name (its key in the broker, and the salt its messages are signed with); every
+    # cluster of one deployment shares it. (django-q2's own Q_CLUSTER_NAME picks an ALT_CLUSTER.)
+    "name": env.str("Q_NAME", default="brygga"),
     "workers": env.int("Q_WORKERS", default=2),
     # A task may run at most `timeout` seconds; the broker hands it out again only
     # after `retry` seconds, which must be larger. Brygga's own Task row owns retries,
@@ -109,6 +111,13 @@ Q_CLUSTER = {
     "poll": env.float("Q_POLL", default=0.2),
     "label": "Task queue",
 }
+# A queue of its own, served by a second cluster (`Q_CLUSTER_NAME=<this name> manage.py qcluster`,
+# with the same Q_NAME),
+# for what must run on time however long the ordinary queue is: the sweeper, schedule rules and
+# the fail-safe order polls they start. Empty: everything shares the one queue.
+Q_PRIORITY_CLUSTER = env.str("Q_PRIORITY_CLUSTER", default="")
+if Q_PRIORITY_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {Q_PRIORITY_CLUSTER: {"workers": env.int("Q_PRIORITY_WORKERS", default=1)}}
 if Q_BROKER == "redis":
     Q_CLUSTER["redis"] = REDIS_URL or "redis://127.0.0.1:6379/0"
 else:
@@ -213,4 +222,6 @@ BRYGGA = {
     "TASK_SLICE_SECONDS": env.float("TASK_SLICE_SECONDS", default=120.0),
     # Where full-file resyncs spool the catalogue (gzip) between reading and sending.
     "SPOOL_DIR": env.str("SPOOL_DIR", default=str(BASE_DIR / "var" / "spool")),
+    # The priority queue's cluster name (see Q_PRIORITY_CLUSTER above), or "" for none.
+    "PRIORITY_CLUSTER": Q_PRIORITY_CLUSTER,
 }

@@ -37,6 +37,10 @@ class FlowSpec:
     # dotted path to `def validate_settings(settings: dict) -> dict` (returns normalised settings, raises ValueError)
     settings_validator: str | None = None
     systems: tuple[str, ...] = field(default_factory=tuple)
+    # Its scheduled runs are short fail-safe polls that must run on time, even when the queue
+    # is long: they go to the priority queue (settings.Q_PRIORITY_CLUSTER), and the records
+    # they find are worked through by a follow-up task on the ordinary queue.
+    polls_on_time: bool = False
 
 
 FLOWS: dict[str, FlowSpec] = {
@@ -50,6 +54,7 @@ FLOWS: dict[str, FlowSpec] = {
         runner="integrations.flows.orders.run",
         settings_validator="integrations.flows.order_settings.validate_settings",
         systems=("norce", "fortnox"),
+        polls_on_time=True,
     ),
     **{
         kind: FlowSpec(

@@ -21,6 +21,7 @@ def sync_schedule(rule: ScheduleRule) -> Schedule | None:
     if schedule is None:
         schedule = Schedule(func=RULE_FUNC, next_run=timezone.now())
     schedule.name = f"brygga-rule-{rule.pk}"
+    schedule.cluster = services.priority_cluster() or None
     schedule.args = repr((rule.pk,))
     schedule.repeats = -1
     if rule.schedule_type == ScheduleRule.Type.CRON:
@@ -61,9 +62,32 @@ def trigger_rule(rule_id: int) -> list[int]:
 
 
 def ensure_system_schedules() -> None:
-    """The sweeper runs every minute on whichever cluster picks it up."""
-    Schedule.objects.get_or_create(
+    """The sweeper runs every minute, on the priority queue's cluster when there is one (else on
+    whichever cluster picks it up), so a long ordinary queue never delays it."""
+    cluster = services.priority_cluster() or None
+    schedule, created = Schedule.objects.get_or_create(
         name=SWEEPER_NAME,
         defaults={"func": "integrations.jobs.sweep", "schedule_type": Schedule.MINUTES, "minutes": 1,
-                  "repeats": -1, "next_run": timezone.now()},
+                  "repeats": -1, "next_run": timezone.now(), "cluster": cluster},
     )
+    if not created and schedule.cluster != cluster:
+        Schedule.objects.filter(pk=schedule.pk).update(cluster=cluster)
+    # Rules' schedules follow too (a schedule left on a cluster nobody runs would never fire).
+    rules = list(ScheduleRule.objects.exclude(q_schedule_id=None).values_list("q_schedule_id", flat=True))
+    Schedule.objects.filter(pk__in=rules).update(cluster=cluster)
+    retries = Schedule.objects.filter(name__startswith="brygga-retry-", schedule_type=Schedule.ONCE)
+    for pk, args in retries.values_list("pk", "args"):
+        task = Task.objects.filter(pk=_task_id(args)).first()
+        Schedule.objects.filter(pk=pk).update(cluster=services.queue_of(task) if task else None)
+
+
+def _task_id(args: str) -> int | None:
+    try:
+        return int(str(args).strip("(), "))
+    except ValueError:
+        return None
+
+
+def on_post_migrate(**kwargs) -> None:
+    """After every `migrate` (each deploy): the system schedules exist, on the right cluster."""
+    ensure_system_schedules()

@@ -41,18 +41,39 @@ def worker_name() -> str:
 
 
 # --- queueing ---------------------------------------------------------------------
+def priority_cluster() -> str:
+    """The cluster serving the priority queue, or "" when everything shares one queue."""
+    return str(_conf("PRIORITY_CLUSTER") or "")
+
+
+def queue_of(task: Task) -> str | None:
+    """The cluster whose queue runs `task`: the priority one for a flow's on-time poll, else the
+    ordinary one (None)."""
+    priority = priority_cluster()
+    if priority and task.trigger == Task.Trigger.SCHEDULE and task.flow_id is not None:
+        kind = Flow.objects.filter(pk=task.flow_id).values_list("kind", flat=True).first()
+        if kind and registry.flow_spec(kind).polls_on_time:
+            return priority
+    return None
+
+
 def enqueue(task_id: int, *, at: datetime | None = None) -> None:
-    """Hand a task to django-q2 now, or at `at` through a one-off schedule."""
+    """Hand a task to django-q2 now, or at `at` through a one-off schedule, on its queue."""
     from django_q.models import Schedule
     from django_q.tasks import async_task
 
+    task = Task.objects.filter(pk=task_id).only("pk", "trigger", "flow_id").first()
+    if task is None:
+        return
+    cluster = queue_of(task)
     if at is None or at <= timezone.now():
-        q_id = async_task(RUN_TASK, task_id, task_name=f"brygga-task-{task_id}", group="brygga")
+        q_id = async_task(RUN_TASK, task_id, task_name=f"brygga-task-{task_id}", group="brygga",
+                          **({"cluster": cluster} if cluster else {}))
         Task.objects.filter(pk=task_id).update(q_task_id=str(q_id or ""))
     else:
         Schedule.objects.create(
             func=RUN_TASK, args=repr((task_id,)), name=f"{_retry_schedule_prefix(task_id)}{at.timestamp():.0f}",
-            schedule_type=Schedule.ONCE, repeats=-1, next_run=at,
+            schedule_type=Schedule.ONCE, repeats=-1, next_run=at, cluster=cluster,
         )
 
 
@@ -462,14 +483,75 @@ def sweep(*, stuck_after: int | None = None) -> dict[str, int]:
             )
             enqueue(task_id)
             requeued += 1
-    # Due retries whose one-off schedule was lost, and tasks queued but never handed out.
+    # Due retries whose one-off schedule was lost, and tasks queued but never handed out: only
+    # those with no message waiting in a queue and no schedule still to fire, so a long queue is
+    # never flooded with copies of what is already in it.
     overdue = now - timedelta(seconds=90)
     due = list(Task.objects.filter(status=Task.Status.QUEUED)
                .filter(Q(next_retry_at__lt=overdue) | Q(next_retry_at__isnull=True, created_at__lt=overdue))
-               .values_list("pk", flat=True)[:500])
-    for task_id in due:
+               .order_by("pk").values_list("pk", flat=True)[:2000])
+    live = tasks_with_live_message(due, overdue_since=now - timedelta(seconds=settings.Q_CLUSTER["retry"]))
+    lost = [task_id for task_id in due if task_id not in live][:500]
+    for task_id in lost:
         enqueue(task_id)
-    return {"stuck": requeued, "due": len(due)}
+    return {"stuck": requeued, "due": len(lost)}
+
+
+def tasks_with_live_message(candidates: Iterable[int], *, overdue_since: datetime) -> set[int]:
+    """The tasks among `candidates` that will be handed out without help: a message for them
+    waits in (or is being worked from) a queue, or a one-off schedule is still to fire.
+
+    Reads the queues of the brokers django-q2 keeps in the database and in Redis. With any
+    other broker, whose queue cannot be read, a task counts as live until it is overdue since
+    `overdue_since` (the broker's redelivery time, after which django-q2 would have handed a
+    message out again).
+    """
+    from django_q.models import Schedule
+
+    wanted = set(candidates)
+    if not wanted:
+        return set()
+    live: set[int] = set()
+    for name in Schedule.objects.filter(name__startswith="brygga-retry-", schedule_type=Schedule.ONCE).values_list(
+            "name", flat=True):
+        try:
+            live.add(int(name.split("-")[2]))
+        except (IndexError, ValueError):
+            continue
+    waiting = _queued_task_ids()
+    if waiting is None:
+        waiting = set(Task.objects.filter(pk__in=wanted).filter(
+            Q(next_retry_at__gte=overdue_since) | Q(next_retry_at__isnull=True, created_at__gte=overdue_since))
+            .values_list("pk", flat=True))
+    return (live | waiting) & wanted
+
+
+def _queued_task_ids() -> set[int] | None:
+    """Brygga task ids with a message in the ordinary or the priority queue (None: cannot tell)."""
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    ids: set[int] = set()
+    for cluster in {None, priority_cluster() or None}:
+        broker = get_broker(cluster)
+        kind = type(broker).__name__
+        if kind == "ORM":
+            payloads = broker.get_connection().filter(key=broker.list_key).values_list("payload", flat=True)
+        elif kind == "Redis":
+            payloads = broker.connection.lrange(broker.list_key, 0, -1)
+        else:
+            return None
+        for payload in payloads:
+            try:
+                package = SignedPackage.loads(payload)
+            except Exception:  # noqa: BLE001 - a foreign or broken message is not ours
+                continue
+            if package.get("func") == RUN_TASK and package.get("args"):
+                try:
+                    ids.add(int(package["args"][0]))
+                except (TypeError, ValueError):
+                    continue
+    return ids
 
 
 # --- cursors ----------------------------------------------------------------------

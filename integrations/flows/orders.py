@@ -74,9 +74,10 @@ def run(task: Task, ctx) -> None:
     """Run the orders flow for a task.
 
     A task names its orders (`entity_ids` from a push or a retry, `fetch_refs` from
-    events) or, when scheduled, polls Norce since the cursor and then works through
-    every order still waiting (pending, or failed and due for a retry). A follow-up
-    task (`acknowledge`) tells Norce about invoiced orders at Norce's own pace.
+    events) or polls Norce since the cursor and then works through every order still
+    waiting (pending, or failed and due for a retry); a scheduled poll leaves that work to
+    a follow-up (`pending`). A follow-up task (`acknowledge`) tells Norce about invoiced
+    orders at Norce's own pace.
     """
     settings = parse_settings_or_error(task.flow.settings)
     params = task.params or {}
@@ -88,8 +89,16 @@ def run(task: Task, ctx) -> None:
         named += fetch_orders(ctx, settings, [str(ref) for ref in params["fetch_refs"]])
     if named:
         todo = sorted(set(named))
+    elif params.get("pending"):
+        todo = services.pending_entity_ids(ctx.integration, DATA_TYPE)
     else:
         poll_orders(ctx, settings, full=params.get("mode") == "full")
+        if task.trigger == Task.Trigger.SCHEDULE:
+            # A scheduled poll only stores what it found, so it is short and runs on time (on the
+            # priority queue, when there is one); a follow-up on the ordinary queue invoices.
+            if services.pending_entity_ids(ctx.integration, DATA_TYPE):
+                ctx.hand_over({"pending": True})
+            return
         todo = services.pending_entity_ids(ctx.integration, DATA_TYPE)
     pipeline = OrderPipeline(ctx, settings)
     for entity_id in todo:

@@ -60,7 +60,9 @@ class Demo:
                     "LOG_LEVEL": "WARNING", "STATIC_ROOT": str(tmp_path / "static")})
         if broker == "redis":
             env["REDIS_URL"] = "redis://127.0.0.1:6379/15"
-            env["Q_CLUSTER_NAME"] = f"brygga-test-{os.getpid()}"
+            env["Q_NAME"] = f"brygga-test-{os.getpid()}"
+        # Two clusters, as `make demo` runs them: the ordinary queue and the priority queue.
+        env["Q_PRIORITY_CLUSTER"] = f"brygga-test-priority-{os.getpid()}"
         self.log = tmp_path / "demo.log"
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(

@@ -184,3 +184,103 @@ def test_the_status_follow_up_sends_in_slices_and_each_next_slice_starts_after_t
     assert [t.count_succeeded for t in ran][:4] == [1, 1, 1, 1]
     assert sorted(s["client_order_ref"] for s in norce_server.order_statuses if s["status_name"] == "Confirmed") == refs
     assert not Entity.objects.filter(data_type="order", acknowledged_at__isnull=True).exists()
+
+
+# -- the sweeper hands out only what has no live message; on-time polls have their own queue ------
+
+def overdue(task: Task) -> None:
+    Task.objects.filter(pk=task.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+
+
+def messages_for(task: Task, key: str | None = None) -> list:
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    rows = OrmQ.objects.filter(key=key or Conf.CLUSTER_NAME)
+    return [row for row in rows if SignedPackage.loads(row.payload)["args"] == (task.pk,)]
+
+
+def test_the_sweeper_hands_out_again_only_a_task_whose_message_was_lost(flow):
+    from django_q.models import OrmQ
+
+    in_queue, scheduled, lost = (task_for(flow, []) for _ in range(3))
+    services.enqueue(in_queue.pk)
+    services.enqueue(scheduled.pk, at=timezone.now() + timedelta(minutes=10))
+    for task in (in_queue, scheduled, lost):
+        overdue(task)
+    assert len(messages_for(in_queue)) == 1
+
+    for _ in range(3):  # a sweep every minute
+        assert services.sweep()["due"] <= 1
+    assert len(messages_for(in_queue)) == 1  # never a second copy of a waiting message
+    assert messages_for(scheduled) == []  # its schedule will hand it out
+    assert len(messages_for(lost)) == 1  # the lost one got exactly one
+
+    OrmQ.objects.all().delete()  # the queue lost everything (a broker without persistence restarted)
+    assert services.sweep()["due"] == 2
+    assert len(messages_for(in_queue)) == 1 and len(messages_for(lost)) == 1
+
+
+def test_an_on_time_poll_and_its_retries_go_to_the_priority_queue_and_the_rest_to_the_ordinary_one(
+        integration, settings):
+    from django_q.models import Schedule
+
+    settings.BRYGGA = {**settings.BRYGGA, "PRIORITY_CLUSTER": "brygga-priority"}
+    orders = integration.flows.get(kind="orders_to_erp")
+    poll = Task.objects.create(integration=integration, flow=orders, trigger=Task.Trigger.SCHEDULE)
+    push = Task.objects.create(integration=integration, flow=orders, trigger=Task.Trigger.ORDER_PUSH)
+    services.enqueue(poll.pk)
+    services.enqueue(push.pk)
+    services.enqueue(poll.pk, at=timezone.now() + timedelta(minutes=1))
+    assert len(messages_for(poll, "brygga-priority")) == 1 and messages_for(poll) == []
+    assert len(messages_for(push)) == 1 and messages_for(push, "brygga-priority") == []
+    assert Schedule.objects.get(name__startswith=f"brygga-retry-{poll.pk}-").cluster == "brygga-priority"
+    # The priority queue's messages count as live for the sweeper too.
+    overdue(poll)
+    Schedule.objects.filter(name__startswith=f"brygga-retry-{poll.pk}-").delete()
+    services.sweep()
+    assert len(messages_for(poll, "brygga-priority")) == 1
+
+
+def test_the_sweeper_and_the_rules_follow_the_priority_cluster_setting(integration, settings):
+    from django_q.models import Schedule
+    from integrations import schedules
+    from integrations.models import ScheduleRule
+
+    rule = ScheduleRule.objects.create(integration=integration, name="poll", interval_minutes=5)
+    rule.flows.add(integration.flows.get(kind="orders_to_erp"))
+    schedules.sync_schedule(rule)
+    settings.BRYGGA = {**settings.BRYGGA, "PRIORITY_CLUSTER": "brygga-priority"}
+    schedules.ensure_system_schedules()
+    assert Schedule.objects.get(name=schedules.SWEEPER_NAME).cluster == "brygga-priority"
+    assert Schedule.objects.get(name=f"brygga-rule-{rule.pk}").cluster == "brygga-priority"
+    settings.BRYGGA = {**settings.BRYGGA, "PRIORITY_CLUSTER": ""}
+    schedules.ensure_system_schedules()  # switched off again: nothing is left on a cluster nobody runs
+    assert set(Schedule.objects.values_list("cluster", flat=True)) == {None}
+
+
+def test_a_scheduled_poll_only_stores_and_a_follow_up_on_the_ordinary_queue_invoices(
+        db, norce_server, fortnox, settings, django_capture_on_commit_callbacks):
+    from connectors.tokens import store_tokens
+    from integrations.models import Connector
+
+    settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False, "PRIORITY_CLUSTER": "brygga-priority"}
+    integration = build_integration(norce_url=norce_server.url, fortnox_url=fortnox.url,
+                                    flow_settings={"freight_article": "FRAKT"})
+    store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox.issue_tokens("fortnox-client"))
+    flow = integration.flows.get(kind="orders_to_erp")
+    ref = norce_server.place_order(push=False)["ClientOrderRef"]
+    poll = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.SCHEDULE,
+                               params={"mode": "incremental"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.execute_task(poll.pk) == Task.Status.SUCCEEDED
+    order = Entity.objects.get(data_type="order", source_id=ref)
+    assert order.status == Entity.Status.PENDING and fortnox.invoices == {}
+    (work,) = Task.objects.filter(status=Task.Status.QUEUED, params__pending=True)
+    assert messages_for(work) and not messages_for(work, "brygga-priority")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.execute_task(work.pk) == Task.Status.SUCCEEDED
+    order.refresh_from_db()
+    assert order.status == Entity.Status.SYNCED
+    assert [i["ExternalInvoiceReference1"] for i in fortnox.invoices.values()] == [ref]

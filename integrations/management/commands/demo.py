@@ -45,8 +45,12 @@ class Command(BaseCommand):
         commerce = integration.connectors.get(role="commerce")
         site = f"http://127.0.0.1:{options['port']}"
         env = {**os.environ, "SITE_URL": site, "PYTHONUNBUFFERED": "1", "STATIC_MANIFEST": "true"}
+        priority = settings.BRYGGA["PRIORITY_CLUSTER"]
         children = [
             subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True),
+            # The priority queue's own cluster: the sweeper, schedule rules and fail-safe polls.
+            *([subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT,
+                                env={**env, "Q_CLUSTER_NAME": priority}, start_new_session=True)] if priority else []),
             subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"],
                              cwd=ROOT, env=env, start_new_session=True),
         ]
