@@ -17,6 +17,7 @@ from typing import Any, Callable
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.errors import SyncError
 from integrations.models import Connector
 
 # Refresh a little before expiry so a token never dies mid-request.
@@ -58,8 +59,21 @@ def store_tokens(connector: Connector, grant: dict[str, Any], *, keep: dict[str,
     tokens["expires_at"] = expires_at.isoformat()
     connector.tokens = tokens
     connector.token_expires_at = expires_at
-    connector.save(update_fields=["tokens", "token_expires_at", "updated_at"])
+    # New tokens mean the system accepts Brygga again: a "reconnect" state is over.
+    connector.reconnect_needed_at, connector.reconnect_reason = None, ""
+    connector.save(update_fields=["tokens", "token_expires_at", "reconnect_needed_at", "reconnect_reason",
+                                  "updated_at"])
     return tokens
+
+
+def mark_reconnect_needed(connector: Connector, reason: str) -> None:
+    """The system no longer accepts Brygga's authorisation and only a person can restore it: the
+    connector says so at once (admin, dashboard, API), and the engine lets its tasks wait."""
+    now = timezone.now()
+    Connector.objects.filter(pk=connector.pk, reconnect_needed_at__isnull=True).update(
+        reconnect_needed_at=now, reconnect_reason=reason[:2000])
+    connector.reconnect_needed_at = connector.reconnect_needed_at or now
+    connector.reconnect_reason = connector.reconnect_reason or reason[:2000]
 
 
 def access_token(connector: Connector, obtain: Callable[[dict[str, Any]], dict[str, Any]], *,
@@ -76,16 +90,31 @@ def access_token(connector: Connector, obtain: Callable[[dict[str, Any]], dict[s
     """
     if _valid(connector.tokens, rejected, grant, unrecorded):
         return connector.tokens["access_token"]
+    try:
+        tokens, expires_at = _obtain_locked(connector, obtain, rejected=rejected, grant=grant, refresh=refresh,
+                                            unrecorded=unrecorded)
+    except SyncError as exc:
+        if (exc.details or {}).get("reconnect_needed"):
+            # Outside the lock's transaction, so the state survives the error that ends it.
+            mark_reconnect_needed(connector, exc.message)
+        raise
+    connector.tokens, connector.token_expires_at = tokens, expires_at
+    return tokens["access_token"]
+
+
+def _obtain_locked(connector: Connector, obtain: Callable[[dict[str, Any]], dict[str, Any]], *,
+                   rejected: str | None, grant: str | None, refresh: bool,
+                   unrecorded: str | None) -> tuple[dict[str, Any], datetime | None]:
+    """Under the connector's row lock: the tokens another worker just stored, or new ones."""
     with transaction.atomic():
         locked = Connector.objects.select_for_update().get(pk=connector.pk)
         if _valid(locked.tokens, rejected, grant, unrecorded):
-            connector.tokens, connector.token_expires_at = locked.tokens, locked.token_expires_at
-            return locked.tokens["access_token"]
+            return locked.tokens, locked.token_expires_at
         current = dict(locked.tokens or {})
         if not refresh:
             current.pop("refresh_token", None)
         answer = obtain(current)
         keep = {k: v for k, v in current.items() if k == "refresh_token"} if refresh else {}
         tokens = store_tokens(locked, answer, keep=keep, grant_type=grant, refresh=refresh)
-    connector.tokens, connector.token_expires_at = tokens, locked.token_expires_at
-    return tokens["access_token"]
+        connector.reconnect_needed_at, connector.reconnect_reason = None, ""
+        return tokens, locked.token_expires_at

@@ -369,7 +369,8 @@ class IntegrationAdmin(BryggaAdmin):
         )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
-        connectors = Connector.objects.only("id", "integration_id", "system", "role").order_by("role")
+        connectors = Connector.objects.only("id", "integration_id", "system", "role", "reconnect_needed_at") \
+            .order_by("role")
         return selectors.integrations_with_summary(
             super().get_queryset(request).prefetch_related(Prefetch("connectors", queryset=connectors))
         )
@@ -380,6 +381,11 @@ class IntegrationAdmin(BryggaAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Integration) -> SafeString:
+        stopped = [c for c in obj.connectors.all() if c.needs_reconnect]
+        if stopped:
+            return format_html_join(" ", '<a href="{}">{}</a>', [
+                (reverse("admin:integrations_connector_change", args=[c.pk]),
+                 badge("needs_attention", f"Reconnect {c.get_system_display()}")) for c in stopped])
         return badge(obj.status, obj.get_status_display())
 
     @admin.display(description="Systems")
@@ -719,8 +725,12 @@ class ConnectorAdmin(BryggaAdmin):
             return f"Invalid: {exc}"
 
     @admin.display(description="Token")
-    def token_status(self, obj: Connector) -> str:
+    def token_status(self, obj: Connector) -> str | SafeString:
         from connectors.fortnox import settings as fortnox_settings
+
+        if obj.needs_reconnect:
+            return format_html("{} since {}: {}", badge("needs_attention", f"Reconnect {obj.get_system_display()}"),
+                               local(obj.reconnect_needed_at), obj.reconnect_reason or "access was refused")
 
         tokens = obj.tokens or {}
         expires = obj.token_expires_at
@@ -755,6 +765,15 @@ class ConnectorAdmin(BryggaAdmin):
             "<tr><th>Event URL</th><td><code>{}</code></td></tr></table>",
             orders, events,
         )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[override]
+        obj = self.get_object(request, unquote(object_id))
+        if request.method == "GET" and obj is not None and obj.needs_reconnect:
+            how = "press 'Connect to Fortnox' below" if obj.system == Connector.System.FORTNOX else "connect it again"
+            messages.error(request, f"{obj.get_system_display()} no longer accepts Brygga's authorisation: "
+                                    f"{obj.reconnect_reason or 'no reason given'} To go on, {how}; the "
+                                    "integration's tasks wait meanwhile and continue by themselves afterwards.")
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def object_buttons(self, request: HttpRequest, obj: Connector) -> list[ObjectButton]:
         buttons = [ObjectButton("Test connection", self.object_view_url(obj, "test"))]

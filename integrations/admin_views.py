@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from integrations import selectors
+from integrations import selectors, services
 from integrations.errors import SyncError
 from integrations.models import Connector
 
@@ -161,5 +161,7 @@ def fortnox_callback(request: HttpRequest) -> HttpResponse:
     except SyncError as exc:
         messages.error(request, f"Fortnox connection failed: {describe_error(exc)}")
     else:
-        messages.success(request, f"{connector}: connected to Fortnox.")
+        resumed = services.resume_after_reconnect(connector.pk)
+        messages.success(request, f"{connector}: connected to Fortnox."
+                         + (f" {resumed} waiting task(s) go on now." if resumed else ""))
     return _connector_page(connector.pk)

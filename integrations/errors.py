@@ -134,6 +134,12 @@ ORDER_INVOICE_FOUND = register("order.invoice_found", "The invoice already exist
                                "Nothing to do: an earlier attempt created it; Brygga linked it instead of creating a second one.", info=True)
 ORDER_DUPLICATE_TARGET = register("order.duplicate_target", "Two invoices exist for one order",
                                   "Cancel the extra invoice in the ERP; the Reference keeps the first one.")
+RECONNECT_NEEDED = register(
+    "connector.reconnect_needed", "A connector must be connected again before the integration can go on",
+    "The system no longer accepts Brygga's authorisation. Open the connector in Brygga admin and connect it "
+    "again (Fortnox: 'Connect to Fortnox', approved by a Fortnox administrator). Nothing is lost meanwhile: "
+    "the integration's tasks wait without spending attempts and go on by themselves once it is connected.",
+    permanent=False)
 TASK_STUCK = register("task.stuck", "A task stopped reporting progress and was queued again",
                       "Nothing to do: records already in the target system are recognised, not created twice.", info=True)
 RECEIVER_AUTH = register("receiver.auth", "A push or event was refused: wrong credentials",

@@ -74,7 +74,16 @@ class Connector(models.Model):
     last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_test_ok = models.BooleanField(null=True, editable=False)
     last_test_message = models.TextField(blank=True, editable=False)
+    # Set when the system no longer accepts Brygga's authorisation and only a person can restore
+    # it (e.g. Fortnox's single-use refresh token was spent): the integration's tasks wait, without
+    # spending attempts, until the connector is connected again.
+    reconnect_needed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reconnect_reason = models.TextField(blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.reconnect_needed_at is not None
 
     class Meta:
         constraints = [

@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from integrations import errors, registry
-from integrations.models import Entity, Flow, Integration, LogEntry, Task, TimeHistory
+from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
 
 log = logging.getLogger("brygga.selectors")
 
@@ -373,3 +373,15 @@ def tasks_with_record_references(queryset: QuerySet[Task], *, per_task: int = RE
 def task_records(task: Task, *, per_task: int = REFERENCES_PER_TASK) -> TaskRecords:
     references = [ref for i in range(per_task) if (ref := getattr(task, f"record_ref_{i}", None))]
     return TaskRecords(references=references, count=getattr(task, "record_ref_count", len(references)))
+
+
+def connectors_needing_reconnect() -> list[Connector]:
+    """Connectors whose system refused Brygga's authorisation, with how many tasks wait for each."""
+    connectors = list(Connector.objects.filter(reconnect_needed_at__isnull=False)
+                      .select_related("integration__merchant").order_by("reconnect_needed_at"))
+    waiting = dict(Task.objects.filter(integration_id__in=[c.integration_id for c in connectors],
+                                       status=Task.Status.QUEUED, error_code="connector.reconnect_needed")
+                   .values_list("integration_id").annotate(n=Count("pk")).values_list("integration_id", "n"))
+    for connector in connectors:
+        connector.waiting_tasks = waiting.get(connector.integration_id, 0)
+    return connectors

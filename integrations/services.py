@@ -29,7 +29,10 @@ log = logging.getLogger("brygga.engine")
 
 RUN_TASK = "integrations.jobs.run_task"
 # Task-level "errors" that only mean "not now": not logged, and not counted against attempts.
-QUIET_CODES = {"integration.paused", "task.busy"}
+QUIET_CODES = {"integration.paused", "task.busy", "connector.reconnect_needed"}
+# How often a task waiting for a connector to be reconnected looks again (reconnecting in admin
+# hands the waiting tasks out at once).
+RECONNECT_RECHECK_SECONDS = 60
 
 
 def _conf(name: str) -> Any:
@@ -230,7 +233,18 @@ class FlowContext:
         self.skipped += 1
 
     def fail(self, entity: Entity, error: SyncError) -> None:
-        """Record a failure on one record; transient ones are retried with the task."""
+        """Record a failure on one record; transient ones are retried with the task.
+
+        An error that stopped a whole connector (it must be reconnected) is not the record's:
+        the record goes back to pending, no attempt counted, and the task stops to wait.
+        """
+        stopped = stopped_connector(self.task.integration_id, error)
+        if stopped is not None:
+            self.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, details=error.details)
+            Entity.objects.filter(pk=entity.pk).update(
+                status=Entity.Status.PENDING, lease_until=None, claimed_by_task=None,
+                attempts=Greatest(F("attempts") - 1, Value(0)))
+            raise reconnect_error(stopped)
         status = Entity.Status.NEEDS_ATTENTION if error.permanent else Entity.Status.FAILED
         Entity.objects.filter(pk=entity.pk).update(
             status=status, lease_until=None, claimed_by_task=None,
@@ -262,6 +276,47 @@ class FlowContext:
         """End this task's slice: when it finishes, a new task with `params` continues at once
         (so no task runs into the queue's timeout, and other work gets a worker in between)."""
         self.hand_over_params = dict(params)
+
+
+def stopped_connector(integration_id: int, error: SyncError | None = None) -> Connector | None:
+    """The integration's connector that must be reconnected, if any (and, with `error`, only if
+    the error came from it or from its state)."""
+    connectors = Connector.objects.filter(integration_id=integration_id, reconnect_needed_at__isnull=False)
+    if error is not None:
+        named = (error.details or {}).get("connector_id")
+        if named is None and error.code != "connector.reconnect_needed":
+            return None
+        if named is not None:
+            connectors = connectors.filter(pk=named)
+    return connectors.first()
+
+
+def reconnect_error(connector: Connector) -> SyncError:
+    return SyncError(
+        "connector.reconnect_needed",
+        f"{connector.get_system_display()} must be connected again: {connector.reconnect_reason or 'it refused access'}",
+        hint=lookup_hint("connector.reconnect_needed"), retry_after=RECONNECT_RECHECK_SECONDS,
+        details={"connector_id": connector.pk})
+
+
+def lookup_hint(code: str) -> str:
+    from integrations.errors import lookup
+
+    entry = lookup(code)
+    return entry.hint if entry else ""
+
+
+def resume_after_reconnect(connector_id: int) -> int:
+    """The connector works again: hand out at once the tasks that waited for it. Returns how many."""
+    connector = Connector.objects.get(pk=connector_id)
+    if connector.needs_reconnect:
+        return 0
+    waiting = list(Task.objects.filter(integration_id=connector.integration_id, status=Task.Status.QUEUED,
+                                       error_code="connector.reconnect_needed").values_list("pk", flat=True))
+    for task_id in waiting:
+        Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(next_retry_at=None)
+        enqueue(task_id)
+    return len(waiting)
 
 
 def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -346,6 +401,9 @@ def execute_task(task_id: int) -> str:
         try:
             if not task.integration.is_active:
                 raise SyncError("integration.paused", f"{task.integration} is paused", retry_after=300)
+            stopped = stopped_connector(task.integration_id)
+            if stopped is not None:
+                raise reconnect_error(stopped)
             if task.flow is None or not task.flow.enabled:
                 raise SyncError("config.flow_settings", "The task's flow is missing or disabled",
                                 hint="Enable the flow in admin, then retry the task.")
@@ -386,6 +444,11 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
     }
     retry_params: dict[str, Any] | None = None
     retry_after = ctx.retry_after
+    if error is not None and error.code not in QUIET_CODES:
+        stopped = stopped_connector(task.integration_id, error)
+        if stopped is not None:  # the run met a connector that must be reconnected: wait, don't fail
+            ctx.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, details=error.details)
+            error = reconnect_error(stopped)
     if error is not None:
         updates.update(error_code=error.code, error_message=error.message[:2000])
         if error.code not in QUIET_CODES:
@@ -580,6 +643,8 @@ def test_connection(connector_id: int) -> tuple[bool, str]:
             ok, message = False, f"[{exc.code}] {exc.message}" + (f" — {exc.hint}" if exc.hint else "")
     Connector.objects.filter(pk=connector_id).update(last_test_at=timezone.now(), last_test_ok=ok,
                                                      last_test_message=message[:2000])
+    if ok:
+        resume_after_reconnect(connector_id)
     return ok, message
 
 

@@ -1,7 +1,10 @@
 """Fortnox API v3 client: tokens, rate limit, error mapping and the calls the flows need."""
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 from typing import Any, Iterable, Iterator
@@ -12,12 +15,14 @@ import requests
 
 from connectors import ratelimit
 from connectors.fortnox import oauth
-from connectors.fortnox.errors import NOT_CONNECTED, error_for, oauth_error_for
+from connectors.fortnox.errors import INVALID_REFRESH_TOKEN, NOT_CONNECTED, error_for, oauth_error_for
 from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings
 from connectors.tokens import access_token
 from connectors.transport import ApiClient
 from integrations.errors import SyncError
 from integrations.models import Connector
+
+log = logging.getLogger("brygga.connectors.fortnox")
 
 # Fortnox counts 25 requests per 5 s sliding window per access token, i.e. per
 # client id and tenant. One connector holds one tenant's token, so its pk is the key.
@@ -85,12 +90,64 @@ class FortnoxClient(ApiClient):
             # token (from an earlier authorization-code connection) is not used.
             return self.grant({"grant_type": "client_credentials"}, headers={"TenantId": auth.tenant_id})
         if tokens.get("refresh_token"):
-            return self.grant({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+            return self._refresh(tokens)
         if tokens.get("grant") == CLIENT_CREDENTIALS:
             raise SyncError(NOT_CONNECTED.code,
                             "The Fortnox connector now uses the authorization-code grant but holds no refresh "
                             "token: it was connected as a service account (client credentials)")
         raise SyncError(NOT_CONNECTED.code, "The Fortnox connector has no tokens yet")
+
+    def _refresh(self, tokens: dict[str, Any]) -> dict[str, Any]:
+        """Rotate the single-use refresh token, recovering from a lost answer where Fortnox allows.
+
+        Fortnox's refresh token works once, and a spent one can only be replaced by a person
+        activating the integration again. So when the answer to a refresh is lost (timeout,
+        broken connection, 5xx) the same token is tried once more: if the first request never
+        reached Fortnox it still works. If it was spent, and the company's tenant is known (the
+        ``tenantId`` claim of the last access token, or the connector's tenant id), Brygga asks
+        for a token by client credentials: Fortnox lets an integration move to a service account
+        without the customer acting, when the app is allowed service accounts. Only when that is
+        refused does the connector go to the one "reconnect Fortnox" state.
+        """
+        form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        try:
+            return self.grant(form)
+        except SyncError as exc:
+            if exc.code != INVALID_REFRESH_TOKEN.code and not _answer_lost(exc):
+                raise
+            first = exc
+        if _answer_lost(first):
+            try:
+                return self.grant(form)  # the first request may never have reached Fortnox
+            except SyncError as exc:
+                if exc.code != INVALID_REFRESH_TOKEN.code:
+                    raise  # still unreachable: a transient error, the task retries later
+                first = exc
+        tenant = self.auth_settings().tenant_id or tenant_of(tokens.get("access_token"))
+        if tenant and self.connector.settings.get("service_account_fallback", True):
+            try:
+                answer = self.grant({"grant_type": "client_credentials"}, headers={"TenantId": tenant})
+            except SyncError as exc:
+                if _answer_lost(exc):
+                    raise
+                reason = (f"{first.message}. Brygga then asked for a service-account token for tenant {tenant}, "
+                          f"and Fortnox refused that too: {exc.message}")
+            else:
+                self._switch_to_service_account(tenant)
+                return answer
+        else:
+            reason = first.message
+        # connectors.tokens marks the connector once the token lock's transaction is over.
+        raise SyncError(INVALID_REFRESH_TOKEN.code, reason, permanent=True, hint=INVALID_REFRESH_TOKEN.hint,
+                        details={**first.details, "connector_id": self.connector.pk, "reconnect_needed": True})
+
+    def _switch_to_service_account(self, tenant: str) -> None:
+        """From now on the connector gets its tokens by client credentials (no refresh token to lose)."""
+        settings = {**(self.connector.settings or {}), "grant": CLIENT_CREDENTIALS, "tenant_id": tenant}
+        Connector.objects.filter(pk=self.connector.pk).update(settings=settings)
+        self.connector.settings = settings
+        log.warning("Fortnox connector %s: the refresh token was spent; moved to the service account of "
+                    "tenant %s (client credentials)", self.connector.pk, tenant)
 
     def grant(self, form: dict[str, str], *, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """POST to the token endpoint with Basic auth; return the token JSON."""
@@ -320,3 +377,20 @@ def _truthy(value: Any) -> bool:
 
 def _segment(value: str | int) -> str:
     return quote(str(value), safe="")
+
+
+def _answer_lost(error: SyncError) -> bool:
+    """The request may have reached Fortnox, but its answer did not reach us."""
+    return error.code in ("http.timeout", "http.connection", "http.server_error", "fortnox.server_error")
+
+
+def tenant_of(access_token: str | None) -> str:
+    """The ``tenantId`` claim of a Fortnox access token (a JWT, read without verifying: Fortnox
+    publishes no key and says to decode it so), or "" if it carries none."""
+    try:
+        payload = str(access_token or "").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
+        return ""
+    tenant = claims.get("tenantId") if isinstance(claims, dict) else None
+    return str(tenant) if isinstance(tenant, (int, str)) and str(tenant).isdigit() else ""

@@ -17,9 +17,14 @@ class MerchantSerializer(serializers.ModelSerializer):
 
 
 class ConnectorSerializer(serializers.ModelSerializer):
+    needs_reconnect = serializers.BooleanField(
+        read_only=True, help_text="The system refused Brygga's authorisation: a person must connect it again. "
+                                  "The integration's tasks wait meanwhile and go on by themselves afterwards.")
+
     class Meta:
         model = Connector
-        fields = ("system", "role", "base_url", "last_test_ok", "last_test_at", "token_expires_at")
+        fields = ("system", "role", "base_url", "last_test_ok", "last_test_at", "token_expires_at",
+                  "needs_reconnect", "reconnect_needed_at", "reconnect_reason")
 
 
 class FlowStatusSerializer(serializers.Serializer):
@@ -47,10 +52,16 @@ class IntegrationSerializer(serializers.ModelSerializer):
     merchant = MerchantSerializer()
     connectors = ConnectorSerializer(many=True)
     flows = serializers.SerializerMethodField()
+    reconnect_needed = serializers.SerializerMethodField(
+        help_text="One of its connectors must be connected again before the integration goes on.")
 
     class Meta:
         model = Integration
-        fields = ("id", "name", "merchant", "status", "order_exclusion_date", "created_at", "connectors", "flows")
+        fields = ("id", "name", "merchant", "status", "reconnect_needed", "order_exclusion_date", "created_at",
+                  "connectors", "flows")
+
+    def get_reconnect_needed(self, obj: Integration) -> bool:
+        return any(connector.needs_reconnect for connector in obj.connectors.all())
 
     @extend_schema_field(FlowStatusSerializer(many=True))
     def get_flows(self, obj: Integration) -> list[dict[str, Any]]:

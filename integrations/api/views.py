@@ -59,7 +59,7 @@ class IntegrationViewSet(FilteredViewSet):
             "connectors",
             queryset=Connector.objects.only(
                 "id", "integration_id", "system", "role", "base_url", "last_test_ok", "last_test_at",
-                "token_expires_at",
+                "token_expires_at", "reconnect_needed_at", "reconnect_reason",
             ).order_by("role"),
         )
     ).order_by("merchant__name", "name", "id")

@@ -430,3 +430,30 @@ def test_api_docs_render_swagger_ui_from_local_static_files(page: Page, world: W
     assert any("/static/drf_spectacular_sidecar/swagger-ui-dist/" in url for url in requested), requested
     assert any(urlsplit(url).path == "/api/schema/" for url in requested), requested
     assert not failed, failed
+
+
+def test_a_connector_that_must_be_reconnected_is_named_on_the_index_the_list_and_its_page(
+        fortnox_connector: Connector, page: Page, world: World):
+    from connectors.tokens import mark_reconnect_needed
+
+    in_db(lambda: mark_reconnect_needed(fortnox_connector, "Fortnox refused the authorisation (invalid_grant: "
+                                                           "Invalid refresh token.)"))
+    page.goto("/admin/")
+    alert = page.get_by_role("alert")
+    expect(alert.get_by_role("link", name="Reconnect Fortnox")).to_be_visible()
+    expect(alert).to_contain_text(world.integration_name)
+    expect(alert).to_contain_text("0 tasks waiting; they go on by themselves once it is connected")
+    screenshot(page, "index-reconnect-needed")
+
+    page.goto(reverse("admin:integrations_integration_changelist"))
+    expect(page.locator("#result_list").get_by_role("link", name="Reconnect Fortnox")).to_be_visible()
+    screenshot(page, "integrations-reconnect-needed")
+
+    page.goto("/admin/")
+    page.get_by_role("alert").get_by_role("link", name="Reconnect Fortnox").click()
+    expect(page.locator(".messagelist .error")).to_contain_text("Invalid refresh token")
+    expect(page.locator(".messagelist .error")).to_contain_text("press 'Connect to Fortnox' below")
+    expect(page.locator(".field-token_status .readonly")).to_contain_text("Reconnect Fortnox since")
+    expect(page.get_by_role("button", name="Connect to Fortnox")).to_be_visible()
+    assert "refresh-token-value-456" not in page.content()
+    screenshot(page, "connector-reconnect-needed")

@@ -269,7 +269,8 @@ def test_no_secret_or_token_in_any_response(api, world):
         assert "credentials" not in text and "refresh_token" not in text
     [item] = results(api.get("/api/v1/integrations/"))
     for connector in item["connectors"]:
-        assert set(connector) == {"system", "role", "base_url", "last_test_ok", "last_test_at", "token_expires_at"}
+        assert set(connector) == {"system", "role", "base_url", "last_test_ok", "last_test_at", "token_expires_at",
+                                  "needs_reconnect", "reconnect_needed_at", "reconnect_reason"}
 
 
 def test_integration_list_query_count_does_not_grow(api, world):
