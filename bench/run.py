@@ -1,7 +1,7 @@
 """`make bench`: orders through the whole path against the simulators, measured.
 
     python -m bench.run [--orders N] [--limited-orders N] [--coupled-orders N] [--workers W]
-                        [--only abc,master] [--quick]
+                        [--only abc,master,statuses] [--quick]
 
 Norce simulator → order receiver (Brygga's WSGI app, own process) → task → django-q2
 cluster (`manage.py qcluster`, own process group) → Fortnox simulator invoice →
@@ -22,7 +22,9 @@ var/bench-orders.json. Nothing is asserted.
 
 Then, in a process of its own, the master data benchmark (bench.master: products full
 file and incremental bulk, stock latency; var/bench-master.json). `--only master` runs
-just that one, `--only abc` just the orders; `--quick` skips its longest case.
+just that one, `--only abc` just the orders; `--quick` skips its longest case. Last, the
+status backlog (bench.statuses: 2,000 invoiced orders waiting for `Confirmed`, drained under
+Norce Connect's 60 a minute in slices; var/bench-statuses.json; about 35 minutes).
 """
 from __future__ import annotations
 
@@ -771,16 +773,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="q cluster workers (default Q_WORKERS or 2)")
     parser.add_argument("--buyers", type=int, default=20, help="returning customers in the pool (default 20)")
     parser.add_argument("--web-threads", type=int, default=8, help="threads serving the order receiver (default 8)")
-    parser.add_argument("--only", default="abc,master",
+    parser.add_argument("--only", default="abc,master,statuses",
                         help="what to run: order scenarios by letter and/or 'master' (the master data "
-                             "benchmark, bench.master), e.g. 'ab' or 'master' (default abc,master)")
+                             "benchmark, bench.master) and/or 'statuses' (a backlog of 2,000 order statuses, "
+                             "bench.statuses), e.g. 'ab' or 'master' (default abc,master,statuses)")
     parser.add_argument("--quick", action="store_true", default=None,
                         help="master data: skip the 1M full file with rate limits on (also BENCH_QUICK=1)")
     parser.add_argument("--json", type=Path, default=VAR / "bench-orders.json", help="where to write the figures")
     args = parser.parse_args(argv)
     only = {part.strip().lower() for part in args.only.split(",") if part.strip()}
     args.master = "master" in only
-    args.only = "".join(part for part in only if part != "master")
+    args.statuses = "statuses" in only
+    args.only = "".join(part for part in only if part not in ("master", "statuses"))
     base = args.orders
     args.orders = 300 if base is None else base
     if args.limited_orders is None:
@@ -810,6 +814,11 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def run_statuses(args: argparse.Namespace) -> int:
+    """The status-backlog benchmark (bench.statuses), in a process of its own."""
+    return subprocess.call([sys.executable, "-m", "bench.statuses"], cwd=ROOT)
+
+
 def run_master(args: argparse.Namespace, *, in_process: bool) -> int:
     """The master data benchmark (bench.master): here, or in a process of its own after the orders."""
     flags = [] if args.quick is None else (["--quick"] if args.quick else [])
@@ -823,11 +832,11 @@ def run_master(args: argparse.Namespace, *, in_process: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
-    if not scenarios(args):
-        return run_master(args, in_process=True) if args.master else 0
-    code = orders_main(args)
+    code = orders_main(args) if scenarios(args) else 0
     if args.master and code != 130:
-        code = max(code, run_master(args, in_process=False))
+        code = max(code, run_master(args, in_process=not scenarios(args)))
+    if args.statuses and code != 130:
+        code = max(code, run_statuses(args))
     return code
 
 
