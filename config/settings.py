@@ -220,6 +220,9 @@ BRYGGA = {
     # then continues in a new task: well under the queue's timeout (Q_TIMEOUT), and queued
     # work of other flows (stock) gets a worker in between.
     "TASK_SLICE_SECONDS": env.float("TASK_SLICE_SECONDS", default=120.0),
+    # How often each orders flow compares the ERP's recently changed invoices with its orders,
+    # to find an order invoiced twice (e.g. a create that committed after its timeout); 0 = never.
+    "ORDER_RECONCILE_MINUTES": env.float("ORDER_RECONCILE_MINUTES", default=10.0),
     # Where full-file resyncs spool the catalogue (gzip) between reading and sending.
     "SPOOL_DIR": env.str("SPOOL_DIR", default=str(BASE_DIR / "var" / "spool")),
     # The priority queue's cluster name (see Q_PRIORITY_CLUSTER above), or "" for none.

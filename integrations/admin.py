@@ -1470,7 +1470,8 @@ class EntityAdmin(HistoryAdmin):
     readonly_fields = ("integration_link", "status_badge", "reference_link", "error_code_link", "error_hint",
                        "deliveries", "timeline", "payload_pretty")
     actions = ("retry",)
-    object_views = (("retry", "retry_view", True), ("create-anyway", "create_anyway_view", False))
+    object_views = (("retry", "retry_view", True), ("create-anyway", "create_anyway_view", False),
+                    ("credit-extra", "credit_extra_view", False))
     timeline_limit = 200
 
     @admin.display(description="Reference", ordering="reference")
@@ -1539,6 +1540,9 @@ class EntityAdmin(HistoryAdmin):
             # A link to a confirmation page; only its POST creates anything.
             buttons.append(ObjectButton("Create a new invoice anyway", self.object_view_url(obj, "create-anyway"),
                                         post=False))
+            if obj.last_error_code == "order.duplicate_invoice":  # flagged by the reconciliation
+                buttons.append(ObjectButton("Credit the extra invoice", self.object_view_url(obj, "credit-extra"),
+                                            post=False))
         return buttons
 
     def _retry(self, request: HttpRequest, entity: Entity) -> None:
@@ -1596,6 +1600,56 @@ class EntityAdmin(HistoryAdmin):
             "change_url": change_url(obj),
         }
         return TemplateResponse(request, "admin/integrations/entity/create_anyway.html", context)
+
+    def credit_extra_view(self, request: HttpRequest, obj: Entity) -> HttpResponse:
+        """Confirmation page: the order's live invoices, which one is linked and which are extra;
+        its POST cancels or credits one extra invoice (idempotently)."""
+        from django.template.response import TemplateResponse
+
+        from integrations.flows import orders
+
+        if obj.data_type != orders.DATA_TYPE:
+            raise Http404("Only orders have invoices")
+        if request.method == "POST":
+            number = (request.POST.get("invoice") or "").strip()
+            try:
+                done = orders.credit_extra_invoice(entity_id=obj.pk, number=number, actor=request.user.get_username())
+            except ValueError as exc:
+                self.message_user(request, f"{obj}: invoice {number} not credited. {exc}", messages.ERROR)
+            except SyncError as exc:
+                self.message_user(request, f"{obj}: invoice {number} not credited. {admin_views.describe_error(exc)}",
+                                  messages.ERROR)
+            else:
+                self.message_user(request, f"{obj}: Fortnox invoice {number} {done}.")
+            return self.back_to(obj)
+        problem, live = "", []
+        try:
+            live = orders.live_invoices_for(entity_id=obj.pk)
+        except SyncError as exc:
+            problem = admin_views.describe_error(exc)
+        reference = Reference.objects.filter(integration_id=obj.integration_id, data_type=obj.data_type,
+                                             source_id=obj.source_id).first()
+        kept = reference.target_id if reference else ""
+        left_behind = orders.superseded_invoices(obj)
+        rows = [{"number": str(i.get("DocumentNumber") or ""), "date": i.get("InvoiceDate") or "",
+                 "total": i.get("Total"), "currency": i.get("Currency") or "", "customer": i.get("CustomerName") or "",
+                 "booked": str(i.get("Booked")).lower() == "true",
+                 "role": "linked" if str(i.get("DocumentNumber")) == kept else
+                 ("left behind by staff" if str(i.get("DocumentNumber")) in left_behind else "extra")}
+                for i in live]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Credit the extra invoice?",
+            "opts": self.opts,
+            "original": obj,
+            "entity": obj,
+            "kept": kept,
+            "live": rows,
+            "extra": [r for r in rows if r["role"] == "extra"],
+            "problem": problem,
+            "change_url": change_url(obj),
+        }
+        return TemplateResponse(request, "admin/integrations/entity/credit_extra.html", context)
 
     def retry_view(self, request: HttpRequest, obj: Entity) -> HttpResponse:
         self._retry(request, obj)

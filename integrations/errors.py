@@ -85,6 +85,15 @@ class SyncError(Exception):
         return f"[{self.code}] {self.message}"
 
 
+ANSWER_LOST_CODES = frozenset({"http.timeout", "http.connection", "http.server_error", "http.bad_response"})
+
+
+def answer_lost(error: SyncError) -> bool:
+    """The request may have reached the system and done its work, but no clear answer came
+    back (a timeout, a broken connection, a 5xx, an unreadable body): a create may exist."""
+    return error.code in ANSWER_LOST_CODES or error.code.endswith(".server_error")
+
+
 # --- Codes owned by Brygga itself ------------------------------------------------
 HTTP_TIMEOUT = register("http.timeout", "The API did not answer in time",
                         "Transient: Brygga retries with backoff. If it persists, check the system's status page.", permanent=False)
@@ -132,6 +141,25 @@ ORDER_FOUND_BY_POLL = register("order.found_by_poll", "An order was found by the
                                "Norce's push and event for it did not arrive. Check the ERP integration and event settings in Norce admin.", info=True)
 ORDER_INVOICE_FOUND = register("order.invoice_found", "The invoice already existed in the ERP and was linked",
                                "Nothing to do: an earlier attempt created it; Brygga linked it instead of creating a second one.", info=True)
+ORDER_CREATE_UNCONFIRMED = register(
+    "order.create_unconfirmed", "An invoice create got no clear answer; Brygga waits for the ERP to commit it",
+    "Nothing to do: the ERP may still be saving the invoice. Brygga creates nothing for the order until the "
+    "connector's commit wait has passed, then looks it up and links it, or creates it if it is not there.",
+    info=True)
+ORDER_DUPLICATE_INVOICE = register(
+    "order.duplicate_invoice", "The ERP holds more than one live invoice for one order",
+    "Open the record and press 'Credit the extra invoice': the invoice the order is linked to stays, the extra one "
+    "is cancelled (unbooked) or credited (booked) in the ERP. Compare both in the ERP first if unsure.")
+ORDER_CREDIT_UNCONFIRMED = register(
+    "order.credit_unconfirmed", "A credit of an extra invoice got no clear answer from the ERP",
+    "Wait for the time named on the record, then press 'Credit the extra invoice' again: Brygga reads the invoice "
+    "first and credits it only if it is still live.", info=True)
+ORDER_RECONCILED = register(
+    "order.reconciled", "Brygga compared the ERP's recently changed invoices with the orders",
+    "Nothing to do: an order with more than one live invoice is flagged on the order itself.", info=True)
+ORDER_EXTRA_CREDITED = register(
+    "order.extra_invoice_credited", "Staff credited or cancelled an extra invoice for the order",
+    "Nothing to do: the order keeps the invoice it is linked to.", info=True)
 ORDER_DUPLICATE_TARGET = register("order.duplicate_target", "Two invoices exist for one order",
                                   "Cancel the extra invoice in the ERP; the Reference keeps the first one.")
 RECONNECT_NEEDED = register(

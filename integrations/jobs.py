@@ -9,7 +9,12 @@ def run_task(task_id: int) -> str:
 
 
 def sweep() -> dict[str, int]:
-    return services.sweep()
+    """Every minute: hand out lost tasks again, and queue the reconciliations that are due."""
+    from integrations.flows import orders
+
+    result = services.sweep()
+    result["reconciliations"] = len(orders.queue_due_reconciliations())
+    return result
 
 
 def run_schedule_rule(rule_id: int) -> list[int]:

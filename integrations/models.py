@@ -257,6 +257,10 @@ class Entity(models.Model):
     # Set (and committed) right before a create call goes out; while set and no
     # Reference exists, the next attempt first looks for the record in the target.
     create_started_at = models.DateTimeField(null=True, blank=True)
+    # Set with create_started_at and cleared when the create got a clear answer (created, or
+    # refused). While set, the target may still be committing the record: nothing is created
+    # again, and no lookup is trusted, until the system's commit wait has passed.
+    create_unconfirmed_at = models.DateTimeField(null=True, blank=True)
     # A worker claims a record for a while (lease); a dead worker's claim expires.
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by_task = models.BigIntegerField(null=True, blank=True)

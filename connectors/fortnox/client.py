@@ -16,10 +16,10 @@ import requests
 from connectors import ratelimit
 from connectors.fortnox import oauth
 from connectors.fortnox.errors import INVALID_REFRESH_TOKEN, NOT_CONNECTED, error_for, oauth_error_for
-from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings
+from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings, commit_wait_seconds
 from connectors.tokens import access_token
 from connectors.transport import ApiClient
-from integrations.errors import SyncError
+from integrations.errors import SyncError, answer_lost
 from integrations.models import Connector
 
 log = logging.getLogger("brygga.connectors.fortnox")
@@ -195,6 +195,30 @@ class FortnoxClient(ApiClient):
             if invoice_is_live(item):
                 live.append(item)
         return live
+
+    @property
+    def commit_wait(self) -> float:
+        """Seconds Fortnox is given to commit a create whose answer was lost (connector setting)."""
+        return commit_wait_seconds(self.connector.settings)
+
+    def invoices_changed_since(self, since: datetime) -> Iterator[dict[str, Any]]:
+        """Every invoice (list item) changed after `since`, for reconciling by order reference."""
+        return self._list("invoices", "Invoices", self._since(since, {"sortby": "documentnumber"}))
+
+    def cancel_invoice(self, number: str | int) -> dict[str, Any]:
+        """Cancel an unbooked invoice (``PUT /3/invoices/{n}/cancel``)."""
+        return self._invoice_action(number, "cancel")
+
+    def credit_invoice(self, number: str | int) -> dict[str, Any]:
+        """Credit a booked invoice (``PUT /3/invoices/{n}/credit``); the answer is the original,
+        whose ``CreditInvoiceReference`` names the new credit invoice."""
+        return self._invoice_action(number, "credit")
+
+    def _invoice_action(self, number: str | int, action: str) -> dict[str, Any]:
+        # Not idempotent on the wire (a second credit is refused by Fortnox, but a lost answer
+        # must be read back, not resent): the caller reads the invoice again before retrying.
+        response = self.request("PUT", self.url(f"invoices/{_segment(number)}/{action}"), idempotent=False)
+        return self._unwrap(self.decode(response), "Invoice")
 
     def get_invoice(self, number: str | int) -> dict[str, Any]:
         return self._unwrap(self.get_json(self.url(f"invoices/{_segment(number)}")), "Invoice")
@@ -381,7 +405,7 @@ def _segment(value: str | int) -> str:
 
 def _answer_lost(error: SyncError) -> bool:
     """The request may have reached Fortnox, but its answer did not reach us."""
-    return error.code in ("http.timeout", "http.connection", "http.server_error", "fortnox.server_error")
+    return answer_lost(error)
 
 
 def tenant_of(access_token: str | None) -> str:

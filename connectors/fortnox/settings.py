@@ -14,6 +14,11 @@
 The grant is used whatever tokens are stored: a connector switched to client credentials
 stops using its refresh token; one switched back uses the refresh token it still holds
 or asks for "Connect to Fortnox" again.
+
+``commit_wait_seconds`` (default 180) is how long Brygga gives Fortnox to commit a
+document whose create got no clear answer (a timeout, a lost connection, a 5xx) before a
+lookup by order reference is trusted to show whether it exists. Until then nothing is
+created again for that order.
 """
 from __future__ import annotations
 
@@ -26,6 +31,29 @@ GRANTS: dict[str, str] = {
     AUTHORIZATION_CODE: "Authorization code (an administrator connects; refresh tokens)",
     CLIENT_CREDENTIALS: "Client credentials (service account; tenant id)",
 }
+
+
+# Fortnox documents no bound on how long an invoice POST may take to commit. Answers after
+# 100 s have been seen with our 30 s timeout; 180 s covers that with room. Configurable per
+# connector because a tenant with large documents or a slow day may need more.
+DEFAULT_COMMIT_WAIT_SECONDS = 180.0
+MAX_COMMIT_WAIT_SECONDS = 3600.0
+
+
+def commit_wait_seconds(raw: dict[str, Any] | None) -> float:
+    """Seconds to wait after an unclear create before trusting a lookup (``commit_wait_seconds``)."""
+    value = (raw or {}).get("commit_wait_seconds", DEFAULT_COMMIT_WAIT_SECONDS) if isinstance(raw, dict) else None
+    if value is None or value == "":
+        return DEFAULT_COMMIT_WAIT_SECONDS
+    if isinstance(value, bool):
+        raise ValueError(f"'commit_wait_seconds' must be a number of seconds, not {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"'commit_wait_seconds' must be a number of seconds, not {value!r}") from None
+    if not 0 <= seconds <= MAX_COMMIT_WAIT_SECONDS:
+        raise ValueError(f"'commit_wait_seconds' must be between 0 and {MAX_COMMIT_WAIT_SECONDS:g}, not {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -72,6 +100,7 @@ def parse_auth_settings(raw: dict[str, Any] | None) -> FortnoxAuthSettings:
 def validate_settings(raw: dict[str, Any] | None) -> dict[str, Any]:
     """The connector settings with ``grant`` (and ``tenant_id``) normalised; ValueError on bad values."""
     parsed = parse_auth_settings(raw)
+    commit_wait_seconds(raw)
     settings = dict(raw or {})
     settings["grant"] = parsed.grant
     if parsed.tenant_id:

@@ -21,7 +21,9 @@ Invoice totals are computed server-side as Fortnox does (VATIncluded, per-row VA
 rounded to öre, freight and administration fee with their own VAT, optional
 rounding to whole kronor). Tests switch behaviour through attributes
 (`capitalised_errors`, `round_off_to_whole`, `fail_after_create`, `limiter.enabled`,
-`retry_after_header`, `enforce_scopes`) or, when run standalone, through the
+`retry_after_header`, `enforce_scopes`; and the timing faults `hold_after_create` (commits
+at once, answers late), `commit_late` (commits late, then answers) and `hold_token_answer`
+(grants a token, answers late)) or, when run standalone, through the
 control API (`/_sim/...`, see `connectors.simulation`).
 """
 from __future__ import annotations
@@ -359,6 +361,15 @@ class FortnoxSimulator(Simulator):
         # Seconds the answer to a successful invoice POST is held back after the invoice
         # exists: a window in which a test can kill the client between "created" and "saved".
         self.hold_after_create = 0.0
+        # Seconds an invoice POST takes before Fortnox commits it: the invoice does not exist
+        # (no lookup finds it) until then, and the answer comes right after. With a client
+        # timeout shorter than this, the client gives up while the create is still in flight.
+        # `commit_late_posts` > 0 limits it to that many next POSTs (0: every POST while set).
+        self.commit_late = 0.0
+        self.commit_late_posts = 0
+        # Seconds a successful token answer is held back after the grant was made (a refresh
+        # token is then already spent): a client with a shorter timeout loses the answer.
+        self.hold_token_answer = 0.0
         self.warehouse_active = True  # the warehouse module; off → /api/warehouse answers "notactivated"
         self.vat_rates: set[int] = {0, 6, 12, 25}
         self.freight_vat_rate = 25
@@ -394,6 +405,7 @@ class FortnoxSimulator(Simulator):
         self.stock: dict[str, dict[str, tuple[Decimal, Decimal]]] = {}
         self.segments: list[Segment] = []  # generated catalogues, disjoint in key space
         self.lost_responses = 0  # invoice POSTs answered 503 by fail_after_create
+        self.late_commits = 0  # invoice POSTs held back by commit_late
         self._voucher_number = 0
 
     # -- public helpers for tests ---------------------------------------------------------
@@ -414,6 +426,7 @@ class FortnoxSimulator(Simulator):
             self.limiter = SlidingWindow(RATE_LIMIT, RATE_WINDOW)
             self.limiter.enabled = enabled
             self.fail_after_create = 0
+            self.commit_late, self.commit_late_posts, self.hold_token_answer = 0.0, 0, 0.0
             self.requests_seen.clear()
             self.status_counts.clear()
             if auth:
@@ -588,6 +601,7 @@ class FortnoxSimulator(Simulator):
                 "rate_limited": self.rate_limited,
                 "lost_responses": self.lost_responses,
                 "fail_after_create": self.fail_after_create,
+                "late_commits": self.late_commits,
             }
 
     # -- base class hooks ------------------------------------------------------------------
@@ -652,7 +666,7 @@ class FortnoxSimulator(Simulator):
     def setup_routes(self) -> None:
         api = self._api
         self.route("GET", r"/oauth-v1/auth", api(self._authorize))
-        self.route("POST", r"/oauth-v1/token", api(self._token))
+        self.route("POST", r"/oauth-v1/token", self._token_held(api(self._token)))
         self.route("GET", r"/3/companyinformation", api(self._company_information))
         self.route("GET", r"/3/settings/company", api(self._company_settings))
         self.route("GET", r"/3/customers", api(self._list_customers))
@@ -665,7 +679,7 @@ class FortnoxSimulator(Simulator):
         self.route("GET", r"/3/articles/(?P<number>[^/]+)", api(self._get_article))
         self.route("PUT", r"/3/articles/(?P<number>[^/]+)", api(self._put_article))
         self.route("GET", r"/3/invoices", api(self._list_invoices))
-        self.route("POST", r"/3/invoices", self._held(api(self._post_invoice)))
+        self.route("POST", r"/3/invoices", self._committed_late(self._held(api(self._post_invoice))))
         self.route("GET", r"/3/invoices/(?P<number>[^/]+)", api(self._get_invoice))
         self.route("PUT", r"/3/invoices/(?P<number>[^/]+)", api(self._put_invoice))
         self.route("PUT", r"/3/invoices/(?P<number>[^/]+)/(?P<action>bookkeep|cancel|credit|externalprint)",
@@ -707,6 +721,31 @@ class FortnoxSimulator(Simulator):
             response = handler(request)
             if response.status < 300 and self.hold_after_create:
                 time.sleep(self.hold_after_create)
+            return response
+        return wrapped
+
+    def _committed_late(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """Hold an invoice POST `commit_late` seconds before it is handled (committed), outside the lock."""
+        def wrapped(request: Request) -> Response:
+            with self.lock:
+                delay = self.commit_late
+                if delay and self.commit_late_posts > 0:
+                    self.commit_late_posts -= 1
+                    if self.commit_late_posts == 0:
+                        self.commit_late = 0.0
+                if delay:
+                    self.late_commits += 1
+            if delay:
+                time.sleep(delay)
+            return handler(request)
+        return wrapped
+
+    def _token_held(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        """Delay successful token answers by `hold_token_answer` seconds, after the grant was made."""
+        def wrapped(request: Request) -> Response:
+            response = handler(request)
+            if response.status < 300 and self.hold_token_answer:
+                time.sleep(self.hold_token_answer)
             return response
         return wrapped
 
@@ -1878,7 +1917,8 @@ class FortnoxSimulator(Simulator):
 
     def _control_settings(self, request: Request) -> Response:
         """POST /_sim/settings: capitalised_errors, round_off_to_whole, retry_after_header,
-        enforce_scopes, warehouse_active, fail_after_create, rate_limit (bool)."""
+        enforce_scopes, warehouse_active, fail_after_create, rate_limit (bool), and the seconds
+        of hold_after_create, commit_late (with commit_late_posts) and hold_token_answer."""
         body = self._control_body(request)
         for name in ("capitalised_errors", "round_off_to_whole", "retry_after_header", "enforce_scopes",
                      "warehouse_active"):
@@ -1886,12 +1926,19 @@ class FortnoxSimulator(Simulator):
                 setattr(self, name, bool(body[name]))
         if "fail_after_create" in body:
             self.fail_after_create = int(body["fail_after_create"])
+        for name in ("hold_after_create", "commit_late", "hold_token_answer"):
+            if name in body:
+                setattr(self, name, max(0.0, float(body[name])))
+        if "commit_late_posts" in body:
+            self.commit_late_posts = max(0, int(body["commit_late_posts"]))
         if "rate_limit" in body:
             self.limiter.enabled = bool(body["rate_limit"])
         return Response(body={
             "capitalised_errors": self.capitalised_errors, "round_off_to_whole": self.round_off_to_whole,
             "retry_after_header": self.retry_after_header, "enforce_scopes": self.enforce_scopes,
             "warehouse_active": self.warehouse_active, "fail_after_create": self.fail_after_create, "rate_limit": self.limiter.enabled,
+            "hold_after_create": self.hold_after_create, "commit_late": self.commit_late,
+            "commit_late_posts": self.commit_late_posts, "hold_token_answer": self.hold_token_answer,
         })
 
     def _control_expire_tokens(self, request: Request) -> Response:

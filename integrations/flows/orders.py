@@ -14,10 +14,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookkeeping.vat import check_line_vat
+from connectors.fortnox.client import invoice_is_live
 from connectors.fortnox.mapping import customer_payload, invoice_matches_order, invoice_payload, order_reference
 from connectors.norce.mapping import order_from_query, order_from_request
 from integrations import services
-from integrations.errors import SyncError
+from integrations.errors import SyncError, answer_lost
 from integrations.flows.order_settings import OrderFlowSettings, parse_settings
 from integrations.models import Entity, Integration, LogEntry, Reference, Task
 from integrations.records import Order, Party
@@ -84,6 +85,9 @@ def run(task: Task, ctx) -> None:
     if params.get("acknowledge"):
         acknowledge_orders(ctx, settings)
         return
+    if params.get("reconcile"):
+        reconcile_invoices(ctx, settings)
+        return
     named = list(params.get("entity_ids") or [])
     if params.get("fetch_refs"):
         named += fetch_orders(ctx, settings, [str(ref) for ref in params["fetch_refs"]])
@@ -104,6 +108,10 @@ def run(task: Task, ctx) -> None:
     for entity_id in todo:
         pipeline.process(entity_id)
         ctx.heartbeat()
+    if pipeline.recheck_at is not None:
+        # An invoice was created after an unclear earlier create: should that one still commit
+        # (later than the commit wait), the reconciliation finds the pair and flags it.
+        queue_reconciliation(task.flow, at=pipeline.recheck_at)
     if settings.send_status_to_norce and unacknowledged(ctx.integration).exists():
         queue_acknowledgements(task)
 
@@ -258,6 +266,9 @@ class OrderPipeline:
         self.integration: Integration = ctx.integration
         self._erp = None
         self._query_options: dict[str, Any] | None = None
+        # When to look again for an extra invoice (set when an order was invoiced after an
+        # unclear create of its own, which may still commit).
+        self.recheck_at: datetime | None = None
 
     @property
     def erp(self):
@@ -280,11 +291,16 @@ class OrderPipeline:
     def _process(self, entity: Entity) -> None:
         existing = Reference.objects.filter(integration=self.integration, data_type=DATA_TYPE,
                                             source_id=entity.source_id).first()
+        if existing is not None and entity.last_error_code == "order.duplicate_invoice" \
+                and self._still_invoiced_twice(entity, existing.target_id):
+            return
         if existing is not None:
             Entity.objects.filter(pk=entity.pk).update(target_id=existing.target_id,
                                                        synced_at=entity.synced_at or timezone.now())
             self.ctx.skip(entity, f"Order {entity.reference} already has invoice {existing.target_id}",
                           code="order.already_synced", status=Entity.Status.SYNCED)
+            return
+        if self._waits_for_commit(entity):
             return
         if self._query_options is None:
             self._query_options = query_options(self.ctx.connector("commerce"), self.settings)
@@ -305,14 +321,56 @@ class OrderPipeline:
                              code="order.invoiced")
             return
         customer_number = self._customer_number(order.buyer, order)
+        had_unclear_create = entity.create_started_at is not None
         invoice = self._create_invoice(entity, order, customer_number)
         number = str(invoice["DocumentNumber"])
         self._save_reference(entity, number)
+        if had_unclear_create:
+            at = timezone.now() + timedelta(seconds=self.erp.commit_wait)
+            self.recheck_at = at if self.recheck_at is None else max(self.recheck_at, at)
         self._check_totals(entity, order, invoice)
         self.ctx.succeed(entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number,
                          code="order.invoiced")
 
     # exactly once ------------------------------------------------------------------
+    def _still_invoiced_twice(self, entity: Entity, kept: str) -> bool:
+        """A retry of an order flagged as invoiced twice: it stays flagged while the extra invoice
+        is live (only crediting it, or Fortnox, clears the flag), so a retry never hides it."""
+        if self._query_options is None:
+            self._query_options = query_options(self.ctx.connector("commerce"), self.settings)
+        order = parse_order(entity, self._query_options)
+        left_behind = superseded_invoices(entity)
+        live = [str(i.get("DocumentNumber"))
+                for i in self.erp.live_invoices(self.settings.reference_field, order_reference(order, self.settings))]
+        extra = [n for n in live if n != kept and n not in left_behind]
+        if not extra:
+            return False
+        details = duplicate_details(entity) or {}
+        self.ctx.fail(entity, SyncError(
+            "order.duplicate_invoice", f"Order {entity.reference} still has {len(extra) + 1} live invoices in Fortnox: "
+                                       f"{kept} (linked) and {', '.join(extra)} (extra)",
+            hint=f"Press 'Credit the extra invoice' on the order to cancel or credit {', '.join(extra)}; "
+                 f"invoice {kept} stays linked.",
+            details={**details, "kept": kept, "extra": extra, "live": live}))
+        return True
+
+    def _waits_for_commit(self, entity: Entity) -> bool:
+        """An earlier create of this order got no clear answer and the ERP may still be
+        committing it: until its commit wait has passed, a lookup cannot be trusted to
+        show it, so the record waits (no attempt spent) instead of looking or creating."""
+        if entity.create_unconfirmed_at is None:
+            return False
+        ready = entity.create_unconfirmed_at + timedelta(seconds=self.erp.commit_wait)
+        remaining = (ready - timezone.now()).total_seconds()
+        if remaining <= 0:
+            return False
+        self.ctx.wait(entity, seconds=remaining, code="order.create_unconfirmed",
+                      message=f"Order {entity.reference}: the invoice create sent at "
+                              f"{timezone.localtime(entity.create_unconfirmed_at):%H:%M:%S} got no clear answer and "
+                              f"Fortnox may still be saving it; nothing is created for the order before "
+                              f"{timezone.localtime(ready):%H:%M:%S}, when Brygga looks it up first")
+        return True
+
     def _find_earlier_invoice(self, entity: Entity, order: Order) -> dict[str, Any] | None:
         """A live invoice for the order already in Fortnox, to link instead of creating one.
 
@@ -343,16 +401,40 @@ class OrderPipeline:
 
     def _create_invoice(self, entity: Entity, order: Order, customer_number: str) -> dict[str, Any]:
         payload = invoice_payload(order, customer_number=customer_number, settings=self.settings)
-        # Write the intent first: if we die after Fortnox creates the invoice, the
-        # next attempt sees this mark and looks the invoice up instead of creating.
-        Entity.objects.filter(pk=entity.pk).update(create_started_at=timezone.now())
-        entity.create_started_at = timezone.now()
         try:
-            return self.erp.create_invoice(payload)
+            return self._post_invoice(entity, payload)
         except SyncError as exc:
             if exc.code == "fortnox.article_not_found":
                 return self._handle_unknown_article(entity, order, customer_number, exc)
             raise
+
+    def _post_invoice(self, entity: Entity, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST one invoice, with the intent written (committed) first.
+
+        If we die, or the answer is lost, after Fortnox created the invoice, the next attempt
+        sees the marks: it waits out the commit wait, then looks the invoice up instead of
+        creating one. A clear answer (created, or refused) clears the unconfirmed mark.
+        """
+        now = timezone.now()
+        Entity.objects.filter(pk=entity.pk).update(create_started_at=now, create_unconfirmed_at=now)
+        entity.create_started_at = entity.create_unconfirmed_at = now
+        try:
+            invoice = self.erp.create_invoice(payload)
+        except SyncError as exc:
+            if not answer_lost(exc):
+                Entity.objects.filter(pk=entity.pk).update(create_unconfirmed_at=None)
+                entity.create_unconfirmed_at = None
+                raise
+            wait = self.erp.commit_wait
+            raise SyncError(
+                exc.code, f"{exc.message}. Fortnox may still create the invoice for order {entity.reference}: nothing "
+                          f"is created for it before {timezone.localtime(now + timedelta(seconds=wait)):%H:%M:%S} "
+                          "(the connector's commit wait), and then Brygga looks it up before creating anything",
+                hint=exc.hint, retry_after=wait, status=exc.status,
+                details={**exc.details, "create_unconfirmed": True, "commit_wait_seconds": wait}) from exc
+        Entity.objects.filter(pk=entity.pk).update(create_unconfirmed_at=None)
+        entity.create_unconfirmed_at = None
+        return invoice
 
     def _handle_unknown_article(self, entity: Entity, order: Order, customer_number: str, error: SyncError) -> dict[str, Any]:
         product_parts = sorted({line.part_no for line in order.lines if line.kind == "product" and line.part_no})
@@ -365,13 +447,16 @@ class OrderPipeline:
             self.ctx.log(LogEntry.Level.WARNING, f"Order {order.order_no}: article(s) {', '.join(missing)} not in Fortnox; "
                          "invoiced as text rows", code="fortnox.article_not_found", entity=entity,
                          hint="Create the articles in Fortnox to get stock and statistics right.")
-            return self.erp.create_invoice(payload)
+            return self._post_invoice(entity, payload)
         names = ", ".join(missing) if missing else "(named by Fortnox)"
         raise SyncError("fortnox.article_not_found",
                         f"Order {order.order_no}: article {names} does not exist in Fortnox. Fortnox said: {error.message}",
                         details={**error.details, "missing_articles": missing})
 
     def _save_reference(self, entity: Entity, number: str, *, origin: str = Reference.Origin.SYNC) -> None:
+        if entity.create_unconfirmed_at is not None:  # linked by lookup: the create is settled
+            Entity.objects.filter(pk=entity.pk).update(create_unconfirmed_at=None)
+            entity.create_unconfirmed_at = None
         try:
             with transaction.atomic():
                 Reference.objects.create(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id,
@@ -520,3 +605,219 @@ def request_new_invoice(*, entity_id: int, superseded: list[str], actor: str) ->
                     f"{'invoice' if len(numbers) == 1 else 'invoices'} {', '.join(numbers)} "
                     f"{'is' if len(numbers) == 1 else 'are'} live in Fortnox")
         return task
+
+
+# --- reconciliation: one live invoice per order, checked in Fortnox itself ----------------
+RECONCILE = "reconcile"  # the cursor's direction (data type "order")
+# Fortnox's lastmodified has minute resolution and is compared as "changed after": the window
+# reaches back a little before the last run, so an invoice changed in that minute is read again.
+RECONCILE_OVERLAP = timedelta(minutes=2)
+# The first run (no cursor yet) reads a day back.
+RECONCILE_FIRST_LOOKBACK = timedelta(days=1)
+# Orders still being worked on hold the cursor back so their invoices are read again, but never
+# longer than this: an order left without a reference for good does not pin it forever.
+RECONCILE_MAX_HOLD = timedelta(hours=6)
+IN_FLIGHT = (Entity.Status.PENDING, Entity.Status.PROCESSING, Entity.Status.FAILED)
+
+
+def reconciliation_tasks(flow_id: int, statuses: list[str]):
+    return Task.objects.filter(flow_id=flow_id, trigger=Task.Trigger.FOLLOW_UP, status__in=statuses,
+                               params__reconcile=True)
+
+
+def queue_reconciliation(flow, *, at: datetime | None = None) -> Task | None:
+    """Make sure a reconciliation is queued for the flow (at `at`, or sooner if one already is)."""
+    if flow is None:
+        return None
+    queued = reconciliation_tasks(flow.pk, [Task.Status.QUEUED]).order_by("created_at").first()
+    if queued is not None:
+        return queued
+    return services.create_task(integration=flow.integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
+                                params={"reconcile": True}, at=at)
+
+
+def queue_due_reconciliations(*, every: timedelta | None = None) -> list[int]:
+    """Queue a reconciliation for every active order flow whose last one is older than `every`
+    (settings.BRYGGA["ORDER_RECONCILE_MINUTES"]); called by the sweeper each minute."""
+    from django.conf import settings as django_settings
+
+    from integrations.models import Flow
+
+    every = every or timedelta(minutes=float(django_settings.BRYGGA.get("ORDER_RECONCILE_MINUTES", 10)))
+    if every <= timedelta(0):
+        return []
+    created: list[int] = []
+    flows = Flow.objects.filter(kind="orders_to_erp", enabled=True, integration__status=Integration.Status.ACTIVE,
+                                integration__connectors__role="erp", integration__connectors__system="fortnox"
+                                ).select_related("integration").distinct()
+    for flow in flows:
+        latest = reconciliation_tasks(flow.pk, [s for s, _ in Task.Status.choices]).order_by("-created_at").first()
+        if latest is not None and (latest.status in (Task.Status.QUEUED, Task.Status.RUNNING)
+                                   or latest.created_at > timezone.now() - every):
+            continue
+        task = queue_reconciliation(flow)
+        if task is not None:
+            created.append(task.pk)
+    return created
+
+
+def reconcile_invoices(ctx, settings: OrderFlowSettings) -> None:
+    """Read every Fortnox invoice changed since the last run and flag each order that has more
+    than one live invoice carrying its reference (an unclear create that committed late, a
+    create by hand). The order goes to needs attention naming both invoices; staff credit the
+    extra one from admin ("Credit the extra invoice"). Nothing is created or changed in Fortnox."""
+    integration = ctx.integration
+    erp = ctx.client("erp")
+    started = timezone.now()
+    cursor = services.get_cursor(integration, DATA_TYPE, RECONCILE)
+    since = (cursor - RECONCILE_OVERLAP) if cursor else started - RECONCILE_FIRST_LOOKBACK
+    field, prefix = settings.reference_field, settings.reference_prefix
+    numbers_by_order: dict[str, set[str]] = {}
+    read = 0
+    for item in erp.invoices_changed_since(since):
+        read += 1
+        value = str(item.get(field) or "").strip()
+        if not value or (prefix and not value.startswith(prefix)) or not invoice_is_live(item):
+            continue
+        numbers_by_order.setdefault(value[len(prefix):], set()).add(str(item.get("DocumentNumber")))
+    entities = {e.reference: e for e in Entity.objects.filter(integration=integration, data_type=DATA_TYPE,
+                                                              reference__in=list(numbers_by_order))}
+    linked = dict(Reference.objects.filter(integration=integration, data_type=DATA_TYPE,
+                                           source_id__in=[e.source_id for e in entities.values()])
+                  .values_list("source_id", "target_id"))
+    held_back = False
+    flagged = 0
+    for order_no, numbers in sorted(numbers_by_order.items()):
+        entity = entities.get(order_no)
+        if entity is None:
+            continue  # not an order of this integration (another shop, or made by hand)
+        kept = linked.get(entity.source_id)
+        if kept is None:
+            if entity.status in IN_FLIGHT:
+                held_back = True  # still being invoiced: read its invoices again next time
+            continue
+        left_behind = superseded_invoices(entity)
+        if not (numbers - {kept} - left_behind):
+            continue
+        # The list said "another one": ask Fortnox for the order's live invoices exactly.
+        live = [str(i.get("DocumentNumber")) for i in erp.live_invoices(field, f"{prefix}{order_no}")]
+        extra = [n for n in live if n != kept and n not in left_behind]
+        if extra and flag_duplicate(ctx, entity=entity, kept=kept, extra=extra, live=live):
+            flagged += 1
+        ctx.heartbeat()
+    if not held_back or cursor is None or started - cursor > RECONCILE_MAX_HOLD:
+        services.advance_cursor(integration, DATA_TYPE, RECONCILE, started)
+    ctx.log(LogEntry.Level.INFO, f"Reconciled {read} Fortnox invoice(s) changed since "
+            f"{timezone.localtime(since):%Y-%m-%d %H:%M}: {flagged} order(s) with an extra live invoice",
+            code="order.reconciled", data_type=DATA_TYPE, details={"read": read, "flagged": flagged})
+
+
+def flag_duplicate(ctx, *, entity: Entity, kept: str, extra: list[str], live: list[str]) -> bool:
+    """Mark the order as needing attention with every live invoice named; once per extra set."""
+    extra = sorted(set(extra), key=lambda n: (len(n), n))
+    earlier = LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice").order_by("-created_at", "-pk") \
+        .values_list("details", flat=True).first()
+    if earlier is not None and sorted((earlier or {}).get("extra") or []) == sorted(extra) \
+            and entity.last_error_code == "order.duplicate_invoice":
+        return False
+    several = len(extra) > 1
+    message = (f"Order {entity.reference} has {len(extra) + 1} live invoices in Fortnox: {kept} (linked) and "
+               f"{', '.join(extra)} (extra)")
+    hint = (f"Open the order and press 'Credit the extra invoice' to cancel or credit invoice"
+            f"{'s' if several else ''} {', '.join(extra)} in Fortnox; invoice {kept} stays linked. Check in Fortnox "
+            "first that the customer was not sent or paid the extra one.")
+    Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.NEEDS_ATTENTION,
+                                               last_error_code="order.duplicate_invoice",
+                                               last_error_message=message[:2000])
+    ctx.log(LogEntry.Level.ERROR, message, code="order.duplicate_invoice", hint=hint, entity=entity,
+            details={"kept": kept, "extra": extra, "live": live})
+    return True
+
+
+def duplicate_details(entity: Entity) -> dict[str, Any] | None:
+    """The last duplicate found for the order ({"kept", "extra", "live"}), if any."""
+    details = (LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice")
+               .order_by("-created_at", "-pk").values_list("details", flat=True).first())
+    return details or None
+
+
+def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
+    """Staff confirmed: cancel (unbooked) or credit (booked) the extra invoice `number` of an order.
+
+    Idempotent: the invoice is read from Fortnox first, and one already cancelled or credited is
+    not touched again (pressing twice never makes a second credit). The row lock on the order
+    serialises two presses at once. When Fortnox's answer to the credit is lost, pressing again
+    is refused until the connector's commit wait has passed, then the invoice is read back.
+    Refused (ValueError) for the invoice the order is linked to, or one that does not carry
+    the order's reference. Returns what was done.
+    """
+    from integrations import registry
+
+    number = str(number).strip()
+    unclear: SyncError | None = None
+    with transaction.atomic():
+        entity = Entity.objects.select_for_update().select_related("integration").get(pk=entity_id,
+                                                                                        data_type=DATA_TYPE)
+        reference = Reference.objects.filter(integration_id=entity.integration_id, data_type=DATA_TYPE,
+                                             source_id=entity.source_id).first()
+        if reference is None:
+            raise ValueError(f"Order {entity.reference} is linked to no invoice, so none is extra; nothing was done.")
+        if reference.target_id == number:
+            raise ValueError(f"Invoice {number} is the one order {entity.reference} is linked to; it is not credited.")
+        connectors = {c.role: c for c in entity.integration.connectors.all()}
+        if "erp" not in connectors or "commerce" not in connectors:
+            raise SyncError("config.connector_missing", f"{entity.integration} lacks its commerce or ERP connector")
+        erp = registry.client_class(connectors["erp"].system)(connectors["erp"])
+        last_unclear = (LogEntry.objects.filter(entity=entity, code="order.credit_unconfirmed",
+                                                details__invoice=number).order_by("-created_at").first())
+        if last_unclear is not None:
+            ready = last_unclear.created_at + timedelta(seconds=erp.commit_wait)
+            if ready > timezone.now():
+                raise ValueError(f"Fortnox gave no clear answer to the credit of invoice {number} at "
+                                 f"{timezone.localtime(last_unclear.created_at):%H:%M:%S}; it may still be saving it. "
+                                 f"Press again after {timezone.localtime(ready):%H:%M:%S}: Brygga then reads the "
+                                 "invoice and credits it only if it is still live.")
+        flow = services.flow_for(entity.integration, DATA_TYPE)
+        settings = parse_settings_or_error(flow.settings if flow else {})
+        expected = order_reference(parse_order(entity, query_options(connectors["commerce"], settings)), settings)
+        invoice = erp.get_invoice(number)
+        if str(invoice.get(settings.reference_field) or "").strip() != expected:
+            raise ValueError(f"Invoice {number} does not carry order {entity.reference}'s reference ({expected}); "
+                             "nothing was done.")
+        done = ""
+        try:
+            if not invoice_is_live(invoice):
+                done = "was already cancelled or credited"
+            elif invoice.get("Booked") is True or str(invoice.get("Booked")).lower() == "true":
+                credited = erp.credit_invoice(number)
+                done = f"was credited by credit invoice {credited.get('CreditInvoiceReference') or '?'}"
+            else:
+                erp.cancel_invoice(number)
+                done = "was cancelled (it was not booked yet)"
+        except SyncError as exc:
+            if not answer_lost(exc):
+                raise
+            unclear = exc
+            services.record_staff_action(
+                entity=entity, code="order.credit_unconfirmed", actor=actor, level=LogEntry.Level.WARNING,
+                details={"invoice": number, "error": exc.code},
+                message=f"{actor or 'Staff'} pressed 'Credit the extra invoice' for Fortnox invoice {number} of order "
+                        f"{entity.reference}, but Fortnox gave no clear answer ({exc.message})")
+        if unclear is None:
+            live = [str(i.get("DocumentNumber")) for i in erp.live_invoices(settings.reference_field, expected)]
+            remaining = [n for n in live if n != reference.target_id and n not in superseded_invoices(entity)]
+            if not remaining and entity.last_error_code == "order.duplicate_invoice":
+                Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.SYNCED, last_error_code="",
+                                                           last_error_message="")
+            services.record_staff_action(
+                entity=entity, code="order.extra_invoice_credited", actor=actor,
+                details={"invoice": number, "kept": reference.target_id, "outcome": done, "remaining": remaining},
+                message=f"{actor or 'Staff'} pressed 'Credit the extra invoice': Fortnox invoice {number} of order "
+                        f"{entity.reference} {done}; invoice {reference.target_id} stays linked"
+                        + (f"; still extra: {', '.join(remaining)}" if remaining else ""))
+    if unclear is not None:
+        ready = timezone.now() + timedelta(seconds=erp.commit_wait)
+        raise ValueError(f"Fortnox gave no clear answer ({unclear.message}); it may still credit invoice {number}. "
+                         f"Press again after {timezone.localtime(ready):%H:%M:%S}: Brygga then reads the invoice "
+                         "and credits it only if it is still live.")
+    return done

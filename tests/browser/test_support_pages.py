@@ -1,5 +1,5 @@
 """Support pages in Chromium: the error catalogue, the log list, a cursor's resend, an order's timeline and
-"Create a new invoice anyway", the Fortnox connector, and the API docs."""
+"Create a new invoice anyway", "Credit the extra invoice", the Fortnox connector, and the API docs."""
 from __future__ import annotations
 
 import random
@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +22,7 @@ from connectors.fortnox.simulator import FortnoxSimulator
 from connectors.norce.orders_generator import DEMO_CATALOGUE, generate_order
 from connectors.tokens import store_tokens
 from integrations import selectors, services
+from integrations.flows import orders
 from integrations.flows.orders import store_order
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Reference, Task, TimeHistory
 from tests.browser.conftest import USERNAME, World, screenshot
@@ -322,6 +324,78 @@ def test_order_timeline_names_who_deleted_the_reference_and_create_anyway_queues
     assert page.locator(".field-timeline tbody tr td:first-child a").evaluate_all(
         "(links) => links.every((link) => link.getClientRects().length === 1)")
     screenshot(page, "create-anyway-again")
+
+
+# -- an order invoiced twice: the reconciliation's flag and "Credit the extra invoice" -------------------
+
+def post_extra_invoice(fortnox: FortnoxSimulator, invoice: dict[str, Any]) -> str:
+    """A second invoice with the order's reference, as a create committed after its timeout leaves one."""
+    token = fortnox.issue_tokens("fortnox-client")["access_token"]
+    rows = [{key: row[key] for key in ("ArticleNumber", "Description", "DeliveredQuantity", "Price", "VAT")}
+            for row in invoice["InvoiceRows"]]
+    body = {"Invoice": {"CustomerNumber": invoice["CustomerNumber"], "Currency": invoice["Currency"],
+                        "VATIncluded": invoice["VATIncluded"], "InvoiceRows": rows,
+                        "ExternalInvoiceReference1": invoice["ExternalInvoiceReference1"]}}
+    response = requests.post(f"{fortnox.url}/3/invoices", json=body, timeout=5,
+                             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    assert response.status_code == 201, response.text
+    return response.json()["Invoice"]["DocumentNumber"]
+
+
+def test_an_order_invoiced_twice_shows_both_numbers_and_the_extra_one_is_cancelled_once(
+        invoiced_order: tuple[Entity, dict[str, Any], Reference], fortnox: FortnoxSimulator, page: Page):
+    entity, invoice, _ = invoiced_order
+    kept = invoice["DocumentNumber"]
+    extra = post_extra_invoice(fortnox, invoice)
+    in_db(lambda: services.execute_task(
+        orders.queue_reconciliation(Flow.objects.get(integration_id=entity.integration_id)).pk))
+
+    entity_url = reverse("admin:integrations_entity_change", args=[entity.pk])
+    page.goto(entity_url)
+    expect(page.locator(".field-status_badge")).to_contain_text("Needs attention")
+    expect(page.locator(".field-error_code_link")).to_contain_text("order.duplicate_invoice")
+    message = page.locator(".field-last_error_message")
+    expect(message).to_contain_text(f"{kept} (linked) and {extra} (extra)")
+    expect(page.locator(".field-error_hint")).to_contain_text("Credit the extra invoice")
+    screenshot(page, "order-invoiced-twice")
+
+    page.locator(".object-tools").get_by_role("link", name="Credit the extra invoice").click()
+    expect(page).to_have_url(re.compile(r"/credit-extra/$"))
+    expect(page.locator(".errornote")).to_contain_text(f"It is linked to invoice {kept}, which stays")
+    rows = page.locator("#order-invoices tbody tr")
+    expect(rows).to_have_count(2)
+    by_number = {row_cells(rows.nth(i))[0]: (i, row_cells(rows.nth(i))) for i in range(2)}
+    assert by_number[kept][1][1] == "linked — stays" and by_number[extra][1][1] == "extra", by_number
+    expect(rows.nth(by_number[kept][0]).get_by_role("button")).to_have_count(0)
+    cancel = page.get_by_role("button", name=f"Cancel invoice {extra}")
+    expect(cancel).to_be_enabled()
+    screenshot(page, "credit-extra-invoice")
+    stale = page.context.new_page()  # the same page open in a second tab, pressed after the first
+    stale.goto(page.url)
+
+    cancel.click()
+    expect(page).to_have_url(re.compile(re.escape(entity_url) + "$"))
+    done = page.locator(".messagelist li")
+    expect(done).to_contain_text(f"Fortnox invoice {extra} was cancelled (it was not booked yet).")
+    expect(done).not_to_have_class(re.compile(r"\b(error|warning)\b"))
+    expect(page.locator(".field-status_badge")).to_contain_text("Synced")
+    with fortnox.lock:
+        assert fortnox.invoices[extra]["Cancelled"] and not fortnox.invoices[kept]["Cancelled"]
+
+    page.go_back()  # read again: nothing left to credit
+    expect(page.locator("#content-main")).to_contain_text("has no extra live invoice in Fortnox any more")
+    expect(page.get_by_role("button", name=f"Cancel invoice {extra}")).to_have_count(0)
+
+    stale.get_by_role("button", name=f"Cancel invoice {extra}").click()  # pressing twice must not act twice
+    expect(stale.locator(".messagelist li")).to_contain_text(f"invoice {extra} was already cancelled or credited")
+    page = stale
+    credited = in_db(lambda: list(LogEntry.objects.filter(entity=entity, code="order.extra_invoice_credited")
+                                  .values_list("actor", flat=True)))
+    assert credited == [USERNAME, USERNAME], credited
+    with fortnox.lock:
+        assert not [i for i in fortnox.invoices.values() if i["Credit"] == "true"]
+    expect(page.locator(".field-timeline tbody tr").filter(has_text="order.duplicate_invoice")).to_contain_text(extra)
+    screenshot(page, "credit-extra-invoice-done")
 
 
 # -- the Fortnox connector -------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from tests.e2e.harness import QCluster
 
 pytestmark = pytest.mark.e2e
 
+E2E_COMMIT_WAIT = 3
+
 
 @pytest.fixture
 def fortnox() -> Iterator[FortnoxSimulator]:
@@ -42,6 +44,9 @@ def wired(transactional_db, live_server, norce, fortnox) -> Integration:
     integration = build_integration(norce_url=norce.url, fortnox_url=fortnox.url,
                                     flow_settings={"freight_article": "FRAKT"})
     erp = integration.connectors.get(role=Connector.Role.ERP)
+    # After an unclear create, wait 3 s (not 180) for the simulator to commit before looking up.
+    erp.settings = {**erp.settings, "commit_wait_seconds": E2E_COMMIT_WAIT}
+    erp.save()
     store_tokens(erp, fortnox.issue_tokens("fortnox-client"))
     norce.configure_receiver(f"{live_server.url}/norce/{integration.pk}/orders", "norce", "receiver-secret-value")
     return integration

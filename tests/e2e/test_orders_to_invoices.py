@@ -138,6 +138,31 @@ def test_a_worker_killed_between_create_and_reference_save_yields_one_invoice(wi
     assert LogEntry.objects.filter(code="task.stuck", task=task).exists()
 
 
+def test_fortnox_committing_after_our_timeout_still_gives_one_invoice(wired, norce, fortnox):
+    """Fortnox answers (and commits) the invoice POST after the client gave up; a person presses
+    'Retry this record' meanwhile. Nothing is created again before the commit wait: one invoice."""
+    erp = wired.connectors.get(role=Connector.Role.ERP)
+    erp.settings = {**erp.settings, "commit_wait_seconds": 6}
+    erp.save()
+    fortnox.commit_late, fortnox.commit_late_posts = 4.0, 1
+    cluster = QCluster(env={"HTTP_TIMEOUT": "1"}).start()
+    try:
+        ref = norce.place_order()["ClientOrderRef"]
+        entity = wait_until(lambda: Entity.objects.filter(source_id=ref, last_error_code="http.timeout").first(),
+                            timeout=30, message="the invoice POST to time out")
+        assert not invoices_for(fortnox, ref)  # still being committed
+        services.retry_entity(entity.pk)  # pressed while Fortnox is still committing
+        wait_until(lambda: LogEntry.objects.filter(entity=entity, code="order.create_unconfirmed").exists(),
+                   timeout=20, message="the early retry to wait for the commit")
+        wait_confirmed(norce, [ref], timeout=60)
+    finally:
+        cluster.stop()
+    (invoice,) = invoices_for(fortnox, ref)
+    assert fortnox.late_commits == 1
+    assert Reference.objects.get(data_type="order", source_id=ref).target_id == invoice["DocumentNumber"]
+    assert LogEntry.objects.filter(entity=entity, code="order.invoice_found").exists()
+
+
 def test_a_429_storm_and_a_5xx_burst_slow_the_sync_but_lose_nothing(wired, norce, fortnox, cluster):
     fortnox.faults.update({"storm_seconds": 4, "paths": ["/3/"]})
     first = [norce.place_order()["ClientOrderRef"] for _ in range(4)]
