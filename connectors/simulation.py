@@ -286,13 +286,18 @@ class Simulator:
                 with simulator.lock:
                     simulator.status_counts[response.status] = simulator.status_counts.get(response.status, 0) + 1
                 payload = response.encode()
-                self.send_response(response.status)
-                self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                for key, value in response.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(response.status)
+                    self.send_header("Content-Type", response.content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    for key, value in response.headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client gave up (its timeout) before the answer: as for a real API, the
+                    # work is done and the answer is lost.
+                    self.close_connection = True
 
             def _read_chunked(self) -> bytes:
                 chunks = []

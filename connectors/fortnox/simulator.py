@@ -369,7 +369,9 @@ class FortnoxSimulator(Simulator):
         self.commit_late_posts = 0
         # Seconds a successful token answer is held back after the grant was made (a refresh
         # token is then already spent): a client with a shorter timeout loses the answer.
+        # `hold_token_answers` > 0 limits it to that many next successful answers (0: all while set).
         self.hold_token_answer = 0.0
+        self.hold_token_answers = 0
         self.warehouse_active = True  # the warehouse module; off → /api/warehouse answers "notactivated"
         self.vat_rates: set[int] = {0, 6, 12, 25}
         self.freight_vat_rate = 25
@@ -426,7 +428,8 @@ class FortnoxSimulator(Simulator):
             self.limiter = SlidingWindow(RATE_LIMIT, RATE_WINDOW)
             self.limiter.enabled = enabled
             self.fail_after_create = 0
-            self.commit_late, self.commit_late_posts, self.hold_token_answer = 0.0, 0, 0.0
+            self.commit_late, self.commit_late_posts = 0.0, 0
+            self.hold_token_answer, self.hold_token_answers = 0.0, 0
             self.requests_seen.clear()
             self.status_counts.clear()
             if auth:
@@ -744,8 +747,16 @@ class FortnoxSimulator(Simulator):
         """Delay successful token answers by `hold_token_answer` seconds, after the grant was made."""
         def wrapped(request: Request) -> Response:
             response = handler(request)
-            if response.status < 300 and self.hold_token_answer:
-                time.sleep(self.hold_token_answer)
+            if response.status >= 300:
+                return response
+            with self.lock:
+                delay = self.hold_token_answer
+                if delay and self.hold_token_answers > 0:
+                    self.hold_token_answers -= 1
+                    if self.hold_token_answers == 0:
+                        self.hold_token_answer = 0.0
+            if delay:
+                time.sleep(delay)
             return response
         return wrapped
 
@@ -1931,6 +1942,8 @@ class FortnoxSimulator(Simulator):
                 setattr(self, name, max(0.0, float(body[name])))
         if "commit_late_posts" in body:
             self.commit_late_posts = max(0, int(body["commit_late_posts"]))
+        if "hold_token_answers" in body:
+            self.hold_token_answers = max(0, int(body["hold_token_answers"]))
         if "rate_limit" in body:
             self.limiter.enabled = bool(body["rate_limit"])
         return Response(body={
@@ -1939,6 +1952,7 @@ class FortnoxSimulator(Simulator):
             "warehouse_active": self.warehouse_active, "fail_after_create": self.fail_after_create, "rate_limit": self.limiter.enabled,
             "hold_after_create": self.hold_after_create, "commit_late": self.commit_late,
             "commit_late_posts": self.commit_late_posts, "hold_token_answer": self.hold_token_answer,
+            "hold_token_answers": self.hold_token_answers,
         })
 
     def _control_expire_tokens(self, request: Request) -> Response:

@@ -72,6 +72,24 @@ def test_a_spent_refresh_token_moves_the_connector_to_its_service_account_when_f
     assert FortnoxClient(erp).company_information()["CompanyName"]  # and it keeps working
 
 
+def test_a_token_answer_lost_to_our_timeout_is_recovered_through_the_service_account(world, fortnox, settings):
+    """Over real HTTP: Fortnox grants the refresh (the token is spent) and answers after our timeout."""
+    settings.BRYGGA = {**settings.BRYGGA, "HTTP_TIMEOUT": 0.5}
+    fortnox.service_consents.add("fortnox-client")  # the app's service account was approved
+    fortnox.hold_token_answer, fortnox.hold_token_answers = 1.5, 1
+    try:
+        info = FortnoxClient(world["erp"]).company_information()
+    finally:
+        fortnox.hold_token_answer = 0.0
+    assert info["CompanyName"]
+    spent = world["issued"]["refresh_token"]
+    # Sent once, answered late; sent once more (refused: spent); then the service account.
+    assert fortnox.refresh_token_uses[spent] == 2
+    assert [t["grant_type"] for t in fortnox.issued_tokens][-2:] == ["refresh_token", "client_credentials"]
+    erp = Connector.objects.get(pk=world["erp"].pk)
+    assert erp.settings["grant"] == "client_credentials" and not erp.needs_reconnect
+
+
 def test_a_refresh_whose_request_never_arrived_is_sent_again_with_the_same_token(world, fortnox):
     real = requests.Session()
 
