@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Tests run on PostgreSQL; point DATABASE_URL elsewhere to use another server.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brygga
 
-.PHONY: install demo test test-e2e test-browser bench run simulate clean
+.PHONY: install demo test test-e2e test-browser bench soak run simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test-browser: install
 ## make bench: throughput and API-budget figures against the simulators (not in CI).
 bench: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -m bench.run
+
+## make soak: the soak test at length (SOAK_ORDERS orders, default 2000, through every fault, the
+## cluster SIGKILLed every minute; about 35 minutes); report in var/soak-report.json.
+soak: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} SOAK_ORDERS=$${SOAK_ORDERS:-2000} \
+	SOAK_INTERVAL=$${SOAK_INTERVAL:-0.5} SOAK_KILL_EVERY=$${SOAK_KILL_EVERY:-60} \
+	SOAK_DRAIN_TIMEOUT=$${SOAK_DRAIN_TIMEOUT:-3600} $(PY) -m pytest -q -s tests/e2e/test_soak.py
 
 simulate: install
 	$(PY) manage.py simulate

@@ -152,6 +152,9 @@ def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 100) ->
     if status_follow_ups(ctx.task.flow_id, Task.Status.RUNNING).exclude(pk=ctx.task.pk).exists():
         raise SyncError("task.busy", "Another follow-up task is sending order statuses", retry_after=5)
     norce = ctx.client("commerce")
+    # Order statuses may use the whole Connect window (60 a minute), including the requests a
+    # long import may not touch (CONNECT_PRIORITY_RESERVE): they are what that reserve is for.
+    norce.priority = True
     deadline = time.monotonic() + services.slice_seconds()
     while True:
         ids = list(unacknowledged(ctx.integration).order_by("pk").values_list("pk", flat=True)[:batch])

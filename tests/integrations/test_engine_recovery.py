@@ -186,6 +186,31 @@ def test_the_status_follow_up_sends_in_slices_and_each_next_slice_starts_after_t
     assert not Entity.objects.filter(data_type="order", acknowledged_at__isnull=True).exists()
 
 
+def test_order_statuses_may_use_the_connect_requests_kept_from_bulk_imports(db, norce_server, settings):
+    """50 of Norce Connect's 60 a minute are spent (all a bulk import may use): a status still goes
+    out at once, from the reserve, and is counted in the same shared window."""
+    import time as clock
+
+    from connectors.norce.client import CONNECT_LIMIT, NorceClient
+    from integrations.models import RateLimitBucket
+
+    settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": True, "CONNECT_PRIORITY_RESERVE": 10}
+    integration = build_integration(norce_url=norce_server.url)
+    flow = integration.flows.get(kind="orders_to_erp")
+    ref = norce_server.place_order(push=False)["ClientOrderRef"]
+    Entity.objects.create(integration=integration, data_type="order", source_id=ref, reference=ref,
+                          status=Entity.Status.SYNCED, target_id="100")
+    key = f"norce-connect:{NorceClient(integration.connectors.get(role='commerce')).host}"
+    spent = CONNECT_LIMIT.limit - 10
+    RateLimitBucket.objects.update_or_create(key=key, defaults={"hits": [clock.time()] * spent})
+    task = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
+                               params={"acknowledge": True})
+    assert services.execute_task(task.pk) == Task.Status.SUCCEEDED
+    assert Entity.objects.get(source_id=ref).acknowledged_at is not None
+    # Sent within the same window: a bulk caller would have waited for the 50 hits to expire first.
+    assert len(RateLimitBucket.objects.get(key=key).hits) == spent + 1
+
+
 # -- the sweeper hands out only what has no live message; on-time polls have their own queue ------
 
 def overdue(task: Task) -> None:
