@@ -209,6 +209,7 @@ BRYGGA = {
     # ...so a task whose heartbeat is older than this lost its worker: the sweeper queues it
     # again, and a record's lease (renewed by the heartbeat) lapses after as long.
     "TASK_STUCK_AFTER": env.int("TASK_STUCK_AFTER", default=60),
+    "TASK_LOST_AFTER": env.int("TASK_LOST_AFTER", default=90),
     # HTTP timeouts (connect, read) for outbound API calls.
     "HTTP_TIMEOUT": env.float("HTTP_TIMEOUT", default=30.0),
     # Honour rate limits of the external APIs (switch off only for benchmarks).

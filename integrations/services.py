@@ -549,13 +549,14 @@ def sweep(*, stuck_after: int | None = None) -> dict[str, int]:
     # Due retries whose one-off schedule was lost, and tasks queued but never handed out: only
     # those with no message waiting in a queue and no schedule still to fire, so a long queue is
     # never flooded with copies of what is already in it.
-    overdue = now - timedelta(seconds=90)
+    overdue = now - timedelta(seconds=float(_conf("TASK_LOST_AFTER")))
     due = list(Task.objects.filter(status=Task.Status.QUEUED)
                .filter(Q(next_retry_at__lt=overdue) | Q(next_retry_at__isnull=True, created_at__lt=overdue))
                .order_by("pk").values_list("pk", flat=True)[:2000])
     live = tasks_with_live_message(due, overdue_since=now - timedelta(seconds=settings.Q_CLUSTER["retry"]))
     lost = [task_id for task_id in due if task_id not in live][:500]
     for task_id in lost:
+        _drop_retry_schedules(task_id)  # an overdue one that never fired: handed out here instead
         enqueue(task_id)
     return {"stuck": requeued, "due": len(lost)}
 
@@ -575,8 +576,12 @@ def tasks_with_live_message(candidates: Iterable[int], *, overdue_since: datetim
     if not wanted:
         return set()
     live: set[int] = set()
-    for name in Schedule.objects.filter(name__startswith="brygga-retry-", schedule_type=Schedule.ONCE).values_list(
-            "name", flat=True):
+    # A one-off schedule is still to fire unless it is overdue by as long as a queued task may go
+    # unstarted: django-q2's scheduler looks about every 30 s, but only in a cluster that lives that
+    # long (one restarted more often than that never fires a schedule).
+    fires_from = timezone.now() - timedelta(seconds=float(_conf("TASK_LOST_AFTER")))
+    for name in Schedule.objects.filter(name__startswith="brygga-retry-", schedule_type=Schedule.ONCE,
+                                        next_run__gte=fires_from).values_list("name", flat=True):
         try:
             live.add(int(name.split("-")[2]))
         except (IndexError, ValueError):
@@ -595,11 +600,23 @@ def _queued_task_ids() -> set[int] | None:
     from django_q.signing import SignedPackage
 
     ids: set[int] = set()
+    born = None
     for cluster in {None, priority_cluster() or None}:
         broker = get_broker(cluster)
         kind = type(broker).__name__
         if kind == "ORM":
-            payloads = broker.get_connection().filter(key=broker.list_key).values_list("payload", flat=True)
+            messages = broker.get_connection().filter(key=broker.list_key)
+            if born is None:
+                born = _oldest_live_cluster_birth()
+            if born is not None:
+                # A message the ORM broker handed out is locked until `retry` seconds after that
+                # moment. Handed out before every cluster alive now was born, it is held by a
+                # cluster that died (killed with it in its internal queue): django-q2 would hand it
+                # out only when the lock runs out, so it counts as lost. (Clocks of the hosts are
+                # assumed in step to well under the time a cluster takes to start.)
+                handed_out_before = born + timedelta(seconds=settings.Q_CLUSTER["retry"])
+                messages = messages.exclude(lock__gt=timezone.now(), lock__lt=handed_out_before)
+            payloads = messages.values_list("payload", flat=True)
         elif kind == "Redis":
             payloads = broker.connection.lrange(broker.list_key, 0, -1)
         else:
@@ -615,6 +632,19 @@ def _queued_task_ids() -> set[int] | None:
                 except (TypeError, ValueError):
                     continue
     return ids
+
+
+def _oldest_live_cluster_birth() -> datetime | None:
+    """When the oldest django-q2 cluster that reports in now started; with none alive, now (so a
+    message held by any cluster is held by a dead one); None when the statistics cannot be read."""
+    from django_q.status import Stat
+
+    try:
+        births = [stat.tob for stat in Stat.get_all() if getattr(stat, "tob", None)]
+    except Exception:  # noqa: BLE001 - unreadable statistics: assume every holder is alive
+        log.warning("cluster statistics unreadable; messages handed out count as live")
+        return None
+    return min(births) if births else timezone.now()
 
 
 # --- cursors ----------------------------------------------------------------------

@@ -57,6 +57,7 @@ class Soak:
         self.erp.save()
         self.cluster = QCluster(env=CLUSTER_ENV).start()
         self.kills = 0
+        self.handed_out_again = 0
         self.refs: list[str] = []
         self.reconnects = 0
         self.reconnect_seen_at: float | None = None
@@ -74,7 +75,8 @@ class Soak:
             self.cluster = QCluster(env=CLUSTER_ENV).start()
             self._last_kill = now
         if now - self._last_sweep >= 2:
-            jobs.sweep()  # the sweeper's schedule: lost tasks handed out again, reconciliations queued
+            # the sweeper's schedule: lost tasks handed out again, reconciliations queued
+            self.handed_out_again += jobs.sweep()["due"]
             self._last_sweep = now
         if now - self._last_poll >= 10:
             busy = Task.objects.filter(flow=self.flow, trigger=Task.Trigger.SCHEDULE,
@@ -140,7 +142,7 @@ class Soak:
             if time.monotonic() > deadline:
                 report = self.report(last_order, drained=False)
                 write_report(report)
-                raise AssertionError(f"not drained after {DRAIN_TIMEOUT:g} s: {json.dumps(report)}")
+                raise AssertionError(f"not drained after {DRAIN_TIMEOUT:g} s: {json.dumps(report, default=str)}")
             self.tick()
             time.sleep(0.2)
         drained_at = time.monotonic()
@@ -204,6 +206,7 @@ class Soak:
             },
             "recovery": {
                 "tasks_requeued_after_kill": logs.filter(code="task.stuck").count(),
+                "lost_messages_handed_out_again": self.handed_out_again,
                 "found_by_poll": logs.filter(code="order.found_by_poll").count(),
                 "invoices_linked_not_created": logs.filter(code="order.invoice_found").count(),
                 "waits_for_commit": logs.filter(code="order.create_unconfirmed").count(),
@@ -230,7 +233,10 @@ def write_report(report: dict[str, Any]) -> None:
 
 
 def test_soak_every_order_one_invoice_and_its_status_through_every_fault(wired, norce, fortnox, settings):
-    settings.BRYGGA = {**settings.BRYGGA, "TASK_STUCK_AFTER": 5, "ORDER_RECONCILE_MINUTES": 0.5}
+    # The sweeper runs here: it looks for a lost message after 10 s (90 s in production) so the
+    # suite's run stays short.
+    settings.BRYGGA = {**settings.BRYGGA, "TASK_STUCK_AFTER": 5, "TASK_LOST_AFTER": 10,
+                       "ORDER_RECONCILE_MINUTES": 0.5}
     soak = Soak(wired, norce, fortnox)
     try:
         report = soak.run()

@@ -247,6 +247,63 @@ def test_the_sweeper_hands_out_again_only_a_task_whose_message_was_lost(flow):
     assert len(messages_for(in_queue)) == 1 and len(messages_for(lost)) == 1
 
 
+def test_a_retry_whose_schedule_never_fired_is_handed_out_by_the_sweeper(flow):
+    from django_q.models import Schedule
+
+    task = task_for(flow, [])
+    services.enqueue(task.pk, at=timezone.now() + timedelta(seconds=20))
+    retry = Schedule.objects.filter(name__startswith=f"brygga-retry-{task.pk}-")
+    assert retry.count() == 1 and messages_for(task) == []
+
+    # Due 30 s ago: django-q2's scheduler may still fire it (it looks about every 30 s).
+    Task.objects.filter(pk=task.pk).update(next_retry_at=timezone.now() - timedelta(seconds=30))
+    retry.update(next_run=timezone.now() - timedelta(seconds=30))
+    assert services.sweep()["due"] == 0 and messages_for(task) == []
+
+    # Due five minutes ago and never fired (no cluster lived long enough to run the scheduler).
+    Task.objects.filter(pk=task.pk).update(next_retry_at=timezone.now() - timedelta(minutes=5))
+    retry.update(next_run=timezone.now() - timedelta(minutes=5))
+    assert services.sweep()["due"] == 1
+    assert len(messages_for(task)) == 1 and not retry.exists()  # handed out once, the schedule gone
+    assert services.sweep()["due"] == 0
+
+
+def cluster_born(at, cluster_id: str) -> None:
+    """A live cluster started at `at`, as django-q2 reports it in the shared cache."""
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+    from django_q.status import Stat, Status
+
+    status = Status(pid=4242, cluster_id=cluster_id)
+    status.tob = at
+    get_broker().set_stat(Stat.get_key(cluster_id), SignedPackage.dumps(status, True), 30)
+
+
+def test_a_message_handed_to_a_cluster_that_died_counts_as_lost(flow, settings):
+    from django_q.brokers import get_broker
+    from django_q.models import OrmQ
+    from django_q.status import Stat
+
+    held = task_for(flow, [])
+    services.enqueue(held.pk)
+    overdue(held)
+    handed_out_at = timezone.now() - timedelta(seconds=30)
+    # The ORM queue handed the message to a cluster 30 s ago: locked until `retry` after that.
+    OrmQ.objects.filter(pk=messages_for(held)[0].pk).update(
+        lock=handed_out_at + timedelta(seconds=settings.Q_CLUSTER["retry"]))
+    assert get_broker().queue_size() == 0  # nobody else can take it before the lock runs out
+
+    cluster_born(handed_out_at - timedelta(minutes=5), "old")  # alive, and may hold it: wait
+    assert services.sweep()["due"] == 0
+    assert len(messages_for(held)) == 1
+
+    get_broker().cache.delete(Stat.get_key("old"))  # that cluster died; a new one started since
+    cluster_born(handed_out_at + timedelta(seconds=2), "new")
+    assert services.sweep()["due"] == 1
+    assert len(messages_for(held)) == 2 and get_broker().queue_size() == 1  # one copy to take now
+    assert services.sweep()["due"] == 0  # and never another
+
+
 def test_an_on_time_poll_and_its_retries_go_to_the_priority_queue_and_the_rest_to_the_ordinary_one(
         integration, settings):
     from django_q.models import Schedule
