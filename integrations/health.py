@@ -1,4 +1,5 @@
-"""`/healthz`: is the database answering and is a task cluster alive?
+"""`/healthz`: is the database answering, is a task cluster alive, and (with a priority queue)
+does a cluster serve the priority queue?
 
 Load balancers and uptime monitors call it without credentials. django-q2 clusters
 write their statistics to the shared cache every few seconds; a cluster that stopped
@@ -10,6 +11,7 @@ import logging
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -38,6 +40,29 @@ def cluster_count() -> int | None:
         return None
 
 
+def priority_queue_state(priority: str) -> str:
+    """"ok" when a cluster serves the priority queue. Only that queue's cluster fires the sweeper's
+    schedule (every minute; django-q2's scheduler looks every 30 s), so a sweeper schedule that is
+    overdue by more than `PRIORITY_OVERDUE` means no cluster serves it. (The clusters' statistics
+    do not say which queue a cluster serves.)"""
+    from django_q.models import Schedule
+
+    from integrations.schedules import SWEEPER_NAME
+
+    schedule = Schedule.objects.filter(name=SWEEPER_NAME).values("next_run", "cluster").first()
+    if schedule is None:
+        return "no sweeper schedule: run migrate"
+    if schedule["cluster"] != priority:
+        return "the sweeper is not on the priority queue: run migrate"
+    late = (timezone.now() - schedule["next_run"]).total_seconds() if schedule["next_run"] else 0.0
+    if late > PRIORITY_OVERDUE:
+        return f"no cluster serves {priority} (the sweeper is {late:.0f} s overdue)"
+    return "ok"
+
+
+PRIORITY_OVERDUE = 120  # seconds
+
+
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -60,5 +85,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     else:
         body["cluster"] = "ok"
     body["clusters"] = clusters or 0
+
+    # With a priority queue, a cluster must serve it too: the sweeper, the schedule rules and the
+    # fail-safe order polls run only there.
+    from integrations.services import priority_cluster
+
+    priority = priority_cluster()
+    if priority:
+        body["priority_queue"] = priority_queue_state(priority)
+        healthy = healthy and body["priority_queue"] == "ok"
 
     return JsonResponse(body, status=200 if healthy else 503)

@@ -113,6 +113,7 @@ def test_demo_runs_the_product_and_stops_cleanly(tmp_path, broker):
         wait_until(lambda: invoiced() >= 3, timeout=90, message=f"three demo orders invoiced ({demo.tail()})")
         health = requests.get(f"{base}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["cluster"] == "ok"
+        assert health.json()["priority_queue"] == "ok"  # the demo's second cluster serves it
         assert requests.get(f"{base}/admin/login/", timeout=5).status_code == 200
         children = descendants(demo.process.pid)
         assert len(children) >= 3  # web server and q cluster (sentinel + workers)

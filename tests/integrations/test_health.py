@@ -66,6 +66,35 @@ def test_unhealthy_when_cluster_status_cannot_be_read(client, monkeypatch):
     assert response.json()["cluster"] == "status unreadable"
 
 
+def test_with_a_priority_queue_a_cluster_must_serve_it(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    from integrations import schedules
+
+    settings.BRYGGA = {**settings.BRYGGA, "PRIORITY_CLUSTER": "brygga-priority"}
+    schedules.ensure_system_schedules()
+    report_cluster()  # an ordinary cluster runs
+    sweeper = Schedule.objects.filter(name=schedules.SWEEPER_NAME)
+
+    # Nobody fired the sweeper for five minutes: only the priority queue's cluster would.
+    sweeper.update(next_run=timezone.now() - timedelta(minutes=5))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["priority_queue"] == "no cluster serves brygga-priority (the sweeper is 300 s overdue)"
+    assert response.json()["cluster"] == "ok"
+
+    sweeper.update(next_run=timezone.now() + timedelta(seconds=40))  # its cluster fired it
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "cluster": "ok", "clusters": 1, "priority_queue": "ok"}
+
+    sweeper.update(cluster=None)  # switched on without migrate: the sweeper runs on either queue
+    assert client.get("/healthz").json()["priority_queue"] == "the sweeper is not on the priority queue: run migrate"
+
+
 def test_needs_no_login(client):
     report_cluster()
     assert client.get("/healthz").status_code == 200
