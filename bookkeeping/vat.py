@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable
 
-from integrations.errors import ORDER_MISSING_VAT, SyncError, register
-from integrations.records import Order, OrderLine
+from core.errors import ORDER_MISSING_VAT, SyncError, register
+from core.records import Order, OrderLine
 
 ORE = Decimal("0.01")
 HUNDRED = Decimal(100)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
+from core.errors import SyncError
 from integrations.models import RateLimitBucket
 
 
@@ -68,8 +69,6 @@ def acquire(key: str, rate: RateLimit, *, max_wait: float = 300.0, priority: boo
         if wait <= 0:
             return waited
         if waited + wait > max_wait:
-            from integrations.errors import SyncError
-
             raise SyncError("http.rate_limited", f"Rate limit {rate.limit}/{rate.window:g}s for {key} still full after {waited:.0f}s",
                             retry_after=wait)
         time.sleep(wait)

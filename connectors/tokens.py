@@ -17,7 +17,7 @@ from typing import Any, Callable
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector
 
 # Refresh a little before expiry so a token never dies mid-request.

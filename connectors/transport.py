@@ -17,7 +17,7 @@ import requests
 from django.conf import settings
 
 from connectors import ratelimit
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector
 
 log = logging.getLogger("brygga.transport")

@@ -31,8 +31,9 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django_q.models import Schedule
 
-from integrations import admin_views, errors, registry, selectors
-from integrations.errors import SyncError
+from core import errors
+from integrations import admin_views, registry, selectors
+from core.errors import SyncError
 from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import (
     ConnectJob,

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from integrations import selectors, services
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector
 
 

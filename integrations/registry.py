@@ -13,9 +13,9 @@ CLIENTS: dict[str, str] = {
     "fortnox": "connectors.fortnox.client.FortnoxClient",
 }
 
-# Modules that register error codes in integrations.errors.CATALOGUE on import.
+# Modules that register error codes in core.errors.CATALOGUE on import.
 ERROR_MODULES: list[str] = [
-    "integrations.errors",
+    "core.errors",
     "connectors.norce.errors",
     "connectors.fortnox.errors",
     "connectors.fortnox.to_norce",

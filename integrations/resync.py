@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from connectors.norce import connect
 from integrations import services
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.flows import connect_jobs, master
 from integrations.flows.master_settings import MasterSettings
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, ResyncRun, Task

@@ -25,7 +25,8 @@ from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
-from integrations import errors, registry
+from core import errors
+from integrations import registry
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
 
 log = logging.getLogger("brygga.selectors")

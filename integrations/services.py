@@ -22,7 +22,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from integrations import registry
-from integrations.errors import SyncError
+from core.errors import SyncError, lookup
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
 
 log = logging.getLogger("brygga.engine")
@@ -300,8 +300,6 @@ def reconnect_error(connector: Connector) -> SyncError:
 
 
 def lookup_hint(code: str) -> str:
-    from integrations.errors import lookup
-
     entry = lookup(code)
     return entry.hint if entry else ""
 

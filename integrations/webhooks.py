@@ -15,8 +15,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.norce.mapping import event_client_order_ref, order_from_request, order_response
-from integrations import errors, services
-from integrations.errors import SyncError
+from core import errors
+from integrations import services
+from core.errors import SyncError
 from integrations.flows.orders import store_order
 from integrations.inbound import (MAX_BODY, REFERENCE_LENGTH, REFUSED_BODY_KEPT, Body, Unreadable, basic_auth_ok,
                                   credential_bytes, decode, label, parse_body, read_body, same_secret, storable_text)

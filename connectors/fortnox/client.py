@@ -19,7 +19,7 @@ from connectors.fortnox.errors import INVALID_REFRESH_TOKEN, NOT_CONNECTED, erro
 from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings, commit_wait_seconds
 from connectors.tokens import access_token
 from connectors.transport import ApiClient
-from integrations.errors import SyncError, answer_lost
+from core.errors import SyncError, answer_lost
 from integrations.models import Connector
 
 log = logging.getLogger("brygga.connectors.fortnox")

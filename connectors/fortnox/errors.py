@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integrations.errors import SyncError, register
+from core.errors import SyncError, register
 
 SYSTEM = "fortnox"
 RECONNECT = "Reconnect Fortnox: open the connector in admin and press 'Connect to Fortnox'"

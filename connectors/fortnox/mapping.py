@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from bookkeeping.vat import check_line_vat, gross_unit_price, line_amounts, order_totals, quantize_ore, vat_from_gross
 from connectors.fortnox.errors import ARTICLE_NOT_FOUND
-from integrations.errors import FLOW_SETTINGS, ORDER_MISSING_DATA, SyncError
+from core.errors import FLOW_SETTINGS, ORDER_MISSING_DATA, SyncError
 from integrations.flows.order_settings import OrderFlowSettings
-from integrations.records import Address, Order, OrderLine, Party
+from core.records import Address, Order, OrderLine, Party
 
 # Invoice dates are Swedish bookkeeping dates, whatever the server's zone.
 SWEDEN = ZoneInfo("Europe/Stockholm")

@@ -22,7 +22,7 @@ from connectors.fortnox.errors import AUTH
 from connectors.fortnox.settings import (AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings,
                                          parse_auth_settings)
 from connectors.tokens import store_tokens
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector
 
 DEFAULT_AUTH_URL = "https://apps.fortnox.se"

@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors.norce import connect
 from connectors.norce.connect import ConnectRecord
-from integrations.errors import SyncError, register
+from core.errors import SyncError, register
 from integrations.flows.master_settings import CustomerSettings, PriceSettings, ProductSettings, StockSettings
 
 register("product.invalid", "Article cannot be sent to Norce",

@@ -16,7 +16,7 @@ from connectors import ratelimit
 from connectors.norce import connect, errors, mapping
 from connectors.tokens import access_token
 from connectors.transport import ApiClient
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector
 
 TOKEN_PATH = "/identity/1.0/connect/token"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from integrations.errors import SyncError, register
+from core.errors import SyncError, register
 
 SYSTEM = "norce"
 

@@ -19,8 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from integrations.errors import SyncError
-from integrations.records import Address, Order, OrderLine, Party, Payment
+from core.errors import SyncError
+from core.records import Address, Order, OrderLine, Party, Payment
 
 # Norce is a Swedish platform; a SubmitDate/OrderDate written without an offset
 # (as .NET does for unspecified DateTimes) is taken to be Stockholm local time.

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from connectors.norce import connect
 from integrations import services
-from integrations.errors import SyncError, lookup
+from core.errors import SyncError, lookup
 from integrations.models import ConnectJob, Connector, Entity, Flow, LogEntry
 
 log = logging.getLogger("brygga.connect_jobs")

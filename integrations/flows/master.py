@@ -43,7 +43,7 @@ from connectors.norce import connect
 from connectors.norce.client import gzip_body
 from connectors.norce.connect import ConnectRecord
 from integrations import services
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import (MasterSettings, PriceSettings, ProductSettings, StockSettings,
                                                 parse_settings)

@@ -18,10 +18,10 @@ from connectors.fortnox.client import invoice_is_live
 from connectors.fortnox.mapping import customer_payload, invoice_matches_order, invoice_payload, order_reference
 from connectors.norce.mapping import order_from_query, order_from_request
 from integrations import services
-from integrations.errors import SyncError, answer_lost
+from core.errors import SyncError, answer_lost
 from integrations.flows.order_settings import OrderFlowSettings, parse_settings
 from integrations.models import Entity, Integration, LogEntry, Reference, Task
-from integrations.records import Order, Party
+from core.records import Order, Party
 
 log = logging.getLogger("brygga.flows.orders")
 

@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 
 from bookkeeping import vat
-from integrations.errors import CATALOGUE, SyncError
-from integrations.records import Order, OrderLine, Party
+from core.errors import CATALOGUE, SyncError
+from core.records import Order, OrderLine, Party
 
 D = Decimal
 

@@ -83,7 +83,7 @@ def test_window_frees_the_bulk_share_again():
 
 @pytest.mark.django_db
 def test_acquire_of_a_full_bulk_share_reports_rate_limited():
-    from integrations.errors import SyncError
+    from core.errors import SyncError
 
     key = "test:reserve-acquire"
     rate = ratelimit.RateLimit(limit=3, window=60.0, margin=0.0, reserve=1)

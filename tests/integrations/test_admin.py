@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils import timezone
 
-from integrations import errors, registry, services
+from core import errors
+from integrations import registry, services
 from integrations.models import (
     Connector,
     Entity,

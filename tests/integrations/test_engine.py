@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from integrations import registry, schedules, services
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Entity, Flow, LogEntry, ScheduleRule, Task, TimeHistory
 from tests.conftest import build_integration
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from connectors.norce.simulator import NorceSimulator
 from integrations import registry, services
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Entity, Flow, LogEntry, Task
 from tests.conftest import build_integration
 

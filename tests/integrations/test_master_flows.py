@@ -22,7 +22,7 @@ from connectors.norce.simulator import NorceSimulator
 from connectors.tokens import store_tokens
 from integrations import registry, resync, selectors, services
 from integrations.demo import MASTER_FLOWS, add_master_data_flows
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import parse_settings
 from integrations.models import (

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from integrations import resync, services
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.flows import connect_jobs, master
 from integrations.models import Entity, Flow, Integration, ResyncRun, Task
 

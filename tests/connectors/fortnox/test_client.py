@@ -17,7 +17,7 @@ from requests.structures import CaseInsensitiveDict
 from connectors.fortnox import oauth
 from connectors.fortnox.client import FortnoxClient
 from connectors.fortnox.errors import error_for, oauth_error_for
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector, RateLimitBucket
 
 SECRETS = ("fortnox-secret-value", "refresh-secret-1", "access-secret-old", "refresh-secret-2", "access-secret-new")

@@ -15,7 +15,7 @@ from connectors.fortnox.client import FortnoxClient
 from connectors.fortnox.settings import parse_auth_settings, validate_settings
 from connectors.fortnox.simulator import FortnoxSimulator
 from connectors.tokens import store_tokens
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector
 from tests.conftest import build_integration
 

@@ -7,9 +7,9 @@ import pytest
 
 from bookkeeping.vat import order_totals, quantize_ore
 from connectors.fortnox import mapping
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.flows.order_settings import OrderFlowSettings
-from integrations.records import Address, Order, OrderLine, Party
+from core.records import Address, Order, OrderLine, Party
 
 D = Decimal
 

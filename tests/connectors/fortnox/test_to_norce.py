@@ -7,7 +7,7 @@ import pytest
 
 from connectors.fortnox import to_norce
 from connectors.norce import connect
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.flows.master_settings import (
     CustomerSettings,
     PriceSettings,

@@ -14,7 +14,7 @@ from requests.structures import CaseInsensitiveDict
 
 from connectors.norce import errors
 from connectors.norce.client import CONNECT_LIMIT, NorceClient
-from integrations.errors import SyncError
+from core.errors import SyncError
 from integrations.models import Connector
 
 SECRET = "norce-secret-value"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.norce import mapping
-from integrations.errors import SyncError
+from core.errors import SyncError
 
 
 def order_request() -> dict[str, Any]:
