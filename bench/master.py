@@ -82,8 +82,8 @@ class World:
     def __init__(self, *, name: str, articles: int, limits: bool, seeded_before: timedelta | None = None,
                  with_schedules: bool = False) -> None:
         from bench.run import build_integration
-        from connectors.fortnox.simulator import FortnoxSimulator
-        from connectors.norce.simulator import NorceSimulator
+        from simulators.fortnox.server import FortnoxSimulator
+        from simulators.norce.server import NorceSimulator
         from connectors.tokens import store_tokens
         from integrations.demo import add_master_data_flows
 

@@ -12,7 +12,7 @@ import copy
 import random
 from typing import Any
 
-from connectors.norce.orders_generator import DEMO_CATALOGUE, generate_order
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 
 PARTY_KEYS = ("SellTo", "BillTo", "ShipTo")
 

@@ -189,7 +189,7 @@ def build_integration(*, name: str, norce_url: str, fortnox_url: str, flow_setti
 # --- measuring ------------------------------------------------------------------------
 def recording_window(window):
     """The simulator's sliding window, also noting when it refused a request and how early that request was."""
-    from connectors.simulation import SlidingWindow
+    from simulators.limits import SlidingWindow
 
     class RecordingWindow(SlidingWindow):
         def __init__(self) -> None:
@@ -480,8 +480,8 @@ def diagnostics(integration, norce) -> dict[str, Any]:
 
 def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str, Any]], workers: int,
                  children: list[Child]) -> dict[str, Any]:
-    from connectors.fortnox.simulator import FortnoxSimulator
-    from connectors.norce.simulator import NorceSimulator
+    from simulators.fortnox.server import FortnoxSimulator
+    from simulators.norce.server import NorceSimulator
     from connectors.tokens import store_tokens
     from integrations.models import Task
 

@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     recreate_database(url, f"{BENCH_DB}_statuses")
     setup_django(url)
 
-    from connectors.fortnox.simulator import FortnoxSimulator
-    from connectors.norce.simulator import NorceSimulator
+    from simulators.fortnox.server import FortnoxSimulator
+    from simulators.norce.server import NorceSimulator
     from integrations import services
     from integrations.models import Entity, Task
 

@@ -5,7 +5,7 @@ from typing import Iterator
 
 import pytest
 
-from connectors.fortnox.simulator import FortnoxSimulator
+from simulators.fortnox.server import FortnoxSimulator
 from integrations.demo import create_norce_fortnox_integration
 from integrations.models import Integration, Merchant
 

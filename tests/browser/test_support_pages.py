@@ -18,8 +18,8 @@ from django.utils.formats import date_format
 from playwright.sync_api import Page, expect
 
 from connectors.fortnox import settings as fortnox_settings
-from connectors.fortnox.simulator import FortnoxSimulator
-from connectors.norce.orders_generator import DEMO_CATALOGUE, generate_order
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 from connectors.tokens import store_tokens
 from integrations import selectors, services
 from integrations.flows import orders

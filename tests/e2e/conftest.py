@@ -6,8 +6,8 @@ from typing import Iterator
 
 import pytest
 
-from connectors.fortnox.simulator import FortnoxSimulator
-from connectors.norce.simulator import NorceSimulator
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.server import NorceSimulator
 from connectors.tokens import store_tokens
 from integrations.models import Connector, Integration
 from tests.conftest import build_integration

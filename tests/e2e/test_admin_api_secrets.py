@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from connectors.norce.orders_generator import DEMO_CATALOGUE, generate_order
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 from integrations.models import Connector, Entity, LogEntry, Reference, Task
 from tests.e2e.test_orders_to_invoices import wait_confirmed
 from tests.e2e.harness import wait_until

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.norce.orders_generator import generate_order
+from simulators.norce.orders import generate_order
 from integrations.models import Entity, WebhookDelivery
 from tests.e2e.harness import wait_until
 from tests.e2e.test_orders_to_invoices import invoices_for, wait_confirmed

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from connectors.fortnox.client import FortnoxClient
-from connectors.norce.orders_generator import DEMO_CATALOGUE, generate_order, order_gross_total
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order, order_gross_total
 from connectors.tokens import store_tokens
 from integrations import services
 from integrations.models import Connector, Entity, LogEntry, Reference, Task

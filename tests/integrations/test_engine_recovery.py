@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 from django.utils import timezone
 
-from connectors.norce.simulator import NorceSimulator
+from simulators.norce.server import NorceSimulator
 from integrations import registry, services
 from core.errors import SyncError
 from integrations.models import Entity, Flow, LogEntry, Task

@@ -16,9 +16,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from connectors.fortnox.simulator import FortnoxSimulator
+from simulators.fortnox.server import FortnoxSimulator
 from connectors.norce import connect
-from connectors.norce.simulator import NorceSimulator
+from simulators.norce.server import NorceSimulator
 from connectors.tokens import store_tokens
 from integrations import registry, resync, selectors, services
 from integrations.demo import MASTER_FLOWS, add_master_data_flows

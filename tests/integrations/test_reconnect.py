@@ -9,7 +9,7 @@ import requests
 from django.utils import timezone
 
 from connectors.fortnox.client import FortnoxClient, tenant_of
-from connectors.norce.simulator import NorceSimulator
+from simulators.norce.server import NorceSimulator
 from connectors.tokens import store_tokens
 from integrations import services
 from integrations.flows.orders import store_order

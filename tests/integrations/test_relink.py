@@ -13,8 +13,8 @@ import requests
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from connectors.fortnox.simulator import FortnoxSimulator
-from connectors.norce.orders_generator import DEMO_CATALOGUE, generate_order
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 from connectors.tokens import store_tokens
 from integrations import services
 from integrations.flows.orders import store_order

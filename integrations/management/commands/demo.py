@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from connectors.fortnox.simulator import FortnoxSimulator
-from connectors.norce.simulator import NorceSimulator
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.server import NorceSimulator
 from integrations.demo import ensure_admin, seed_demo_integration
 
 ROOT = Path(settings.BASE_DIR)

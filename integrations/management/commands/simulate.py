@@ -5,8 +5,8 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from connectors.fortnox.simulator import FortnoxSimulator
-from connectors.norce.simulator import NorceSimulator
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.server import NorceSimulator
 
 
 class Command(BaseCommand):

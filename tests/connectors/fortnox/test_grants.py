@@ -13,7 +13,7 @@ import pytest
 from connectors.fortnox import oauth
 from connectors.fortnox.client import FortnoxClient
 from connectors.fortnox.settings import parse_auth_settings, validate_settings
-from connectors.fortnox.simulator import FortnoxSimulator
+from simulators.fortnox.server import FortnoxSimulator
 from connectors.tokens import store_tokens
 from core.errors import SyncError
 from integrations.models import Connector

@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote, urlencode
 
-from connectors.simulation import Request, Response
+from simulators.base import Request, Response
 
 CONNECT_BASE = "/commerce/connect/4.0"
 QUERY_BASE = "/commerce/query/2.0"

@@ -11,8 +11,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from connectors.norce.connect_simulator import BodyError, iter_json_items
-from connectors.norce.simulator import NorceSimulator
+from simulators.norce.connect import BodyError, iter_json_items
+from simulators.norce.server import NorceSimulator
 
 TOKEN = "/identity/1.0/connect/token"
 CONNECT = "/commerce/connect/4.0"

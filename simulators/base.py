@@ -333,29 +333,3 @@ class Simulator:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-class SlidingWindow:
-    """The simulators' own rate-limit bookkeeping (per key), as the real APIs count."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self.enabled = True
-        self.rejected = 0
-        self._hits: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> float | None:
-        """Record a request; return None if allowed, else seconds until a slot frees."""
-        if not self.enabled:
-            return None
-        now = time.time()
-        with self._lock:
-            hits = [t for t in self._hits.get(key, []) if t > now - self.window]
-            if len(hits) >= self.limit:
-                self._hits[key] = hits
-                self.rejected += 1
-                return hits[0] + self.window - now
-            hits.append(now)
-            self._hits[key] = hits
-            return None

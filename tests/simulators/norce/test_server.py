@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from connectors.norce.orders_generator import DEMO_CATALOGUE, generate_order, order_gross_total, split_gross
-from connectors.norce.simulator import NorceSimulator, camel_case, parse_filter, FilterError
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order, order_gross_total, split_gross
+from simulators.norce.server import NorceSimulator, camel_case, parse_filter, FilterError
 
 TOKEN = "/identity/1.0/connect/token"
 ORDERS = "/commerce/query/2.0/Orders/Orders"

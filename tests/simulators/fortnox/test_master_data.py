@@ -9,8 +9,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from connectors.fortnox.simulator import Code, FortnoxSimulator
-from connectors.simulation import Faults
+from simulators.fortnox.server import Code, FortnoxSimulator
+from simulators.base import Faults
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)
 

@@ -1,6 +1,6 @@
 """A Norce Commerce simulator: the parts of Norce a webshop ↔ ERP integration talks to.
 
-Served over real HTTP on the real paths (see ``connectors/simulation.py`` for the
+Served over real HTTP on the real paths (see ``simulators/base.py`` for the
 server, faults and the ``/_sim/`` control API):
 
     POST /identity/1.0/connect/token                  OAuth2 client credentials
@@ -11,7 +11,7 @@ server, faults and the ``/_sim/`` control API):
     POST /commerce/connect/4.0/Order/CancelOrder
 
 plus the Connect 4.0 imports (Product/Customer Import* methods, the Job service and
-Query 2.0 Products/ProductSkus; see ``connectors/norce/connect_simulator.py``, whose
+Query 2.0 Products/ProductSkus; see ``simulators/norce/connect.py``, whose
 state is ``sim.connect``) and, in the other direction, it PUSHES each placed order as an OrderRequest to the
 configured order receiver (HTTP Basic auth, retried until it answers
 ``{"StatusCode": "OK"}``) and posts an ``OrderReceivedEvent`` webhook.
@@ -35,7 +35,7 @@ Extra control endpoints (besides the shared ``/_sim/faults`` and ``/_sim/state``
     POST /_sim/trickle             {"interval_seconds", "rng_seed", "unknown_article_rate", "missing_data_rate"}
     POST /_sim/trickle/stop
     POST /_sim/reset               back to a fresh simulator
-    /_sim/connect/...              Connect imports: state, settings, seed, skus, jobs (connect_simulator.py)
+    /_sim/connect/...              Connect imports: state, settings, seed, skus, jobs (simulators/norce/connect.py)
 """
 from __future__ import annotations
 
@@ -56,9 +56,10 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from connectors.norce.connect_simulator import ConnectImports
-from connectors.norce.orders_generator import DEMO_CATALOGUE, PAYMENT_METHODS, CatalogueArticle, generate_order
-from connectors.simulation import Faults, Request, Response, Simulator, SlidingWindow
+from simulators.norce.connect import ConnectImports
+from simulators.norce.orders import DEMO_CATALOGUE, PAYMENT_METHODS, CatalogueArticle, generate_order
+from simulators.base import Faults, Request, Response, Simulator
+from simulators.limits import SlidingWindow, TokenBucket
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -167,36 +168,6 @@ def _money(value: Decimal) -> float:
 
 def _decimal(value: Any) -> Decimal:
     return Decimal(str(value if value is not None else 0))
-
-
-class TokenBucket:
-    """Per-key token bucket: holds up to `capacity` requests and refills `per_second`."""
-
-    def __init__(self, capacity: float, per_second: float) -> None:
-        self.capacity, self.per_second = capacity, per_second
-        self.enabled = True
-        self.rejected = 0
-        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, last update)
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> float | None:
-        """Take a token; return None if allowed, else seconds until one is available."""
-        if not self.enabled:
-            return None
-        now = time.time()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.per_second)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return None
-            self._buckets[key] = (tokens, now)
-            self.rejected += 1
-            return (1 - tokens) / self.per_second
-
-    def reset(self) -> None:
-        with self._lock:
-            self._buckets.clear()
 
 
 # -- OData $filter (the subset an order poller needs) -----------------------------------
@@ -555,7 +526,7 @@ class NorceSimulator(Simulator):
                     push: bool = True) -> dict[str, Any]:
         """Store an order as checkout would and, if configured, push it and post its events.
 
-        `order` is an internal order (see orders_generator); None generates one. Returns
+        `order` is an internal order (see simulators.norce.orders); None generates one. Returns
         the stored internal order (live: later status changes show in it). `at` sets
         Created/OrderDate (default now).
         """

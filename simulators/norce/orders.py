@@ -22,6 +22,8 @@ import random
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
 
+from simulators.numbers import luhn_digit
+
 
 class CatalogueArticle(TypedDict):
     part_no: str
@@ -175,18 +177,10 @@ def _ascii(text: str) -> str:
     return text.lower().translate(table)
 
 
-def _luhn_digit(digits: str) -> int:
-    total = 0
-    for index, char in enumerate(digits):
-        value = int(char) * (2 if index % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return (10 - total % 10) % 10
-
-
 def _organisation_number(rng: random.Random) -> str:
     """A Swedish aktiebolag number: 556xxx-xxxx or 559xxx-xxxx with a valid check digit."""
     body = rng.choice(["556", "559"]) + "".join(str(rng.randint(0, 9)) for _ in range(6))
-    digits = body + str(_luhn_digit(body))
+    digits = body + luhn_digit(body)
     return f"{digits[:6]}-{digits[6:]}"
 
 

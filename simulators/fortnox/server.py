@@ -15,7 +15,7 @@ One in-memory company (tenant) served over real HTTP, with the real paths:
 
 Articles may come from a generated catalogue (`seed_generated`): up to millions of
 articles computed on demand and materialised only when changed (see
-`connectors.fortnox.simulator_catalogue`).
+`simulators.fortnox.catalogue`).
 
 Invoice totals are computed server-side as Fortnox does (VATIncluded, per-row VAT
 rounded to öre, freight and administration fee with their own VAT, optional
@@ -24,7 +24,7 @@ rounding to whole kronor). Tests switch behaviour through attributes
 `retry_after_header`, `enforce_scopes`; and the timing faults `hold_after_create` (commits
 at once, answers late), `commit_late` (commits late, then answers) and `hold_token_answer`
 (grants a token, answers late)) or, when run standalone, through the
-control API (`/_sim/...`, see `connectors.simulation`).
+control API (`/_sim/...`, see `simulators.base`).
 """
 from __future__ import annotations
 
@@ -43,10 +43,12 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from connectors.fortnox.simulator_catalogue import (
-    RefListRun, Segment, SegmentsRun, ean_check_digit, generated_customer, merge_window, window_positions,
+from simulators.fortnox.catalogue import (
+    RefListRun, Segment, SegmentsRun, generated_customer, merge_window, window_positions,
 )
-from connectors.simulation import Request, Response, Simulator, SlidingWindow
+from simulators.base import Request, Response, Simulator
+from simulators.limits import SlidingWindow
+from simulators.numbers import ean_check_digit, luhn_digit
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -270,15 +272,6 @@ def as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return "" if value is None else str(value)
-
-
-def luhn_digit(digits: str) -> str:
-    """The Luhn (mod 10) check digit Swedish OCR numbers end with."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        n = int(char) * (2 if index % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return str((10 - total % 10) % 10)
 
 
 def natural_key(value: Any) -> tuple[int, Decimal, str]:
@@ -2027,7 +2020,7 @@ def demo_articles() -> list[dict[str, Any]]:
     The same catalogue the Norce simulator sells from, so demo orders name articles
     that exist here (the ERP is the system of record for articles).
     """
-    from connectors.norce.orders_generator import DEMO_CATALOGUE
+    from simulators.norce.orders import DEMO_CATALOGUE
 
     articles: list[dict[str, Any]] = []
     for index, item in enumerate(DEMO_CATALOGUE):

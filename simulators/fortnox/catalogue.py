@@ -23,9 +23,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from simulators.numbers import ean_check_digit, luhn_digit
+
 MASK64 = (1 << 64) - 1
 NUMBER_WIDTH = 8  # digits after the prefix (at least): string order = numeric order
-Key = tuple  # natural sort key, as connectors.fortnox.simulator.natural_key builds it
+Key = tuple  # natural sort key, as simulators.fortnox.server.natural_key builds it
 ZERO = Decimal(0)
 
 ADJECTIVES = ("Robust", "Klassisk", "Lätt", "Kompakt", "Mjuk", "Stilren", "Hållbar", "Praktisk", "Elegant",
@@ -61,21 +63,6 @@ def mix64(value: int) -> int:
     value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
     value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & MASK64
     return value ^ (value >> 31)
-
-
-def ean_check_digit(first12: str) -> str:
-    """The GTIN-13 (EAN) check digit of 12 digits."""
-    total = sum(map(int, first12[0::2])) + 3 * sum(map(int, first12[1::2]))
-    return str((10 - total % 10) % 10)
-
-
-def luhn_digit(digits: str) -> str:
-    """The Luhn (mod 10) check digit Swedish organisation numbers end with."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        n = int(char) * (2 if index % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return str((10 - total % 10) % 10)
 
 
 def _ore_to_number(ore: int) -> float | int:

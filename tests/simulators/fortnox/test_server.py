@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from connectors.fortnox.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FortnoxSimulator
-from connectors.simulation import Faults
+from simulators.fortnox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FortnoxSimulator
+from simulators.base import Faults
 
 BASIC = "Basic " + base64.b64encode(f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}".encode()).decode()
 
