@@ -84,7 +84,7 @@ class World:
         from bench.run import build_integration
         from simulators.fortnox.server import FortnoxSimulator
         from simulators.norce.server import NorceSimulator
-        from connectors.tokens import store_tokens
+        from integrations.engine.tokens import store_tokens
         from integrations.demo import add_master_data_flows
 
         self.fortnox = FortnoxSimulator()

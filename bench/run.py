@@ -482,7 +482,7 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
                  children: list[Child]) -> dict[str, Any]:
     from simulators.fortnox.server import FortnoxSimulator
     from simulators.norce.server import NorceSimulator
-    from connectors.tokens import store_tokens
+    from integrations.engine.tokens import store_tokens
     from integrations.models import Task
 
     from bench.orders import OrderFactory

@@ -64,9 +64,11 @@ def unit_vat(line: OrderLine) -> Decimal:
     """VAT per unit: Norce's UnitVat when given, else computed (unrounded) from the rate."""
     if line.unit_vat is not None:
         return Decimal(line.unit_vat)
-    if line.vat_rate is None:
-        check_line_vat(line)
-    return Decimal(line.unit_price) * Decimal(line.vat_rate) / HUNDRED
+    rate = line.vat_rate
+    if rate is None:
+        check_line_vat(line)  # raises order.missing_vat
+        raise AssertionError("check_line_vat accepted a line without a VAT rate")
+    return Decimal(line.unit_price) * Decimal(rate) / HUNDRED
 
 
 def gross_unit_price(line: OrderLine) -> Decimal:

@@ -4,6 +4,9 @@ It applies the shared rate limiter, retries transient failures a few times in
 process (429 honouring Retry-After, 5xx, timeouts, connection errors), and turns
 whatever still fails into a SyncError with a stable code. Clients subclass
 ApiClient and supply authentication and the system's error-body parsing.
+
+A client is handed what it shares with every other worker (see core.ports): the
+connector's store (tokens) and the rate limiter. It imports nothing of the engine.
 """
 from __future__ import annotations
 
@@ -11,14 +14,15 @@ import json
 import logging
 import random
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 from django.conf import settings
 
-from connectors import ratelimit
 from core.errors import SyncError
-from integrations.models import Connector
+from core.limits import RateLimit
+from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
 
 log = logging.getLogger("brygga.transport")
 
@@ -31,8 +35,6 @@ def parse_retry_after(value: str | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        from email.utils import parsedate_to_datetime
-
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
@@ -49,14 +51,17 @@ class ApiClient:
     # Priority callers may use the share of a rate limit kept in reserve (RateLimit.reserve).
     priority = False
 
-    def __init__(self, connector: Connector, *, session: requests.Session | None = None) -> None:
+    def __init__(self, connector: ConnectorAccount, *, store: ConnectorStore, limiter: RateLimiter,
+                 session: requests.Session | None = None) -> None:
         self.connector = connector
+        self.store = store
+        self.limiter = limiter
         self.session = session or requests.Session()
         self.timeout = settings.BRYGGA["HTTP_TIMEOUT"]
         self.calls = 0  # requests actually sent, for logs and benchmarks
 
     # -- to override ---------------------------------------------------------------
-    def rate_limit(self, url: str) -> tuple[str, ratelimit.RateLimit] | None:
+    def rate_limit(self, url: str) -> tuple[str, RateLimit] | None:
         """(bucket key, limit) for this URL, or None when the API has no limit we know of."""
         return None
 
@@ -92,7 +97,7 @@ class ApiClient:
         for attempt in range(1, self.attempts + 1):
             limit = self.rate_limit(url)
             if limit:
-                ratelimit.acquire(limit[0], limit[1], priority=self.priority)
+                self.limiter.acquire(limit[0], limit[1], priority=self.priority)
             sent_headers = {"Accept": "application/json"}
             if authenticate:
                 sent_headers.update(self.auth_headers(rejected=rejected_token))
@@ -124,7 +129,7 @@ class ApiClient:
                         # The API named a wait: hold every worker back for it. Without one, our
                         # shared window already keeps to the limit, and the 429 means requests
                         # arrived bunched up: only this request pauses, the window stays as it is.
-                        ratelimit.penalise(limit[0], limit[1], wait)
+                        self.limiter.penalise(limit[0], limit[1], wait)
                     last_error = SyncError("http.rate_limited", f"{method} {self._path(url)}: 429 from {self.system}",
                                            retry_after=wait, status=429)
                 elif response.status_code in TRANSIENT_STATUSES:

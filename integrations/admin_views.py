@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from integrations import selectors, services
+from integrations.engine.clients import client_for
 from core.errors import SyncError
 from integrations.models import Connector
 
@@ -157,7 +158,7 @@ def fortnox_callback(request: HttpRequest) -> HttpResponse:
         return _callback_refused(request, "the authorization code is not one Fortnox issues.")
 
     try:
-        oauth.exchange_code(connector, code=code, redirect_uri=fortnox_redirect_uri())
+        client_for(connector).exchange_code(code=code, redirect_uri=fortnox_redirect_uri())
     except SyncError as exc:
         messages.error(request, f"Fortnox connection failed: {describe_error(exc)}")
     else:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import schedules
 from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import Connector, Flow, Integration, Merchant, ScheduleRule

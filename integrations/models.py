@@ -380,7 +380,7 @@ class WebhookDelivery(models.Model):
 
 
 class RateLimitBucket(models.Model):
-    """Sliding-window request log shared by every worker and process (see connectors.ratelimit)."""
+    """Sliding-window request log shared by every worker and process (see integrations.engine.ratelimit)."""
 
     key = models.CharField(max_length=200, unique=True)
     hits = models.JSONField(default=list)

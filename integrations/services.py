@@ -22,6 +22,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from integrations import registry
+from integrations.engine.clients import client_for
 from core.errors import SyncError, lookup
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
 
@@ -168,7 +169,7 @@ class FlowContext:
 
     def client(self, role: str):
         connector = self.connector(role)
-        return registry.client_class(connector.system)(connector)
+        return client_for(connector)
 
     def heartbeat(self) -> None:
         beat(self.task.pk)
@@ -666,7 +667,7 @@ def test_connection(connector_id: int) -> tuple[bool, str]:
         ok, message = False, f"No client for {connector.get_system_display()} yet"
     else:
         try:
-            ok, message = True, registry.client_class(connector.system)(connector).test_connection()
+            ok, message = True, client_for(connector).test_connection()
         except SyncError as exc:
             ok, message = False, f"[{exc.code}] {exc.message}" + (f" — {exc.hint}" if exc.hint else "")
     Connector.objects.filter(pk=connector_id).update(last_test_at=timezone.now(), last_test_ok=ok,

@@ -13,20 +13,19 @@ from urllib.parse import quote
 
 import requests
 
-from connectors import ratelimit
 from connectors.fortnox import oauth
 from connectors.fortnox.errors import INVALID_REFRESH_TOKEN, NOT_CONNECTED, error_for, oauth_error_for
 from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings, commit_wait_seconds
-from connectors.tokens import access_token
 from connectors.transport import ApiClient
 from core.errors import SyncError, answer_lost
-from integrations.models import Connector
+from core.limits import RateLimit
+from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
 
 log = logging.getLogger("brygga.connectors.fortnox")
 
 # Fortnox counts 25 requests per 5 s sliding window per access token, i.e. per
 # client id and tenant. One connector holds one tenant's token, so its pk is the key.
-RATE = ratelimit.RateLimit(25, 5.0)
+RATE = RateLimit(25, 5.0)
 # Page size for list calls. Fortnox's maximum is believed to be 500 (default 100);
 # not confirmed on an official page, but widely relied upon.
 PAGE_SIZE = 500
@@ -39,8 +38,9 @@ class FortnoxClient(ApiClient):
 
     system = "fortnox"
 
-    def __init__(self, connector: Connector, *, session: requests.Session | None = None) -> None:
-        super().__init__(connector, session=session)
+    def __init__(self, connector: ConnectorAccount, *, store: ConnectorStore, limiter: RateLimiter,
+                 session: requests.Session | None = None) -> None:
+        super().__init__(connector, store=store, limiter=limiter, session=session)
         self._grant_type = ""  # the grant being requested, for naming token errors
 
     # -- transport hooks -------------------------------------------------------------
@@ -52,7 +52,7 @@ class FortnoxClient(ApiClient):
         """Absolute URL of a v3 resource, e.g. ``url("invoices/12")``."""
         return f"{self.api_base}/3/{path.lstrip('/')}"
 
-    def rate_limit(self, url: str) -> tuple[str, ratelimit.RateLimit] | None:
+    def rate_limit(self, url: str) -> tuple[str, RateLimit] | None:
         if "/oauth-v1/" in url:  # the token endpoint is not counted against the API budget
             return None
         return f"fortnox:{self.connector.pk}", RATE
@@ -67,8 +67,8 @@ class FortnoxClient(ApiClient):
     def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
         auth = self.auth_settings()
         # Tokens stored before the grant was recorded came from "Connect to Fortnox".
-        token = access_token(self.connector, self._obtain, rejected=rejected, grant=auth.grant,
-                             refresh=not auth.service_account, unrecorded=AUTHORIZATION_CODE)
+        token = self.store.access_token(self._obtain, rejected=rejected, grant=auth.grant,
+                                        refresh=not auth.service_account, unrecorded=AUTHORIZATION_CODE)
         return {"Authorization": f"Bearer {token}"}
 
     def error_from_response(self, response: requests.Response) -> SyncError:
@@ -137,15 +137,13 @@ class FortnoxClient(ApiClient):
                 return answer
         else:
             reason = first.message
-        # connectors.tokens marks the connector once the token lock's transaction is over.
+        # The store marks the connector once the token lock's transaction is over.
         raise SyncError(INVALID_REFRESH_TOKEN.code, reason, permanent=True, hint=INVALID_REFRESH_TOKEN.hint,
                         details={**first.details, "connector_id": self.connector.pk, "reconnect_needed": True})
 
     def _switch_to_service_account(self, tenant: str) -> None:
         """From now on the connector gets its tokens by client credentials (no refresh token to lose)."""
-        settings = {**(self.connector.settings or {}), "grant": CLIENT_CREDENTIALS, "tenant_id": tenant}
-        Connector.objects.filter(pk=self.connector.pk).update(settings=settings)
-        self.connector.settings = settings
+        self.store.save_settings({**(self.connector.settings or {}), "grant": CLIENT_CREDENTIALS, "tenant_id": tenant})
         log.warning("Fortnox connector %s: the refresh token was spent; moved to the service account of "
                     "tenant %s (client credentials)", self.connector.pk, tenant)
 
@@ -164,6 +162,16 @@ class FortnoxClient(ApiClient):
         if not isinstance(body, dict) or not body.get("access_token"):
             raise SyncError("http.bad_response", "Fortnox token endpoint answered without an access token")
         return body
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> None:
+        """Trade the authorization code from the consent page for tokens and keep them."""
+        service_account = self.auth_settings().service_account
+        answer = self.grant({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+        # A service account's consent answers with tokens too; the access token is used
+        # until it expires, then client credentials take over. Any refresh token in the
+        # answer is not kept: that grant never uses one.
+        self.store.store_tokens(answer, grant_type=CLIENT_CREDENTIALS if service_account else AUTHORIZATION_CODE,
+                                refresh=not service_account)
 
     # -- calls -----------------------------------------------------------------------
     def test_connection(self) -> str:
@@ -338,7 +346,8 @@ class FortnoxClient(ApiClient):
     def _unwrap(body: Any, key: str) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get(key), dict):
             raise SyncError("http.bad_response", f"Fortnox answered without the expected {key!r} object")
-        return body[key]
+        unwrapped: dict[str, Any] = body[key]
+        return unwrapped
 
 
 @dataclass(frozen=True)

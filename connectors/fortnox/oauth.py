@@ -2,8 +2,8 @@
 
 Flow: admin builds ``authorization_url`` with ``make_state(connector.pk)``; Fortnox
 redirects back with ``code`` and ``state``; the view checks ``read_state(state)``
-and calls ``exchange_code``. Access and refresh tokens are then kept fresh by
-``FortnoxClient`` through ``connectors.tokens``.
+and calls ``FortnoxClient.exchange_code``. Access and refresh tokens are then kept
+fresh by ``FortnoxClient`` through the store it is handed.
 
 With ``settings["grant"] = "client_credentials"`` (see ``connectors.fortnox.settings``)
 the consent page is asked for a service account; after that consent Brygga gets its
@@ -15,15 +15,12 @@ import base64
 from typing import Sequence
 from urllib.parse import quote, urlencode
 
-import requests
 from django.core import signing
 
 from connectors.fortnox.errors import AUTH
-from connectors.fortnox.settings import (AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings,
-                                         parse_auth_settings)
-from connectors.tokens import store_tokens
+from connectors.fortnox.settings import FortnoxAuthSettings, parse_auth_settings
 from core.errors import SyncError
-from integrations.models import Connector
+from core.ports import ConnectorAccount
 
 DEFAULT_AUTH_URL = "https://apps.fortnox.se"
 DEFAULT_SCOPES = ["invoice", "customer", "article", "companyinformation", "settings", "payment", "bookkeeping", "price"]
@@ -31,7 +28,7 @@ STATE_SALT = "brygga.connectors.fortnox.oauth-state"
 STATE_MAX_AGE = 15 * 60  # seconds; Fortnox's authorization code itself lives 10 minutes
 
 
-def auth_settings(connector: Connector) -> FortnoxAuthSettings:
+def auth_settings(connector: ConnectorAccount) -> FortnoxAuthSettings:
     """The connector's explicit grant (settings["grant"]); SyncError when the settings are invalid."""
     try:
         return parse_auth_settings(connector.settings)
@@ -40,16 +37,16 @@ def auth_settings(connector: Connector) -> FortnoxAuthSettings:
                         hint="Correct 'Grant' and 'Tenant id' on the Fortnox connector in Brygga admin.") from exc
 
 
-def oauth_base(connector: Connector) -> str:
+def oauth_base(connector: ConnectorAccount) -> str:
     """The OAuth host, e.g. https://apps.fortnox.se."""
     return (connector.auth_url or DEFAULT_AUTH_URL).rstrip("/")
 
 
-def token_url(connector: Connector) -> str:
+def token_url(connector: ConnectorAccount) -> str:
     return f"{oauth_base(connector)}/oauth-v1/token"
 
 
-def client_id(connector: Connector) -> str:
+def client_id(connector: ConnectorAccount) -> str:
     value = str((connector.credentials or {}).get("client_id") or "")
     if not value:
         raise SyncError(AUTH.code, "The Fortnox connector has no client id",
@@ -57,7 +54,7 @@ def client_id(connector: Connector) -> str:
     return value
 
 
-def basic_auth(connector: Connector) -> str:
+def basic_auth(connector: ConnectorAccount) -> str:
     """The ``Authorization: Basic base64(client_id:client_secret)`` header value."""
     secret = str((connector.credentials or {}).get("client_secret") or "")
     if not secret:
@@ -67,7 +64,7 @@ def basic_auth(connector: Connector) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-def authorization_url(connector: Connector, *, redirect_uri: str, state: str,
+def authorization_url(connector: ConnectorAccount, *, redirect_uri: str, state: str,
                       scopes: Sequence[str] = DEFAULT_SCOPES, service_account: bool | None = None) -> str:
     """The Fortnox consent page URL the user is sent to.
 
@@ -91,21 +88,6 @@ def authorization_url(connector: Connector, *, redirect_uri: str, state: str,
         params["account_type"] = "service"
     # quote (not quote_plus): scopes are separated by %20, which every OAuth server reads.
     return f"{oauth_base(connector)}/oauth-v1/auth?{urlencode(params, quote_via=quote)}"
-
-
-def exchange_code(connector: Connector, *, code: str, redirect_uri: str,
-                  session: requests.Session | None = None) -> None:
-    """Trade the authorization code for tokens and store them on the connector."""
-    from connectors.fortnox.client import FortnoxClient
-
-    client = FortnoxClient(connector, session=session)
-    service_account = auth_settings(connector).service_account
-    grant = client.grant({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
-    # A service account's consent answers with tokens too; the access token is used
-    # until it expires, then client credentials take over. Any refresh token in the
-    # answer is not kept: that grant never uses one.
-    store_tokens(connector, grant, grant_type=CLIENT_CREDENTIALS if service_account else AUTHORIZATION_CODE,
-                 refresh=not service_account)
 
 
 def make_state(connector_id: int) -> str:

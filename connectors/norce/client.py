@@ -12,12 +12,11 @@ import requests
 
 from django.conf import settings
 
-from connectors import ratelimit
 from connectors.norce import connect, errors, mapping
-from connectors.tokens import access_token
 from connectors.transport import ApiClient
 from core.errors import SyncError
-from integrations.models import Connector
+from core.limits import RateLimit
+from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
 
 TOKEN_PATH = "/identity/1.0/connect/token"
 QUERY_ORDERS_PATH = "/commerce/query/2.0/Orders/Orders"
@@ -33,7 +32,7 @@ ORDER_EXPAND = "Items,Buyer,Payer,ShipTo"
 # Connect allows 60 requests a minute per Norce customer, i.e. per API host.
 # Query publishes no number (its 429s are handled by the transport); the token
 # endpoint (3 a minute per IP) is protected by the shared token cache instead.
-CONNECT_LIMIT = ratelimit.RateLimit(60, 60.0)
+CONNECT_LIMIT = RateLimit(60, 60.0)
 # The Query API caps a page at 500 orders.
 MAX_PAGE = 500
 # Characters left as they are in OData query strings ($filter, quotes, parentheses, …).
@@ -57,8 +56,9 @@ class NorceClient(ApiClient):
 
     system = "norce"
 
-    def __init__(self, connector: Connector, *, session: requests.Session | None = None) -> None:
-        super().__init__(connector, session=session)
+    def __init__(self, connector: ConnectorAccount, *, store: ConnectorStore, limiter: RateLimiter,
+                 session: requests.Session | None = None) -> None:
+        super().__init__(connector, store=store, limiter=limiter, session=session)
         self.base_url = connector.base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
 
@@ -90,15 +90,15 @@ class NorceClient(ApiClient):
         return str((self.connector.settings or {}).get("scope") or "prod")
 
     # -- transport hooks --------------------------------------------------------------------
-    def rate_limit(self, url: str) -> tuple[str, ratelimit.RateLimit] | None:
+    def rate_limit(self, url: str) -> tuple[str, RateLimit] | None:
         if CONNECT_PATH in urlsplit(url).path:
             reserve = int(settings.BRYGGA.get("CONNECT_PRIORITY_RESERVE", 10))
-            return f"norce-connect:{self.host}", ratelimit.RateLimit(CONNECT_LIMIT.limit, CONNECT_LIMIT.window,
+            return f"norce-connect:{self.host}", RateLimit(CONNECT_LIMIT.limit, CONNECT_LIMIT.window,
                                                                      reserve=reserve)
         return None
 
     def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
-        token = access_token(self.connector, self._obtain_token, rejected=rejected)
+        token = self.store.access_token(self._obtain_token, rejected=rejected)
         return {"Authorization": f"Bearer {token}"}
 
     def error_from_response(self, response: requests.Response) -> SyncError:

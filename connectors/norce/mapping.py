@@ -294,7 +294,8 @@ def _require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         kind = "null" if body is None else type(body).__name__
         raise _malformed("body", f"the order must be a JSON object, got {kind}")
-    return normalise_keys(body)
+    normalised: dict[str, Any] = normalise_keys(body)
+    return normalised
 
 
 def _address(node: dict[str, Any], field: str) -> Address:
@@ -361,6 +362,13 @@ def party_from_client_customer(node: dict[str, Any], field: str) -> Party:
     )
 
 
+def _required_number(node: dict[str, Any], key: str, field: str) -> Decimal:
+    """A number that must be there (an error naming `field` when it is absent)."""
+    value = _number(node, key, field, required=True)
+    assert value is not None  # _number raised for a missing required number
+    return value
+
+
 def _quantity(item: dict[str, Any], field: str) -> Decimal:
     """Quantity (an int in the contract), or Quantity2 when that holds a fraction."""
     quantity = _number(item, "quantity", f"{field}.Quantity")
@@ -389,7 +397,7 @@ def _request_line(item: Any, index: int) -> OrderLine:
         part_no=part_no,
         description=description,
         quantity=_quantity(item, field),
-        unit_price=_number(item, "unitprice", f"{field}.UnitPrice", required=True),
+        unit_price=_required_number(item, "unitprice", f"{field}.UnitPrice"),
         vat_rate=_number(item, "vatrate", f"{field}.VatRate"),
         unit_vat=_number(item, "unitvat", f"{field}.UnitVat"),
         unit_price_original=_number(item, "unitpriceoriginal", f"{field}.UnitPriceOriginal"),
@@ -551,7 +559,7 @@ def _query_line(item: Any, index: int, freight_part_nos: set[str]) -> OrderLine:
         raise _malformed(field, f"must be an object, got {type(item).__name__}")
     part_no = _text(item, "partno", f"{field}.PartNo")
     description = _text(item, "productname", f"{field}.ProductName") or part_no
-    quantity = _number(item, "qtyordered", f"{field}.QtyOrdered", required=True)
+    quantity = _required_number(item, "qtyordered", f"{field}.QtyOrdered")
     unit_price = _number(item, "pricesale", f"{field}.PriceSale")
     if unit_price is None:
         line_amount = _number(item, "lineamount", f"{field}.LineAmount")

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from connectors.norce import connect
 from integrations import services
+from integrations.engine.clients import client_for
 from core.errors import SyncError, lookup
 from integrations.models import ConnectJob, Connector, Entity, Flow, LogEntry
 
@@ -335,14 +336,12 @@ def restartable(job: ConnectJob, *, now=None) -> tuple[bool, str]:
 
 def restart(job_pk: int) -> ConnectJob:
     """Job/Restart: Norce runs the job again from its stored payload; we follow it again."""
-    from integrations import registry
-
     job = ConnectJob.objects.select_related("flow", "integration").get(pk=job_pk)
     ok, reason = restartable(job)
     if not ok:
         raise SyncError("norce.job_restart_refused", f"Job {job.job_id} cannot be restarted: {reason}")
     connector = Connector.objects.get(integration_id=job.integration_id, role=Connector.Role.COMMERCE)
-    registry.client_class(connector.system)(connector).restart_job(job.job_id)
+    client_for(connector).restart_job(job.job_id)
     with transaction.atomic():
         ConnectJob.objects.filter(pk=job.pk).update(status=ConnectJob.Status.QUEUED, finished_at=None,
                                                     restarts=job.restarts + 1, restarted_at=timezone.now(),

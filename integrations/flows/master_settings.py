@@ -6,6 +6,7 @@ admin shows the effective values and refuses unknown keys or wrong types.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
 from typing import Any
 
 # Norce's guidance is to send accumulated batches; it publishes no size. Imports of a
@@ -136,7 +137,7 @@ def parse_settings(kind: str, raw: dict[str, Any] | None) -> MasterSettings:
     return settings
 
 
-def validate_settings_for(kind: str):
+def validate_settings_for(kind: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def validate(raw: dict[str, Any]) -> dict[str, Any]:
         return asdict(parse_settings(kind, raw))
     return validate

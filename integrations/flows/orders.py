@@ -18,6 +18,7 @@ from connectors.fortnox.client import invoice_is_live
 from connectors.fortnox.mapping import customer_payload, invoice_matches_order, invoice_payload, order_reference
 from connectors.norce.mapping import order_from_query, order_from_request
 from integrations import services
+from integrations.engine.clients import client_for
 from core.errors import SyncError, answer_lost
 from integrations.flows.order_settings import OrderFlowSettings, parse_settings
 from integrations.models import Entity, Integration, LogEntry, Reference, Task
@@ -558,8 +559,6 @@ def _invoice_summary(invoice: dict[str, Any]) -> str:
 
 def live_invoices_for(*, entity_id: int) -> list[dict[str, Any]]:
     """The live Fortnox invoices carrying this order's reference, oldest first (for the confirmation page)."""
-    from integrations import registry
-
     entity = Entity.objects.select_related("integration").get(pk=entity_id, data_type=DATA_TYPE)
     flow = services.flow_for(entity.integration, DATA_TYPE)
     settings = parse_settings_or_error(flow.settings if flow else {})
@@ -567,7 +566,7 @@ def live_invoices_for(*, entity_id: int) -> list[dict[str, Any]]:
     if "erp" not in connectors or "commerce" not in connectors:
         raise SyncError("config.connector_missing", f"{entity.integration} lacks its commerce or ERP connector")
     order = parse_order(entity, query_options(connectors["commerce"], settings))
-    erp = registry.client_class(connectors["erp"].system)(connectors["erp"])
+    erp = client_for(connectors["erp"])
     return erp.live_invoices(settings.reference_field, order_reference(order, settings))
 
 
@@ -754,8 +753,6 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
     Refused (ValueError) for the invoice the order is linked to, or one that does not carry
     the order's reference. Returns what was done.
     """
-    from integrations import registry
-
     number = str(number).strip()
     unclear: SyncError | None = None
     with transaction.atomic():
@@ -770,7 +767,7 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
         connectors = {c.role: c for c in entity.integration.connectors.all()}
         if "erp" not in connectors or "commerce" not in connectors:
             raise SyncError("config.connector_missing", f"{entity.integration} lacks its commerce or ERP connector")
-        erp = registry.client_class(connectors["erp"].system)(connectors["erp"])
+        erp = client_for(connectors["erp"])
         last_unclear = (LogEntry.objects.filter(entity=entity, code="order.credit_unconfirmed",
                                                 details__invoice=number).order_by("-created_at").first())
         if last_unclear is not None:

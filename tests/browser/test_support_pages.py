@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 from connectors.fortnox import settings as fortnox_settings
 from simulators.fortnox.server import FortnoxSimulator
 from simulators.norce.orders import DEMO_CATALOGUE, generate_order
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import selectors, services
 from integrations.flows import orders
 from integrations.flows.orders import store_order
@@ -508,7 +508,7 @@ def test_api_docs_render_swagger_ui_from_local_static_files(page: Page, world: W
 
 def test_a_connector_that_must_be_reconnected_is_named_on_the_index_the_list_and_its_page(
         fortnox_connector: Connector, page: Page, world: World):
-    from connectors.tokens import mark_reconnect_needed
+    from integrations.engine.tokens import mark_reconnect_needed
 
     in_db(lambda: mark_reconnect_needed(fortnox_connector, "Fortnox refused the authorisation (invalid_grant: "
                                                            "Invalid refresh token.)"))

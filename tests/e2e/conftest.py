@@ -8,7 +8,7 @@ import pytest
 
 from simulators.fortnox.server import FortnoxSimulator
 from simulators.norce.server import NorceSimulator
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations.models import Connector, Integration
 from tests.conftest import build_integration
 from tests.e2e.harness import QCluster

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import services
 from integrations.models import Connector
 

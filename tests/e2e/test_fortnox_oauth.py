@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from connectors.fortnox.client import FortnoxClient
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations.models import Connector
 from tests.conftest import build_integration
+from integrations.engine.clients import client_for
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def test_connect_to_fortnox_from_admin(db, fortnox, admin_client):
     assert done.status_code == 302 and f"/connector/{erp.pk}/" in done["Location"]
     erp.refresh_from_db()
     assert erp.tokens["refresh_token"] and erp.token_expires_at
-    assert FortnoxClient(erp).company_information()["CompanyName"]
+    assert client_for(erp).company_information()["CompanyName"]
 
     # The code is single-use: replaying the callback fails with a clear message and keeps the tokens.
     tokens = dict(erp.tokens)
@@ -82,6 +82,6 @@ def test_connect_a_service_account_then_tokens_come_by_client_credentials(db, fo
     assert erp.tokens["grant"] == "client_credentials" and "refresh_token" not in erp.tokens
 
     fortnox.expire_access_tokens()
-    assert FortnoxClient(erp).company_information()["CompanyName"]
+    assert client_for(erp).company_information()["CompanyName"]
     assert [t["grant_type"] for t in fortnox.issued_tokens] == ["seed", "authorization_code", "client_credentials"]
     assert fortnox.refresh_token_uses == {}

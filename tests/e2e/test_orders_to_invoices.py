@@ -10,12 +10,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from connectors.fortnox.client import FortnoxClient
 from simulators.norce.orders import DEMO_CATALOGUE, generate_order, order_gross_total
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import services
 from integrations.models import Connector, Entity, LogEntry, Reference, Task
 from tests.e2e.harness import QCluster, wait_until
+from integrations.engine.clients import client_for
 
 pytestmark = pytest.mark.e2e
 
@@ -222,7 +222,7 @@ def test_two_workers_refreshing_the_fortnox_token_at_once(wired, fortnox):
 
     def worker() -> None:
         try:
-            client = FortnoxClient(Connector.objects.get(pk=erp.pk))
+            client = client_for(Connector.objects.get(pk=erp.pk))
             barrier.wait()
             results.append(client.company_information()["CompanyName"])
         except Exception as exc:  # noqa: BLE001 - reported below

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import jobs, services
 from integrations.flows import orders
 from integrations.models import Connector, Entity, LogEntry, Task

@@ -263,11 +263,12 @@ def test_connect_to_fortnox_redirects_to_consent(admin_client, world, settings):
 
 def test_fortnox_callback_exchanges_the_code(admin_client, world, monkeypatch):
     from connectors.fortnox import oauth
+    from connectors.fortnox.client import FortnoxClient
 
     fortnox = world.connectors.get(system=Connector.System.FORTNOX)
     exchanged = []
-    monkeypatch.setattr(oauth, "exchange_code",
-                        lambda connector, *, code, redirect_uri: exchanged.append((connector.pk, code, redirect_uri)))
+    monkeypatch.setattr(FortnoxClient, "exchange_code",
+                        lambda client, *, code, redirect_uri: exchanged.append((client.connector.pk, code, redirect_uri)))
     response = admin_client.get(reverse("fortnox-oauth-callback"),
                                 {"code": "abc", "state": oauth.make_state(fortnox.pk)})
     assert response.status_code == 302
@@ -279,15 +280,16 @@ def test_fortnox_callback_exchanges_the_code(admin_client, world, monkeypatch):
 
 def test_fortnox_callback_reports_errors_with_code_and_hint(admin_client, world, monkeypatch):
     from connectors.fortnox import oauth
+    from connectors.fortnox.client import FortnoxClient
 
     fortnox = world.connectors.get(system=Connector.System.FORTNOX)
     response = admin_client.get(reverse("fortnox-oauth-callback"), {"code": "abc", "state": "forged"})
     assert response.status_code == 400 and "does not belong" in response.content.decode()
 
-    def refuse(connector, *, code, redirect_uri):
+    def refuse(client, *, code, redirect_uri):
         raise errors.SyncError("auth.failed", "invalid_grant", hint="Press 'Connect to Fortnox' again.")
 
-    monkeypatch.setattr(oauth, "exchange_code", refuse)
+    monkeypatch.setattr(FortnoxClient, "exchange_code", refuse)
     state = oauth.make_state(fortnox.pk)
     response = admin_client.get(reverse("fortnox-oauth-callback"), {"code": "abc", "state": state})
     assert response.url == admin_url(Connector, "change", fortnox.pk)

@@ -15,6 +15,7 @@ from integrations import registry, services
 from core.errors import SyncError
 from integrations.models import Entity, Flow, LogEntry, Task
 from tests.conftest import build_integration
+from integrations.engine.clients import client_for
 
 BEHAVIOUR: dict = {}
 
@@ -191,7 +192,7 @@ def test_order_statuses_may_use_the_connect_requests_kept_from_bulk_imports(db, 
     out at once, from the reserve, and is counted in the same shared window."""
     import time as clock
 
-    from connectors.norce.client import CONNECT_LIMIT, NorceClient
+    from connectors.norce.client import CONNECT_LIMIT
     from integrations.models import RateLimitBucket
 
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": True, "CONNECT_PRIORITY_RESERVE": 10}
@@ -200,7 +201,7 @@ def test_order_statuses_may_use_the_connect_requests_kept_from_bulk_imports(db, 
     ref = norce_server.place_order(push=False)["ClientOrderRef"]
     Entity.objects.create(integration=integration, data_type="order", source_id=ref, reference=ref,
                           status=Entity.Status.SYNCED, target_id="100")
-    key = f"norce-connect:{NorceClient(integration.connectors.get(role='commerce')).host}"
+    key = f"norce-connect:{client_for(integration.connectors.get(role='commerce')).host}"
     spent = CONNECT_LIMIT.limit - 10
     RateLimitBucket.objects.update_or_create(key=key, defaults={"hits": [clock.time()] * spent})
     task = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
@@ -344,7 +345,7 @@ def test_the_sweeper_and_the_rules_follow_the_priority_cluster_setting(integrati
 
 def test_a_scheduled_poll_only_stores_and_a_follow_up_on_the_ordinary_queue_invoices(
         db, norce_server, fortnox, settings, django_capture_on_commit_callbacks):
-    from connectors.tokens import store_tokens
+    from integrations.engine.tokens import store_tokens
     from integrations.models import Connector
 
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False, "PRIORITY_CLUSTER": "brygga-priority"}

@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from simulators.fortnox.server import FortnoxSimulator
 from connectors.norce import connect
 from simulators.norce.server import NorceSimulator
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import registry, resync, selectors, services
 from integrations.demo import MASTER_FLOWS, add_master_data_flows
 from core.errors import SyncError
@@ -36,6 +36,7 @@ from integrations.models import (
     WebhookDelivery,
 )
 from tests.conftest import build_integration
+from integrations.engine.clients import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,9 +103,8 @@ def statuses(flow: Flow) -> dict[str, str]:
     return dict(entities(flow).values_list("source_id", "status"))
 
 
-def client_for(flow: Flow, role: str):
-    connector = flow.integration.connectors.get(role=role)
-    return registry.client_class(connector.system)(connector)
+def flow_client(flow: Flow, role: str):
+    return client_for(flow.integration.connectors.get(role=role))
 
 
 def demo_articles(fortnox: FortnoxSimulator) -> list[dict]:
@@ -575,7 +575,7 @@ def test_dry_run_writes_nothing_and_counts_a_norce_only_sku(flows, norce, fortno
     flow = flows["products_to_commerce"]
     norce.connect.seed_skus([NORCE_ONLY, {"PartNo": "NORCE-HIDDEN", "Status": 4}])
     settings = parse_settings(flow.kind, flow.settings)
-    report = resync.dry_run(flow, settings, client_for(flow, "erp"), client_for(flow, "commerce"), full=True)
+    report = resync.dry_run(flow, settings, flow_client(flow, "erp"), flow_client(flow, "commerce"), full=True)
     count = len(demo_articles(fortnox))
     assert report.read == count and report.would_send == count and report.errors == 0
     assert report.by_method == {connect.PRODUCTS: count}
@@ -594,7 +594,7 @@ def test_incremental_dry_run_after_a_sync_sees_only_the_change(flows, norce, for
     fortnox.seed_articles([{"ArticleNumber": number, "Description": "Nytt namn"}])
     settings = parse_settings(flow.kind, flow.settings)
     before = list(entities(flow).values_list("pk", "status", "payload_hash"))
-    report = resync.dry_run(flow, settings, client_for(flow, "erp"), client_for(flow, "commerce"), full=False)
+    report = resync.dry_run(flow, settings, flow_client(flow, "erp"), flow_client(flow, "commerce"), full=False)
     assert report.would_send == 1
     assert report.fields == {"ProductCulture.Name", "SkuCulture.ErpName"}
     assert report.unchanged == report.read - 1
@@ -614,8 +614,8 @@ def test_full_file_deactivates_a_norce_only_sku(flows, norce, fortnox):
     flow = flows["products_to_commerce"]
     norce.connect.seed_skus([NORCE_ONLY])
     settings = parse_settings(flow.kind, flow.settings)
-    run_ = resync.full_file(command_context(flow), flow, settings, client_for(flow, "commerce"),
-                            client_for(flow, "erp"), follow_timeout=30)
+    run_ = resync.full_file(command_context(flow), flow, settings, flow_client(flow, "commerce"),
+                            flow_client(flow, "erp"), follow_timeout=30)
     assert run_.status == ResyncRun.Status.DONE, run_.error
     assert norce.connect.sku(NORCE_ONLY)["Status"] == 5
     numbers = {a["ArticleNumber"] for a in demo_articles(fortnox)}
@@ -634,8 +634,8 @@ def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox
     pages = -(-len(numbers) // 10)
     assert pages >= 3
 
-    first = resync.full_file(command_context(flow), flow, settings, client_for(flow, "commerce"),
-                             client_for(flow, "erp"), deadline=time.monotonic() - 1)
+    first = resync.full_file(command_context(flow), flow, settings, flow_client(flow, "commerce"),
+                             flow_client(flow, "erp"), deadline=time.monotonic() - 1)
     first.refresh_from_db()
     assert first.status == ResyncRun.Status.READING
     assert (first.pages_done, first.total_pages, first.items) == (1, pages, 10)
@@ -644,8 +644,8 @@ def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox
 
     seen_pages: list[int] = []
     fortnox.requests_seen.clear()
-    second = resync.full_file(command_context(flow), flow, settings, client_for(flow, "commerce"),
-                              client_for(flow, "erp"), follow_timeout=30,
+    second = resync.full_file(command_context(flow), flow, settings, flow_client(flow, "commerce"),
+                              flow_client(flow, "erp"), follow_timeout=30,
                               progress=lambda state: seen_pages.append(state.pages_done))
     assert second.pk == first.pk
     assert second.status == ResyncRun.Status.DONE, second.error
@@ -771,8 +771,8 @@ def test_resync_run_admin_pages(flows, norce, admin_client, monkeypatch):
     monkeypatch.setattr("connectors.fortnox.client.PAGE_SIZE", 10)
     flow = flows["products_to_commerce"]
     settings = parse_settings(flow.kind, flow.settings)
-    run_ = resync.full_file(command_context(flow), flow, settings, client_for(flow, "commerce"),
-                            client_for(flow, "erp"), deadline=time.monotonic() - 1)
+    run_ = resync.full_file(command_context(flow), flow, settings, flow_client(flow, "commerce"),
+                            flow_client(flow, "erp"), deadline=time.monotonic() - 1)
     changelist = admin_client.get(reverse("admin:integrations_resyncrun_changelist"))
     assert changelist.status_code == 200
     assert_no_secrets(changelist.content)
@@ -835,7 +835,7 @@ def test_stock_flow_uses_the_reserved_share_of_the_connect_limit(flows, norce, f
 
     assert run(flows["products_to_commerce"]).status == Task.Status.SUCCEEDED
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": True, "CONNECT_PRIORITY_RESERVE": 10}
-    key = f"norce-connect:{client_for(flows['stock_to_commerce'], 'commerce').host}"
+    key = f"norce-connect:{flow_client(flows['stock_to_commerce'], 'commerce').host}"
     now = time.time()
     # Bulk imports have used their whole share (60 - 10) of this minute.
     RateLimitBucket.objects.update_or_create(key=key, defaults={"hits": [now - 1] * 50})

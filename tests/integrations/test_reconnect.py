@@ -8,13 +8,14 @@ import pytest
 import requests
 from django.utils import timezone
 
-from connectors.fortnox.client import FortnoxClient, tenant_of
+from connectors.fortnox.client import tenant_of
 from simulators.norce.server import NorceSimulator
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import services
 from integrations.flows.orders import store_order
 from integrations.models import Connector, Entity, LogEntry, Task
 from tests.conftest import build_integration
+from integrations.engine.clients import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,12 +65,12 @@ def test_a_spent_refresh_token_moves_the_connector_to_its_service_account_when_f
     fortnox.service_consents.add("fortnox-client")
     spend_refresh_token_elsewhere(fortnox, world["issued"]["refresh_token"])
 
-    assert FortnoxClient(world["erp"]).company_information()["CompanyName"]
+    assert client_for(world["erp"]).company_information()["CompanyName"]
     erp = Connector.objects.get(pk=world["erp"].pk)
     assert erp.settings["grant"] == "client_credentials" and erp.settings["tenant_id"] == str(fortnox.tenant_id)
     assert not erp.needs_reconnect
     assert [t["grant_type"] for t in fortnox.issued_tokens][-1] == "client_credentials"
-    assert FortnoxClient(erp).company_information()["CompanyName"]  # and it keeps working
+    assert client_for(erp).company_information()["CompanyName"]  # and it keeps working
 
 
 def test_a_token_answer_lost_to_our_timeout_is_recovered_through_the_service_account(world, fortnox, settings):
@@ -78,7 +79,7 @@ def test_a_token_answer_lost_to_our_timeout_is_recovered_through_the_service_acc
     fortnox.service_consents.add("fortnox-client")  # the app's service account was approved
     fortnox.hold_token_answer, fortnox.hold_token_answers = 1.5, 1
     try:
-        info = FortnoxClient(world["erp"]).company_information()
+        info = client_for(world["erp"]).company_information()
     finally:
         fortnox.hold_token_answer = 0.0
     assert info["CompanyName"]
@@ -103,7 +104,7 @@ def test_a_refresh_whose_request_never_arrived_is_sent_again_with_the_same_token
             return real.request(method, url, **kwargs)
 
     session = LosesTheFirstTokenRequest()
-    assert FortnoxClient(world["erp"], session=session).company_information()["CompanyName"]
+    assert client_for(world["erp"], session=session).company_information()["CompanyName"]
     assert session.lost == 1
     assert fortnox.refresh_token_uses[world["issued"]["refresh_token"]] == 1
     assert not Connector.objects.get(pk=world["erp"].pk).needs_reconnect
@@ -151,7 +152,7 @@ def test_the_reconnect_state_is_shown_on_the_dashboard_the_connector_and_the_api
     spend_refresh_token_elsewhere(fortnox, world["issued"]["refresh_token"])
     erp = world["erp"]
     with pytest.raises(Exception):
-        FortnoxClient(erp).company_information()
+        client_for(erp).company_information()
     index = admin_client.get("/admin/").content.decode()
     assert "Needs a person now" in index and "Reconnect Fortnox" in index
     assert f"/admin/integrations/connector/{erp.pk}/change/" in index

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from simulators.fortnox.server import FortnoxSimulator
 from simulators.norce.orders import DEMO_CATALOGUE, generate_order
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from integrations import services
 from integrations.flows.orders import store_order
 from integrations.models import Connector, Entity, Integration, LogEntry, Reference, Task

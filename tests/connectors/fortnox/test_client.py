@@ -19,6 +19,7 @@ from connectors.fortnox.client import FortnoxClient
 from connectors.fortnox.errors import error_for, oauth_error_for
 from core.errors import SyncError
 from integrations.models import Connector, RateLimitBucket
+from integrations.engine.clients import client_for
 
 SECRETS = ("fortnox-secret-value", "refresh-secret-1", "access-secret-old", "refresh-secret-2", "access-secret-new")
 
@@ -102,7 +103,7 @@ def client(connector, fake) -> FortnoxClient:
     session = requests.Session()
     session.mount("http://", fake)
     session.mount("https://", fake)
-    return FortnoxClient(connector, session=session)
+    return client_for(connector, session=session)
 
 
 def assert_no_secrets(error: SyncError) -> None:
@@ -226,7 +227,7 @@ def test_429_then_success(client, fake):
 def test_429_without_retry_after_pauses_briefly_and_retries(client, fake, monkeypatch):
     slept: list[float] = []
     monkeypatch.setattr("connectors.transport.time.sleep", slept.append)
-    monkeypatch.setattr("connectors.ratelimit.time.sleep", slept.append)
+    monkeypatch.setattr("integrations.engine.ratelimit.time.sleep", slept.append)
     fake.on("GET", "/3/companyinformation", (429, None), (200, {"CompanyInformation": {"CompanyName": "Demo AB"}}))
     assert client.company_information()["CompanyName"] == "Demo AB"
     assert len(fake.sent) == 2
@@ -443,7 +444,7 @@ def test_exchange_code_stores_tokens(connector, fake):
     fake.on("POST", "/oauth-v1/token", token_reply("access-secret-new", "refresh-secret-2"))
     session = requests.Session()
     session.mount("http://", fake)
-    oauth.exchange_code(connector, code="c0de", redirect_uri="https://brygga.example/cb", session=session)
+    client_for(connector, session=session).exchange_code(code="c0de", redirect_uri="https://brygga.example/cb")
     assert form(fake.sent[0]) == {"grant_type": "authorization_code", "code": "c0de",
                                   "redirect_uri": "https://brygga.example/cb"}
     assert fake.sent[0].headers["Authorization"].startswith("Basic ")
@@ -457,7 +458,7 @@ def test_exchange_code_with_a_used_code_asks_to_reconnect(connector, fake):
     session = requests.Session()
     session.mount("http://", fake)
     with pytest.raises(SyncError) as caught:
-        oauth.exchange_code(connector, code="c0de", redirect_uri="https://b/cb", session=session)
+        client_for(connector, session=session).exchange_code(code="c0de", redirect_uri="https://b/cb")
     assert caught.value.code == "fortnox.auth"
     assert "expired or was already used" in caught.value.message
     assert "Connect to Fortnox" in caught.value.hint

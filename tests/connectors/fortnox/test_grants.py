@@ -11,13 +11,13 @@ from typing import Iterator
 import pytest
 
 from connectors.fortnox import oauth
-from connectors.fortnox.client import FortnoxClient
 from connectors.fortnox.settings import parse_auth_settings, validate_settings
 from simulators.fortnox.server import FortnoxSimulator
-from connectors.tokens import store_tokens
+from integrations.engine.tokens import store_tokens
 from core.errors import SyncError
 from integrations.models import Connector
 from tests.conftest import build_integration
+from integrations.engine.clients import client_for
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_switched_to_client_credentials_gets_tokens_by_client_credentials_not_by
     issued = code_grant_tokens(fortnox, erp)
     erp = use_grant(erp, {"grant": "client_credentials", "tenant_id": str(fortnox.tenant_id)})
 
-    assert FortnoxClient(erp).company_information()["CompanyName"]
+    assert client_for(erp).company_information()["CompanyName"]
 
     assert grants_issued(fortnox) == ["seed", "client_credentials"]
     assert fortnox.refresh_token_uses == {}
@@ -67,31 +67,31 @@ def test_switched_to_client_credentials_gets_tokens_by_client_credentials_not_by
 
     # The next access token is fetched by client credentials too.
     fortnox.expire_access_tokens()
-    FortnoxClient(Connector.objects.get(pk=erp.pk)).company_information()
+    client_for(Connector.objects.get(pk=erp.pk)).company_information()
     assert grants_issued(fortnox) == ["seed", "client_credentials", "client_credentials"]
 
 
 def test_tokens_stored_without_a_grant_count_as_the_code_grants(fortnox, erp):
     store_tokens(erp, fortnox.issue_tokens("fortnox-client"))  # as rows stored before the grant was recorded
     assert "grant" not in Connector.objects.get(pk=erp.pk).tokens
-    FortnoxClient(Connector.objects.get(pk=erp.pk)).company_information()
+    client_for(Connector.objects.get(pk=erp.pk)).company_information()
     assert grants_issued(fortnox) == ["seed"]  # the code grant keeps using them
 
     erp = use_grant(Connector.objects.get(pk=erp.pk),
                     {"grant": "client_credentials", "tenant_id": str(fortnox.tenant_id)})
-    FortnoxClient(erp).company_information()
+    client_for(erp).company_information()
     assert grants_issued(fortnox) == ["seed", "client_credentials"]
     assert "refresh_token" not in Connector.objects.get(pk=erp.pk).tokens
 
 
 def test_switched_back_from_client_credentials_asks_to_connect_again(fortnox, erp):
     erp = use_grant(erp, {"grant": "client_credentials", "tenant_id": str(fortnox.tenant_id)})
-    FortnoxClient(erp).company_information()
+    client_for(erp).company_information()
     assert grants_issued(fortnox) == ["client_credentials"]
 
     erp = use_grant(Connector.objects.get(pk=erp.pk), {"grant": "authorization_code"})
     with pytest.raises(SyncError) as caught:
-        FortnoxClient(erp).company_information()
+        client_for(erp).company_information()
     assert caught.value.code == "fortnox.not_connected"
     assert "service account" in caught.value.message
     assert "Connect to Fortnox" in caught.value.hint
@@ -103,14 +103,14 @@ def test_switched_back_with_its_refresh_token_uses_it(fortnox, erp):
     fortnox.require_service_consent = True  # no service account was approved for this app
     erp = use_grant(erp, {"grant": "client_credentials", "tenant_id": str(fortnox.tenant_id)})
     with pytest.raises(SyncError) as caught:
-        FortnoxClient(erp).company_information()
+        client_for(erp).company_information()
     assert caught.value.code == "fortnox.auth"
     assert fortnox.refresh_token_uses == {}
     assert Connector.objects.get(pk=erp.pk).tokens["refresh_token"] == issued["refresh_token"]
 
     erp = use_grant(Connector.objects.get(pk=erp.pk), {"grant": "authorization_code"})
     fortnox.expire_access_tokens()
-    assert FortnoxClient(erp).company_information()["CompanyName"]
+    assert client_for(erp).company_information()["CompanyName"]
     assert fortnox.refresh_token_uses == {issued["refresh_token"]: 1}
     stored = Connector.objects.get(pk=erp.pk).tokens
     assert stored["grant"] == "authorization_code" and stored["refresh_token"] != issued["refresh_token"]
@@ -119,7 +119,7 @@ def test_switched_back_with_its_refresh_token_uses_it(fortnox, erp):
 def test_tenant_id_alone_does_not_switch_the_grant(fortnox, erp):
     erp = use_grant(erp, {"tenant_id": str(fortnox.tenant_id)})
     with pytest.raises(SyncError) as caught:
-        FortnoxClient(erp).company_information()
+        client_for(erp).company_information()
     assert caught.value.code == "fortnox.not_connected"
     assert fortnox.issued_tokens == []
 
@@ -127,7 +127,7 @@ def test_tenant_id_alone_does_not_switch_the_grant(fortnox, erp):
 def test_invalid_grant_settings_are_a_configuration_error(fortnox, erp):
     erp = use_grant(erp, {"grant": "client_credentials"})
     with pytest.raises(SyncError) as caught:
-        FortnoxClient(erp).company_information()
+        client_for(erp).company_information()
     assert caught.value.code == "config.connector_settings"
     assert "tenant_id" in caught.value.message and "Tenant id" in caught.value.hint
     assert fortnox.issued_tokens == []

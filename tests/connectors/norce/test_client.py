@@ -13,9 +13,11 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from connectors.norce import errors
-from connectors.norce.client import CONNECT_LIMIT, NorceClient
+from connectors.norce.client import CONNECT_LIMIT
 from core.errors import SyncError
 from integrations.models import Connector
+from connectors.norce.client import NorceClient
+from integrations.engine.clients import client_for
 
 SECRET = "norce-secret-value"
 Reply = tuple[int, Any, dict[str, str]]
@@ -100,7 +102,7 @@ def make_client(connector: Connector, fake: FakeNorce) -> NorceClient:
     session = requests.Session()
     session.mount("http://", fake)
     session.mount("https://", fake)
-    client = NorceClient(Connector.objects.get(pk=connector.pk), session=session)
+    client = client_for(Connector.objects.get(pk=connector.pk), session=session)
     client.backoff = 0.0
     return client
 

@@ -1,4 +1,4 @@
-"""A sliding-window rate limiter shared by every worker and process.
+"""The rate limiter connectors are handed: a sliding window shared by every worker and process.
 
 The window lives in one database row per key (see integrations.models.RateLimitBucket).
 `acquire()` locks the row, drops hits older than the window and either records a
@@ -8,28 +8,12 @@ django-q2 workers on all machines share one budget, as the APIs count it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-
 from django.conf import settings
 from django.db import transaction
 
 from core.errors import SyncError
+from core.limits import RateLimit
 from integrations.models import RateLimitBucket
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    limit: int  # requests ...
-    window: float  # ... per this many seconds
-    # Extra seconds added to the window: our clock stamps a request before it is
-    # sent, the API counts it on arrival; the margin absorbs that latency.
-    margin: float = 0.1
-    # Requests of the window kept for priority callers (e.g. stock updates): others may
-    # use only `limit - reserve`, so a long bulk import never starves them.
-    reserve: int = 0
-
-    def allowed(self, priority: bool) -> int:
-        return self.limit if priority or self.reserve <= 0 else max(1, self.limit - self.reserve)
 
 
 def rate_limits_enabled() -> bool:
@@ -86,3 +70,13 @@ def penalise(key: str, rate: RateLimit, seconds: float) -> None:
         bucket = RateLimitBucket.objects.select_for_update().get(key=key)
         bucket.hits = [max(until, now - rate.window)] * rate.limit
         bucket.save(update_fields=["hits", "updated_at"])
+
+
+class DatabaseRateLimiter:
+    """The `core.ports.RateLimiter` every connector client is handed."""
+
+    def acquire(self, key: str, rate: RateLimit, *, priority: bool = False) -> float:
+        return acquire(key, rate, priority=priority)
+
+    def penalise(self, key: str, rate: RateLimit, seconds: float) -> None:
+        penalise(key, rate, seconds)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from connectors import ratelimit
-from connectors.norce.client import NorceClient
+from integrations.engine import ratelimit
 from integrations.models import Connector, RateLimitBucket
+from integrations.engine.clients import client_for
 
 RATE = ratelimit.RateLimit(limit=10, window=60.0, margin=0.0, reserve=3)
 T0 = 1_000_000.0
@@ -98,7 +98,7 @@ def test_acquire_of_a_full_bulk_share_reports_rate_limited():
 
 def test_norce_connect_limit_carries_the_configured_reserve(integration, settings):
     connector = integration.connectors.get(role=Connector.Role.COMMERCE)
-    client = NorceClient(connector)
+    client = client_for(connector)
     settings.BRYGGA = {**settings.BRYGGA, "CONNECT_PRIORITY_RESERVE": 12}
     key, rate = client.rate_limit(connector.base_url + "/commerce/connect/4.0/Product/ImportOnhands")
     assert key == f"norce-connect:{client.host}"

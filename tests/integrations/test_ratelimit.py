@@ -7,7 +7,7 @@ import time
 import pytest
 from django.db import connection
 
-from connectors import ratelimit
+from integrations.engine import ratelimit
 
 RATE = ratelimit.RateLimit(limit=5, window=1.0, margin=0.05)
 SCHEDULING_SLACK = 0.25

@@ -1,4 +1,5 @@
-"""OAuth access tokens cached on the Connector row and shared by all workers.
+"""The token store connectors are handed: OAuth access tokens cached on the Connector row and
+shared by all workers.
 
 Obtaining a token happens under a row lock on the connector: a second worker that
 needs a token waits for the first and then uses the token it stored. That is what
@@ -118,3 +119,23 @@ def _obtain_locked(connector: Connector, obtain: Callable[[dict[str, Any]], dict
         tokens = store_tokens(locked, answer, keep=keep, grant_type=grant, refresh=refresh)
         connector.reconnect_needed_at, connector.reconnect_reason = None, ""
         return tokens, locked.token_expires_at
+
+
+class ConnectorTokens:
+    """The `core.ports.ConnectorStore` a connector's client is handed: its row in the database."""
+
+    def __init__(self, connector: Connector) -> None:
+        self.connector = connector
+
+    def access_token(self, obtain: Callable[[dict[str, Any]], dict[str, Any]], *, rejected: str | None = None,
+                     grant: str | None = None, refresh: bool = True, unrecorded: str | None = None) -> str:
+        return access_token(self.connector, obtain, rejected=rejected, grant=grant, refresh=refresh,
+                            unrecorded=unrecorded)
+
+    def store_tokens(self, answer: dict[str, Any], *, grant_type: str | None = None,
+                     refresh: bool = True) -> dict[str, Any]:
+        return store_tokens(self.connector, answer, grant_type=grant_type, refresh=refresh)
+
+    def save_settings(self, settings: dict[str, Any]) -> None:
+        Connector.objects.filter(pk=self.connector.pk).update(settings=settings)
+        self.connector.settings = settings
