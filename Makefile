@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 # Tests run on PostgreSQL; point DATABASE_URL elsewhere to use another server.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brygga
 
-.PHONY: install demo test test-e2e test-browser bench soak run simulate clean
+.PHONY: install demo lint test test-e2e test-browser bench soak run simulate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[test,redis]"
+	$(PIP) install --quiet -e ".[test,redis,lint]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +22,14 @@ install: $(STAMP)
 ## and seed a demo merchant.
 demo: install
 	Q_PRIORITY_CLUSTER=$${Q_PRIORITY_CLUSTER-brygga-priority} $(PY) manage.py demo
+
+## make lint: ruff (lint and format), mypy (strict on core, bookkeeping and connectors) and the
+## import contracts of the stack (import-linter, see pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## make test: the whole suite (unit and end-to-end) on PostgreSQL.
 test: install
