@@ -32,6 +32,7 @@ Runtime measured on 2 CPUs: ≈ 10 minutes with --quick (1M without limits 3.5 m
 100k full files 0.5 and 1 min, incremental 100k 4 min, stock latency 1.2 min), plus
 ≈ 8 minutes for 1M with limits on (2,000 Fortnox pages at 5 a second).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,13 +80,20 @@ def quick_default() -> bool:
 class World:
     """Fresh simulators and an integration with the four master-data flows."""
 
-    def __init__(self, *, name: str, articles: int, limits: bool, seeded_before: timedelta | None = None,
-                 with_schedules: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        articles: int,
+        limits: bool,
+        seeded_before: timedelta | None = None,
+        with_schedules: bool = False,
+    ) -> None:
         from bench.run import build_integration
+        from integrations.demo import add_master_data_flows
+        from integrations.engine.tokens import store_tokens
         from simulators.fortnox.server import FortnoxSimulator
         from simulators.norce.server import NorceSimulator
-        from integrations.engine.tokens import store_tokens
-        from integrations.demo import add_master_data_flows
 
         self.fortnox = FortnoxSimulator()
         self.fortnox.limiter.enabled = limits
@@ -99,8 +107,9 @@ class World:
         self.norce.connect_limiter.enabled = limits
         self.fortnox.start()
         self.norce.start()
-        self.integration, erp = build_integration(name=name, norce_url=self.norce.url, fortnox_url=self.fortnox.url,
-                                                  flow_settings={})
+        self.integration, erp = build_integration(
+            name=name, norce_url=self.norce.url, fortnox_url=self.fortnox.url, flow_settings={}
+        )
         store_tokens(erp, self.fortnox.issue_tokens("fortnox-client"))
         self.flows = add_master_data_flows(self.integration, with_schedules=with_schedules)
         self.articles = articles
@@ -143,14 +152,25 @@ class World:
                 mismatches.append(f"{number}: missing")
                 continue
             name = ((sku.get("Cultures") or {}).get("sv-SE") or {}).get("ErpName")
-            problems = [what for what, ok in (("EanCode", sku.get("EanCode") == article["EAN"]),
-                                              ("ErpName", name == article["Description"]),
-                                              ("Status", sku.get("Status") == 1)) if not ok]
+            problems = [
+                what
+                for what, ok in (
+                    ("EanCode", sku.get("EanCode") == article["EAN"]),
+                    ("ErpName", name == article["Description"]),
+                    ("Status", sku.get("Status") == 1),
+                )
+                if not ok
+            ]
             if problems:
                 mismatches.append(f"{number}: {', '.join(problems)} differ")
-        return {"norce_skus": skus, "norce_active": active, "fortnox_articles": self.articles,
-                "spot_checked": len(indices), "mismatches": mismatches[:10],
-                "equal": skus == self.articles and active == self.articles and not mismatches}
+        return {
+            "norce_skus": skus,
+            "norce_active": active,
+            "fortnox_articles": self.articles,
+            "spot_checked": len(indices),
+            "mismatches": mismatches[:10],
+            "equal": skus == self.articles and active == self.articles and not mismatches,
+        }
 
     def close(self) -> None:
         self.fortnox.stop()
@@ -189,8 +209,12 @@ class RunWatcher(threading.Thread):
 
         try:
             while not self.halt.wait(0.25):
-                row = ResyncRun.objects.filter(flow_id=self.flow_id).order_by("-pk").values(
-                    "status", "pages_done").first()
+                row = (
+                    ResyncRun.objects.filter(flow_id=self.flow_id)
+                    .order_by("-pk")
+                    .values("status", "pages_done")
+                    .first()
+                )
                 if row:
                     self.phases.setdefault(row["status"], time.time())
                     self.pages = row["pages_done"]
@@ -202,8 +226,9 @@ class RunWatcher(threading.Thread):
         self.join(timeout=5)
 
 
-def run_resync(integration_id: int, flow_id: int, *, full: bool, rate_limits: bool, key: str,
-               timeout: float) -> dict[str, Any]:
+def run_resync(
+    integration_id: int, flow_id: int, *, full: bool, rate_limits: bool, key: str, timeout: float
+) -> dict[str, Any]:
     """`manage.py resync <id> products [--full] --no-progress` in its own process, measured."""
     args = [sys.executable, "manage.py", "resync", str(integration_id), "products", "--no-progress"]
     if full:
@@ -213,8 +238,9 @@ def run_resync(integration_id: int, flow_id: int, *, full: bool, rate_limits: bo
     watcher = RunWatcher(flow_id) if full else None
     with open(log_path, "wb") as out:
         started = time.time()
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         if watcher:
             watcher.start()
         peak_hwm = peak_rss = 0
@@ -249,16 +275,23 @@ def run_resync(integration_id: int, flow_id: int, *, full: bool, rate_limits: bo
     if watcher and watcher.phases:
         marks = sorted(watcher.phases.items(), key=lambda kv: kv[1])
         ends = [t for _, t in marks[1:]] + [started + wall]
-        phases = {name: round(end - (started if i == 0 else at), 1)
-                  for i, ((name, at), end) in enumerate(zip(marks, ends)) if name not in ("done", "failed")}
+        phases = {
+            name: round(end - (started if i == 0 else at), 1)
+            for i, ((name, at), end) in enumerate(zip(marks, ends))
+            if name not in ("done", "failed")
+        }
     return {
-        "exit_code": process.returncode, "timed_out": timed_out, "wall_seconds": round(wall, 2),
+        "exit_code": process.returncode,
+        "timed_out": timed_out,
+        "wall_seconds": round(wall, 2),
         # VmHWM: the kernel's high-water mark of the process's resident set since its exec (read
         # until it exits). ru_maxrss is not used: Linux carries the parent's RSS at fork into it.
         "peak_rss_mb": round(peak_hwm / 1024, 1),
         "sampled_vmrss_max_mb": round(peak_rss / 1024, 1),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-        "phases_seconds": phases, "output_tail": output[-1500:], "log": str(log_path.relative_to(ROOT)),
+        "phases_seconds": phases,
+        "output_tail": output[-1500:],
+        "log": str(log_path.relative_to(ROOT)),
     }
 
 
@@ -277,8 +310,10 @@ def resync_case(key: str, title: str, *, n: int, full: bool, limits: bool) -> di
             timeout = 240 + 1.5 * n / FORTNOX_PAGE / 4.9
         else:  # an incremental run also confirms every record in the database when its job ends
             timeout = 180 + n / (1000 if full else 250)
-        log(f"[{key}] manage.py resync {world.integration.pk} products{' --full' if full else ''} "
-            f"(rate limits {'on' if limits else 'off'}, timeout {timeout:.0f}s)")
+        log(
+            f"[{key}] manage.py resync {world.integration.pk} products{' --full' if full else ''} "
+            f"(rate limits {'on' if limits else 'off'}, timeout {timeout:.0f}s)"
+        )
         measured = run_resync(world.integration.pk, flow.pk, full=full, rate_limits=limits, key=key, timeout=timeout)
         world.norce.connect.wait_idle(timeout=120)
         after = world.counters()
@@ -289,21 +324,33 @@ def resync_case(key: str, title: str, *, n: int, full: bool, limits: bool) -> di
             jobs[status] = jobs.get(status, 0) + 1
         expected_imports = 1 if full else math.ceil(n / batch_size)
         result = {
-            "case": key, "title": title, "n": n, "full_file": full, "rate_limits": limits,
-            "batch_size": "whole feed" if full else batch_size, **measured,
+            "case": key,
+            "title": title,
+            "n": n,
+            "full_file": full,
+            "rate_limits": limits,
+            "batch_size": "whole feed" if full else batch_size,
+            **measured,
             "items_per_second": round(n / measured["wall_seconds"], 1) if measured["wall_seconds"] else None,
-            "fortnox_calls": calls["fortnox_api"], "fortnox_pages_expected": math.ceil(n / FORTNOX_PAGE),
-            "connect_imports": calls["imports"], "connect_imports_expected": expected_imports,
-            "connect_calls": calls["connect"], "connect_job_gets": calls["connect_job_get"],
-            "norce_429": calls["norce_429"], "fortnox_429": calls["fortnox_429"],
+            "fortnox_calls": calls["fortnox_api"],
+            "fortnox_pages_expected": math.ceil(n / FORTNOX_PAGE),
+            "connect_imports": calls["imports"],
+            "connect_imports_expected": expected_imports,
+            "connect_calls": calls["connect"],
+            "connect_job_gets": calls["connect_job_get"],
+            "norce_429": calls["norce_429"],
+            "fortnox_429": calls["fortnox_429"],
             "token_calls": {"fortnox": calls["fortnox_token"], "norce": calls["norce_token"]},
-            "jobs": jobs, "verify": verified,
+            "jobs": jobs,
+            "verify": verified,
             "complete": measured["exit_code"] == 0 and verified["equal"],
             "case_seconds": None,
         }
-        log(f"[{key}] {measured['wall_seconds']:.1f}s, exit {measured['exit_code']}, peak RSS "
+        log(
+            f"[{key}] {measured['wall_seconds']:.1f}s, exit {measured['exit_code']}, peak RSS "
             f"{measured['peak_rss_mb']} MB, {calls['imports']} import(s), {calls['connect']} Connect call(s), "
-            f"Norce {verified['norce_skus']:,} SKUs, equal={verified['equal']}")
+            f"Norce {verified['norce_skus']:,} SKUs, equal={verified['equal']}"
+        )
         if measured["exit_code"] != 0:
             log(f"[{key}] resync output:\n{measured['output_tail']}")
     finally:
@@ -357,7 +404,8 @@ def measure_stock_change(world: World, rule_id: int, value: int, timeout: float 
 
     task = Task.objects.filter(pk__in=created).values("started_at").first() if created else None
     return {
-        "value": value, "tasks_created": len(created),
+        "value": value,
+        "tasks_created": len(created),
         "seconds": round(landed - t0, 3) if landed else None,
         "to_task_start": round(task["started_at"].timestamp() - t0, 3) if task and task["started_at"] else None,
         "to_import": round(sent - t0, 3) if sent else None,
@@ -375,14 +423,20 @@ def stock_latency_case(*, runs: int, full_file_articles: int) -> dict[str, Any]:
     began = time.time()
     key = "stock"
     log(f"[{key}] stock latency: {full_file_articles:,} articles, every limit on, default settings")
-    world = World(name="Bench master stock latency", articles=full_file_articles, limits=True,
-                  seeded_before=timedelta(hours=2), with_schedules=True)
+    world = World(
+        name="Bench master stock latency",
+        articles=full_file_articles,
+        limits=True,
+        seeded_before=timedelta(hours=2),
+        with_schedules=True,
+    )
     cluster: Child | None = None
     try:
         stock_flow, products_flow = world.flows["stock_to_commerce"], world.flows["products_to_commerce"]
         settings = parse_settings(stock_flow.kind, stock_flow.settings)
-        rule = ScheduleRule.objects.filter(integration=world.integration, flows=stock_flow,
-                                           schedule_type=ScheduleRule.Type.INTERVAL).first()
+        rule = ScheduleRule.objects.filter(
+            integration=world.integration, flows=stock_flow, schedule_type=ScheduleRule.Type.INTERVAL
+        ).first()
         interval = rule.interval_minutes * 60
         # The bench plays the schedule's ticks itself (at the moment of each change): the
         # django-q schedules of the rules are moved out of the way.
@@ -392,8 +446,12 @@ def stock_latency_case(*, runs: int, full_file_articles: int) -> dict[str, Any]:
         # The catalogue is in Norce already: stock does not wait for a first products run.
         services.advance_cursor(world.integration, products_flow.data_type, products_flow.direction, timezone.now())
 
-        cluster = Child("qcluster", [sys.executable, "manage.py", "qcluster"],
-                        child_env(Q_WORKERS="2", RATE_LIMITS="true"), VAR / "bench-master-qcluster.log")
+        cluster = Child(
+            "qcluster",
+            [sys.executable, "manage.py", "qcluster"],
+            child_env(Q_WORKERS="2", RATE_LIMITS="true"),
+            VAR / "bench-master-qcluster.log",
+        )
         warm = measure_stock_change(world, rule.pk, 500)
         log(f"[{key}] warm-up (cluster start, tokens): {warm['seconds']}s")
         wait_flow_idle(stock_flow)
@@ -402,8 +460,10 @@ def stock_latency_case(*, runs: int, full_file_articles: int) -> dict[str, Any]:
             time.sleep(1.0)
             sample = measure_stock_change(world, rule.pk, 1001 + i)
             samples.append(sample)
-            log(f"[{key}] run {i + 1}/{runs}: {sample['seconds']}s (task started {sample['to_task_start']}s, "
-                f"import at {sample['to_import']}s)")
+            log(
+                f"[{key}] run {i + 1}/{runs}: {sample['seconds']}s (task started {sample['to_task_start']}s, "
+                f"import at {sample['to_import']}s)"
+            )
             if not wait_flow_idle(stock_flow):
                 log(f"[{key}] the stock flow did not go idle")
         times = [s["seconds"] for s in samples if s["seconds"] is not None]
@@ -436,22 +496,35 @@ def stock_latency_case(*, runs: int, full_file_articles: int) -> dict[str, Any]:
             time.sleep(0.5)
         run = ResyncRun.objects.filter(flow=products_flow).order_by("-pk").first()
         full_seconds = (run.finished_at.timestamp() - full_began) if run and run.finished_at else None
-        log(f"[{key}] full file in the cluster: {run.status if run else '-'} after "
-            f"{full_seconds if full_seconds is None else round(full_seconds, 1)}s (task {full_task.pk})")
+        log(
+            f"[{key}] full file in the cluster: {run.status if run else '-'} after "
+            f"{full_seconds if full_seconds is None else round(full_seconds, 1)}s (task {full_task.pk})"
+        )
         counts = world.counters()
         result = {
-            "case": key, "runs": samples, "warm_up": warm, "pipeline_median_seconds": median,
-            "pipeline_max_seconds": worst, "schedule_interval_seconds": interval,
+            "case": key,
+            "runs": samples,
+            "warm_up": warm,
+            "pipeline_median_seconds": median,
+            "pipeline_max_seconds": worst,
+            "schedule_interval_seconds": interval,
             "computed_mean_seconds": round(median + interval / 2, 1) if median is not None else None,
             "computed_worst_seconds": round(worst + interval, 1) if worst is not None else None,
-            "stock_settings": {"batch_size": settings.batch_size, "max_wait_seconds": settings.max_wait_seconds,
-                               "job_wait_seconds": settings.job_wait_seconds},
+            "stock_settings": {
+                "batch_size": settings.batch_size,
+                "max_wait_seconds": settings.max_wait_seconds,
+                "job_wait_seconds": settings.job_wait_seconds,
+            },
             "norce_job_delay_seconds": world.norce.connect.job_delay,
-            "during_full_file": busy, "full_file_articles": full_file_articles,
-            "full_file_in_cluster": {"status": run.status if run else None,
-                                     "seconds": round(full_seconds, 1) if full_seconds else None,
-                                     "norce_skus": world.norce.connect.counts()["skus"]},
-            "norce_429": counts["norce_429"], "fortnox_429": counts["fortnox_429"],
+            "during_full_file": busy,
+            "full_file_articles": full_file_articles,
+            "full_file_in_cluster": {
+                "status": run.status if run else None,
+                "seconds": round(full_seconds, 1) if full_seconds else None,
+                "norce_skus": world.norce.connect.counts()["skus"],
+            },
+            "norce_429": counts["norce_429"],
+            "fortnox_429": counts["fortnox_429"],
             "complete": bool(times) and len(times) == runs and busy["seconds"] is not None,
         }
     finally:
@@ -476,27 +549,51 @@ def render(results: dict[str, Any]) -> str:
     lines = []
     resyncs = [r for r in results.values() if isinstance(r, dict) and "full_file" in r]
     if resyncs:
-        head = ("case", "N", "wall s", "items/s", "Fortnox calls", "imports (exp.)", "Connect calls", "429s",
-                "peak RSS MB", "Norce = Fortnox", "case s")
+        head = (
+            "case",
+            "N",
+            "wall s",
+            "items/s",
+            "Fortnox calls",
+            "imports (exp.)",
+            "Connect calls",
+            "429s",
+            "peak RSS MB",
+            "Norce = Fortnox",
+            "case s",
+        )
         rows = [head]
         for r in resyncs:
             mode = "full file" if r["full_file"] else f"incremental (batch {r['batch_size']})"
-            rows.append((
-                f"{mode}, limits {'on' if r['rate_limits'] else 'off'}", fmt(r["n"]), fmt(r["wall_seconds"], 1),
-                fmt(r["items_per_second"]), f"{r['fortnox_calls']:,} ({r['fortnox_pages_expected']:,})",
-                f"{r['connect_imports']} ({r['connect_imports_expected']})",
-                f"{r['connect_calls']} ({r['connect_job_gets']} Job/Get)",
-                f"{r['fortnox_429']}/{r['norce_429']}", fmt(r["peak_rss_mb"], 1),
-                ("yes" if r["verify"]["equal"] else "NO") + f" ({r['verify']['norce_skus']:,} SKUs)",
-                fmt(r["case_seconds"])))
+            rows.append(
+                (
+                    f"{mode}, limits {'on' if r['rate_limits'] else 'off'}",
+                    fmt(r["n"]),
+                    fmt(r["wall_seconds"], 1),
+                    fmt(r["items_per_second"]),
+                    f"{r['fortnox_calls']:,} ({r['fortnox_pages_expected']:,})",
+                    f"{r['connect_imports']} ({r['connect_imports_expected']})",
+                    f"{r['connect_calls']} ({r['connect_job_gets']} Job/Get)",
+                    f"{r['fortnox_429']}/{r['norce_429']}",
+                    fmt(r["peak_rss_mb"], 1),
+                    ("yes" if r["verify"]["equal"] else "NO") + f" ({r['verify']['norce_skus']:,} SKUs)",
+                    fmt(r["case_seconds"]),
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
         for j, row in enumerate(rows):
-            lines.append("  " + "  ".join(cell.ljust(widths[i]) if i in (0, 9) else cell.rjust(widths[i])
-                                          for i, cell in enumerate(row)))
+            lines.append(
+                "  "
+                + "  ".join(
+                    cell.ljust(widths[i]) if i in (0, 9) else cell.rjust(widths[i]) for i, cell in enumerate(row)
+                )
+            )
             if j == 0:
                 lines.append("  " + "-" * (sum(widths) + 2 * (len(widths) - 1)))
-        lines.append("  (Fortnox calls: expected pages in brackets; 429s: Fortnox/Norce; peak RSS of the resync "
-                     f"process, goal flat in N and < {RSS_GOAL_MB} MB)")
+        lines.append(
+            "  (Fortnox calls: expected pages in brackets; 429s: Fortnox/Norce; peak RSS of the resync "
+            f"process, goal flat in N and < {RSS_GOAL_MB} MB)"
+        )
     stock = results.get("stock")
     if isinstance(stock, dict) and "runs" in stock:
         times = ", ".join(fmt(s["seconds"], 2) for s in stock["runs"])
@@ -505,15 +602,23 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"  Stock latency, every limit on (Fortnox change → Norce onhand), {len(stock['runs'])} runs: {times} s",
-            (f"    pipeline (rule triggered at the change): median {fmt(stock['pipeline_median_seconds'], 2)} s, "
-             f"max {fmt(stock['pipeline_max_seconds'], 2)} s"),
-            (f"    COMPUTED for the {interval // 60:.0f}-minute schedule: mean ≈ "
-             f"{fmt(stock['computed_mean_seconds'], 1)} s (pipeline median + {interval / 2:.0f} s), worst ≈ "
-             f"{fmt(stock['computed_worst_seconds'], 1)} s (pipeline max + {interval:.0f} s)"),
-            (f"    during a {stock['full_file_articles']:,}-SKU products full file in the other worker: "
-             f"{fmt(busy['seconds'], 2)} s (full file {busy['full_file_during']} → {busy['full_file_after']})"),
-            (f"    that full file in the cluster: {stock['full_file_in_cluster']['status']} in "
-             f"{fmt(stock['full_file_in_cluster']['seconds'], 1)} s; case took {fmt(stock['case_seconds'])} s"),
+            (
+                f"    pipeline (rule triggered at the change): median {fmt(stock['pipeline_median_seconds'], 2)} s, "
+                f"max {fmt(stock['pipeline_max_seconds'], 2)} s"
+            ),
+            (
+                f"    COMPUTED for the {interval // 60:.0f}-minute schedule: mean ≈ "
+                f"{fmt(stock['computed_mean_seconds'], 1)} s (pipeline median + {interval / 2:.0f} s), worst ≈ "
+                f"{fmt(stock['computed_worst_seconds'], 1)} s (pipeline max + {interval:.0f} s)"
+            ),
+            (
+                f"    during a {stock['full_file_articles']:,}-SKU products full file in the other worker: "
+                f"{fmt(busy['seconds'], 2)} s (full file {busy['full_file_during']} → {busy['full_file_after']})"
+            ),
+            (
+                f"    that full file in the cluster: {stock['full_file_in_cluster']['status']} in "
+                f"{fmt(stock['full_file_in_cluster']['seconds'], 1)} s; case took {fmt(stock['case_seconds'])} s"
+            ),
         ]
     for key, r in results.items():
         if isinstance(r, dict) and "error" in r:
@@ -524,17 +629,31 @@ def render(results: dict[str, Any]) -> str:
 # --- main ------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.master", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", default=quick_default(),
-                        help="skip the largest size with rate limits on (also BENCH_QUICK=1)")
-    parser.add_argument("--sizes", default=",".join(str(n) for n in DEFAULT_SIZES),
-                        help="full-file catalogue sizes (default 100000,1000000)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=quick_default(),
+        help="skip the largest size with rate limits on (also BENCH_QUICK=1)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(n) for n in DEFAULT_SIZES),
+        help="full-file catalogue sizes (default 100000,1000000)",
+    )
     parser.add_argument("--incremental", type=int, default=100_000, help="changed SKUs in (2); 0 skips it")
     parser.add_argument("--latency-runs", type=int, default=5, help="stock changes measured in (3); 0 skips it")
-    parser.add_argument("--latency-articles", type=int, default=100_000,
-                        help="catalogue of (3), sent as the concurrent full file (default 100000)")
-    parser.add_argument("--cases", default="",
-                        help="run only the cases whose key contains one of these (comma-separated), e.g. "
-                             "'full-1000000-on' or 'incremental,stock'; keys are printed as they run")
+    parser.add_argument(
+        "--latency-articles",
+        type=int,
+        default=100_000,
+        help="catalogue of (3), sent as the concurrent full file (default 100000)",
+    )
+    parser.add_argument(
+        "--cases",
+        default="",
+        help="run only the cases whose key contains one of these (comma-separated), e.g. "
+        "'full-1000000-on' or 'incremental,stock'; keys are printed as they run",
+    )
     parser.add_argument("--json", type=Path, default=VAR / "bench-master.json", help="where to write the figures")
     args = parser.parse_args(argv)
     args.cases = [part.strip() for part in args.cases.split(",") if part.strip()]
@@ -552,8 +671,13 @@ def cases(args: argparse.Namespace) -> list[tuple[str, str, dict[str, Any]]]:
         out.append((f"full-{n}-on", f"full file {n:,}, rate limits on", {"n": n, "full": True, "limits": True}))
     if args.incremental > 0:
         n = args.incremental
-        out.append((f"incremental-{n}-off", f"incremental {n:,} changed, rate limits off",
-                    {"n": n, "full": False, "limits": False}))
+        out.append(
+            (
+                f"incremental-{n}-off",
+                f"incremental {n:,} changed, rate limits off",
+                {"n": n, "full": False, "limits": False},
+            )
+        )
     return [case for case in out if selected(args, case[0])]
 
 
@@ -579,8 +703,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with connection.cursor() as cursor:
         # Full-file spools are named after the run's id in the shared var/spool: start far from other databases'.
-        cursor.execute("SELECT setval(pg_get_serial_sequence('integrations_resyncrun', 'id'), %s)",
-                       [random.randrange(10**8, 2 * 10**9)])
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('integrations_resyncrun', 'id'), %s)",
+            [random.randrange(10**8, 2 * 10**9)],
+        )
     results: dict[str, Any] = {}
     interrupted = False
     try:
@@ -608,17 +734,26 @@ def main(argv: list[str] | None = None) -> int:
     table = render(results)
     report = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "interrupted": interrupted, "total_seconds": round(total, 1),
-        "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "interrupted": interrupted,
+        "total_seconds": round(total, 1),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "cases": results, "table": table.splitlines(),
+        "cases": results,
+        "table": table.splitlines(),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
     print()
-    print(f"Brygga master data benchmark — {os.cpu_count()} CPUs, load {load_before[0]:.2f} at start, "
-          f"{total:.0f}s in all{' (quick)' if args.quick else ''}")
+    print(
+        f"Brygga master data benchmark — {os.cpu_count()} CPUs, load {load_before[0]:.2f} at start, "
+        f"{total:.0f}s in all{' (quick)' if args.quick else ''}"
+    )
     print(table)
     print(f"\nFigures: {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
     if interrupted:

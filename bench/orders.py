@@ -6,6 +6,7 @@ so the benchmark keeps a fixed pool of buyers: a warm-up round places one order
 per buyer (each becomes a Fortnox customer and gets a Reference), and the timed
 orders are then bought by buyers drawn from the same pool.
 """
+
 from __future__ import annotations
 
 import copy

@@ -5,6 +5,7 @@ child's time moves into the parent's cutime/cstime, so summing
 utime + stime + cutime + cstime over the live members of a process group stays
 monotonic while workers come and go (django-q2 recycles them).
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,7 @@ def read_stat(pid: int) -> Stat | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # "pid (comm) state ppid pgrp ..." — comm may hold spaces and parentheses.
-    rest = raw[raw.rfind(")") + 2:].split()
+    rest = raw[raw.rfind(")") + 2 :].split()
     try:
         utime, stime, cutime, cstime = (int(v) for v in rest[11:15])
         return Stat(pid=pid, pgrp=int(rest[2]), own=(utime + stime) / TICK, children=(cutime + cstime) / TICK)

@@ -26,6 +26,7 @@ just that one, `--only abc` just the orders; `--quick` skips its longest case. L
 status backlog (bench.statuses: 2,000 invoiced orders waiting for `Confirmed`, drained under
 Norce Connect's 60 a minute in slices; var/bench-statuses.json; about 35 minutes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bench import procstat
@@ -78,7 +80,9 @@ def recreate_database(url: str, name: str = BENCH_DB) -> None:
 
     parts = urlsplit(url)
     conninfo = psycopg.conninfo.make_conninfo(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 5432, dbname="postgres",
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        dbname="postgres",
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
@@ -114,8 +118,12 @@ class Child:
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            args, cwd=ROOT, env=env, start_new_session=True,
-            stdout=subprocess.PIPE if stdout_pipe else self._log, stderr=self._log,
+            args,
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.PIPE if stdout_pipe else self._log,
+            stderr=self._log,
         )
 
     @property
@@ -157,8 +165,13 @@ class Child:
 
 
 def start_web(threads: int) -> tuple[Child, int]:
-    web = Child("web", [sys.executable, "-m", "bench.web", "--threads", str(threads)], child_env(),
-                VAR / "bench-web.log", stdout_pipe=True)
+    web = Child(
+        "web",
+        [sys.executable, "-m", "bench.web", "--threads", str(threads)],
+        child_env(),
+        VAR / "bench-web.log",
+        stdout_pipe=True,
+    )
     line = web.read_line(60)
     if not line.isdigit():
         web.stop()
@@ -178,9 +191,17 @@ def build_integration(*, name: str, norce_url: str, fortnox_url: str, flow_setti
 
     merchant, _ = Merchant.objects.get_or_create(slug="bench-shop", defaults={"name": "Bench Shop AB"})
     integration = create_norce_fortnox_integration(
-        merchant=merchant, name=name, norce_url=norce_url, fortnox_url=fortnox_url, flow_settings=flow_settings,
-        norce_credentials={"client_id": "norce-client", "client_secret": "norce-secret-value",
-                           "receiver_username": RECEIVER_USER, "receiver_password": RECEIVER_PASSWORD},
+        merchant=merchant,
+        name=name,
+        norce_url=norce_url,
+        fortnox_url=fortnox_url,
+        flow_settings=flow_settings,
+        norce_credentials={
+            "client_id": "norce-client",
+            "client_secret": "norce-secret-value",
+            "receiver_username": RECEIVER_USER,
+            "receiver_password": RECEIVER_PASSWORD,
+        },
         fortnox_credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
     )
     return integration, integration.connectors.get(role=Connector.Role.ERP)
@@ -286,7 +307,7 @@ class Progress:
 
     def poll(self) -> None:
         with self.norce.lock:
-            new = self.norce.order_statuses[self._seen:]
+            new = self.norce.order_statuses[self._seen :]
             self._seen += len(new)
         for status in new:
             if status["status_name"] == "Confirmed":
@@ -303,8 +324,15 @@ class Progress:
 
         return Reference.objects.filter(integration=self.integration, data_type="order").count()
 
-    def wait(self, refs: list[str], *, expected_references: int, acknowledged: bool, timeout: float,
-             report: Callable[[int], None] | None = None) -> bool:
+    def wait(
+        self,
+        refs: list[str],
+        *,
+        expected_references: int,
+        acknowledged: bool,
+        timeout: float,
+        report: Callable[[int], None] | None = None,
+    ) -> bool:
         """Until every ref has a Reference (and Confirmed, when acknowledged) or `timeout`; True if all did."""
         deadline = time.monotonic() + timeout
         next_report = time.monotonic() + 10
@@ -364,11 +392,18 @@ def snapshot(cluster: Child, web: Child, fortnox, norce, own_backend: int | None
     with norce.lock:
         norce_requests, norce_429 = len(norce.requests_seen), norce.status_counts.get(429, 0)
     return Snapshot(
-        at=time.time(), cluster_cpu=cluster_cpu, cluster_processes=processes, web_cpu=procstat.process_cpu(web.pid),
+        at=time.time(),
+        cluster_cpu=cluster_cpu,
+        cluster_processes=processes,
+        web_cpu=procstat.process_cpu(web.pid),
         postgres=procstat.postgres_backends(BENCH_DB, exclude={own_backend} if own_backend else set()),
-        bench_cpu=time.process_time(), fortnox_requests=fortnox_requests, norce_requests=norce_requests,
-        fortnox_rejected=fortnox.limiter.rejected, fortnox_429=fortnox_429,
-        norce_rejected=norce.connect_limiter.rejected, norce_429=norce_429,
+        bench_cpu=time.process_time(),
+        fortnox_requests=fortnox_requests,
+        norce_requests=norce_requests,
+        fortnox_rejected=fortnox.limiter.rejected,
+        fortnox_429=fortnox_429,
+        norce_rejected=norce.connect_limiter.rejected,
+        norce_429=norce_429,
     )
 
 
@@ -387,7 +422,9 @@ def api_calls(simulator, start: int) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def steady_rate(times: list[float], skip: int = STEADY_FROM, block: int = FORTNOX_LIMIT) -> tuple[float | None, int, int]:
+def steady_rate(
+    times: list[float], skip: int = STEADY_FROM, block: int = FORTNOX_LIMIT
+) -> tuple[float | None, int, int]:
     """(completions per second, first, last) over the steady part: from completion `first` to `last` (1-based).
 
     Under a sliding-window limit completions come in bursts of up to `block` per window,
@@ -407,7 +444,7 @@ def steady_rate(times: list[float], skip: int = STEADY_FROM, block: int = FORTNO
 
 def fitted_rate(times: list[float], skip: int) -> float | None:
     """Least-squares slope of completions over time from the `skip`-th completion on (bursts average out)."""
-    ys = sorted(times)[skip - 1:]
+    ys = sorted(times)[skip - 1 :]
     if len(ys) < 3:
         return None
     n = len(ys)
@@ -435,7 +472,8 @@ def most_at_once(integration, since: float, *, longer_than: float = 1.0) -> dict
     now = time.time()
     events: dict[str, list[tuple[float, int]]] = {}
     rows = Task.objects.filter(integration=integration, started_at__isnull=False).values_list(
-        "trigger", "status", "started_at", "finished_at", "heartbeat_at")
+        "trigger", "status", "started_at", "finished_at", "heartbeat_at"
+    )
     for trigger, status, started, finished, heartbeat in rows:
         # A task queued again for a retry keeps its last start; its run ended at its last heartbeat.
         if finished:
@@ -478,14 +516,14 @@ def diagnostics(integration, norce) -> dict[str, Any]:
     }
 
 
-def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str, Any]], workers: int,
-                 children: list[Child]) -> dict[str, Any]:
-    from simulators.fortnox.server import FortnoxSimulator
-    from simulators.norce.server import NorceSimulator
+def run_scenario(
+    sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str, Any]], workers: int, children: list[Child]
+) -> dict[str, Any]:
+    from bench.orders import OrderFactory
     from integrations.engine.tokens import store_tokens
     from integrations.models import Task
-
-    from bench.orders import OrderFactory
+    from simulators.fortnox.server import FortnoxSimulator
+    from simulators.norce.server import NorceSimulator
 
     fortnox = FortnoxSimulator()
     fortnox.seed_demo()
@@ -501,11 +539,16 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
         flow_settings: dict[str, Any] = {"freight_article": "FRAKT"}
         if not sc.send_status:
             flow_settings["send_status_to_norce"] = False
-        integration, erp = build_integration(name=f"Bench ({sc.key}) {sc.title}", norce_url=norce.url,
-                                             fortnox_url=fortnox.url, flow_settings=flow_settings)
+        integration, erp = build_integration(
+            name=f"Bench ({sc.key}) {sc.title}",
+            norce_url=norce.url,
+            fortnox_url=fortnox.url,
+            flow_settings=flow_settings,
+        )
         store_tokens(erp, fortnox.issue_tokens("fortnox-client"))
-        norce.configure_receiver(f"http://127.0.0.1:{web_port}/norce/{integration.pk}/orders",
-                                 RECEIVER_USER, RECEIVER_PASSWORD)
+        norce.configure_receiver(
+            f"http://127.0.0.1:{web_port}/norce/{integration.pk}/orders", RECEIVER_USER, RECEIVER_PASSWORD
+        )
         factory = OrderFactory(pool, first_ref=sc.first_ref, seed=sc.seed)
         warm_up = factory.warm_up_orders()
         timed = factory.orders(sc.orders)  # built before the clock starts
@@ -519,7 +562,9 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
         for order in warm_up:
             norce.place_order(order)
         if not progress.wait(warm_refs, expected_references=len(warm_refs), acknowledged=sc.send_status, timeout=120):
-            raise RuntimeError(f"({sc.key}) warm-up did not finish: {diagnostics(integration, norce)}\n{cluster.tail()}")
+            raise RuntimeError(
+                f"({sc.key}) warm-up did not finish: {diagnostics(integration, norce)}\n{cluster.tail()}"
+            )
         wait_tasks_idle(integration)
         log(f"({sc.key}) warm-up: {len(warm_refs)} orders from {len(pool)} buyers in {time.monotonic() - started:.1f}s")
         idle_ms_per_s = None
@@ -539,11 +584,17 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
         for order in timed:
             norce.place_order(order)
         pushed = time.time()
-        log(f"({sc.key}) {len(timed)} orders placed in {pushed - t0:.2f}s; waiting for "
-            f"{'Confirmed and ' if sc.send_status else ''}References …")
+        log(
+            f"({sc.key}) {len(timed)} orders placed in {pushed - t0:.2f}s; waiting for "
+            f"{'Confirmed and ' if sc.send_status else ''}References …"
+        )
         complete = progress.wait(
-            refs, expected_references=len(warm_refs) + len(refs), acknowledged=sc.send_status, timeout=sc.timeout,
-            report=lambda n: log(f"({sc.key})   … {n}/{len(refs)}"))
+            refs,
+            expected_references=len(warm_refs) + len(refs),
+            acknowledged=sc.send_status,
+            timeout=sc.timeout,
+            report=lambda n: log(f"({sc.key})   … {n}/{len(refs)}"),
+        )
         finished_at = time.time()
         tasks_idle = wait_tasks_idle(integration)
         after = snapshot(cluster, web, fortnox, norce, backend)
@@ -577,21 +628,29 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
         longest_gap = max((b - a for a, b in zip(invoice_times, invoice_times[1:])), default=None)
         window = after.at - before.at
         with fortnox.lock:
-            arrivals = sorted(t for t, _, path in fortnox.requests_seen[before.fortnox_requests:]
-                              if path.startswith("/3/"))
+            arrivals = sorted(
+                t for t, _, path in fortnox.requests_seen[before.fortnox_requests :] if path.startswith("/3/")
+            )
         latencies = stamp_latencies(stamps, arrivals)
         latency = percentiles([seconds for _, seconds in latencies])
         result = {
-            "scenario": sc.key, "title": sc.title, "settings": asdict(sc), "workers": workers,
-            "orders": len(refs), "completed": done, "complete": complete and done == len(refs),
-            "tasks_idle_at_end": tasks_idle, "cluster_alive_at_end": cluster_alive,
+            "scenario": sc.key,
+            "title": sc.title,
+            "settings": asdict(sc),
+            "workers": workers,
+            "orders": len(refs),
+            "completed": done,
+            "complete": complete and done == len(refs),
+            "tasks_idle_at_end": tasks_idle,
+            "cluster_alive_at_end": cluster_alive,
             "warm_up_orders": len(warm_refs),
             "push_seconds": pushed - t0,
             "elapsed_seconds": elapsed,
             "orders_per_second": done / elapsed,
             "invoices_per_second": done / max(1e-9, max(reference_times.values(), default=t0) - t0),
             "status_lag_seconds": (max(confirmed_times) - max(reference_times.values()))
-            if confirmed_times and reference_times else None,
+            if confirmed_times and reference_times
+            else None,
             "steady_from_invoice": skip,
             "steady_to_invoice": steady_to,
             "invoices_per_second_steady": invoice_rate,
@@ -614,8 +673,9 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
             "fortnox_stamp_to_arrival_ms": latency,
             # When (seconds after the first push) requests took over 50 ms from our stamp to the simulator.
             "fortnox_slow_during_push": sum(1 for stamp, seconds in latencies if seconds > 0.05 and stamp <= pushed),
-            "fortnox_slow_requests_at": [[round(stamp - t0, 2), round(seconds * 1000, 1)]
-                                         for stamp, seconds in latencies if seconds > 0.05],
+            "fortnox_slow_requests_at": [
+                [round(stamp - t0, 2), round(seconds * 1000, 1)] for stamp, seconds in latencies if seconds > 0.05
+            ],
             "fortnox_429_early_ms": [round(wait * 1000, 1) for at, wait in fortnox.limiter.refusals if at >= before.at],
             "norce_429": after.norce_429 - before.norce_429,
             "norce_rate_limited": after.norce_rejected - before.norce_rejected,
@@ -635,8 +695,10 @@ def run_scenario(sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str
         if sc.norce_limit and sc.rate_limits and sc.send_status:
             calls = result["norce_connect_calls_per_order"] or 1.0
             result["norce_allowance_orders_per_second"] = (NORCE_CONNECT_LIMIT / NORCE_CONNECT_WINDOW) / calls
-        log(f"({sc.key}) {done}/{len(refs)} orders in {elapsed:.1f}s "
-            f"({'complete' if result['complete'] else 'INCOMPLETE'})")
+        log(
+            f"({sc.key}) {done}/{len(refs)} orders in {elapsed:.1f}s "
+            f"({'complete' if result['complete'] else 'INCOMPLETE'})"
+        )
         if not result["complete"]:
             log(f"({sc.key}) state: {result['diagnostics']}; cluster log {cluster.log_path}")
         return result
@@ -671,9 +733,14 @@ def rows_for(r: dict[str, Any]) -> list[Row]:
     if "error" in r:
         return [Row(f"({r['scenario']}) {r['title']} — FAILED: {r['error'][:200]}", "", section=True)]
     key, n = r["scenario"], r["orders"]
-    rows = [Row(f"({key}) {r['title']} — {n} orders after {r['warm_up_orders']} warm-up, "
-                f"{r['workers']} workers" + ("" if r["complete"] else f" — INCOMPLETE {r['completed']}/{n}"),
-                "", section=True)]
+    rows = [
+        Row(
+            f"({key}) {r['title']} — {n} orders after {r['warm_up_orders']} warm-up, "
+            f"{r['workers']} workers" + ("" if r["complete"] else f" — INCOMPLETE {r['completed']}/{n}"),
+            "",
+            section=True,
+        )
+    ]
     cpu = r["cpu"]
     per = max(r["completed"], 1)
     calls_goal = check(r["fortnox_api_calls_per_order"], "≤ 1.05", lambda v: v <= 1.05)
@@ -694,38 +761,62 @@ def rows_for(r: dict[str, Any]) -> list[Row]:
     else:
         ratio = r.get("ratio_to_fortnox_allowance")
         rows += [
-            Row(f"invoices/s, steady (invoice {r['steady_from_invoice']} → {r['steady_to_invoice']}"
+            Row(
+                f"invoices/s, steady (invoice {r['steady_from_invoice']} → {r['steady_to_invoice']}"
                 + (f", whole windows of {FORTNOX_LIMIT})" if r["steady_to_invoice"] < r["completed"] else ")"),
-                fmt(r["invoices_per_second_steady"])),
+                fmt(r["invoices_per_second_steady"]),
+            ),
             Row("  cross-check: least-squares slope, same invoices", fmt(r.get("invoices_per_second_fitted"))),
-            Row("Fortnox limit allows, invoices/s (25/5 s ÷ calls/invoice)",
-                fmt(r.get("fortnox_allowance_invoices_per_second"))),
+            Row(
+                "Fortnox limit allows, invoices/s (25/5 s ÷ calls/invoice)",
+                fmt(r.get("fortnox_allowance_invoices_per_second")),
+            ),
             Row("invoices/s ÷ allowance", fmt(ratio), *check(ratio, "≥ 0.95", lambda v: v >= 0.95)),
             Row("Fortnox API calls/order", fmt(r["fortnox_api_calls_per_order"]), *calls_goal),
-            Row("429s from Fortnox" + (f" (arrived {', '.join(f'{ms:g}' for ms in r['fortnox_429_early_ms'])} ms early)"
-                                        if r.get("fortnox_429_early_ms") else ""),
-                str(r["fortnox_429"]), *check(r["fortnox_429"], "0", lambda v: v == 0)),
-            Row("our limiter's stamp → Fortnox receipt, ms p50 / p99 / max",
+            Row(
+                "429s from Fortnox"
+                + (
+                    f" (arrived {', '.join(f'{ms:g}' for ms in r['fortnox_429_early_ms'])} ms early)"
+                    if r.get("fortnox_429_early_ms")
+                    else ""
+                ),
+                str(r["fortnox_429"]),
+                *check(r["fortnox_429"], "0", lambda v: v == 0),
+            ),
+            Row(
+                "our limiter's stamp → Fortnox receipt, ms p50 / p99 / max",
                 "{p50:g} / {p99:g} / {max:g}".format(**r["fortnox_stamp_to_arrival_ms"])
-                if r.get("fortnox_stamp_to_arrival_ms") else "n/a",
-                *check((r.get("fortnox_stamp_to_arrival_ms") or {}).get("max"), "< 100 (margin)", lambda v: v < 100)),
-            Row(f"  requests over 50 ms / of them while pushing (first {r['push_seconds']:.1f} s)",
-                f"{len(r.get('fortnox_slow_requests_at') or [])} / {r.get('fortnox_slow_during_push', 0)}"),
+                if r.get("fortnox_stamp_to_arrival_ms")
+                else "n/a",
+                *check((r.get("fortnox_stamp_to_arrival_ms") or {}).get("max"), "< 100 (margin)", lambda v: v < 100),
+            ),
+            Row(
+                f"  requests over 50 ms / of them while pushing (first {r['push_seconds']:.1f} s)",
+                f"{len(r.get('fortnox_slow_requests_at') or [])} / {r.get('fortnox_slow_during_push', 0)}",
+            ),
             Row("longest pause between two invoices, s", fmt(r.get("longest_pause_between_invoices_seconds"), 1)),
-            Row("orders/s, first push → last " + ("Confirmed" if r["settings"]["send_status"] else "invoice"),
-                fmt(r["orders_per_second"])),
+            Row(
+                "orders/s, first push → last " + ("Confirmed" if r["settings"]["send_status"] else "invoice"),
+                fmt(r["orders_per_second"]),
+            ),
         ]
         if r["settings"]["send_status"]:
             rows += [
-                Row("Norce Connect allows, orders/s (60/min ÷ calls/order)",
-                    fmt(r.get("norce_allowance_orders_per_second"))),
+                Row(
+                    "Norce Connect allows, orders/s (60/min ÷ calls/order)",
+                    fmt(r.get("norce_allowance_orders_per_second")),
+                ),
                 Row("Norce calls/order (Connect + token)", fmt(r["norce_calls_per_order"])),
                 Row("429s from Norce", str(r["norce_429"]), *check(r["norce_429"], "0", lambda v: v == 0)),
             ]
             peaks = r.get("most_tasks_running_at_once") or {}
             if "follow_up" in (r["diagnostics"].get("tasks_by_trigger") or {}):
-                rows.append(Row(f"most follow-up tasks running at once (> 1 s), of {r['workers']} workers",
-                                str(peaks.get("follow_up", 0))))
+                rows.append(
+                    Row(
+                        f"most follow-up tasks running at once (> 1 s), of {r['workers']} workers",
+                        str(peaks.get("follow_up", 0)),
+                    )
+                )
         rows.append(Row("CPU ms/order, q cluster + web", fmt(r["cpu_ms_per_order"], 1)))
     if r["tasks_retried"]:
         rows.append(Row("tasks that needed a retry", str(r["tasks_retried"])))
@@ -765,20 +856,39 @@ Notes:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description="Orders benchmark against the simulators.")
     parser.add_argument("--orders", type=int, default=None, help="orders in (a), rate limits off (default 300)")
-    parser.add_argument("--limited-orders", type=int, default=None,
-                        help="orders in (b), Fortnox limit on (default 200, or 2/3 of --orders)")
-    parser.add_argument("--coupled-orders", type=int, default=None,
-                        help="orders in (c), every limit on (default 100, or 1/3 of --orders; 0 skips it)")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("Q_WORKERS", "2")),
-                        help="q cluster workers (default Q_WORKERS or 2)")
+    parser.add_argument(
+        "--limited-orders",
+        type=int,
+        default=None,
+        help="orders in (b), Fortnox limit on (default 200, or 2/3 of --orders)",
+    )
+    parser.add_argument(
+        "--coupled-orders",
+        type=int,
+        default=None,
+        help="orders in (c), every limit on (default 100, or 1/3 of --orders; 0 skips it)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("Q_WORKERS", "2")),
+        help="q cluster workers (default Q_WORKERS or 2)",
+    )
     parser.add_argument("--buyers", type=int, default=20, help="returning customers in the pool (default 20)")
     parser.add_argument("--web-threads", type=int, default=8, help="threads serving the order receiver (default 8)")
-    parser.add_argument("--only", default="abc,master,statuses",
-                        help="what to run: order scenarios by letter and/or 'master' (the master data "
-                             "benchmark, bench.master) and/or 'statuses' (a backlog of 2,000 order statuses, "
-                             "bench.statuses), e.g. 'ab' or 'master' (default abc,master,statuses)")
-    parser.add_argument("--quick", action="store_true", default=None,
-                        help="master data: skip the 1M full file with rate limits on (also BENCH_QUICK=1)")
+    parser.add_argument(
+        "--only",
+        default="abc,master,statuses",
+        help="what to run: order scenarios by letter and/or 'master' (the master data "
+        "benchmark, bench.master) and/or 'statuses' (a backlog of 2,000 order statuses, "
+        "bench.statuses), e.g. 'ab' or 'master' (default abc,master,statuses)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=None,
+        help="master data: skip the 1M full file with rate limits on (also BENCH_QUICK=1)",
+    )
     parser.add_argument("--json", type=Path, default=VAR / "bench-orders.json", help="where to write the figures")
     args = parser.parse_args(argv)
     only = {part.strip().lower() for part in args.only.split(",") if part.strip()}
@@ -797,15 +907,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def scenarios(args: argparse.Namespace) -> list[Scenario]:
     fortnox_rate = FORTNOX_LIMIT / FORTNOX_WINDOW / 1.05
     all_ = [
-        Scenario("a", "rate limits off", args.orders, rate_limits=False, fortnox_limit=False, norce_limit=False,
-                 send_status=True, first_ref=710001, seed=101, timeout=max(90.0, args.orders * 0.5),
-                 measure_idle=True),
-        Scenario("b", "Fortnox limit on, Norce status off", args.limited_orders, rate_limits=True,
-                 fortnox_limit=True, norce_limit=True, send_status=False, first_ref=720001, seed=202,
-                 timeout=60 + 2 * args.limited_orders / fortnox_rate),
-        Scenario("c", "every limit on (Fortnox and Norce Connect)", args.coupled_orders, rate_limits=True,
-                 fortnox_limit=True, norce_limit=True, send_status=True, first_ref=730001, seed=303,
-                 timeout=90 + 1.5 * args.coupled_orders),
+        Scenario(
+            "a",
+            "rate limits off",
+            args.orders,
+            rate_limits=False,
+            fortnox_limit=False,
+            norce_limit=False,
+            send_status=True,
+            first_ref=710001,
+            seed=101,
+            timeout=max(90.0, args.orders * 0.5),
+            measure_idle=True,
+        ),
+        Scenario(
+            "b",
+            "Fortnox limit on, Norce status off",
+            args.limited_orders,
+            rate_limits=True,
+            fortnox_limit=True,
+            norce_limit=True,
+            send_status=False,
+            first_ref=720001,
+            seed=202,
+            timeout=60 + 2 * args.limited_orders / fortnox_rate,
+        ),
+        Scenario(
+            "c",
+            "every limit on (Fortnox and Norce Connect)",
+            args.coupled_orders,
+            rate_limits=True,
+            fortnox_limit=True,
+            norce_limit=True,
+            send_status=True,
+            first_ref=730001,
+            seed=303,
+            timeout=90 + 1.5 * args.coupled_orders,
+        ),
     ]
     return [sc for sc in all_ if sc.key in args.only and sc.orders > 0]
 
@@ -864,8 +1002,9 @@ def orders_main(args: argparse.Namespace) -> int:
         for sc in scenarios(args):
             log(f"({sc.key}) {sc.title}: {sc.orders} orders, {args.workers} workers")
             try:
-                results[sc.key] = run_scenario(sc, web=web, web_port=port, pool=pool, workers=args.workers,
-                                               children=children)
+                results[sc.key] = run_scenario(
+                    sc, web=web, web_port=port, pool=pool, workers=args.workers, children=children
+                )
             except Exception as exc:  # noqa: BLE001 - report it and go on with the next scenario
                 log(f"({sc.key}) failed: {type(exc).__name__}: {exc}")
                 results[sc.key] = {"scenario": sc.key, "title": sc.title, "error": f"{type(exc).__name__}: {exc}"}
@@ -882,11 +1021,16 @@ def orders_main(args: argparse.Namespace) -> int:
     rows = [row for key in sorted(results) for row in rows_for(results[key])]
     total = time.monotonic() - began
     report = {
-        "generated_at": datetime.now(dt_timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "interrupted": interrupted,
         "total_seconds": total,
-        "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "scenarios": results,
         "table": [asdict(row) for row in rows],
@@ -895,8 +1039,9 @@ def orders_main(args: argparse.Namespace) -> int:
     args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
     if rows:
         print()
-        print(f"Brygga orders benchmark — {os.cpu_count()} CPUs, load {load_before[0]:.2f} at start, "
-              f"{total:.0f}s in all")
+        print(
+            f"Brygga orders benchmark — {os.cpu_count()} CPUs, load {load_before[0]:.2f} at start, {total:.0f}s in all"
+        )
         print(render(rows))
         print()
         print(NOTES)

@@ -9,6 +9,7 @@ hands over, so none reaches the queue's timeout. The figure is statuses per seco
 Norce's bound of 1/s, from the first status to the last; the slices used and the largest gap
 between two statuses (a handover) are printed too. Figures go to var/bench-statuses.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,17 @@ import sys
 import time
 from typing import Any
 
-from bench.run import (BENCH_DB, DEFAULT_DATABASE_URL, VAR, bench_database_url, build_integration, log,
-                       recreate_database, setup_django, start_cluster)
+from bench.run import (
+    BENCH_DB,
+    DEFAULT_DATABASE_URL,
+    VAR,
+    bench_database_url,
+    build_integration,
+    log,
+    recreate_database,
+    setup_django,
+    start_cluster,
+)
 
 NORCE_BOUND = 60 / 60.0  # Norce Connect: 60 requests a minute
 
@@ -37,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     recreate_database(url, f"{BENCH_DB}_statuses")
     setup_django(url)
 
-    from simulators.fortnox.server import FortnoxSimulator
-    from simulators.norce.server import NorceSimulator
     from integrations import services
     from integrations.models import Entity, Task
+    from simulators.fortnox.server import FortnoxSimulator
+    from simulators.norce.server import NorceSimulator
 
     norce, fortnox = NorceSimulator(seed=41), FortnoxSimulator()
     norce.start()
@@ -48,15 +58,28 @@ def main(argv: list[str] | None = None) -> int:
     cluster = None
     try:
         norce.connect_limiter.enabled = True
-        integration, _ = build_integration(name="Status backlog", norce_url=norce.url, fortnox_url=fortnox.url,
-                                           flow_settings={"freight_article": "FRAKT"})
+        integration, _ = build_integration(
+            name="Status backlog",
+            norce_url=norce.url,
+            fortnox_url=fortnox.url,
+            flow_settings={"freight_article": "FRAKT"},
+        )
         flow = integration.flows.get(kind="orders_to_erp")
         log(f"{args.statuses} invoiced orders waiting for their status")
         rows = []
         for n in range(args.statuses):
             ref = norce.place_order(push=False)["ClientOrderRef"]
-            rows.append(Entity(integration=integration, data_type="order", source_id=ref, reference=ref,
-                               status=Entity.Status.SYNCED, target_id=str(100000 + n), received_via="push"))
+            rows.append(
+                Entity(
+                    integration=integration,
+                    data_type="order",
+                    source_id=ref,
+                    reference=ref,
+                    status=Entity.Status.SYNCED,
+                    target_id=str(100000 + n),
+                    received_via="push",
+                )
+            )
         Entity.objects.bulk_create(rows, batch_size=1000)
         os.environ["TASK_SLICE_SECONDS"] = str(args.slice)
         cluster = start_cluster(args.workers, True, "statuses")
@@ -65,22 +88,30 @@ def main(argv: list[str] | None = None) -> int:
         services.queue_follow_up(flow, {"acknowledge": True})
         deadline = began + args.statuses / NORCE_BOUND * 1.5 + 120
         while time.monotonic() < deadline:
-            left = Entity.objects.filter(integration=integration, data_type="order", acknowledged_at__isnull=True).count()
+            left = Entity.objects.filter(
+                integration=integration, data_type="order", acknowledged_at__isnull=True
+            ).count()
             if left == 0:
                 break
             if not cluster.alive():
                 raise RuntimeError(f"the cluster died: {cluster.tail()}")
             time.sleep(1)
-        stamps = sorted(e.acknowledged_at.timestamp() for e in Entity.objects.filter(
-            integration=integration, data_type="order", acknowledged_at__isnull=False))
+        stamps = sorted(
+            e.acknowledged_at.timestamp()
+            for e in Entity.objects.filter(integration=integration, data_type="order", acknowledged_at__isnull=False)
+        )
         sent = [s for s in norce.order_statuses if s["status_name"] == "Confirmed"]
         tasks = Task.objects.filter(flow=flow, params__acknowledge=True)
         result: dict[str, Any] = {
-            "statuses": args.statuses, "acknowledged": len(stamps), "sent_to_norce": len(sent),
+            "statuses": args.statuses,
+            "acknowledged": len(stamps),
+            "sent_to_norce": len(sent),
             "distinct_orders_confirmed": len({s["client_order_ref"] for s in sent}),
-            "slice_seconds": args.slice, "tasks": tasks.count(),
+            "slice_seconds": args.slice,
+            "tasks": tasks.count(),
             "tasks_not_succeeded": tasks.exclude(status=Task.Status.SUCCEEDED).count(),
-            "norce_429": norce.connect_limiter.rejected, "wall_seconds": round(time.monotonic() - began, 1),
+            "norce_429": norce.connect_limiter.rejected,
+            "wall_seconds": round(time.monotonic() - began, 1),
         }
         if len(stamps) > 1:
             span = stamps[-1] - stamps[0]
@@ -90,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         (VAR / "bench-statuses.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result, indent=2))
         ok = result["acknowledged"] == args.statuses and result.get("ratio_to_norce_bound", 0) >= 0.95
-        print(f"status backlog: {result.get('rate_per_second')}/s = {result.get('ratio_to_norce_bound')} of "
-              f"Norce Connect's 1/s (goal ≥ 0.95): {'ok' if ok else 'BELOW GOAL'}")
+        print(
+            f"status backlog: {result.get('rate_per_second')}/s = {result.get('ratio_to_norce_bound')} of "
+            f"Norce Connect's 1/s (goal ≥ 0.95): {'ok' if ok else 'BELOW GOAL'}"
+        )
         return 0 if ok else 1
     finally:
         if cluster is not None:

@@ -6,6 +6,7 @@ Prints the port it listens on as its first line of output, then serves until SIG
 A fixed pool of threads (like `gunicorn --threads`) keeps one database connection
 per thread (CONN_MAX_AGE), instead of one thread and one new connection per request.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -3,11 +3,12 @@
 Amounts are rounded to whole öre (2 decimals, half up) per line, the way Norce
 computes a row: net = UnitPrice × Quantity and VAT = UnitVat × Quantity.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable
 
 from core.errors import ORDER_MISSING_VAT, SyncError, register
 from core.records import Order, OrderLine
@@ -17,7 +18,8 @@ HUNDRED = Decimal(100)
 SWEDISH_VAT_RATES = (25, 12, 6, 0)
 
 VAT_RATE_UNKNOWN = register(
-    "bookkeeping.vat_rate_unknown", "An order line has a VAT rate that is not a Swedish rate",
+    "bookkeeping.vat_rate_unknown",
+    "An order line has a VAT rate that is not a Swedish rate",
     "Swedish VAT is 25, 12, 6 or 0 %. Correct the product's VAT rate (or the VAT setup of the sales area) in "
     "Norce, then retry the record.",
 )
@@ -56,8 +58,11 @@ def check_line_vat(line: OrderLine) -> None:
     if line.vat_rate is None:
         raise SyncError(ORDER_MISSING_VAT.code, f"Order {where} has no VAT rate", details={"line_no": line.line_no})
     if Decimal(line.vat_rate) not in {Decimal(r) for r in SWEDISH_VAT_RATES}:
-        raise SyncError(VAT_RATE_UNKNOWN.code, f"Order {where} has VAT rate {rate_key(line.vat_rate)} %, "
-                        f"which is not a Swedish rate", details={"line_no": line.line_no, "vat_rate": str(line.vat_rate)})
+        raise SyncError(
+            VAT_RATE_UNKNOWN.code,
+            f"Order {where} has VAT rate {rate_key(line.vat_rate)} %, which is not a Swedish rate",
+            details={"line_no": line.line_no, "vat_rate": str(line.vat_rate)},
+        )
 
 
 def unit_vat(line: OrderLine) -> Decimal:

@@ -8,6 +8,7 @@ ApiClient and supply authentication and the system's error-body parsing.
 A client is handed what it shares with every other worker (see core.ports): the
 connector's store (tokens) and the rate limiter. It imports nothing of the engine.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,14 @@ class ApiClient:
     # Priority callers may use the share of a rate limit kept in reserve (RateLimit.reserve).
     priority = False
 
-    def __init__(self, connector: ConnectorAccount, *, store: ConnectorStore, limiter: RateLimiter,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        connector: ConnectorAccount,
+        *,
+        store: ConnectorStore,
+        limiter: RateLimiter,
+        session: requests.Session | None = None,
+    ) -> None:
         self.connector = connector
         self.store = store
         self.limiter = limiter
@@ -69,8 +76,11 @@ class ApiClient:
         return {}
 
     def error_from_response(self, response: requests.Response) -> SyncError:
-        return SyncError("http.client_error", f"{response.status_code} from {self.system}: {response.text[:300]}",
-                         status=response.status_code)
+        return SyncError(
+            "http.client_error",
+            f"{response.status_code} from {self.system}: {response.text[:300]}",
+            status=response.status_code,
+        )
 
     # -- the helper ----------------------------------------------------------------
     def request(
@@ -105,15 +115,26 @@ class ApiClient:
             try:
                 self.calls += 1
                 response = self.session.request(
-                    method, url, params=params, json=json_body, data=data() if callable(data) else data,
-                    headers=sent_headers, timeout=self.timeout,
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data() if callable(data) else data,
+                    headers=sent_headers,
+                    timeout=self.timeout,
                 )
             except requests.Timeout as exc:
-                last_error = SyncError("http.timeout", f"{method} {self._path(url)} timed out after {self.timeout:g}s",
-                                       details={"error": type(exc).__name__})
+                last_error = SyncError(
+                    "http.timeout",
+                    f"{method} {self._path(url)} timed out after {self.timeout:g}s",
+                    details={"error": type(exc).__name__},
+                )
             except requests.ConnectionError as exc:
-                last_error = SyncError("http.connection", f"{method} {self._path(url)}: cannot connect to {self.system}",
-                                       details={"error": type(exc).__name__})
+                last_error = SyncError(
+                    "http.connection",
+                    f"{method} {self._path(url)}: cannot connect to {self.system}",
+                    details={"error": type(exc).__name__},
+                )
             else:
                 if response.status_code < 400 or (allow_404 and response.status_code == 404):
                     return response
@@ -130,13 +151,20 @@ class ApiClient:
                         # shared window already keeps to the limit, and the 429 means requests
                         # arrived bunched up: only this request pauses, the window stays as it is.
                         self.limiter.penalise(limit[0], limit[1], wait)
-                    last_error = SyncError("http.rate_limited", f"{method} {self._path(url)}: 429 from {self.system}",
-                                           retry_after=wait, status=429)
+                    last_error = SyncError(
+                        "http.rate_limited",
+                        f"{method} {self._path(url)}: 429 from {self.system}",
+                        retry_after=wait,
+                        status=429,
+                    )
                 elif response.status_code in TRANSIENT_STATUSES:
                     error = self.error_from_response(response)
-                    last_error = SyncError("http.server_error",
-                                           f"{method} {self._path(url)}: {response.status_code} from {self.system}: {error.message}",
-                                           retry_after=retry_after, status=response.status_code)
+                    last_error = SyncError(
+                        "http.server_error",
+                        f"{method} {self._path(url)}: {response.status_code} from {self.system}: {error.message}",
+                        retry_after=retry_after,
+                        status=response.status_code,
+                    )
                 else:
                     raise self.error_from_response(response)
             if not idempotent and last_error.code != "http.rate_limited":
@@ -155,8 +183,10 @@ class ApiClient:
         try:
             return response.json()
         except (ValueError, json.JSONDecodeError) as exc:
-            raise SyncError("http.bad_response", f"{self.system} answered {response.status_code} with a body that is not JSON: "
-                            f"{response.text[:120]!r}") from exc
+            raise SyncError(
+                "http.bad_response",
+                f"{self.system} answered {response.status_code} with a body that is not JSON: {response.text[:120]!r}",
+            ) from exc
 
     def default_429_wait(self) -> float:
         return 1.0

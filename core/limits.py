@@ -1,4 +1,5 @@
 """A rate limit as an API documents it: so many requests per window."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

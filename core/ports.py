@@ -5,6 +5,7 @@ the connector's account (settings and credentials), a store for what it must kee
 between calls (tokens, a changed grant, "reconnect needed") and the rate limiter all
 workers share. The engine implements these on its database; a test may hand in its own.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -31,8 +32,15 @@ class ConnectorAccount(Protocol):
 class ConnectorStore(Protocol):
     """What a connector keeps between calls, shared by every worker."""
 
-    def access_token(self, obtain: TokenGrant, *, rejected: str | None = None, grant: str | None = None,
-                     refresh: bool = True, unrecorded: str | None = None) -> str:
+    def access_token(
+        self,
+        obtain: TokenGrant,
+        *,
+        rejected: str | None = None,
+        grant: str | None = None,
+        refresh: bool = True,
+        unrecorded: str | None = None,
+    ) -> str:
         """A valid access token; `obtain` is called (once across all workers) when none is.
 
         `rejected` is a token the API just refused, never returned again. With `grant`, only
@@ -40,8 +48,9 @@ class ConnectorStore(Protocol):
         `unrecorded` names the grant of tokens stored without one."""
         ...
 
-    def store_tokens(self, answer: dict[str, Any], *, grant_type: str | None = None,
-                     refresh: bool = True) -> dict[str, Any]:
+    def store_tokens(
+        self, answer: dict[str, Any], *, grant_type: str | None = None, refresh: bool = True
+    ) -> dict[str, Any]:
         """Keep a token endpoint's answer (e.g. after an authorization-code exchange)."""
         ...
 

@@ -3,6 +3,7 @@
 Connector mappings translate a system's JSON into these and out again; the
 bookkeeping rules compute on them. Money is always Decimal.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@ History (tasks, log entries, records, webhook deliveries) is read-only: editing 
 would falsify what happened. Operations (test a connection, run a flow, retry) are
 admin actions and buttons on the change page; they call the service functions.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,8 @@ from django.utils.timesince import timesince
 from django_q.models import Schedule
 
 from core import errors
-from integrations import admin_views, registry, selectors
 from core.errors import SyncError
+from integrations import admin_views, registry, selectors
 from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import (
     ConnectJob,
@@ -349,7 +350,14 @@ class FlowInline(ReadOnlyInline):
 @admin.register(Integration)
 class IntegrationAdmin(BryggaAdmin):
     list_display = (
-        "name", "merchant_link", "status_badge", "systems", "flow_count", "last_task", "attention", "staleness",
+        "name",
+        "merchant_link",
+        "status_badge",
+        "systems",
+        "flow_count",
+        "last_task",
+        "attention",
+        "staleness",
     )
     list_filter = ("status", "merchant")
     search_fields = ("name", "merchant__name", "merchant__slug", "notes")
@@ -370,8 +378,9 @@ class IntegrationAdmin(BryggaAdmin):
         )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Integration]:
-        connectors = Connector.objects.only("id", "integration_id", "system", "role", "reconnect_needed_at") \
-            .order_by("role")
+        connectors = Connector.objects.only("id", "integration_id", "system", "role", "reconnect_needed_at").order_by(
+            "role"
+        )
         return selectors.integrations_with_summary(
             super().get_queryset(request).prefetch_related(Prefetch("connectors", queryset=connectors))
         )
@@ -384,9 +393,17 @@ class IntegrationAdmin(BryggaAdmin):
     def status_badge(self, obj: Integration) -> SafeString:
         stopped = [c for c in obj.connectors.all() if c.needs_reconnect]
         if stopped:
-            return format_html_join(" ", '<a href="{}">{}</a>', [
-                (reverse("admin:integrations_connector_change", args=[c.pk]),
-                 badge("needs_attention", f"Reconnect {c.get_system_display()}")) for c in stopped])
+            return format_html_join(
+                " ",
+                '<a href="{}">{}</a>',
+                [
+                    (
+                        reverse("admin:integrations_connector_change", args=[c.pk]),
+                        badge("needs_attention", f"Reconnect {c.get_system_display()}"),
+                    )
+                    for c in stopped
+                ],
+            )
         return badge(obj.status, obj.get_status_display())
 
     @admin.display(description="Systems")
@@ -418,10 +435,13 @@ class IntegrationAdmin(BryggaAdmin):
     def flow_status_table(self, obj: Integration) -> SafeString:
         statuses = selectors.flow_status(obj)
         if not statuses:
-            return format_html("<p>No flows yet. <a href=\"{}\">Add a flow</a>.</p>",
-                               reverse("admin:integrations_flow_add") + f"?integration={obj.pk}")
+            return format_html(
+                '<p>No flows yet. <a href="{}">Add a flow</a>.</p>',
+                reverse("admin:integrations_flow_add") + f"?integration={obj.pk}",
+            )
         header = format_html_join(
-            "", "<th>{}</th>",
+            "",
+            "<th>{}</th>",
             [(h,) for h in ("Flow", "Enabled", "Last run", "Last success", "Backlog", "Need attention", "Cursor")],
         )
         rows = format_html_join("", "<tr>{}</tr>", [(self._flow_row(obj, status),) for status in statuses])
@@ -432,7 +452,7 @@ class IntegrationAdmin(BryggaAdmin):
         if not status.stale:
             return ago(status.last_success_at)
         limit = format_duration(timedelta(seconds=status.stale_after_seconds or 0))
-        return format_html('{} {}', badge("failed", f"stale (over {limit})"), ago(status.last_success_at))
+        return format_html("{} {}", badge("failed", f"stale (over {limit})"), ago(status.last_success_at))
 
     def _flow_row(self, integration: Integration, status: selectors.FlowStatus) -> SafeString:
         if status.last_run_task_id:
@@ -445,22 +465,34 @@ class IntegrationAdmin(BryggaAdmin):
         else:
             last_run = "never"
         entities = {"integration__id__exact": integration.pk, "data_type__exact": status.data_type}
-        backlog = format_html('<a href="{}">{}</a>', changelist_url(
-            Entity, **entities, status__in=",".join(selectors.BACKLOG_STATUSES)), status.backlog)
-        failures = format_html('<a href="{}">{}</a>', changelist_url(
-            Entity, **entities, status__exact=Entity.Status.NEEDS_ATTENTION), status.failures)
-        cursor = format_html('<a href="{}">{}</a>', changelist_url(
-            TimeHistory, integration__id__exact=integration.pk, data_type__exact=status.data_type),
-            local(status.cursor, seconds=True) if status.cursor else "not set")
-        return format_html_join("", "<td>{}</td>", [
-            (link_by_id(Flow, status.flow_id, status.label),),
-            ("yes" if status.enabled else "no",),
-            (last_run,),
-            (self._age(status),),
-            (backlog,),
-            (failures,),
-            (cursor,),
-        ])
+        backlog = format_html(
+            '<a href="{}">{}</a>',
+            changelist_url(Entity, **entities, status__in=",".join(selectors.BACKLOG_STATUSES)),
+            status.backlog,
+        )
+        failures = format_html(
+            '<a href="{}">{}</a>',
+            changelist_url(Entity, **entities, status__exact=Entity.Status.NEEDS_ATTENTION),
+            status.failures,
+        )
+        cursor = format_html(
+            '<a href="{}">{}</a>',
+            changelist_url(TimeHistory, integration__id__exact=integration.pk, data_type__exact=status.data_type),
+            local(status.cursor, seconds=True) if status.cursor else "not set",
+        )
+        return format_html_join(
+            "",
+            "<td>{}</td>",
+            [
+                (link_by_id(Flow, status.flow_id, status.label),),
+                ("yes" if status.enabled else "no",),
+                (last_run,),
+                (self._age(status),),
+                (backlog,),
+                (failures,),
+                (cursor,),
+            ],
+        )
 
     @admin.display(description="Related")
     def related_records(self, obj: Integration) -> SafeString:
@@ -501,10 +533,14 @@ CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
 CREDENTIAL_LABELS: dict[str, tuple[str, str]] = {
     "client_id": ("Client id", "The OAuth client id of the API application."),
     "client_secret": ("Client secret", "The OAuth client secret of the API application."),
-    "receiver_username": ("Order receiver username",
-                          "Norce only: the user name Norce sends (Basic auth) when it pushes orders to Brygga."),
-    "receiver_password": ("Order receiver password",
-                          "Norce only: the password Norce sends (Basic auth) when it pushes orders to Brygga."),
+    "receiver_username": (
+        "Order receiver username",
+        "Norce only: the user name Norce sends (Basic auth) when it pushes orders to Brygga.",
+    ),
+    "receiver_password": (
+        "Order receiver password",
+        "Norce only: the password Norce sends (Basic auth) when it pushes orders to Brygga.",
+    ),
     "event_secret": ("Event secret", "Norce only: the shared secret Norce sends with event notifications."),
 }
 
@@ -550,17 +586,21 @@ def fortnox_grant_fields() -> dict[str, forms.Field]:
 
     return {
         "fortnox_grant": forms.ChoiceField(
-            label="OAuth grant", choices=list(fortnox_settings.GRANTS.items()), required=False,
+            label="OAuth grant",
+            choices=list(fortnox_settings.GRANTS.items()),
+            required=False,
             initial=fortnox_settings.AUTHORIZATION_CODE,
-            help_text="Fortnox only: how Brygga gets its tokens (settings key \"grant\"). Authorization code: a "
-                      "Fortnox administrator presses 'Connect to Fortnox'; Brygga keeps a refresh token. Client "
-                      "credentials: a service account approved once by a Fortnox system administrator through "
-                      "'Connect to Fortnox'; tokens are then fetched with the tenant id, without a refresh token.",
+            help_text='Fortnox only: how Brygga gets its tokens (settings key "grant"). Authorization code: a '
+            "Fortnox administrator presses 'Connect to Fortnox'; Brygga keeps a refresh token. Client "
+            "credentials: a service account approved once by a Fortnox system administrator through "
+            "'Connect to Fortnox'; tokens are then fetched with the tenant id, without a refresh token.",
         ),
         "fortnox_tenant_id": forms.CharField(
-            label="Tenant id", required=False, strip=True,
-            help_text="Fortnox only, required with client credentials (settings key \"tenant_id\"): the company's "
-                      "Fortnox DatabaseNumber, shown by 'Test connection' as 'tenant …'.",
+            label="Tenant id",
+            required=False,
+            strip=True,
+            help_text='Fortnox only, required with client credentials (settings key "tenant_id"): the company\'s '
+            "Fortnox DatabaseNumber, shown by 'Test connection' as 'tenant …'.",
         ),
     }
 
@@ -637,8 +677,13 @@ class ConnectorForm(forms.ModelForm):
             cleaned["settings"] = fortnox_settings.validate_settings(merged)
         except ValueError as exc:
             for problem in str(exc).split("; "):
-                field = ("fortnox_tenant_id" if problem.startswith("'tenant_id'")
-                         else "fortnox_grant" if problem.startswith("'grant'") else "settings")
+                field = (
+                    "fortnox_tenant_id"
+                    if problem.startswith("'tenant_id'")
+                    else "fortnox_grant"
+                    if problem.startswith("'grant'")
+                    else "settings"
+                )
                 self.add_error(field, problem[0].upper() + problem[1:] + ".")
 
     def credential_values(self) -> dict[str, str]:
@@ -656,14 +701,27 @@ class ConnectorAdmin(BryggaAdmin):
     form = ConnectorForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
-        "__str__", "integration_link", "system", "role", "base_url", "credentials_summary", "token_status",
+        "__str__",
+        "integration_link",
+        "system",
+        "role",
+        "base_url",
+        "credentials_summary",
+        "token_status",
         "last_test",
     )
     list_filter = ("system", "role", ("integration", IntegrationFilter))
     search_fields = ("integration__name", "integration__merchant__name", "base_url")
     list_select_related = ("integration__merchant",)
-    readonly_fields = ("credential_status", "grant_status", "token_status", "last_test", "last_test_message",
-                       "norce_endpoints", "updated_at")
+    readonly_fields = (
+        "credential_status",
+        "grant_status",
+        "token_status",
+        "last_test",
+        "last_test_message",
+        "norce_endpoints",
+        "updated_at",
+    )
     actions = ("test_connections",)
     object_views = (("test", "test_connection_view", True), ("fortnox-connect", "fortnox_connect_view", True))
 
@@ -680,8 +738,18 @@ class ConnectorAdmin(BryggaAdmin):
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
             (None, {"fields": ("integration", "system", "role", "base_url", "auth_url", "settings")}),
             ("Credentials", {"fields": ["credential_status", *keys, *(grant_fields if fortnox else [])]}),
-            ("Connection", {"fields": (*(("grant_status",) if fortnox else ()), "token_status", "last_test",
-                                       "last_test_message", "updated_at")}),
+            (
+                "Connection",
+                {
+                    "fields": (
+                        *(("grant_status",) if fortnox else ()),
+                        "token_status",
+                        "last_test",
+                        "last_test_message",
+                        "updated_at",
+                    )
+                },
+            ),
         ]
         if obj.system == Connector.System.NORCE:
             fieldsets.append(("Addresses to enter in Norce admin", {"fields": ("norce_endpoints",)}))
@@ -730,17 +798,26 @@ class ConnectorAdmin(BryggaAdmin):
         from connectors.fortnox import settings as fortnox_settings
 
         if obj.needs_reconnect:
-            return format_html("{} since {}: {}", badge("needs_attention", f"Reconnect {obj.get_system_display()}"),
-                               local(obj.reconnect_needed_at), obj.reconnect_reason or "access was refused")
+            return format_html(
+                "{} since {}: {}",
+                badge("needs_attention", f"Reconnect {obj.get_system_display()}"),
+                local(obj.reconnect_needed_at),
+                obj.reconnect_reason or "access was refused",
+            )
 
         tokens = obj.tokens or {}
         expires = obj.token_expires_at
-        service_account = obj.system == Connector.System.FORTNOX and \
-            (obj.settings or {}).get("grant") == fortnox_settings.CLIENT_CREDENTIALS
+        service_account = (
+            obj.system == Connector.System.FORTNOX
+            and (obj.settings or {}).get("grant") == fortnox_settings.CLIENT_CREDENTIALS
+        )
         if service_account and tokens.get("grant") != fortnox_settings.CLIENT_CREDENTIALS:
             return "No service-account token yet (fetched by client credentials on the first call)."
-        if obj.system == Connector.System.FORTNOX and not service_account and (
-                not tokens.get("refresh_token") or tokens.get("grant") == fortnox_settings.CLIENT_CREDENTIALS):
+        if (
+            obj.system == Connector.System.FORTNOX
+            and not service_account
+            and (not tokens.get("refresh_token") or tokens.get("grant") == fortnox_settings.CLIENT_CREDENTIALS)
+        ):
             return "Not connected: press 'Connect to Fortnox'."
         if not tokens.get("access_token") or expires is None:
             return "Connected; no access token yet." if tokens else "No token yet (fetched on the first call)."
@@ -764,16 +841,20 @@ class ConnectorAdmin(BryggaAdmin):
         return format_html(
             "<table><tr><th>Order receiver URL</th><td><code>{}</code></td></tr>"
             "<tr><th>Event URL</th><td><code>{}</code></td></tr></table>",
-            orders, events,
+            orders,
+            events,
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[override]
         obj = self.get_object(request, unquote(object_id))
         if request.method == "GET" and obj is not None and obj.needs_reconnect:
             how = "press 'Connect to Fortnox' below" if obj.system == Connector.System.FORTNOX else "connect it again"
-            messages.error(request, f"{obj.get_system_display()} no longer accepts Brygga's authorisation: "
-                                    f"{obj.reconnect_reason or 'no reason given'} To go on, {how}; the "
-                                    "integration's tasks wait meanwhile and continue by themselves afterwards.")
+            messages.error(
+                request,
+                f"{obj.get_system_display()} no longer accepts Brygga's authorisation: "
+                f"{obj.reconnect_reason or 'no reason given'} To go on, {how}; the "
+                "integration's tasks wait meanwhile and continue by themselves afterwards.",
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def object_buttons(self, request: HttpRequest, obj: Connector) -> list[ObjectButton]:
@@ -848,7 +929,7 @@ class FlowForm(forms.ModelForm):
         spec = registry.FLOWS.get(cleaned.get("kind") or self.instance.kind)
         raw = cleaned.get("settings") or {}
         if not isinstance(raw, dict):
-            self.add_error("settings", "The settings must be a JSON object, e.g. {\"batch_size\": 50}.")
+            self.add_error("settings", 'The settings must be a JSON object, e.g. {"batch_size": 50}.')
             return cleaned
         if spec is None or not spec.settings_validator:
             return cleaned
@@ -899,8 +980,12 @@ class FlowAdmin(BryggaAdmin):
     def last_run(self, obj: Flow) -> SafeString | str:
         if not getattr(obj, "last_run_task_id", None):
             return "never"
-        return format_html("{} {} {}", link_by_id(Task, obj.last_run_task_id),
-                           badge(obj.last_run_status, Task.Status(obj.last_run_status).label), ago(obj.last_run_at))
+        return format_html(
+            "{} {} {}",
+            link_by_id(Task, obj.last_run_task_id),
+            badge(obj.last_run_status, Task.Status(obj.last_run_status).label),
+            ago(obj.last_run_at),
+        )
 
     @admin.display(description="Last success", ordering="last_success_at")
     def last_success(self, obj: Flow) -> str:
@@ -938,10 +1023,15 @@ class FlowAdmin(BryggaAdmin):
             self.message_user(request, f"{obj}: this flow has no full file.", messages.ERROR)
             return self.back_to(obj)
         task = services.run_flow_now(obj.pk, trigger=Task.Trigger.RESYNC, params={"mode": "full"})
-        self.message_user(request, format_html("{}: full file queued as task {}. Progress: {}.", str(obj),
-                                               link(task, f"#{task.pk}"),
-                                               format_html('<a href="{}">full-file resyncs</a>',
-                                                           changelist_url(ResyncRun, flow__id__exact=obj.pk))))
+        self.message_user(
+            request,
+            format_html(
+                "{}: full file queued as task {}. Progress: {}.",
+                str(obj),
+                link(task, f"#{task.pk}"),
+                format_html('<a href="{}">full-file resyncs</a>', changelist_url(ResyncRun, flow__id__exact=obj.pk)),
+            ),
+        )
         return self.back_to(obj)
 
     @admin.action(description="Run now", permissions=["operate"])
@@ -995,8 +1085,16 @@ class ScheduleRuleForm(forms.ModelForm):
 @admin.register(ScheduleRule)
 class ScheduleRuleAdmin(admin.ModelAdmin):
     form = ScheduleRuleForm
-    list_display = ("name", "integration_link", "flow_labels", "when", "mode", "enabled", "next_run",
-                    "last_triggered_at")
+    list_display = (
+        "name",
+        "integration_link",
+        "flow_labels",
+        "when",
+        "mode",
+        "enabled",
+        "next_run",
+        "last_triggered_at",
+    )
     list_filter = ("enabled", "schedule_type", "mode", ("integration", IntegrationFilter))
     search_fields = ("name", "integration__name", "integration__merchant__name")
     list_select_related = ("integration__merchant",)
@@ -1006,7 +1104,8 @@ class ScheduleRuleAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ScheduleRule]:
         next_run = Schedule.objects.filter(pk=OuterRef("q_schedule_id")).values("next_run")[:1]
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .annotate(next_run_at=Subquery(next_run))
             .prefetch_related(Prefetch("flows", queryset=Flow.objects.only("id", "kind")))
         )
@@ -1072,8 +1171,11 @@ ORDERS_NOT_TWICE = (
 
 def cursor_flow(cursor: TimeHistory) -> Flow | None:
     """The integration's flow that reads from this cursor (same data type and direction)."""
-    kinds = [kind for kind, spec in registry.FLOWS.items()
-             if spec.data_type == cursor.data_type and spec.direction == cursor.direction]
+    kinds = [
+        kind
+        for kind, spec in registry.FLOWS.items()
+        if spec.data_type == cursor.data_type and spec.direction == cursor.direction
+    ]
     return Flow.objects.filter(integration_id=cursor.integration_id, kind__in=kinds).first() if kinds else None
 
 
@@ -1103,8 +1205,9 @@ class TimeHistoryAdmin(BryggaAdmin):
         if flow is None:
             return "No flow of this integration reads from this cursor."
         text = ORDERS_NOT_TWICE if flow.kind not in MASTER_KINDS else UNCHANGED_NOT_SENT
-        return format_html("{} Flow: {}. Save the cursor first, then press a button above.", text,
-                           link(flow, flow_label(flow.kind)))
+        return format_html(
+            "{} Flow: {}. Save the cursor first, then press a button above.", text, link(flow, flow_label(flow.kind))
+        )
 
     def object_buttons(self, request: HttpRequest, obj: TimeHistory) -> list[ObjectButton]:
         flow = cursor_flow(obj)
@@ -1120,8 +1223,9 @@ class TimeHistoryAdmin(BryggaAdmin):
 
         flow = cursor_flow(cursor)
         if flow is None:
-            self.message_user(request, f"{cursor}: no flow reads from this cursor; nothing was started.",
-                              messages.ERROR)
+            self.message_user(
+                request, f"{cursor}: no flow reads from this cursor; nothing was started.", messages.ERROR
+            )
             return self.back_to(cursor)
         if force and flow.kind not in MASTER_KINDS:
             self.message_user(request, f"{flow}: orders are never sent twice; use \u201cRun now\u201d.", messages.ERROR)
@@ -1137,12 +1241,18 @@ class TimeHistoryAdmin(BryggaAdmin):
         if force:
             note = "every record read is sent to Norce, changed or not."
         elif flow.kind in MASTER_KINDS:
-            note = ("records whose content is unchanged are not sent again, so this run may send nothing. "
-                    "To send them anyway, press \u201cRewind and resend\u201d.")
+            note = (
+                "records whose content is unchanged are not sent again, so this run may send nothing. "
+                "To send them anyway, press \u201cRewind and resend\u201d."
+            )
         else:
             note = "orders Brygga already has are recognised and not invoiced twice."
-        self.message_user(request, format_html("{}: queued as task {}, reading from {}; {}", str(flow),
-                                               link(task, f"#{task.pk}"), since, note))
+        self.message_user(
+            request,
+            format_html(
+                "{}: queued as task {}, reading from {}; {}", str(flow), link(task, f"#{task.pk}"), since, note
+            ),
+        )
         return self.back_to(cursor)
 
     def run_now_view(self, request: HttpRequest, obj: TimeHistory) -> HttpResponse:
@@ -1160,7 +1270,13 @@ class TaskAdmin(HistoryAdmin):
     # Compact columns (integration under the flow, trigger under the status, duration under the time)
     # so the list fits a 1440 px screen with both sidebars open.
     list_display = (
-        "id", "flow_cell", "status_cell", "records", "created_cell", "error_code_link", "record_references",
+        "id",
+        "flow_cell",
+        "status_cell",
+        "records",
+        "created_cell",
+        "error_code_link",
+        "record_references",
     )
     list_filter = ("status", "trigger", ("integration", IntegrationFilter), ("flow", FlowFilter))
     search_fields = ("error_code", "error_message", "logs__reference")
@@ -1170,11 +1286,34 @@ class TaskAdmin(HistoryAdmin):
         ("Error", {"fields": ("error_code_shown", "error_message_text", "error_hint")}),
         ("Record errors", {"fields": ("record_errors_table",)}),
         ("Records", {"fields": ("count_total", "count_succeeded", "count_failed", "count_skipped", "log_link")}),
-        ("Timing", {"fields": ("created_at", "started_at", "finished_at", "duration", "heartbeat_at",
-                               "attempts", "max_attempts", "next_retry_at", "worker", "q_task_id")}),
+        (
+            "Timing",
+            {
+                "fields": (
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "duration",
+                    "heartbeat_at",
+                    "attempts",
+                    "max_attempts",
+                    "next_retry_at",
+                    "worker",
+                    "q_task_id",
+                )
+            },
+        ),
     )
-    readonly_fields = ("status_badge", "params_pretty", "log_link", "error_code_shown", "error_message_text",
-                       "error_hint", "record_errors_table", "duration")
+    readonly_fields = (
+        "status_badge",
+        "params_pretty",
+        "log_link",
+        "error_code_shown",
+        "error_message_text",
+        "error_hint",
+        "record_errors_table",
+        "duration",
+    )
     actions = ("retry", "run_flow_now")
     object_views = (("retry", "retry_view", True),)
     record_errors_limit = 100
@@ -1214,7 +1353,12 @@ class TaskAdmin(HistoryAdmin):
     def records(self, obj: Task) -> SafeString:
         return format_html(
             '<span title="total · ok · failed · skipped; attempt {} of {}">{} · {} · {} · {}</span>',
-            obj.attempts, obj.max_attempts, obj.count_total, obj.count_succeeded, obj.count_failed, obj.count_skipped,
+            obj.attempts,
+            obj.max_attempts,
+            obj.count_total,
+            obj.count_succeeded,
+            obj.count_failed,
+            obj.count_skipped,
         )
 
     @admin.display(description="Flow", ordering="flow__kind")
@@ -1272,20 +1416,28 @@ class TaskAdmin(HistoryAdmin):
         rows = self._record_errors(obj)
         if not rows:
             return "None: no record of this task logged an error or a warning."
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", [
-            (
-                format_html("{} {}", badge(row.level, row.level), code_link(row.code)),
-                format_html("{}{}", row.message, f" (×{row.times})" if row.times > 1 else ""),
-                row.hint or EMPTY,
-                self._record_cell(row),
-            )
-            for row in rows
-        ])
-        logs = format_html('<p><a href="{}">All warnings and errors of this task in the log</a></p>',
-                           changelist_url(LogEntry, task__id__exact=obj.pk, level__in="error,warning"))
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            [
+                (
+                    format_html("{} {}", badge(row.level, row.level), code_link(row.code)),
+                    format_html("{}{}", row.message, f" (×{row.times})" if row.times > 1 else ""),
+                    row.hint or EMPTY,
+                    self._record_cell(row),
+                )
+                for row in rows
+            ],
+        )
+        logs = format_html(
+            '<p><a href="{}">All warnings and errors of this task in the log</a></p>',
+            changelist_url(LogEntry, task__id__exact=obj.pk, level__in="error,warning"),
+        )
         return format_html(
             '<table class="record-errors"><thead><tr><th>Code</th><th>Message</th><th>Hint</th><th>Record</th>'
-            "</tr></thead><tbody>{}</tbody></table>{}", body, logs,
+            "</tr></thead><tbody>{}</tbody></table>{}",
+            body,
+            logs,
         )
 
     @staticmethod
@@ -1336,7 +1488,8 @@ class TaskAdmin(HistoryAdmin):
             self._retry(request, task)
         if skipped:
             self.message_user(
-                request, f"{skipped} task(s) skipped: only failed, partly failed or needs-attention tasks are retried.",
+                request,
+                f"{skipped} task(s) skipped: only failed, partly failed or needs-attention tasks are retried.",
                 messages.WARNING,
             )
 
@@ -1368,12 +1521,21 @@ class LogEntryAdmin(HistoryAdmin):
         ("Related", {"fields": ("integration_link", "flow_link", "task_link", "entity_link")}),
         ("Details", {"fields": ("details_pretty",)}),
     )
-    readonly_fields = ("level_badge", "code_link", "integration_link", "flow_link", "task_link", "entity_link",
-                       "details_pretty")
+    readonly_fields = (
+        "level_badge",
+        "code_link",
+        "integration_link",
+        "flow_link",
+        "task_link",
+        "entity_link",
+        "details_pretty",
+    )
 
     def get_urls(self) -> list[URLPattern]:
         catalogue = path(
-            "catalogue/", self.admin_site.admin_view(self.error_catalogue_view), name="integrations_error_catalogue",
+            "catalogue/",
+            self.admin_site.admin_view(self.error_catalogue_view),
+            name="integrations_error_catalogue",
         )
         return [catalogue, *super().get_urls()]
 
@@ -1411,11 +1573,15 @@ class LogEntryAdmin(HistoryAdmin):
 
     @admin.display(description="Task · record · integration")
     def related(self, obj: LogEntry) -> SafeString:
-        parts = [part for part in (
-            format_html("task {}", self.task_link(obj)) if obj.task_id else "",
-            self.entity_link(obj) if obj.entity_id else "",
-            self.integration_link(obj),
-        ) if part]
+        parts = [
+            part
+            for part in (
+                format_html("task {}", self.task_link(obj)) if obj.task_id else "",
+                self.entity_link(obj) if obj.entity_id else "",
+                self.integration_link(obj),
+            )
+            if part
+        ]
         return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
 
     # Long texts are cut in the list only; the full text is in the tooltip and on the entry's page.
@@ -1454,8 +1620,15 @@ class LogEntryAdmin(HistoryAdmin):
 @admin.register(Entity)
 class EntityAdmin(HistoryAdmin):
     list_display = (
-        "data_type", "reference_display", "customer", "status_badge", "target_id", "attempts", "error_code_link",
-        "updated_at", "integration_link",
+        "data_type",
+        "reference_display",
+        "customer",
+        "status_badge",
+        "target_id",
+        "attempts",
+        "error_code_link",
+        "updated_at",
+        "integration_link",
     )
     list_filter = ("status", "data_type", ("integration", IntegrationFilter))
     search_fields = ("reference", "source_id", "label", "target_id")
@@ -1468,11 +1641,22 @@ class EntityAdmin(HistoryAdmin):
         ("Timeline", {"fields": ("timeline",)}),
         ("Payload", {"fields": ("payload_pretty",), "classes": ("collapse",)}),
     )
-    readonly_fields = ("integration_link", "status_badge", "reference_link", "error_code_link", "error_hint",
-                       "deliveries", "timeline", "payload_pretty")
+    readonly_fields = (
+        "integration_link",
+        "status_badge",
+        "reference_link",
+        "error_code_link",
+        "error_hint",
+        "deliveries",
+        "timeline",
+        "payload_pretty",
+    )
     actions = ("retry",)
-    object_views = (("retry", "retry_view", True), ("create-anyway", "create_anyway_view", False),
-                    ("credit-extra", "credit_extra_view", False))
+    object_views = (
+        ("retry", "retry_view", True),
+        ("create-anyway", "create_anyway_view", False),
+        ("credit-extra", "credit_extra_view", False),
+    )
     timeline_limit = 200
 
     @admin.display(description="Reference", ordering="reference")
@@ -1521,14 +1705,25 @@ class EntityAdmin(HistoryAdmin):
         if not entries:
             return EMPTY
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", [
-                (link(e, local(e.created_at, seconds=True)), badge(e.level, e.get_level_display()),
-                 code_link(e.code), e.message, e.hint or EMPTY, e.actor or EMPTY, link_by_id(Task, e.task_id))
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            [
+                (
+                    link(e, local(e.created_at, seconds=True)),
+                    badge(e.level, e.get_level_display()),
+                    code_link(e.code),
+                    e.message,
+                    e.hint or EMPTY,
+                    e.actor or EMPTY,
+                    link_by_id(Task, e.task_id),
+                )
                 for e in entries
-            ])
+            ],
+        )
         return format_html(
             "<table><thead><tr><th>When</th><th>Level</th><th>Code</th><th>Message</th><th>Hint</th><th>By</th>"
-            "<th>Task</th></tr></thead><tbody>{}</tbody></table>", rows,
+            "<th>Task</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
         )
 
     @admin.display(description="Payload as received")
@@ -1539,11 +1734,13 @@ class EntityAdmin(HistoryAdmin):
         buttons = [ObjectButton("Retry this record", self.object_view_url(obj, "retry"))]
         if obj.data_type == "order":
             # A link to a confirmation page; only its POST creates anything.
-            buttons.append(ObjectButton("Create a new invoice anyway", self.object_view_url(obj, "create-anyway"),
-                                        post=False))
+            buttons.append(
+                ObjectButton("Create a new invoice anyway", self.object_view_url(obj, "create-anyway"), post=False)
+            )
             if obj.last_error_code == "order.duplicate_invoice":  # flagged by the reconciliation
-                buttons.append(ObjectButton("Credit the extra invoice", self.object_view_url(obj, "credit-extra"),
-                                            post=False))
+                buttons.append(
+                    ObjectButton("Credit the extra invoice", self.object_view_url(obj, "credit-extra"), post=False)
+                )
         return buttons
 
     def _retry(self, request: HttpRequest, entity: Entity) -> None:
@@ -1556,8 +1753,9 @@ class EntityAdmin(HistoryAdmin):
             self.message_user(request, f"{entity}: not retried. {text}", messages.ERROR)
         else:
             actor = request.user.get_username()
-            services.record_staff_action(entity=entity, actor=actor, task=task,
-                                         message=f"{actor} pressed 'Retry this record' (task #{task.pk})")
+            services.record_staff_action(
+                entity=entity, actor=actor, task=task, message=f"{actor} pressed 'Retry this record' (task #{task.pk})"
+            )
             queued = format_html("{}: retry queued as task {}.", str(entity), link(task, f"#{task.pk}"))
             self.message_user(request, queued)
 
@@ -1571,17 +1769,25 @@ class EntityAdmin(HistoryAdmin):
             raise Http404("Only orders become invoices")
         if request.method == "POST":
             try:
-                task = orders.request_new_invoice(entity_id=obj.pk, superseded=request.POST.getlist("superseded"),
-                                                  actor=request.user.get_username())
+                task = orders.request_new_invoice(
+                    entity_id=obj.pk, superseded=request.POST.getlist("superseded"), actor=request.user.get_username()
+                )
             except ValueError as exc:
                 self.message_user(request, f"{obj}: no new invoice. {exc}", messages.ERROR)
             else:
                 if task is None:
-                    self.message_user(request, f"{obj}: a new invoice was already requested; nothing more was queued.",
-                                      messages.WARNING)
+                    self.message_user(
+                        request,
+                        f"{obj}: a new invoice was already requested; nothing more was queued.",
+                        messages.WARNING,
+                    )
                 else:
-                    self.message_user(request, format_html("{}: a new invoice will be created by task {}.", str(obj),
-                                                           link(task, f"#{task.pk}")))
+                    self.message_user(
+                        request,
+                        format_html(
+                            "{}: a new invoice will be created by task {}.", str(obj), link(task, f"#{task.pk}")
+                        ),
+                    )
             return self.back_to(obj)
         problem, live = "", []
         try:
@@ -1594,9 +1800,16 @@ class EntityAdmin(HistoryAdmin):
             "opts": self.opts,
             "original": obj,
             "entity": obj,
-            "live": [{"number": str(i.get("DocumentNumber") or ""), "date": i.get("InvoiceDate") or "",
-                      "total": i.get("Total"), "currency": i.get("Currency") or "",
-                      "customer": i.get("CustomerName") or ""} for i in live],
+            "live": [
+                {
+                    "number": str(i.get("DocumentNumber") or ""),
+                    "date": i.get("InvoiceDate") or "",
+                    "total": i.get("Total"),
+                    "currency": i.get("Currency") or "",
+                    "customer": i.get("CustomerName") or "",
+                }
+                for i in live
+            ],
             "problem": problem,
             "change_url": change_url(obj),
         }
@@ -1618,8 +1831,9 @@ class EntityAdmin(HistoryAdmin):
             except ValueError as exc:
                 self.message_user(request, f"{obj}: invoice {number} not credited. {exc}", messages.ERROR)
             except SyncError as exc:
-                self.message_user(request, f"{obj}: invoice {number} not credited. {admin_views.describe_error(exc)}",
-                                  messages.ERROR)
+                self.message_user(
+                    request, f"{obj}: invoice {number} not credited. {admin_views.describe_error(exc)}", messages.ERROR
+                )
             else:
                 self.message_user(request, f"{obj}: Fortnox invoice {number} {done}.")
             return self.back_to(obj)
@@ -1628,16 +1842,25 @@ class EntityAdmin(HistoryAdmin):
             live = orders.live_invoices_for(entity_id=obj.pk)
         except SyncError as exc:
             problem = admin_views.describe_error(exc)
-        reference = Reference.objects.filter(integration_id=obj.integration_id, data_type=obj.data_type,
-                                             source_id=obj.source_id).first()
+        reference = Reference.objects.filter(
+            integration_id=obj.integration_id, data_type=obj.data_type, source_id=obj.source_id
+        ).first()
         kept = reference.target_id if reference else ""
         left_behind = orders.superseded_invoices(obj)
-        rows = [{"number": str(i.get("DocumentNumber") or ""), "date": i.get("InvoiceDate") or "",
-                 "total": i.get("Total"), "currency": i.get("Currency") or "", "customer": i.get("CustomerName") or "",
-                 "booked": str(i.get("Booked")).lower() == "true",
-                 "role": "linked" if str(i.get("DocumentNumber")) == kept else
-                 ("left behind by staff" if str(i.get("DocumentNumber")) in left_behind else "extra")}
-                for i in live]
+        rows = [
+            {
+                "number": str(i.get("DocumentNumber") or ""),
+                "date": i.get("InvoiceDate") or "",
+                "total": i.get("Total"),
+                "currency": i.get("Currency") or "",
+                "customer": i.get("CustomerName") or "",
+                "booked": str(i.get("Booked")).lower() == "true",
+                "role": "linked"
+                if str(i.get("DocumentNumber")) == kept
+                else ("left behind by staff" if str(i.get("DocumentNumber")) in left_behind else "extra"),
+            }
+            for i in live
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": "Credit the extra invoice?",
@@ -1671,8 +1894,17 @@ class ReferenceAdmin(admin.ModelAdmin):
     list_filter = ("data_type", "origin", ("integration", IntegrationFilter))
     search_fields = ("source_id", "target_id", "note")
     list_select_related = ("integration__merchant",)
-    fields = ("integration", "data_type", "source_id", "target_id", "note", "origin", "entity_link", "created_at",
-              "updated_at")
+    fields = (
+        "integration",
+        "data_type",
+        "source_id",
+        "target_id",
+        "note",
+        "origin",
+        "entity_link",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = ("origin", "entity_link", "created_at", "updated_at")
 
     def delete_model(self, request: HttpRequest, obj: Reference) -> None:
@@ -1691,16 +1923,24 @@ class ReferenceAdmin(admin.ModelAdmin):
         if not change:
             obj.origin = Reference.Origin.STAFF
         super().save_model(request, obj, form, change)
-        entity = Entity.objects.filter(integration_id=obj.integration_id, data_type=obj.data_type,
-                                       source_id=obj.source_id).first()
+        entity = Entity.objects.filter(
+            integration_id=obj.integration_id, data_type=obj.data_type, source_id=obj.source_id
+        ).first()
         if entity is not None:
             actor = request.user.get_username()
             before = form.initial.get("target_id") if change else None
-            what = (f"changed the reference from {before} to {obj.target_id}" if change and before != obj.target_id
-                    else f"{'saved' if change else 'added'} the reference → {obj.target_id}")
-            services.record_staff_action(entity=entity, actor=actor, code="reference.saved",
-                                         message=f"{actor} {what} ({obj.data_type} {obj.source_id})",
-                                         details={"target_id": obj.target_id, "previous": before or ""})
+            what = (
+                f"changed the reference from {before} to {obj.target_id}"
+                if change and before != obj.target_id
+                else f"{'saved' if change else 'added'} the reference → {obj.target_id}"
+            )
+            services.record_staff_action(
+                entity=entity,
+                actor=actor,
+                code="reference.saved",
+                message=f"{actor} {what} ({obj.data_type} {obj.source_id})",
+                details={"target_id": obj.target_id, "previous": before or ""},
+            )
 
     @admin.display(description="Integration", ordering="integration__name")
     def integration_link(self, obj: Reference) -> SafeString | str:
@@ -1721,13 +1961,28 @@ class ReferenceAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(HistoryAdmin):
-    list_display = ("received_at", "kind", "outcome_badge", "reference", "short_reason", "integration_link",
-                    "entity_link")
+    list_display = (
+        "received_at",
+        "kind",
+        "outcome_badge",
+        "reference",
+        "short_reason",
+        "integration_link",
+        "entity_link",
+    )
     list_filter = ("kind", "outcome", ("integration", IntegrationFilter))
     search_fields = ("reference", "reason")
     list_select_related = ("integration__merchant", "entity")
-    fields = ("integration_link", "kind", "outcome_badge", "received_at", "reference", "reason", "entity_link",
-              "body_pretty")
+    fields = (
+        "integration_link",
+        "kind",
+        "outcome_badge",
+        "received_at",
+        "reference",
+        "reason",
+        "entity_link",
+        "body_pretty",
+    )
     readonly_fields = ("integration_link", "outcome_badge", "entity_link", "body_pretty")
 
     @admin.display(description="Outcome", ordering="outcome")
@@ -1768,15 +2023,50 @@ class ConnectJobAdmin(HistoryAdmin):
     search_fields = ("job_id", "method")
     list_select_related = ("integration__merchant", "flow")
     fieldsets = (
-        (None, {"fields": ("integration", "flow", "task", "job_id", "method", "status_badge", "status_id",
-                           "full_file", "item_count")}),
-        ("Outcome", {"fields": ("written", "ignored", "rejected", "inserts", "updates", "failures", "messages_table",
-                                "records_link")}),
+        (
+            None,
+            {
+                "fields": (
+                    "integration",
+                    "flow",
+                    "task",
+                    "job_id",
+                    "method",
+                    "status_badge",
+                    "status_id",
+                    "full_file",
+                    "item_count",
+                )
+            },
+        ),
+        (
+            "Outcome",
+            {
+                "fields": (
+                    "written",
+                    "ignored",
+                    "rejected",
+                    "inserts",
+                    "updates",
+                    "failures",
+                    "messages_table",
+                    "records_link",
+                )
+            },
+        ),
         ("Request", {"fields": ("header_pretty", "body_size")}),
         ("Timing", {"fields": ("created_at", "finished_at", "last_checked_at", "checks", "restarts", "restarted_at")}),
     )
-    readonly_fields = ("status_badge", "written", "ignored", "rejected", "messages_table", "records_link",
-                       "header_pretty", "body_size")
+    readonly_fields = (
+        "status_badge",
+        "written",
+        "ignored",
+        "rejected",
+        "messages_table",
+        "records_link",
+        "header_pretty",
+        "body_size",
+    )
     actions = ("restart",)
     object_views = (("restart", "restart_view", True),)
 
@@ -1819,9 +2109,14 @@ class ConnectJobAdmin(HistoryAdmin):
             return EMPTY
         warn = mark_safe(' style="color:#b45309;font-weight:600"')
         bad = mark_safe(' style="color:#dc3545;font-weight:600"')
-        return format_html('{}&nbsp;written<br><span{}>{}&nbsp;ignored</span><br><span{}>{}&nbsp;rejected</span>',
-                           obj.rows_written, warn if obj.rows_ignored else "", obj.rows_ignored,
-                           bad if obj.rows_rejected else "", obj.rows_rejected)
+        return format_html(
+            "{}&nbsp;written<br><span{}>{}&nbsp;ignored</span><br><span{}>{}&nbsp;rejected</span>",
+            obj.rows_written,
+            warn if obj.rows_ignored else "",
+            obj.rows_ignored,
+            bad if obj.rows_rejected else "",
+            obj.rows_rejected,
+        )
 
     @admin.display(description="Norce's messages")
     def messages_table(self, obj: ConnectJob) -> SafeString | str:
@@ -1832,10 +2127,22 @@ class ConnectJobAdmin(HistoryAdmin):
         rows = connect_jobs.message_rows(obj)
         if not rows:
             return EMPTY
-        return render_to_string("admin/integrations/connectjob/messages_table.html", {"rows": [
-            {"row": row.row, "severity": row.severity, "message": row.message,
-             "record": link_by_id(Entity, row.entity_id, row.reference or f"#{row.entity_id}")
-             if row.entity_id else EMPTY} for row in rows]})
+        return render_to_string(
+            "admin/integrations/connectjob/messages_table.html",
+            {
+                "rows": [
+                    {
+                        "row": row.row,
+                        "severity": row.severity,
+                        "message": row.message,
+                        "record": link_by_id(Entity, row.entity_id, row.reference or f"#{row.entity_id}")
+                        if row.entity_id
+                        else EMPTY,
+                    }
+                    for row in rows
+                ]
+            },
+        )
 
     @admin.display(description="X-StormConnect-Header")
     def header_pretty(self, obj: ConnectJob) -> SafeString:
@@ -1851,8 +2158,9 @@ class ConnectJobAdmin(HistoryAdmin):
     def records_link(self, obj: ConnectJob) -> SafeString | str:
         if not obj.entity_ids:
             return EMPTY
-        return format_html('<a href="{}">{} records</a>',
-                           changelist_url(Entity, target_id=f"job:{obj.job_id}"), len(obj.entity_ids))
+        return format_html(
+            '<a href="{}">{} records</a>', changelist_url(Entity, target_id=f"job:{obj.job_id}"), len(obj.entity_ids)
+        )
 
     def object_buttons(self, request: HttpRequest, obj: ConnectJob) -> list[ObjectButton]:
         from integrations.flows import connect_jobs
@@ -1866,8 +2174,9 @@ class ConnectJobAdmin(HistoryAdmin):
         try:
             connect_jobs.restart(job.pk)
         except SyncError as exc:
-            self.message_user(request, f"Job {job.job_id}: not restarted. {admin_views.describe_error(exc)}",
-                              messages.ERROR)
+            self.message_user(
+                request, f"Job {job.job_id}: not restarted. {admin_views.describe_error(exc)}", messages.ERROR
+            )
         else:
             self.message_user(request, f"Job {job.job_id}: restarted in Norce; Brygga follows it again.")
 
@@ -1887,8 +2196,20 @@ class ResyncRunAdmin(HistoryAdmin):
     list_filter = ("status", ("integration", IntegrationFilter), ("flow", FlowFilter))
     list_select_related = ("integration__merchant", "flow")
     readonly_fields = ("progress", "jobs_link")
-    fields = ("integration", "flow", "status", "progress", "items", "pages_done", "total_pages", "jobs_link",
-              "started_at", "updated_at", "finished_at", "error")
+    fields = (
+        "integration",
+        "flow",
+        "status",
+        "progress",
+        "items",
+        "pages_done",
+        "total_pages",
+        "jobs_link",
+        "started_at",
+        "updated_at",
+        "finished_at",
+        "error",
+    )
 
     @admin.display(description="Integration", ordering="integration__name")
     def integration_link(self, obj: ResyncRun) -> SafeString | str:
@@ -1908,8 +2229,11 @@ class ResyncRunAdmin(HistoryAdmin):
     def jobs_link(self, obj: ResyncRun) -> SafeString | str:
         if not obj.job_ids:
             return EMPTY
-        return format_html_join(", ", '<a href="{}">{}</a>',
-                                ((change_url(job), str(job)) for job in ConnectJob.objects.filter(pk__in=obj.job_ids)))
+        return format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((change_url(job), str(job)) for job in ConnectJob.objects.filter(pk__in=obj.job_ids)),
+        )
 
 
 # --- Internals: django-q2's own queue, read-only ------------------------------------------
@@ -1918,6 +2242,7 @@ class ResyncRunAdmin(HistoryAdmin):
 # editable screens with a "resubmit" action. They are the machinery under Brygga's Tasks:
 # changing them by hand bypasses Brygga (schedule rules own the schedules; Brygga's tasks own
 # their retries). They are shown read-only under their own heading.
+
 
 def _internals_readonly(base: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
     class ReadOnly(NoEditing, base):  # type: ignore[misc, valid-type]

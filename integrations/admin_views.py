@@ -4,6 +4,7 @@ Fortnox uses the OAuth authorization-code flow: staff press "Connect to Fortnox"
 connector, log in at Fortnox and approve; Fortnox sends the browser back to
 `/oauth/fortnox/callback` with a one-time code, which is exchanged for tokens here.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -15,9 +16,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from core.errors import SyncError
 from integrations import selectors, services
 from integrations.engine.clients import client_for
-from core.errors import SyncError
 from integrations.models import Connector
 
 
@@ -35,15 +36,24 @@ def error_catalogue(request: HttpRequest, *, admin_site: admin.AdminSite) -> Htt
     found = selectors.search_catalogue(catalogue, query=query)
     rows = [{"entry": entry, "seen": counts.get(entry.code, 0)} for entry in found]
     sections = [
-        ("errors-permanent", "Errors that need a person",
-         "Follow the hint, then retry the record.",
-         [row for row in rows if not row["entry"].is_info and row["entry"].permanent]),
-        ("errors-transient", "Errors Brygga retries by itself",
-         "Transient: retried with backoff; act only if they persist.",
-         [row for row in rows if not row["entry"].is_info and not row["entry"].permanent]),
-        ("information", "Information: outcomes and notices, not failures",
-         "Lines on a record's timeline that need nobody.",
-         [row for row in rows if row["entry"].is_info]),
+        (
+            "errors-permanent",
+            "Errors that need a person",
+            "Follow the hint, then retry the record.",
+            [row for row in rows if not row["entry"].is_info and row["entry"].permanent],
+        ),
+        (
+            "errors-transient",
+            "Errors Brygga retries by itself",
+            "Transient: retried with backoff; act only if they persist.",
+            [row for row in rows if not row["entry"].is_info and not row["entry"].permanent],
+        ),
+        (
+            "information",
+            "Information: outcomes and notices, not failures",
+            "Lines on a record's timeline that need nobody.",
+            [row for row in rows if row["entry"].is_info],
+        ),
     ]
     context = {
         **admin_site.each_context(request),
@@ -163,6 +173,8 @@ def fortnox_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Fortnox connection failed: {describe_error(exc)}")
     else:
         resumed = services.resume_after_reconnect(connector.pk)
-        messages.success(request, f"{connector}: connected to Fortnox."
-                         + (f" {resumed} waiting task(s) go on now." if resumed else ""))
+        messages.success(
+            request,
+            f"{connector}: connected to Fortnox." + (f" {resumed} waiting task(s) go on now." if resumed else ""),
+        )
     return _connector_page(connector.pk)

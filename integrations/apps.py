@@ -10,5 +10,9 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from integrations import schedules
 
-        post_migrate.connect(lambda **kwargs: schedules.on_post_migrate(**kwargs), sender=self, weak=False,
-                             dispatch_uid="brygga-system-schedules")
+        post_migrate.connect(
+            lambda **kwargs: schedules.on_post_migrate(**kwargs),
+            sender=self,
+            weak=False,
+            dispatch_uid="brygga-system-schedules",
+        )

@@ -1,4 +1,5 @@
 """Credentials at rest: Fernet-encrypted JSON, key from settings.CREDENTIALS_KEY."""
+
 from __future__ import annotations
 
 import json

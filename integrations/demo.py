@@ -1,4 +1,5 @@
 """Seeding the demo: a merchant whose Norce ↔ Fortnox integration points at the simulators."""
+
 from __future__ import annotations
 
 import secrets
@@ -10,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from integrations.engine.tokens import store_tokens
 from integrations import schedules
+from integrations.engine.tokens import store_tokens
 from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import Connector, Flow, Integration, Merchant, ScheduleRule
 
@@ -39,17 +40,36 @@ def ensure_admin(username: str = "admin") -> AdminLogin:
 NORCE_SETTINGS = {"application_id": 1244, "scope": "playground", "account_id": 10000, "currency_ids": {"1": "SEK"}}
 
 
-def create_norce_fortnox_integration(*, merchant: Merchant, name: str, norce_url: str, fortnox_url: str,
-                                     norce_credentials: dict[str, str], fortnox_credentials: dict[str, str],
-                                     norce_settings: dict | None = None, flow_settings: dict | None = None,
-                                     order_exclusion_date=None) -> Integration:
+def create_norce_fortnox_integration(
+    *,
+    merchant: Merchant,
+    name: str,
+    norce_url: str,
+    fortnox_url: str,
+    norce_credentials: dict[str, str],
+    fortnox_credentials: dict[str, str],
+    norce_settings: dict | None = None,
+    flow_settings: dict | None = None,
+    order_exclusion_date=None,
+) -> Integration:
     """An integration with its two connectors and the orders flow (used by the demo, tests and benchmarks)."""
     integration = Integration.objects.create(merchant=merchant, name=name, order_exclusion_date=order_exclusion_date)
-    Connector.objects.create(integration=integration, role=Connector.Role.COMMERCE, system=Connector.System.NORCE,
-                             base_url=norce_url, settings=dict(norce_settings or NORCE_SETTINGS),
-                             credentials=norce_credentials)
-    Connector.objects.create(integration=integration, role=Connector.Role.ERP, system=Connector.System.FORTNOX,
-                             base_url=fortnox_url, auth_url=fortnox_url, credentials=fortnox_credentials)
+    Connector.objects.create(
+        integration=integration,
+        role=Connector.Role.COMMERCE,
+        system=Connector.System.NORCE,
+        base_url=norce_url,
+        settings=dict(norce_settings or NORCE_SETTINGS),
+        credentials=norce_credentials,
+    )
+    Connector.objects.create(
+        integration=integration,
+        role=Connector.Role.ERP,
+        system=Connector.System.FORTNOX,
+        base_url=fortnox_url,
+        auth_url=fortnox_url,
+        credentials=fortnox_credentials,
+    )
     Flow.objects.create(integration=integration, kind="orders_to_erp", settings=flow_settings or {})
     return integration
 
@@ -57,21 +77,37 @@ def create_norce_fortnox_integration(*, merchant: Merchant, name: str, norce_url
 MASTER_FLOWS = MASTER_KINDS
 
 
-def add_master_data_flows(integration: Integration, *, settings: dict[str, dict] | None = None,
-                          with_schedules: bool = False) -> dict[str, Flow]:
+def add_master_data_flows(
+    integration: Integration, *, settings: dict[str, dict] | None = None, with_schedules: bool = False
+) -> dict[str, Flow]:
     """The ERP → Norce flows (products, prices, stock, customers); with schedules: stock
     every 5 minutes, the others every 15, and a weekly full file on Sunday night."""
-    flows = {kind: Flow.objects.create(integration=integration, kind=kind, settings=(settings or {}).get(kind, {}))
-             for kind in MASTER_FLOWS}
+    flows = {
+        kind: Flow.objects.create(integration=integration, kind=kind, settings=(settings or {}).get(kind, {}))
+        for kind in MASTER_FLOWS
+    }
     if with_schedules:
         rules = [
-            (ScheduleRule(integration=integration, name="Stock every 5 minutes", interval_minutes=5),
-             ["stock_to_commerce"]),
-            (ScheduleRule(integration=integration, name="Products, prices and customers every 15 minutes",
-                          interval_minutes=15), ["products_to_commerce", "prices_to_commerce", "customers_to_commerce"]),
-            (ScheduleRule(integration=integration, name="Weekly full file (Sunday 03:00)",
-                          schedule_type=ScheduleRule.Type.CRON, cron="0 3 * * 0", mode=ScheduleRule.Mode.FULL),
-             ["products_to_commerce", "prices_to_commerce", "stock_to_commerce"]),
+            (
+                ScheduleRule(integration=integration, name="Stock every 5 minutes", interval_minutes=5),
+                ["stock_to_commerce"],
+            ),
+            (
+                ScheduleRule(
+                    integration=integration, name="Products, prices and customers every 15 minutes", interval_minutes=15
+                ),
+                ["products_to_commerce", "prices_to_commerce", "customers_to_commerce"],
+            ),
+            (
+                ScheduleRule(
+                    integration=integration,
+                    name="Weekly full file (Sunday 03:00)",
+                    schedule_type=ScheduleRule.Type.CRON,
+                    cron="0 3 * * 0",
+                    mode=ScheduleRule.Mode.FULL,
+                ),
+                ["products_to_commerce", "prices_to_commerce", "stock_to_commerce"],
+            ),
         ]
         for rule, kinds in rules:
             rule.save()
@@ -84,18 +120,27 @@ def add_master_data_flows(integration: Integration, *, settings: dict[str, dict]
 def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: dict) -> Integration:
     """(Re)create the demo merchant's integration. The simulators start empty on every run,
     so the integration's history starts over with them."""
-    merchant, _ = Merchant.objects.get_or_create(slug=DEMO_SLUG, defaults={
-        "name": "Demo Sportshop AB", "contact_email": "it@sportshop.example.com"})
+    merchant, _ = Merchant.objects.get_or_create(
+        slug=DEMO_SLUG, defaults={"name": "Demo Sportshop AB", "contact_email": "it@sportshop.example.com"}
+    )
     for old in Integration.objects.filter(merchant=merchant):
         for rule in old.schedule_rules.all():
             schedules.remove_schedule(rule)
         old.delete()
     integration = create_norce_fortnox_integration(
-        merchant=merchant, name="Webshop ↔ Fortnox", norce_url=norce_url, fortnox_url=fortnox_url,
-        order_exclusion_date=timezone.now() - timedelta(days=1), flow_settings={"freight_article": "FRAKT"},
-        norce_credentials={"client_id": "norce-client", "client_secret": "norce-secret-value",
-                           "receiver_username": "norce", "receiver_password": secrets.token_urlsafe(16),
-                           "event_secret": secrets.token_urlsafe(16)},
+        merchant=merchant,
+        name="Webshop ↔ Fortnox",
+        norce_url=norce_url,
+        fortnox_url=fortnox_url,
+        order_exclusion_date=timezone.now() - timedelta(days=1),
+        flow_settings={"freight_article": "FRAKT"},
+        norce_credentials={
+            "client_id": "norce-client",
+            "client_secret": "norce-secret-value",
+            "receiver_username": "norce",
+            "receiver_password": secrets.token_urlsafe(16),
+            "event_secret": secrets.token_urlsafe(16),
+        },
         fortnox_credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
     )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox_grant)

@@ -5,6 +5,7 @@ Load balancers and uptime monitors call it without credentials. django-q2 cluste
 write their statistics to the shared cache every few seconds; a cluster that stopped
 disappears from there within seconds.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,7 +42,7 @@ def cluster_count() -> int | None:
 
 
 def priority_queue_state(priority: str) -> str:
-    """"ok" when a cluster serves the priority queue. Only that queue's cluster fires the sweeper's
+    """ "ok" when a cluster serves the priority queue. Only that queue's cluster fires the sweeper's
     schedule (every minute; django-q2's scheduler looks every 30 s), so a sweeper schedule that is
     overdue by more than `PRIORITY_OVERDUE` means no cluster serves it. (The clusters' statistics
     do not say which queue a cluster serves.)"""

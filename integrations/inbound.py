@@ -6,6 +6,7 @@ cannot hold a lone UTF-16 surrogate, so those are removed from parsed values and
 escaped in readable text. JSON is parsed strictly: NaN, Infinity, numbers beyond a
 double (1e400) and nesting deeper than a real order needs are refused with a reason.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """django-q2 entry points. Thin on purpose: they take ids and call a service."""
+
 from __future__ import annotations
 
 from integrations import services

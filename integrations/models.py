@@ -1,4 +1,5 @@
 """Brygga's records: integrations, connectors, flows, tasks, logs, entities, references."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -33,7 +34,8 @@ class Integration(models.Model):
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     order_exclusion_date = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Orders placed before this moment are never synced (go-live date).",
     )
     notes = models.TextField(blank=True)
@@ -66,8 +68,12 @@ class Connector(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices)
     system = models.CharField(max_length=20, choices=System.choices)
     base_url = models.URLField(help_text="API host, e.g. https://shop.api-se.norce.tech or https://api.fortnox.se")
-    auth_url = models.URLField(blank=True, help_text="OAuth host when it differs from the API host (Fortnox: https://apps.fortnox.se)")
-    settings = models.JSONField(default=dict, blank=True, help_text="Non-secret settings (application id, account id, tenant id, …)")
+    auth_url = models.URLField(
+        blank=True, help_text="OAuth host when it differs from the API host (Fortnox: https://apps.fortnox.se)"
+    )
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Non-secret settings (application id, account id, tenant id, …)"
+    )
     credentials = EncryptedJSONField(blank=True, default=dict, editable=False)
     tokens = EncryptedJSONField(blank=True, default=dict, editable=False)
     token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -246,7 +252,9 @@ class Entity(models.Model):
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="entities")
     data_type = models.CharField(max_length=30)
     source_id = models.CharField(max_length=100)
-    reference = models.CharField(max_length=100, blank=True, db_index=True, help_text="Human reference, e.g. order number")
+    reference = models.CharField(
+        max_length=100, blank=True, db_index=True, help_text="Human reference, e.g. order number"
+    )
     label = models.CharField(max_length=200, blank=True, help_text="Customer name or description")
     payload = models.JSONField(default=dict, blank=True)
     payload_hash = models.CharField(max_length=64, blank=True)

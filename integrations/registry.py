@@ -2,11 +2,13 @@
 
 Entries are dotted paths, imported lazily, so importing the registry is cheap.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Callable
+from typing import Any
 
 CLIENTS: dict[str, str] = {
     "norce": "connectors.norce.client.NorceClient",
@@ -58,9 +60,15 @@ FLOWS: dict[str, FlowSpec] = {
     ),
     **{
         kind: FlowSpec(
-            kind=kind, label=label, data_type=data_type, direction="erp_to_commerce", source_role="erp",
-            target_role="commerce", runner="integrations.flows.master.run",
-            settings_validator=f"integrations.flows.master_settings.validate_{name}", systems=("fortnox", "norce"),
+            kind=kind,
+            label=label,
+            data_type=data_type,
+            direction="erp_to_commerce",
+            source_role="erp",
+            target_role="commerce",
+            runner="integrations.flows.master.run",
+            settings_validator=f"integrations.flows.master_settings.validate_{name}",
+            systems=("fortnox", "norce"),
         )
         for kind, label, data_type, name in (
             ("products_to_commerce", "Products ERP → Norce", "product", "products"),

@@ -16,6 +16,7 @@ The same steps serve ``manage.py resync --full`` (in one process, with a progres
 and scheduled or admin-started full files (as tasks, in slices that hand over between
 steps so workers stay free). ``dry_run`` reads and maps without writing anything.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -33,8 +34,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.norce import connect
-from integrations import services
 from core.errors import SyncError
+from integrations import services
 from integrations.flows import connect_jobs, master
 from integrations.flows.master_settings import MasterSettings
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, ResyncRun, Task
@@ -65,7 +66,9 @@ def active_run(flow: Flow) -> ResyncRun | None:
 def start_or_resume(flow: Flow) -> ResyncRun:
     """The flow's unfinished run (resumed) or a new one."""
     with transaction.atomic():
-        run = ResyncRun.objects.select_for_update().filter(flow=flow, status__in=ResyncRun.ACTIVE).order_by("-pk").first()
+        run = (
+            ResyncRun.objects.select_for_update().filter(flow=flow, status__in=ResyncRun.ACTIVE).order_by("-pk").first()
+        )
         if run is not None:
             return run
         run = ResyncRun.objects.create(integration_id=flow.integration_id, flow=flow)
@@ -75,9 +78,17 @@ def start_or_resume(flow: Flow) -> ResyncRun:
 
 
 # -- step 1: reading into the spool ------------------------------------------------------------
-def read_into_spool(ctx, run: ResyncRun, flow: Flow, settings: MasterSettings, fortnox, *,
-                    progress: Progress | None = None, deadline: float | None = None,
-                    state: RunProgress | None = None) -> bool:
+def read_into_spool(
+    ctx,
+    run: ResyncRun,
+    flow: Flow,
+    settings: MasterSettings,
+    fortnox,
+    *,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+    state: RunProgress | None = None,
+) -> bool:
     """Append the source's pages to the spool from where the run stopped. True when all are read."""
     path = Path(run.spool_path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,9 +115,14 @@ def read_into_spool(ctx, run: ResyncRun, flow: Flow, settings: MasterSettings, f
             run.items += len(lines)
             run.spool_offset = spool.tell()
             run.fields = sorted(keys)
-            ResyncRun.objects.filter(pk=run.pk).update(pages_done=run.pages_done, total_pages=run.total_pages,
-                                                       items=run.items, spool_offset=run.spool_offset,
-                                                       fields=run.fields, updated_at=timezone.now())
+            ResyncRun.objects.filter(pk=run.pk).update(
+                pages_done=run.pages_done,
+                total_pages=run.total_pages,
+                items=run.items,
+                spool_offset=run.spool_offset,
+                fields=run.fields,
+                updated_at=timezone.now(),
+            )
             ctx.heartbeat()
             if progress and state:
                 state.pages_done, state.total_pages, state.items = run.pages_done, run.total_pages, run.items
@@ -133,18 +149,20 @@ def spooled_methods(run: ResyncRun) -> list[str]:
 
 
 # -- step 2: sending the full file ---------------------------------------------------------------
-def send_spool(ctx, run: ResyncRun, flow: Flow, norce, *, progress: Progress | None = None,
-               state: RunProgress | None = None) -> None:
+def send_spool(
+    ctx, run: ResyncRun, flow: Flow, norce, *, progress: Progress | None = None, state: RunProgress | None = None
+) -> None:
     done_methods = set(ConnectJob.objects.filter(pk__in=run.job_ids).values_list("method", flat=True))
     for method in spooled_methods(run):
         if method in done_methods:
             continue
         keys = [k for k in run.fields if k.split(".", 1)[0] in connect.METHOD_LEVELS[method]]
-        header = connect.build_header(method, keys, account_id=norce.account_id,
-                                      full_file=True if method in connect.FULL_FILE_METHODS else None)
+        header = connect.build_header(
+            method, keys, account_id=norce.account_id, full_file=True if method in connect.FULL_FILE_METHODS else None
+        )
         counter = {"items": 0}
 
-        def items() -> Iterator[dict[str, Any]]:
+        def items(method: str = method, counter: dict[str, int] = counter) -> Iterator[dict[str, Any]]:
             counter["items"] = 0
             for item in spooled_items(run.spool_path, method):
                 counter["items"] += 1
@@ -153,16 +171,31 @@ def send_spool(ctx, run: ResyncRun, flow: Flow, norce, *, progress: Progress | N
                     progress(state)
                 yield item
 
-        accepted = norce.import_items(method, header, lambda: connect.json_array_chunks(items(), chunk_bytes=256 * 1024))
+        accepted = norce.import_items(
+            method, header, lambda: connect.json_array_chunks(items(), chunk_bytes=256 * 1024)
+        )
         with transaction.atomic():
             job, _ = ConnectJob.objects.update_or_create(
-                integration_id=flow.integration_id, job_id=accepted.job_id,
-                defaults=dict(flow=flow, task=ctx.task, method=method, item_count=counter["items"], header=header,
-                              full_file=bool(header.get("FullFile")), status=ConnectJob.Status.QUEUED))
+                integration_id=flow.integration_id,
+                job_id=accepted.job_id,
+                defaults=dict(
+                    flow=flow,
+                    task=ctx.task,
+                    method=method,
+                    item_count=counter["items"],
+                    header=header,
+                    full_file=bool(header.get("FullFile")),
+                    status=ConnectJob.Status.QUEUED,
+                ),
+            )
             run.job_ids = [*run.job_ids, job.pk]
             ResyncRun.objects.filter(pk=run.pk).update(job_ids=run.job_ids, updated_at=timezone.now())
-        ctx.log(LogEntry.Level.INFO, f"Full file {method}: {counter['items']} item(s) sent as Norce job "
-                f"{accepted.job_id}", data_type=flow.data_type, details={"job_id": accepted.job_id, "header": header})
+        ctx.log(
+            LogEntry.Level.INFO,
+            f"Full file {method}: {counter['items']} item(s) sent as Norce job {accepted.job_id}",
+            data_type=flow.data_type,
+            details={"job_id": accepted.job_id, "header": header},
+        )
         if progress and state:
             state.sent = counter["items"]
             progress(state)
@@ -192,8 +225,17 @@ def follow_run(ctx, run: ResyncRun, norce) -> bool:
     return True
 
 
-def full_file(ctx, flow: Flow, settings: MasterSettings, norce, fortnox, *, progress: Progress | None = None,
-              deadline: float | None = None, follow_timeout: float = 3600.0) -> ResyncRun:
+def full_file(
+    ctx,
+    flow: Flow,
+    settings: MasterSettings,
+    norce,
+    fortnox,
+    *,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+    follow_timeout: float = 3600.0,
+) -> ResyncRun:
     """Run (or resume) the flow's full file as far as `deadline` allows."""
     run = start_or_resume(flow)
     state = RunProgress(phase=run.status, pages_done=run.pages_done, total_pages=run.total_pages, items=run.items)
@@ -229,8 +271,11 @@ def run_full_file_slice(ctx, flow: Flow, settings: MasterSettings, norce) -> Non
         delay = 10 if run.status == ResyncRun.Status.FOLLOWING else 0
         services.queue_follow_up(flow, {"mode": "full"}, at=timezone.now() + timedelta(seconds=delay))
     elif run.status == ResyncRun.Status.FAILED:
-        raise SyncError("norce.job_failed", f"Full file for {flow} failed: {run.error}",
-                        hint="Restart the Norce job from the Connect jobs list, or start the full file again.")
+        raise SyncError(
+            "norce.job_failed",
+            f"Full file for {flow} failed: {run.error}",
+            hint="Restart the Norce job from the Connect jobs list, or start the full file again.",
+        )
 
 
 # -- dry runs --------------------------------------------------------------------------------------
@@ -247,8 +292,9 @@ class DryRunReport:
     error_samples: list[str] = field(default_factory=list)
 
 
-def dry_run(flow: Flow, settings: MasterSettings, fortnox, norce, *, full: bool, since=None,
-            progress: Progress | None = None) -> DryRunReport:
+def dry_run(
+    flow: Flow, settings: MasterSettings, fortnox, norce, *, full: bool, since=None, progress: Progress | None = None
+) -> DryRunReport:
     """What a resync would send (and, for a full file, deactivate); nothing is written anywhere."""
     report = DryRunReport()
     if not full and since is None:
@@ -259,10 +305,19 @@ def dry_run(flow: Flow, settings: MasterSettings, fortnox, norce, *, full: bool,
     for batch in master.read_source(flow.kind, settings, fortnox, since=None if full else since):
         report.read += batch.read
         report.errors += len(batch.errors)
-        report.error_samples.extend(f"{e[1]}: {e[2].message}" for e in batch.errors[:3 - len(report.error_samples)])
-        known = {} if full else {e.source_id: e for e in Entity.objects.filter(
-            integration_id=flow.integration_id, data_type=flow.data_type,
-            source_id__in=[r.source_id for r in batch.records])}
+        report.error_samples.extend(f"{e[1]}: {e[2].message}" for e in batch.errors[: 3 - len(report.error_samples)])
+        known = (
+            {}
+            if full
+            else {
+                e.source_id: e
+                for e in Entity.objects.filter(
+                    integration_id=flow.integration_id,
+                    data_type=flow.data_type,
+                    source_id__in=[r.source_id for r in batch.records],
+                )
+            }
+        )
         for record in batch.records:
             if full:
                 feed.add(record.identity.get("PartNo") or record.source_id)
@@ -270,8 +325,11 @@ def dry_run(flow: Flow, settings: MasterSettings, fortnox, norce, *, full: bool,
             else:
                 entity = known.get(record.source_id)
                 confirmed = ((entity.sent_payload or {}).get("fields") or {}) if entity else {}
-                keys = set(record.fields) if not (entity and entity.sent_hash) else \
-                    connect.changed_fields(record.fields, confirmed)
+                keys = (
+                    set(record.fields)
+                    if not (entity and entity.sent_hash)
+                    else connect.changed_fields(record.fields, confirmed)
+                )
                 if not keys:
                     report.unchanged += 1
                     continue
@@ -288,14 +346,25 @@ def dry_run(flow: Flow, settings: MasterSettings, fortnox, norce, *, full: bool,
 
 def _would_deactivate(flow: Flow, settings: MasterSettings, norce, feed: set[str]) -> tuple[int | None, str]:
     if flow.kind == "products_to_commerce":
-        count = sum(1 for sku in norce.product_skus()
-                    if str(sku.get("PartNo")) not in feed and int(sku.get("StatusId") or 1) not in (4, 5))
+        count = sum(
+            1
+            for sku in norce.product_skus()
+            if str(sku.get("PartNo")) not in feed and int(sku.get("StatusId") or 1) not in (4, 5)
+        )
         return count, "active SKUs in Norce (Query Products/ProductSkus) missing from the feed"
     if flow.kind in ("prices_to_commerce", "stock_to_commerce"):
-        count = sum(1 for source_id in Entity.objects.filter(
-            integration_id=flow.integration_id, data_type=flow.data_type, payload__flow_id=flow.pk,
-            status=Entity.Status.SYNCED).values_list("source_id", flat=True).iterator()
-            if source_id.split("@", 1)[0] not in feed)
+        count = sum(
+            1
+            for source_id in Entity.objects.filter(
+                integration_id=flow.integration_id,
+                data_type=flow.data_type,
+                payload__flow_id=flow.pk,
+                status=Entity.Status.SYNCED,
+            )
+            .values_list("source_id", flat=True)
+            .iterator()
+            if source_id.split("@", 1)[0] not in feed
+        )
         return count, "rows Brygga has sent to Norce that are missing from the feed"
     return None, "customers have no full file in Norce: nothing is deactivated"
 
@@ -303,6 +372,15 @@ def _would_deactivate(flow: Flow, settings: MasterSettings, norce, feed: set[str
 def command_task(flow: Flow, params: dict[str, Any]) -> Task:
     """A Task row for a run started from the command line (it runs in that process)."""
     now = timezone.now()
-    return Task.objects.create(integration_id=flow.integration_id, flow=flow, trigger=Task.Trigger.RESYNC,
-                               params=params, status=Task.Status.RUNNING, attempts=1, max_attempts=1,
-                               started_at=now, heartbeat_at=now, worker=services.worker_name()[:100])
+    return Task.objects.create(
+        integration_id=flow.integration_id,
+        flow=flow,
+        trigger=Task.Trigger.RESYNC,
+        params=params,
+        status=Task.Status.RUNNING,
+        attempts=1,
+        max_attempts=1,
+        started_at=now,
+        heartbeat_at=now,
+        worker=services.worker_name()[:100],
+    )

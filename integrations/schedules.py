@@ -1,4 +1,5 @@
 """ScheduleRule ↔ django-q2 Schedule, and what happens when a rule fires."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -50,12 +51,14 @@ def trigger_rule(rule_id: int) -> list[int]:
     created = []
     with transaction.atomic():
         for flow in rule.flows.filter(enabled=True):
-            waiting = Task.objects.filter(flow=flow, trigger=Task.Trigger.SCHEDULE,
-                                          status__in=[Task.Status.QUEUED, Task.Status.RUNNING]).exists()
+            waiting = Task.objects.filter(
+                flow=flow, trigger=Task.Trigger.SCHEDULE, status__in=[Task.Status.QUEUED, Task.Status.RUNNING]
+            ).exists()
             if waiting:
                 continue
-            task = services.create_task(integration=rule.integration, flow=flow, trigger=Task.Trigger.SCHEDULE,
-                                        params={"mode": rule.mode})
+            task = services.create_task(
+                integration=rule.integration, flow=flow, trigger=Task.Trigger.SCHEDULE, params={"mode": rule.mode}
+            )
             created.append(task.pk)
         ScheduleRule.objects.filter(pk=rule.pk).update(last_triggered_at=timezone.now())
     return created
@@ -67,8 +70,14 @@ def ensure_system_schedules() -> None:
     cluster = services.priority_cluster() or None
     schedule, created = Schedule.objects.get_or_create(
         name=SWEEPER_NAME,
-        defaults={"func": "integrations.jobs.sweep", "schedule_type": Schedule.MINUTES, "minutes": 1,
-                  "repeats": -1, "next_run": timezone.now(), "cluster": cluster},
+        defaults={
+            "func": "integrations.jobs.sweep",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "next_run": timezone.now(),
+            "cluster": cluster,
+        },
     )
     if not created and schedule.cluster != cluster:
         Schedule.objects.filter(pk=schedule.pk).update(cluster=cluster)

@@ -13,6 +13,7 @@ The admin and the status API show the same numbers, computed here:
 
 Every function here runs a fixed number of queries, however many rows it covers.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,12 +87,18 @@ def flows_with_runs(queryset: QuerySet[Flow]) -> QuerySet[Flow]:
 def integrations_with_summary(queryset: QuerySet[Integration]) -> QuerySet[Integration]:
     """Annotate integrations with flow count, last task status, last success and records needing attention."""
     flow_count = (
-        Flow.objects.filter(integration=OuterRef("pk")).order_by().values("integration")
-        .annotate(n=Count("id")).values("n")
+        Flow.objects.filter(integration=OuterRef("pk"))
+        .order_by()
+        .values("integration")
+        .annotate(n=Count("id"))
+        .values("n")
     )
     attention = (
-        Entity.objects.filter(integration=OuterRef("pk"), status=Entity.Status.NEEDS_ATTENTION).order_by()
-        .values("integration").annotate(n=Count("id")).values("n")
+        Entity.objects.filter(integration=OuterRef("pk"), status=Entity.Status.NEEDS_ATTENTION)
+        .order_by()
+        .values("integration")
+        .annotate(n=Count("id"))
+        .values("n")
     )
     return queryset.annotate(
         flow_count=Coalesce(Subquery(flow_count, output_field=IntegerField()), Value(0)),
@@ -116,7 +123,8 @@ def flow_statuses(integrations: Iterable[Integration | int]) -> dict[int, list[F
 
     counts: dict[tuple[int, str], dict[str, int]] = {
         (row["integration_id"], row["data_type"]): row
-        for row in Entity.objects.filter(integration_id__in=ids).order_by()
+        for row in Entity.objects.filter(integration_id__in=ids)
+        .order_by()
         .values("integration_id", "data_type")
         .annotate(
             backlog=Count("id", filter=Q(status__in=BACKLOG_STATUSES)),
@@ -229,7 +237,8 @@ def search_catalogue(entries: Iterable[errors.ErrorCode], *, query: str) -> list
     if not words:
         return list(entries)
     return [
-        entry for entry in entries
+        entry
+        for entry in entries
         if all(word in f"{entry.code} {entry.title} {entry.hint} {entry.system}".casefold() for word in words)
     ]
 
@@ -275,8 +284,19 @@ def task_record_errors(task: Task | int, *, limit: int = 100) -> list[RecordErro
         LogEntry.objects.filter(task_id=task_id, level__in=RECORD_PROBLEM_LEVELS)
         .filter(Q(entity__isnull=False) | ~Q(reference=""))
         .order_by("-created_at", "-id")
-        .values("id", "code", "message", "hint", "level", "entity_id", "reference", "data_type", "created_at",
-                "entity__status", "entity__reference")[: limit * 10]
+        .values(
+            "id",
+            "code",
+            "message",
+            "hint",
+            "level",
+            "entity_id",
+            "reference",
+            "data_type",
+            "created_at",
+            "entity__status",
+            "entity__reference",
+        )[: limit * 10]
     )
     for log_row in logs:
         key = (log_row["entity_id"], log_row["reference"] if log_row["entity_id"] is None else "", log_row["code"])
@@ -287,23 +307,38 @@ def task_record_errors(task: Task | int, *, limit: int = 100) -> list[RecordErro
         if len(rows) >= limit:
             continue
         rows[key] = RecordError(
-            code=log_row["code"], message=log_row["message"], hint=_hint(log_row["code"], log_row["hint"]),
-            level=log_row["level"], entity_id=log_row["entity_id"],
-            reference=log_row["entity__reference"] or log_row["reference"], data_type=log_row["data_type"],
-            entity_status=log_row["entity__status"], log_id=log_row["id"], created_at=log_row["created_at"],
+            code=log_row["code"],
+            message=log_row["message"],
+            hint=_hint(log_row["code"], log_row["hint"]),
+            level=log_row["level"],
+            entity_id=log_row["entity_id"],
+            reference=log_row["entity__reference"] or log_row["reference"],
+            data_type=log_row["data_type"],
+            entity_status=log_row["entity__status"],
+            log_id=log_row["id"],
+            created_at=log_row["created_at"],
         )
     logged = {entity_id for entity_id, _reference, _code in rows}
     held = (
-        Entity.objects.filter(claimed_by_task=task_id).exclude(last_error_code="").exclude(pk__in=logged)
-        .values("id", "last_error_code", "last_error_message", "reference", "source_id", "data_type", "status")
-        [: max(0, limit - len(rows))]
+        Entity.objects.filter(claimed_by_task=task_id)
+        .exclude(last_error_code="")
+        .exclude(pk__in=logged)
+        .values("id", "last_error_code", "last_error_message", "reference", "source_id", "data_type", "status")[
+            : max(0, limit - len(rows))
+        ]
     )
     for entity in held:
         rows[(entity["id"], "", entity["last_error_code"])] = RecordError(
-            code=entity["last_error_code"], message=entity["last_error_message"],
-            hint=_hint(entity["last_error_code"], ""), level=LogEntry.Level.ERROR, entity_id=entity["id"],
-            reference=entity["reference"] or entity["source_id"], data_type=entity["data_type"],
-            entity_status=entity["status"], log_id=None, created_at=None,
+            code=entity["last_error_code"],
+            message=entity["last_error_message"],
+            hint=_hint(entity["last_error_code"], ""),
+            level=LogEntry.Level.ERROR,
+            entity_id=entity["id"],
+            reference=entity["reference"] or entity["source_id"],
+            data_type=entity["data_type"],
+            entity_status=entity["status"],
+            log_id=None,
+            created_at=None,
         )
     return list(rows.values())
 
@@ -320,8 +355,9 @@ class TaskError:
 
 def task_error(task: Task, record_errors: list[RecordError]) -> TaskError:
     if task.error_code:
-        return TaskError(code=task.error_code, message=task.error_message, hint=_hint(task.error_code, ""),
-                         from_records=False)
+        return TaskError(
+            code=task.error_code, message=task.error_message, hint=_hint(task.error_code, ""), from_records=False
+        )
     problems = [e for e in record_errors if e.level == LogEntry.Level.ERROR] or record_errors
     if not problems:
         return TaskError(code="", message=task.error_message, hint="", from_records=False)
@@ -338,7 +374,8 @@ def task_error(task: Task, record_errors: list[RecordError]) -> TaskError:
 def tasks_with_record_error_code(queryset: QuerySet[Task]) -> QuerySet[Task]:
     """Annotate `shown_error_code`: the task's error code, else the first error code of its records."""
     first_record_code = (
-        LogEntry.objects.filter(task=OuterRef("pk"), level__in=RECORD_PROBLEM_LEVELS).exclude(code="")
+        LogEntry.objects.filter(task=OuterRef("pk"), level__in=RECORD_PROBLEM_LEVELS)
+        .exclude(code="")
         .order_by(Case(When(level=LogEntry.Level.ERROR, then=Value(0)), default=Value(1)), "created_at", "id")
         .values("code")[:1]
     )
@@ -367,7 +404,7 @@ def tasks_with_record_references(queryset: QuerySet[Task], *, per_task: int = RE
     counted = named.values("task").annotate(n=Count("reference", distinct=True)).values("n")
     return queryset.annotate(
         record_ref_count=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
-        **{f"record_ref_{i}": Subquery(ranked.values("reference")[i:i + 1]) for i in range(per_task)},
+        **{f"record_ref_{i}": Subquery(ranked.values("reference")[i : i + 1]) for i in range(per_task)},
     )
 
 
@@ -378,11 +415,21 @@ def task_records(task: Task, *, per_task: int = REFERENCES_PER_TASK) -> TaskReco
 
 def connectors_needing_reconnect() -> list[Connector]:
     """Connectors whose system refused Brygga's authorisation, with how many tasks wait for each."""
-    connectors = list(Connector.objects.filter(reconnect_needed_at__isnull=False)
-                      .select_related("integration__merchant").order_by("reconnect_needed_at"))
-    waiting = dict(Task.objects.filter(integration_id__in=[c.integration_id for c in connectors],
-                                       status=Task.Status.QUEUED, error_code="connector.reconnect_needed")
-                   .values_list("integration_id").annotate(n=Count("pk")).values_list("integration_id", "n"))
+    connectors = list(
+        Connector.objects.filter(reconnect_needed_at__isnull=False)
+        .select_related("integration__merchant")
+        .order_by("reconnect_needed_at")
+    )
+    waiting = dict(
+        Task.objects.filter(
+            integration_id__in=[c.integration_id for c in connectors],
+            status=Task.Status.QUEUED,
+            error_code="connector.reconnect_needed",
+        )
+        .values_list("integration_id")
+        .annotate(n=Count("pk"))
+        .values_list("integration_id", "n")
+    )
     for connector in connectors:
         connector.waiting_tasks = waiting.get(connector.integration_id, 0)
     return connectors

@@ -2,6 +2,7 @@
 
 Background functions (integrations.jobs) are thin and call into here with ids.
 """
+
 from __future__ import annotations
 
 import logging
@@ -10,10 +11,11 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,9 +23,9 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core.errors import SyncError, lookup
 from integrations import registry
 from integrations.engine.clients import client_for
-from core.errors import SyncError, lookup
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
 
 log = logging.getLogger("brygga.engine")
@@ -71,13 +73,23 @@ def enqueue(task_id: int, *, at: datetime | None = None) -> None:
         return
     cluster = queue_of(task)
     if at is None or at <= timezone.now():
-        q_id = async_task(RUN_TASK, task_id, task_name=f"brygga-task-{task_id}", group="brygga",
-                          **({"cluster": cluster} if cluster else {}))
+        q_id = async_task(
+            RUN_TASK,
+            task_id,
+            task_name=f"brygga-task-{task_id}",
+            group="brygga",
+            **({"cluster": cluster} if cluster else {}),
+        )
         Task.objects.filter(pk=task_id).update(q_task_id=str(q_id or ""))
     else:
         Schedule.objects.create(
-            func=RUN_TASK, args=repr((task_id,)), name=f"{_retry_schedule_prefix(task_id)}{at.timestamp():.0f}",
-            schedule_type=Schedule.ONCE, repeats=-1, next_run=at, cluster=cluster,
+            func=RUN_TASK,
+            args=repr((task_id,)),
+            name=f"{_retry_schedule_prefix(task_id)}{at.timestamp():.0f}",
+            schedule_type=Schedule.ONCE,
+            repeats=-1,
+            next_run=at,
+            cluster=cluster,
         )
 
 
@@ -93,12 +105,22 @@ def _drop_retry_schedules(task_id: int) -> None:
     Schedule.objects.filter(name__startswith=_retry_schedule_prefix(task_id), schedule_type=Schedule.ONCE).delete()
 
 
-def create_task(*, integration: Integration, flow: Flow | None, trigger: str, params: dict[str, Any] | None = None,
-                at: datetime | None = None) -> Task:
+def create_task(
+    *,
+    integration: Integration,
+    flow: Flow | None,
+    trigger: str,
+    params: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Task:
     """Create a queued Task and enqueue it once the surrounding transaction commits."""
     task = Task.objects.create(
-        integration=integration, flow=flow, trigger=trigger, params=params or {},
-        max_attempts=_conf("TASK_MAX_ATTEMPTS"), next_retry_at=at,
+        integration=integration,
+        flow=flow,
+        trigger=trigger,
+        params=params or {},
+        max_attempts=_conf("TASK_MAX_ATTEMPTS"),
+        next_retry_at=at,
     )
     transaction.on_commit(lambda: enqueue(task.pk, at=at))
     return task
@@ -113,14 +135,20 @@ def flow_for(integration: Integration, data_type: str) -> Flow | None:
 def run_flow_now(flow_id: int, *, trigger: str = Task.Trigger.MANUAL, params: dict[str, Any] | None = None) -> Task:
     flow = Flow.objects.select_related("integration").get(pk=flow_id)
     with transaction.atomic():
-        return create_task(integration=flow.integration, flow=flow, trigger=trigger, params=params or {"mode": "incremental"})
+        return create_task(
+            integration=flow.integration, flow=flow, trigger=trigger, params=params or {"mode": "incremental"}
+        )
 
 
 def retry_task(task_id: int) -> Task:
     """Run a finished task's failed records again (or the whole task if it had none)."""
     task = Task.objects.select_related("integration", "flow").get(pk=task_id)
-    failed = list(task.logs.filter(level=LogEntry.Level.ERROR, entity__isnull=False)
-                  .exclude(entity__status=Entity.Status.SYNCED).values_list("entity_id", flat=True).distinct())
+    failed = list(
+        task.logs.filter(level=LogEntry.Level.ERROR, entity__isnull=False)
+        .exclude(entity__status=Entity.Status.SYNCED)
+        .values_list("entity_id", flat=True)
+        .distinct()
+    )
     params = {"entity_ids": failed} if failed else dict(task.params)
     with transaction.atomic():
         Entity.objects.filter(pk__in=failed).update(status=Entity.Status.PENDING)
@@ -130,14 +158,18 @@ def retry_task(task_id: int) -> Task:
 def retry_entity(entity_id: int) -> Task:
     entity = Entity.objects.select_related("integration").get(pk=entity_id)
     flow_id = (entity.payload or {}).get("flow_id") if isinstance(entity.payload, dict) else None
-    flow = (Flow.objects.filter(pk=flow_id, integration=entity.integration).first() if flow_id else None) \
-        or flow_for(entity.integration, entity.data_type)
+    flow = (Flow.objects.filter(pk=flow_id, integration=entity.integration).first() if flow_id else None) or flow_for(
+        entity.integration, entity.data_type
+    )
     with transaction.atomic():
         Entity.objects.filter(pk=entity_id).exclude(status=Entity.Status.SYNCED).update(status=Entity.Status.PENDING)
         # An invoiced record whose follow-up (Norce status) was refused is sent again.
-        Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED).update(last_error_code="", last_error_message="")
-        return create_task(integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY,
-                           params={"entity_ids": [entity_id]})
+        Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED).update(
+            last_error_code="", last_error_message=""
+        )
+        return create_task(
+            integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY, params={"entity_ids": [entity_id]}
+        )
 
 
 # --- running ----------------------------------------------------------------------
@@ -174,11 +206,28 @@ class FlowContext:
     def heartbeat(self) -> None:
         beat(self.task.pk)
 
-    def log(self, level: str, message: str, *, code: str = "", hint: str = "", entity: Entity | None = None,
-            reference: str = "", data_type: str = "", details: dict[str, Any] | None = None) -> LogEntry:
+    def log(
+        self,
+        level: str,
+        message: str,
+        *,
+        code: str = "",
+        hint: str = "",
+        entity: Entity | None = None,
+        reference: str = "",
+        data_type: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> LogEntry:
         return LogEntry.objects.create(
-            integration_id=self.task.integration_id, task=self.task, flow_id=self.task.flow_id, entity=entity,
-            level=level, code=code, message=message, hint=hint, details=details or {},
+            integration_id=self.task.integration_id,
+            task=self.task,
+            flow_id=self.task.flow_id,
+            entity=entity,
+            level=level,
+            code=code,
+            message=message,
+            hint=hint,
+            details=details or {},
             reference=reference or (entity.reference if entity else ""),
             data_type=data_type or (entity.data_type if entity else ""),
         )
@@ -191,8 +240,11 @@ class FlowContext:
         wait for a rate limit; a dead worker's lease simply expires.
         """
         now = timezone.now()
-        return bool(records.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk))
-                    .update(lease_until=now + lease_length(), claimed_by_task=self.task.pk, **changes))
+        return bool(
+            records.filter(
+                Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(claimed_by_task=self.task.pk)
+            ).update(lease_until=now + lease_length(), claimed_by_task=self.task.pk, **changes)
+        )
 
     def claim(self, entity_id: int) -> Entity | None:
         """Claim a record to sync it. None if another live worker holds it or it is done."""
@@ -203,7 +255,9 @@ class FlowContext:
 
     def claim_synced(self, entity_id: int) -> bool:
         """Lease an already synced record for a follow-up call (telling the source)."""
-        return self._lease(Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED, acknowledged_at__isnull=True))
+        return self._lease(
+            Entity.objects.filter(pk=entity_id, status=Entity.Status.SYNCED, acknowledged_at__isnull=True)
+        )
 
     @contextmanager
     def holding(self, entity_id: int, *, wait: float = 30.0) -> Iterator[None]:
@@ -217,12 +271,19 @@ class FlowContext:
         try:
             yield
         finally:
-            Entity.objects.filter(pk=entity_id, claimed_by_task=self.task.pk).update(lease_until=None, claimed_by_task=None)
+            Entity.objects.filter(pk=entity_id, claimed_by_task=self.task.pk).update(
+                lease_until=None, claimed_by_task=None
+            )
 
     def succeed(self, entity: Entity, message: str, *, target_id: str, code: str = "") -> None:
         Entity.objects.filter(pk=entity.pk).update(
-            status=Entity.Status.SYNCED, target_id=target_id, synced_at=timezone.now(), lease_until=None,
-            claimed_by_task=None, last_error_code="", last_error_message="",
+            status=Entity.Status.SYNCED,
+            target_id=target_id,
+            synced_at=timezone.now(),
+            lease_until=None,
+            claimed_by_task=None,
+            last_error_code="",
+            last_error_message="",
         )
         entity.status, entity.target_id = Entity.Status.SYNCED, target_id
         self.log(LogEntry.Level.EXPORTED, message, code=code, entity=entity)
@@ -243,15 +304,23 @@ class FlowContext:
         if stopped is not None:
             self.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, details=error.details)
             Entity.objects.filter(pk=entity.pk).update(
-                status=Entity.Status.PENDING, lease_until=None, claimed_by_task=None,
-                attempts=Greatest(F("attempts") - 1, Value(0)))
+                status=Entity.Status.PENDING,
+                lease_until=None,
+                claimed_by_task=None,
+                attempts=Greatest(F("attempts") - 1, Value(0)),
+            )
             raise reconnect_error(stopped)
         status = Entity.Status.NEEDS_ATTENTION if error.permanent else Entity.Status.FAILED
         Entity.objects.filter(pk=entity.pk).update(
-            status=status, lease_until=None, claimed_by_task=None,
-            last_error_code=error.code, last_error_message=error.message[:2000],
+            status=status,
+            lease_until=None,
+            claimed_by_task=None,
+            last_error_code=error.code,
+            last_error_message=error.message[:2000],
         )
-        self.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, entity=entity, details=error.details)
+        self.log(
+            LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, entity=entity, details=error.details
+        )
         self.failed += 1
         if not error.permanent:
             self.retry_entity_ids.append(entity.pk)
@@ -266,8 +335,11 @@ class FlowContext:
         commit): it goes back to pending without counting an attempt, and the task is
         queued again for when the earliest waiting record may go on — also no attempt."""
         Entity.objects.filter(pk=entity.pk).update(
-            status=Entity.Status.PENDING, lease_until=None, claimed_by_task=None,
-            attempts=Greatest(F("attempts") - 1, Value(0)))
+            status=Entity.Status.PENDING,
+            lease_until=None,
+            claimed_by_task=None,
+            attempts=Greatest(F("attempts") - 1, Value(0)),
+        )
         self.log(LogEntry.Level.INFO, message, code=code, hint=hint, entity=entity)
         self.waiting_entity_ids.append(entity.pk)
         until = timezone.now() + timedelta(seconds=max(0.0, seconds))
@@ -295,9 +367,12 @@ def stopped_connector(integration_id: int, error: SyncError | None = None) -> Co
 def reconnect_error(connector: Connector) -> SyncError:
     return SyncError(
         "connector.reconnect_needed",
-        f"{connector.get_system_display()} must be connected again: {connector.reconnect_reason or 'it refused access'}",
-        hint=lookup_hint("connector.reconnect_needed"), retry_after=RECONNECT_RECHECK_SECONDS,
-        details={"connector_id": connector.pk})
+        f"{connector.get_system_display()} must be connected again: "
+        f"{connector.reconnect_reason or 'it refused access'}",
+        hint=lookup_hint("connector.reconnect_needed"),
+        retry_after=RECONNECT_RECHECK_SECONDS,
+        details={"connector_id": connector.pk},
+    )
 
 
 def lookup_hint(code: str) -> str:
@@ -310,8 +385,11 @@ def resume_after_reconnect(connector_id: int) -> int:
     connector = Connector.objects.get(pk=connector_id)
     if connector.needs_reconnect:
         return 0
-    waiting = list(Task.objects.filter(integration_id=connector.integration_id, status=Task.Status.QUEUED,
-                                       error_code="connector.reconnect_needed").values_list("pk", flat=True))
+    waiting = list(
+        Task.objects.filter(
+            integration_id=connector.integration_id, status=Task.Status.QUEUED, error_code="connector.reconnect_needed"
+        ).values_list("pk", flat=True)
+    )
     for task_id in waiting:
         Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(next_retry_at=None)
         enqueue(task_id)
@@ -342,7 +420,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         if self.interval > 0 and not transaction.get_connection().in_atomic_block:
             self._thread = threading.Thread(target=self._run, name=f"brygga-heartbeat-{self.task_id}", daemon=True)
             self._thread.start()
@@ -387,8 +465,13 @@ def execute_task(task_id: int) -> str:
     """
     now = timezone.now()
     claimed = Task.objects.filter(pk=task_id, status=Task.Status.QUEUED).update(
-        status=Task.Status.RUNNING, started_at=now, heartbeat_at=now, finished_at=None,
-        attempts=F("attempts") + 1, worker=worker_name()[:100], next_retry_at=None,
+        status=Task.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=None,
+        attempts=F("attempts") + 1,
+        worker=worker_name()[:100],
+        next_retry_at=None,
     )
     if not claimed:
         return "not-claimed"
@@ -404,15 +487,21 @@ def execute_task(task_id: int) -> str:
             if stopped is not None:
                 raise reconnect_error(stopped)
             if task.flow is None or not task.flow.enabled:
-                raise SyncError("config.flow_settings", "The task's flow is missing or disabled",
-                                hint="Enable the flow in admin, then retry the task.")
+                raise SyncError(
+                    "config.flow_settings",
+                    "The task's flow is missing or disabled",
+                    hint="Enable the flow in admin, then retry the task.",
+                )
             registry.flow_runner(task.flow.kind)(task, ctx)
         except SyncError as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 - anything unexpected becomes a transient, logged failure
             log.exception("task %s crashed", task_id)
-            error = SyncError("internal.unexpected", f"{type(exc).__name__}: {exc}",
-                              details={"traceback": traceback.format_exc()[-4000:]})
+            error = SyncError(
+                "internal.unexpected",
+                f"{type(exc).__name__}: {exc}",
+                details={"traceback": traceback.format_exc()[-4000:]},
+            )
         except BaseException as exc:  # the queue's timeout, or the worker told to stop
             _interrupted(task, ctx, exc)
             raise
@@ -421,10 +510,13 @@ def execute_task(task_id: int) -> str:
 
 def _interrupted(task: Task, ctx: FlowContext, exc: BaseException) -> None:
     """Hand an interrupted run back to the queue: what it did counts, the rest runs again."""
-    error = SyncError("task.interrupted", f"The run was stopped before it finished ({type(exc).__name__}: {exc})"[:500],
-                      hint="Nothing to do: the task was queued again and goes on where it stopped. If it happens "
-                           "every time, the work is too big for one run of the queue's timeout (Q_TIMEOUT).",
-                      retry_after=1)
+    error = SyncError(
+        "task.interrupted",
+        f"The run was stopped before it finished ({type(exc).__name__}: {exc})"[:500],
+        hint="Nothing to do: the task was queued again and goes on where it stopped. If it happens "
+        "every time, the work is too big for one run of the queue's timeout (Q_TIMEOUT).",
+        retry_after=1,
+    )
     try:
         Entity.objects.filter(claimed_by_task=task.pk).update(lease_until=None, claimed_by_task=None)
         _finish(task, ctx, error)
@@ -466,8 +558,10 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
         # Only records that wait: queued again for their time, and that is no attempt.
         retry_params = {**task.params, "entity_ids": waiting}
         retry_after, quiet = max(0.0, until), True
-        updates.update(error_code="", error_message=f"{len(waiting)} record(s) wait until "
-                                                    f"{timezone.localtime(ctx.wait_until):%H:%M:%S}")
+        updates.update(
+            error_code="",
+            error_message=f"{len(waiting)} record(s) wait until {timezone.localtime(ctx.wait_until):%H:%M:%S}",
+        )
     elif waiting and retry_params is not None and "entity_ids" in retry_params:
         retry_params = {**retry_params, "entity_ids": sorted(set(retry_params["entity_ids"]) | set(waiting))}
         retry_after = max(retry_after or 0, until) or None
@@ -499,8 +593,13 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
     Task.objects.filter(pk=task.pk).update(**updates)
     if waiting:
         # Attempts ran out on other records; the waiting ones still go on, in a task of their own.
-        create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.RETRY,
-                    params={**task.params, "entity_ids": waiting}, at=ctx.wait_until)
+        create_task(
+            integration=task.integration,
+            flow=task.flow,
+            trigger=Task.Trigger.RETRY,
+            params={**task.params, "entity_ids": waiting},
+            at=ctx.wait_until,
+        )
     if ctx.hand_over_params is not None and status in (Task.Status.SUCCEEDED, Task.Status.PARTLY_FAILED):
         # The slice is done and this row finished, so the next slice starts at once and finds no
         # running task of the flow ahead of it.
@@ -511,9 +610,13 @@ def _finish(task: Task, ctx: FlowContext, error: SyncError | None) -> str:
 def _continue_with(task: Task, params: dict[str, Any]) -> None:
     """Start the follow-up with `params` now: one already waiting (e.g. for this task to end)
     is handed out at once, otherwise a new one is queued."""
-    waiting = [other for other in Task.objects.filter(flow_id=task.flow_id, trigger=Task.Trigger.FOLLOW_UP,
-                                                      status=Task.Status.QUEUED).exclude(pk=task.pk)
-               if all(other.params.get(k) == v for k, v in params.items())]
+    waiting = [
+        other
+        for other in Task.objects.filter(
+            flow_id=task.flow_id, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED
+        ).exclude(pk=task.pk)
+        if all(other.params.get(k) == v for k, v in params.items())
+    ]
     if not waiting:
         create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP, params=params)
         return
@@ -532,14 +635,21 @@ def sweep(*, stuck_after: int | None = None) -> dict[str, int]:
     """Re-queue stuck running tasks and due retries that nobody picked up."""
     now = timezone.now()
     stuck_after = _conf("TASK_STUCK_AFTER") if stuck_after is None else stuck_after
-    stuck = list(Task.objects.filter(status=Task.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stuck_after))
-                 .values_list("pk", flat=True))
+    stuck = list(
+        Task.objects.filter(
+            status=Task.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stuck_after)
+        ).values_list("pk", flat=True)
+    )
     requeued = 0
     for task_id in stuck:
-        if Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(status=Task.Status.QUEUED, next_retry_at=None):
+        if Task.objects.filter(pk=task_id, status=Task.Status.RUNNING).update(
+            status=Task.Status.QUEUED, next_retry_at=None
+        ):
             LogEntry.objects.create(
-                integration_id=Task.objects.values_list("integration_id", flat=True).get(pk=task_id), task_id=task_id,
-                level=LogEntry.Level.WARNING, code="task.stuck",
+                integration_id=Task.objects.values_list("integration_id", flat=True).get(pk=task_id),
+                task_id=task_id,
+                level=LogEntry.Level.WARNING,
+                code="task.stuck",
                 message=f"Task #{task_id} stopped reporting progress (worker died?) and was queued again",
                 hint="Nothing to do: records already in the target system are recognised, not created twice.",
             )
@@ -549,9 +659,12 @@ def sweep(*, stuck_after: int | None = None) -> dict[str, int]:
     # those with no message waiting in a queue and no schedule still to fire, so a long queue is
     # never flooded with copies of what is already in it.
     overdue = now - timedelta(seconds=float(_conf("TASK_LOST_AFTER")))
-    due = list(Task.objects.filter(status=Task.Status.QUEUED)
-               .filter(Q(next_retry_at__lt=overdue) | Q(next_retry_at__isnull=True, created_at__lt=overdue))
-               .order_by("pk").values_list("pk", flat=True)[:2000])
+    due = list(
+        Task.objects.filter(status=Task.Status.QUEUED)
+        .filter(Q(next_retry_at__lt=overdue) | Q(next_retry_at__isnull=True, created_at__lt=overdue))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:2000]
+    )
     live = tasks_with_live_message(due, overdue_since=now - timedelta(seconds=settings.Q_CLUSTER["retry"]))
     lost = [task_id for task_id in due if task_id not in live][:500]
     for task_id in lost:
@@ -579,17 +692,20 @@ def tasks_with_live_message(candidates: Iterable[int], *, overdue_since: datetim
     # unstarted: django-q2's scheduler looks about every 30 s, but only in a cluster that lives that
     # long (one restarted more often than that never fires a schedule).
     fires_from = timezone.now() - timedelta(seconds=float(_conf("TASK_LOST_AFTER")))
-    for name in Schedule.objects.filter(name__startswith="brygga-retry-", schedule_type=Schedule.ONCE,
-                                        next_run__gte=fires_from).values_list("name", flat=True):
+    for name in Schedule.objects.filter(
+        name__startswith="brygga-retry-", schedule_type=Schedule.ONCE, next_run__gte=fires_from
+    ).values_list("name", flat=True):
         try:
             live.add(int(name.split("-")[2]))
         except (IndexError, ValueError):
             continue
     waiting = _queued_task_ids()
     if waiting is None:
-        waiting = set(Task.objects.filter(pk__in=wanted).filter(
-            Q(next_retry_at__gte=overdue_since) | Q(next_retry_at__isnull=True, created_at__gte=overdue_since))
-            .values_list("pk", flat=True))
+        waiting = set(
+            Task.objects.filter(pk__in=wanted)
+            .filter(Q(next_retry_at__gte=overdue_since) | Q(next_retry_at__isnull=True, created_at__gte=overdue_since))
+            .values_list("pk", flat=True)
+        )
     return (live | waiting) & wanted
 
 
@@ -656,7 +772,8 @@ def advance_cursor(integration: Integration, data_type: str, direction: str, mom
     """Move the cursor forward to `moment` (never backwards: staff move it back by hand)."""
     row, _ = TimeHistory.objects.get_or_create(integration=integration, data_type=data_type, direction=direction)
     TimeHistory.objects.filter(pk=row.pk).filter(Q(last_loaded_at__isnull=True) | Q(last_loaded_at__lt=moment)).update(
-        last_loaded_at=moment, updated_at=timezone.now())
+        last_loaded_at=moment, updated_at=timezone.now()
+    )
 
 
 # --- connectors -------------------------------------------------------------------
@@ -670,8 +787,9 @@ def test_connection(connector_id: int) -> tuple[bool, str]:
             ok, message = True, client_for(connector).test_connection()
         except SyncError as exc:
             ok, message = False, f"[{exc.code}] {exc.message}" + (f" — {exc.hint}" if exc.hint else "")
-    Connector.objects.filter(pk=connector_id).update(last_test_at=timezone.now(), last_test_ok=ok,
-                                                     last_test_message=message[:2000])
+    Connector.objects.filter(pk=connector_id).update(
+        last_test_at=timezone.now(), last_test_ok=ok, last_test_message=message[:2000]
+    )
     if ok:
         resume_after_reconnect(connector_id)
     return ok, message
@@ -695,8 +813,11 @@ def set_connector_credentials(connector_id: int, values: dict[str, str]) -> None
 
 
 def pending_entity_ids(integration: Integration, data_type: str, ids: Iterable[int] | None = None) -> list[int]:
-    qs = Entity.objects.filter(integration=integration, data_type=data_type,
-                               status__in=[Entity.Status.PENDING, Entity.Status.FAILED, Entity.Status.PROCESSING])
+    qs = Entity.objects.filter(
+        integration=integration,
+        data_type=data_type,
+        status__in=[Entity.Status.PENDING, Entity.Status.FAILED, Entity.Status.PROCESSING],
+    )
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return list(qs.order_by("pk").values_list("pk", flat=True))
@@ -713,45 +834,82 @@ def forget_references(references, *, actor: str = "") -> int:
     count = 0
     with transaction.atomic():
         for ref in list(references):
-            entity = Entity.objects.filter(integration_id=ref.integration_id, data_type=ref.data_type,
-                                           source_id=ref.source_id).first()
+            entity = Entity.objects.filter(
+                integration_id=ref.integration_id, data_type=ref.data_type, source_id=ref.source_id
+            ).first()
             if entity is not None:
                 Entity.objects.filter(pk=entity.pk).update(
-                    status=Entity.Status.PENDING, target_id="", create_started_at=None, acknowledged_at=None,
-                    synced_at=None, lease_until=None, claimed_by_task=None, last_error_code="", last_error_message="")
+                    status=Entity.Status.PENDING,
+                    target_id="",
+                    create_started_at=None,
+                    acknowledged_at=None,
+                    synced_at=None,
+                    lease_until=None,
+                    claimed_by_task=None,
+                    last_error_code="",
+                    last_error_message="",
+                )
             by = f" by {actor}" if actor else ""
             LogEntry.objects.create(
-                integration_id=ref.integration_id, entity=entity, level=LogEntry.Level.WARNING, data_type=ref.data_type,
-                reference=entity.reference if entity is not None else ref.source_id, code="reference.deleted",
-                actor=actor[:150], details={"source_id": ref.source_id, "target_id": ref.target_id},
+                integration_id=ref.integration_id,
+                entity=entity,
+                level=LogEntry.Level.WARNING,
+                data_type=ref.data_type,
+                reference=entity.reference if entity is not None else ref.source_id,
+                code="reference.deleted",
+                actor=actor[:150],
+                details={"source_id": ref.source_id, "target_id": ref.target_id},
                 message=f"Reference {ref.data_type} {ref.source_id} → {ref.target_id} deleted{by}; the next sync "
-                        f"looks it up in the target system and links a live record again, or creates a new one",
-                hint="If that was not intended, add the reference again before the next sync.")
+                f"looks it up in the target system and links a live record again, or creates a new one",
+                hint="If that was not intended, add the reference again before the next sync.",
+            )
             ref.delete()
             count += 1
     return count
 
 
-def record_staff_action(*, entity: Entity, message: str, actor: str, code: str = "staff.action",
-                        level: str = LogEntry.Level.INFO, details: dict[str, Any] | None = None,
-                        task: Task | None = None) -> LogEntry:
+def record_staff_action(
+    *,
+    entity: Entity,
+    message: str,
+    actor: str,
+    code: str = "staff.action",
+    level: str = LogEntry.Level.INFO,
+    details: dict[str, Any] | None = None,
+    task: Task | None = None,
+) -> LogEntry:
     """A line on the record's timeline saying what a staff member did, with their name (and the
     task it queued, if any)."""
     return LogEntry.objects.create(
-        integration_id=entity.integration_id, entity=entity, level=level, data_type=entity.data_type,
-        reference=entity.reference or entity.source_id, code=code, message=message, actor=actor[:150],
-        details=details or {}, task=task)
+        integration_id=entity.integration_id,
+        entity=entity,
+        level=level,
+        data_type=entity.data_type,
+        reference=entity.reference or entity.source_id,
+        code=code,
+        message=message,
+        actor=actor[:150],
+        details=details or {},
+        task=task,
+    )
 
 
 def queue_follow_up(flow: Flow, params: dict[str, Any], *, at: datetime | None = None) -> Task | None:
     """A follow-up task for the flow with `params`, unless an equal one is already waiting
     to run by then (so events, polls and continuations never pile up)."""
     at = at or timezone.now()
-    waiting = Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED).filter(
-        Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=at)).values_list("params", flat=True)
+    waiting = (
+        Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED)
+        .filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=at))
+        .values_list("params", flat=True)
+    )
     if any(all(queued.get(k) == v for k, v in params.items()) for queued in waiting):
         return None
     with transaction.atomic():
-        return create_task(integration=flow.integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
-                           params=dict(params), at=at if at > timezone.now() else None)
-
+        return create_task(
+            integration=flow.integration,
+            flow=flow,
+            trigger=Task.Trigger.FOLLOW_UP,
+            params=dict(params),
+            at=at if at > timezone.now() else None,
+        )

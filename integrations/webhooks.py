@@ -5,6 +5,7 @@ dedupe on the order's ClientOrderRef, as does the fail-safe poll. Every request
 they cannot use is answered with a 4xx and a JSON reason, and kept (as a Webhook
 delivery) and logged; see integrations.inbound for how bodies are read.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,26 +17,46 @@ from django.views.decorators.csrf import csrf_exempt
 
 from connectors.norce.mapping import event_client_order_ref, order_from_request, order_response
 from core import errors
-from integrations import services
 from core.errors import SyncError
+from integrations import services
 from integrations.flows.orders import store_order
-from integrations.inbound import (MAX_BODY, REFERENCE_LENGTH, REFUSED_BODY_KEPT, Body, Unreadable, basic_auth_ok,
-                                  credential_bytes, decode, label, parse_body, read_body, same_secret, storable_text)
+from integrations.inbound import (
+    MAX_BODY,
+    REFERENCE_LENGTH,
+    REFUSED_BODY_KEPT,
+    Body,
+    Unreadable,
+    basic_auth_ok,
+    credential_bytes,
+    decode,
+    label,
+    parse_body,
+    read_body,
+    same_secret,
+    storable_text,
+)
 from integrations.models import Connector, Entity, Integration, LogEntry, Task, WebhookDelivery
 
 log = logging.getLogger("brygga.webhooks")
 
-_NUL_NOTE = ("Characters PostgreSQL cannot store (NUL, lone surrogates) were removed from the stored order; "
-             "the raw body keeps them.")
+_NUL_NOTE = (
+    "Characters PostgreSQL cannot store (NUL, lone surrogates) were removed from the stored order; "
+    "the raw body keeps them."
+)
 
 
 def _commerce_connector(integration_id: int) -> Connector | None:
-    return (Connector.objects.select_related("integration")
-            .filter(integration_id=integration_id, role=Connector.Role.COMMERCE, system=Connector.System.NORCE).first())
+    return (
+        Connector.objects.select_related("integration")
+        .filter(integration_id=integration_id, role=Connector.Role.COMMERCE, system=Connector.System.NORCE)
+        .first()
+    )
 
 
 def _order_response(*, ok: bool, description: str, erp_order_no: str = "", status: int = 200) -> JsonResponse:
-    return JsonResponse(order_response(ok=ok, description=description, erp_order_no=erp_order_no or None), status=status)
+    return JsonResponse(
+        order_response(ok=ok, description=description, erp_order_no=erp_order_no or None), status=status
+    )
 
 
 def _not_post(request: HttpRequest) -> bool:
@@ -44,25 +65,43 @@ def _not_post(request: HttpRequest) -> bool:
 
 def _log_line(integration: Integration, *, level: str, code: str, message: str, reference: str = "") -> None:
     entry = errors.lookup(code)
-    LogEntry.objects.create(integration=integration, level=level, data_type="order", code=code,
-                            reference=label(reference), message=storable_text(message),
-                            hint=entry.hint if entry else "")
+    LogEntry.objects.create(
+        integration=integration,
+        level=level,
+        data_type="order",
+        code=code,
+        reference=label(reference),
+        message=storable_text(message),
+        hint=entry.hint if entry else "",
+    )
 
 
 def _refused(integration: Integration, *, kind: str, body: Body, what: str, why: str) -> None:
     """A push or event with wrong credentials: kept (a bounded part of its body, no headers) and logged."""
     kept = body.raw[:REFUSED_BODY_KEPT]
     with transaction.atomic():
-        WebhookDelivery.objects.create(integration=integration, kind=kind, raw_body=kept,
-                                       body=storable_text(decode(kept, charset=body.charset)),
-                                       outcome=WebhookDelivery.Outcome.REJECTED, reason=why)
-        _log_line(integration, level=LogEntry.Level.WARNING, code=errors.RECEIVER_AUTH.code,
-                  message=f"{what} refused: {why}")
+        WebhookDelivery.objects.create(
+            integration=integration,
+            kind=kind,
+            raw_body=kept,
+            body=storable_text(decode(kept, charset=body.charset)),
+            outcome=WebhookDelivery.Outcome.REJECTED,
+            reason=why,
+        )
+        _log_line(
+            integration, level=LogEntry.Level.WARNING, code=errors.RECEIVER_AUTH.code, message=f"{what} refused: {why}"
+        )
     log.warning("%s refused for integration %s: %s", what, integration.pk, why)
 
 
-def _reject(integration: Integration, body: Body, reason: str, *, kind: str = WebhookDelivery.Kind.ORDER_PUSH,
-            reference: str = "") -> str:
+def _reject(
+    integration: Integration,
+    body: Body,
+    reason: str,
+    *,
+    kind: str = WebhookDelivery.Kind.ORDER_PUSH,
+    reference: str = "",
+) -> str:
     """Keep an unusable body and log why; returns the reason as stored."""
     reason = label(reason, length=1000)
     if kind == WebhookDelivery.Kind.ORDER_PUSH:
@@ -70,9 +109,15 @@ def _reject(integration: Integration, body: Body, reason: str, *, kind: str = We
     else:
         code, level, what = errors.EVENT_MALFORMED.code, LogEntry.Level.WARNING, "Norce event"
     with transaction.atomic():
-        WebhookDelivery.objects.create(integration=integration, kind=kind, raw_body=body.raw, body=body.text,
-                                       reference=label(reference), outcome=WebhookDelivery.Outcome.REJECTED,
-                                       reason=reason)
+        WebhookDelivery.objects.create(
+            integration=integration,
+            kind=kind,
+            raw_body=body.raw,
+            body=body.text,
+            reference=label(reference),
+            outcome=WebhookDelivery.Outcome.REJECTED,
+            reason=reason,
+        )
         _log_line(integration, level=level, code=code, message=f"{what} rejected: {reason}", reference=reference)
     log.warning("%s rejected for integration %s: %s", what, integration.pk, reason)
     return reason
@@ -90,11 +135,18 @@ def order_receiver(request: HttpRequest, integration_id: int) -> JsonResponse:
         return _order_response(ok=False, description="Unknown integration", status=404)
     integration = connector.integration
     body = read_body(request=request)
-    if not basic_auth_ok(header=request.META.get("HTTP_AUTHORIZATION", ""),
-                         username=connector.credentials.get("receiver_username", ""),
-                         password=connector.credentials.get("receiver_password", "")):
-        _refused(integration, kind=WebhookDelivery.Kind.ORDER_PUSH, body=body, what="Order push",
-                 why="the Basic auth username or password does not match the Norce connector")
+    if not basic_auth_ok(
+        header=request.META.get("HTTP_AUTHORIZATION", ""),
+        username=connector.credentials.get("receiver_username", ""),
+        password=connector.credentials.get("receiver_password", ""),
+    ):
+        _refused(
+            integration,
+            kind=WebhookDelivery.Kind.ORDER_PUSH,
+            body=body,
+            what="Order push",
+            why="the Basic auth username or password does not match the Norce connector",
+        )
         return _order_response(ok=False, description="Authentication failed", status=401)
     if body.too_large:
         reason = _reject(integration, body, f"The body is larger than {MAX_BODY} bytes, the receiver's limit")
@@ -110,20 +162,39 @@ def order_receiver(request: HttpRequest, integration_id: int) -> JsonResponse:
         reason = _reject(integration, body, f"The order could not be read ({type(exc).__name__})")
         return _order_response(ok=False, description=reason[:300], status=400)
     if len(order.source_id) > REFERENCE_LENGTH:
-        reason = _reject(integration, body, f"ClientOrderRef: is longer than {REFERENCE_LENGTH} characters",
-                         reference=order.source_id)
+        reason = _reject(
+            integration,
+            body,
+            f"ClientOrderRef: is longer than {REFERENCE_LENGTH} characters",
+            reference=order.source_id,
+        )
         return _order_response(ok=False, description=reason[:300], status=400)
     with transaction.atomic():
-        entity, created = store_order(integration=integration, source_id=order.source_id, payload=parsed.value,
-                                      received_via="push", reference=order.order_no, label=order.buyer.display_name)
+        entity, created = store_order(
+            integration=integration,
+            source_id=order.source_id,
+            payload=parsed.value,
+            received_via="push",
+            reference=order.order_no,
+            label=order.buyer.display_name,
+        )
         WebhookDelivery.objects.create(
-            integration=integration, kind=WebhookDelivery.Kind.ORDER_PUSH, raw_body=body.raw, body=body.text,
-            reference=order.order_no, entity=entity, reason=_NUL_NOTE if parsed.altered else "",
+            integration=integration,
+            kind=WebhookDelivery.Kind.ORDER_PUSH,
+            raw_body=body.raw,
+            body=body.text,
+            reference=order.order_no,
+            entity=entity,
+            reason=_NUL_NOTE if parsed.altered else "",
             outcome=WebhookDelivery.Outcome.ACCEPTED if created else WebhookDelivery.Outcome.DUPLICATE,
         )
         if created:
-            services.create_task(integration=integration, flow=services.flow_for(integration, "order"),
-                                 trigger=Task.Trigger.ORDER_PUSH, params={"entity_ids": [entity.pk]})
+            services.create_task(
+                integration=integration,
+                flow=services.flow_for(integration, "order"),
+                trigger=Task.Trigger.ORDER_PUSH,
+                params={"entity_ids": [entity.pk]},
+            )
     # HasErpOrderNo stays false: an ERP number here may make Norce replace the order's
     # OrderNo, and the order is confirmed with the invoice number through SendOrderStatus.
     if entity.status == Entity.Status.SYNCED and entity.target_id:
@@ -149,8 +220,13 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
     body = read_body(request=request)
     given = credential_bytes(request.headers.get("X-Brygga-Secret", ""))
     if not same_secret(given, connector.credentials.get("event_secret", "")):
-        _refused(integration, kind=WebhookDelivery.Kind.NORCE_EVENT, body=body, what="Norce event",
-                 why="the X-Brygga-Secret header is missing or does not match the Norce connector")
+        _refused(
+            integration,
+            kind=WebhookDelivery.Kind.NORCE_EVENT,
+            body=body,
+            what="Norce event",
+            why="the X-Brygga-Secret header is missing or does not match the Norce connector",
+        )
         return _event_error(401, "missing or wrong X-Brygga-Secret header")
     kind = WebhookDelivery.Kind.NORCE_EVENT
     if body.too_large:
@@ -166,8 +242,14 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
         ref = event_client_order_ref(event)
     except SyncError as exc:
         # Other event types are acknowledged (2xx) so Norce does not retry them forever.
-        WebhookDelivery.objects.create(integration=integration, kind=kind, raw_body=body.raw, body=body.text,
-                                       outcome=WebhookDelivery.Outcome.IGNORED, reason=label(exc.message, length=1000))
+        WebhookDelivery.objects.create(
+            integration=integration,
+            kind=kind,
+            raw_body=body.raw,
+            body=body.text,
+            outcome=WebhookDelivery.Outcome.IGNORED,
+            reason=label(exc.message, length=1000),
+        )
         return JsonResponse({"status": "ignored", "reason": label(exc.message, length=300)})
     if len(ref) > REFERENCE_LENGTH:
         reason = f"ClientOrderRef: is longer than {REFERENCE_LENGTH} characters"
@@ -175,12 +257,21 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
     with transaction.atomic():
         known = Entity.objects.filter(integration=integration, data_type="order", source_id=ref).first()
         WebhookDelivery.objects.create(
-            integration=integration, kind=kind, raw_body=body.raw, body=body.text, reference=ref, entity=known,
+            integration=integration,
+            kind=kind,
+            raw_body=body.raw,
+            body=body.text,
+            reference=ref,
+            entity=known,
             outcome=WebhookDelivery.Outcome.DUPLICATE if known else WebhookDelivery.Outcome.ACCEPTED,
         )
         if known is None:
-            services.create_task(integration=integration, flow=services.flow_for(integration, "order"),
-                                 trigger=Task.Trigger.WEBHOOK, params={"fetch_refs": [ref]})
+            services.create_task(
+                integration=integration,
+                flow=services.flow_for(integration, "order"),
+                trigger=Task.Trigger.WEBHOOK,
+                params={"fetch_refs": [ref]},
+            )
     return JsonResponse({"status": "duplicate" if known else "accepted", "ClientOrderRef": ref})
 
 
@@ -198,7 +289,11 @@ def _job_completed(integration: Integration, event: dict[str, Any], body: Body) 
     with transaction.atomic():
         ours = fits and connect_jobs.job_completed(integration.pk, job_id)
         WebhookDelivery.objects.create(
-            integration=integration, kind=kind, raw_body=body.raw, body=body.text, reference=label(f"job {job_id}"),
+            integration=integration,
+            kind=kind,
+            raw_body=body.raw,
+            body=body.text,
+            reference=label(f"job {job_id}"),
             outcome=WebhookDelivery.Outcome.ACCEPTED if ours else WebhookDelivery.Outcome.IGNORED,
             reason="" if ours else "not a job Brygga started",
         )

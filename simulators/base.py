@@ -10,6 +10,7 @@ it standalone, and the control API (``/_sim/...``) switches faults at run time:
     POST /_sim/faults/reset      all faults off
     GET  /_sim/state             a summary of the simulator's state
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,10 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -56,7 +58,7 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)  # named groups from the route
     # On a streaming route (``route(..., stream=True)``) the body is not read before
     # dispatch: `body` is b"" and `stream` reads it (a BodyReader).
-    stream: "BodyReader | None" = None
+    stream: BodyReader | None = None
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8-sig") or "null")
@@ -207,7 +209,9 @@ class Simulator:
             except json.JSONDecodeError as exc:
                 return self.error_response(400, f"invalid JSON: {exc}")
             if not control and 200 <= response.status < 300 and self._chance(self.faults.malformed_json_rate, request):
-                response = Response(status=response.status, body=response.encode()[: max(1, len(response.encode()) // 2)])
+                response = Response(
+                    status=response.status, body=response.encode()[: max(1, len(response.encode()) // 2)]
+                )
             return response
         return self.error_response(405 if allowed else 404, f"no route for {request.method} {request.path}")
 
@@ -317,7 +321,9 @@ class Simulator:
         self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=lambda: self._server.serve_forever(poll_interval=0.05), name=f"{self.name}-http", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: self._server.serve_forever(poll_interval=0.05), name=f"{self.name}-http", daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -327,7 +333,7 @@ class Simulator:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         self.start()
         return self
 

@@ -4,6 +4,7 @@ One class per counting rule, one interface: ``hit(key)`` records a request and a
 None when it is allowed, else the seconds until it would be; ``enabled`` switches the
 limit off for a test, and ``rejected`` counts what was refused.
 """
+
 from __future__ import annotations
 
 import threading

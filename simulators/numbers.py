@@ -1,4 +1,5 @@
 """Check digits the simulators' generated numbers carry."""
+
 from __future__ import annotations
 
 

@@ -1,27 +1,43 @@
 """Shared fixtures: a small world of one merchant with a Norce ↔ Fortnox integration."""
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from simulators.fortnox.server import FortnoxSimulator
 from integrations.demo import create_norce_fortnox_integration
 from integrations.models import Integration, Merchant
+from simulators.fortnox.server import FortnoxSimulator
 
-NORCE_CREDENTIALS = {"client_id": "norce-client", "client_secret": "norce-secret-value",
-                     "receiver_username": "norce", "receiver_password": "receiver-secret-value",
-                     "event_secret": "event-secret-value"}
+NORCE_CREDENTIALS = {
+    "client_id": "norce-client",
+    "client_secret": "norce-secret-value",
+    "receiver_username": "norce",
+    "receiver_password": "receiver-secret-value",
+    "event_secret": "event-secret-value",
+}
 FORTNOX_CREDENTIALS = {"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"}
 
 
-def build_integration(*, norce_url: str = "http://127.0.0.1:9", fortnox_url: str = "http://127.0.0.1:9",
-                      flow_settings: dict | None = None, name: str = "Webshop") -> Integration:
+def build_integration(
+    *,
+    norce_url: str = "http://127.0.0.1:9",
+    fortnox_url: str = "http://127.0.0.1:9",
+    flow_settings: dict | None = None,
+    name: str = "Webshop",
+) -> Integration:
     merchant, _ = Merchant.objects.get_or_create(slug="demo-shop", defaults={"name": "Demo Shop AB"})
     return create_norce_fortnox_integration(
-        merchant=merchant, name=name, norce_url=norce_url, fortnox_url=fortnox_url,
+        merchant=merchant,
+        name=name,
+        norce_url=norce_url,
+        fortnox_url=fortnox_url,
         norce_settings={"application_id": 1244, "client_id_number": 1234, "scope": "playground", "account_id": 10000},
-        norce_credentials=NORCE_CREDENTIALS, fortnox_credentials=FORTNOX_CREDENTIALS, flow_settings=flow_settings)
+        norce_credentials=NORCE_CREDENTIALS,
+        fortnox_credentials=FORTNOX_CREDENTIALS,
+        flow_settings=flow_settings,
+    )
 
 
 @pytest.fixture

@@ -1,15 +1,17 @@
 """Fortnox API v3 client: tokens, rate limit, error mapping and the calls the flows need."""
+
 from __future__ import annotations
 
 import base64
 import binascii
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
-from typing import Any, Iterable, Iterator
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -38,8 +40,14 @@ class FortnoxClient(ApiClient):
 
     system = "fortnox"
 
-    def __init__(self, connector: ConnectorAccount, *, store: ConnectorStore, limiter: RateLimiter,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        connector: ConnectorAccount,
+        *,
+        store: ConnectorStore,
+        limiter: RateLimiter,
+        session: requests.Session | None = None,
+    ) -> None:
         super().__init__(connector, store=store, limiter=limiter, session=session)
         self._grant_type = ""  # the grant being requested, for naming token errors
 
@@ -67,8 +75,13 @@ class FortnoxClient(ApiClient):
     def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
         auth = self.auth_settings()
         # Tokens stored before the grant was recorded came from "Connect to Fortnox".
-        token = self.store.access_token(self._obtain, rejected=rejected, grant=auth.grant,
-                                        refresh=not auth.service_account, unrecorded=AUTHORIZATION_CODE)
+        token = self.store.access_token(
+            self._obtain,
+            rejected=rejected,
+            grant=auth.grant,
+            refresh=not auth.service_account,
+            unrecorded=AUTHORIZATION_CODE,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     def error_from_response(self, response: requests.Response) -> SyncError:
@@ -92,9 +105,11 @@ class FortnoxClient(ApiClient):
         if tokens.get("refresh_token"):
             return self._refresh(tokens)
         if tokens.get("grant") == CLIENT_CREDENTIALS:
-            raise SyncError(NOT_CONNECTED.code,
-                            "The Fortnox connector now uses the authorization-code grant but holds no refresh "
-                            "token: it was connected as a service account (client credentials)")
+            raise SyncError(
+                NOT_CONNECTED.code,
+                "The Fortnox connector now uses the authorization-code grant but holds no refresh "
+                "token: it was connected as a service account (client credentials)",
+            )
         raise SyncError(NOT_CONNECTED.code, "The Fortnox connector has no tokens yet")
 
     def _refresh(self, tokens: dict[str, Any]) -> dict[str, Any]:
@@ -130,32 +145,47 @@ class FortnoxClient(ApiClient):
             except SyncError as exc:
                 if _answer_lost(exc):
                     raise
-                reason = (f"{first.message}. Brygga then asked for a service-account token for tenant {tenant}, "
-                          f"and Fortnox refused that too: {exc.message}")
+                reason = (
+                    f"{first.message}. Brygga then asked for a service-account token for tenant {tenant}, "
+                    f"and Fortnox refused that too: {exc.message}"
+                )
             else:
                 self._switch_to_service_account(tenant)
                 return answer
         else:
             reason = first.message
         # The store marks the connector once the token lock's transaction is over.
-        raise SyncError(INVALID_REFRESH_TOKEN.code, reason, permanent=True, hint=INVALID_REFRESH_TOKEN.hint,
-                        details={**first.details, "connector_id": self.connector.pk, "reconnect_needed": True})
+        raise SyncError(
+            INVALID_REFRESH_TOKEN.code,
+            reason,
+            permanent=True,
+            hint=INVALID_REFRESH_TOKEN.hint,
+            details={**first.details, "connector_id": self.connector.pk, "reconnect_needed": True},
+        )
 
     def _switch_to_service_account(self, tenant: str) -> None:
         """From now on the connector gets its tokens by client credentials (no refresh token to lose)."""
         self.store.save_settings({**(self.connector.settings or {}), "grant": CLIENT_CREDENTIALS, "tenant_id": tenant})
-        log.warning("Fortnox connector %s: the refresh token was spent; moved to the service account of "
-                    "tenant %s (client credentials)", self.connector.pk, tenant)
+        log.warning(
+            "Fortnox connector %s: the refresh token was spent; moved to the service account of "
+            "tenant %s (client credentials)",
+            self.connector.pk,
+            tenant,
+        )
 
     def grant(self, form: dict[str, str], *, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """POST to the token endpoint with Basic auth; return the token JSON."""
-        sent = {"Authorization": oauth.basic_auth(self.connector),
-                "Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        sent = {
+            "Authorization": oauth.basic_auth(self.connector),
+            "Content-Type": "application/x-www-form-urlencoded",
+            **(headers or {}),
+        }
         # Refresh tokens and codes are single-use: never resend after an unclear failure.
         self._grant_type = form.get("grant_type", "")
         try:
-            response = self.request("POST", oauth.token_url(self.connector), data=form, headers=sent,
-                                    authenticate=False, idempotent=False)
+            response = self.request(
+                "POST", oauth.token_url(self.connector), data=form, headers=sent, authenticate=False, idempotent=False
+            )
         finally:
             self._grant_type = ""
         body = self.decode(response)
@@ -170,14 +200,19 @@ class FortnoxClient(ApiClient):
         # A service account's consent answers with tokens too; the access token is used
         # until it expires, then client credentials take over. Any refresh token in the
         # answer is not kept: that grant never uses one.
-        self.store.store_tokens(answer, grant_type=CLIENT_CREDENTIALS if service_account else AUTHORIZATION_CODE,
-                                refresh=not service_account)
+        self.store.store_tokens(
+            answer,
+            grant_type=CLIENT_CREDENTIALS if service_account else AUTHORIZATION_CODE,
+            refresh=not service_account,
+        )
 
     # -- calls -----------------------------------------------------------------------
     def test_connection(self) -> str:
         info = self.company_information()
-        return f"Connected to {info.get('CompanyName', '?')} ({info.get('OrganizationNumber', '')}), " \
-               f"tenant {info.get('DatabaseNumber', '?')}"
+        return (
+            f"Connected to {info.get('CompanyName', '?')} ({info.get('OrganizationNumber', '')}), "
+            f"tenant {info.get('DatabaseNumber', '?')}"
+        )
 
     def company_information(self) -> dict[str, Any]:
         """The company's name, org. number and DatabaseNumber (tenant id): 'Test connection'."""
@@ -193,7 +228,8 @@ class FortnoxClient(ApiClient):
         that does not carry the credit fields is read in full to decide.
         """
         hits = [
-            item for item in self._list("invoices", "Invoices", {field.lower(): value})
+            item
+            for item in self._list("invoices", "Invoices", {field.lower(): value})
             if _field(item, field) == value and not _truthy(item.get("Cancelled"))
         ]
         live = []
@@ -248,8 +284,11 @@ class FortnoxClient(ApiClient):
         wanted = _normalise(key, value)
         if not wanted:
             return None
-        hits = [item for item in self._list("customers", "Customers", {key: value.strip()})
-                if _normalise(key, _field(item, CUSTOMER_FIELDS[key])) == wanted]
+        hits = [
+            item
+            for item in self._list("customers", "Customers", {key: value.strip()})
+            if _normalise(key, _field(item, CUSTOMER_FIELDS[key])) == wanted
+        ]
         hits.sort(key=lambda item: (item.get("Active") is False, _number_key(item.get("CustomerNumber"))))
         return hits[0] if hits else None
 
@@ -280,8 +319,9 @@ class FortnoxClient(ApiClient):
         return self._unwrap(self.decode(response), "Article")
 
     # -- master data (articles, prices, stock, customers) --------------------------------
-    def pages(self, resource: str, key: str, params: dict[str, Any] | None = None, *, start_page: int = 1
-              ) -> Iterator[Page]:
+    def pages(
+        self, resource: str, key: str, params: dict[str, Any] | None = None, *, start_page: int = 1
+    ) -> Iterator[Page]:
         """A list search page by page from `start_page` (1-based), for resumable reads."""
         page = max(1, start_page)
         while True:
@@ -301,11 +341,14 @@ class FortnoxClient(ApiClient):
 
     def article_pages(self, *, since: datetime | None = None, start_page: int = 1) -> Iterator[Page]:
         """Articles (inactive ones too: they deactivate the webshop's SKU), changed after `since` if given."""
-        return self.pages("articles", "Articles", self._since(since, {"sortby": "articlenumber"}), start_page=start_page)
+        return self.pages(
+            "articles", "Articles", self._since(since, {"sortby": "articlenumber"}), start_page=start_page
+        )
 
     def customer_pages(self, *, since: datetime | None = None, start_page: int = 1) -> Iterator[Page]:
-        return self.pages("customers", "Customers", self._since(since, {"sortby": "customernumber"}),
-                          start_page=start_page)
+        return self.pages(
+            "customers", "Customers", self._since(since, {"sortby": "customernumber"}), start_page=start_page
+        )
 
     def price_pages(self, price_list: str, *, since: datetime | None = None, start_page: int = 1) -> Iterator[Page]:
         """Every price in a price list (`/3/prices/sublist/{list}`), changed after `since` if given.
@@ -313,11 +356,11 @@ class FortnoxClient(ApiClient):
         Whether Fortnox filters a price sublist by `lastmodified` is not documented; the
         global parameter is sent, and the flow compares content anyway, so a list that
         ignores it only costs more reading."""
-        return self.pages(f"prices/sublist/{_segment(price_list)}", "Prices", self._since(since, {}),
-                          start_page=start_page)
+        return self.pages(
+            f"prices/sublist/{_segment(price_list)}", "Prices", self._since(since, {}), start_page=start_page
+        )
 
-    def stock_balance(self, stock_points: Iterable[str], item_ids: Iterable[str] | None = None
-                      ) -> list[dict[str, Any]]:
+    def stock_balance(self, stock_points: Iterable[str], item_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Warehouse module: availableStock/inStock per item and stock point."""
         params: dict[str, str] = {}
         points = ",".join(p for p in stock_points if p)
@@ -362,7 +405,7 @@ def lastmodified_param(moment: datetime) -> str:
 
     Rounded down to the minute, so nothing changed within that minute is skipped."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt_timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
 
 
@@ -392,7 +435,7 @@ def _normalise(field: str, value: str) -> str:
 
 def _number_key(value: Any) -> tuple[int, str]:
     text = "" if value is None else str(value)
-    return (int(text), text) if text.isdigit() else (10 ** 18, text)
+    return (int(text), text) if text.isdigit() else (10**18, text)
 
 
 def invoice_is_live(invoice: dict[str, Any]) -> bool:

@@ -6,6 +6,7 @@ The docs show lower-case inner keys, the OpenAPI spec capitalised ones
 failures have no documented code, so a few message fragments are matched too.
 The OAuth token endpoint answers OAuth2 JSON instead: ``{"error", "error_description"}``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,96 +17,136 @@ SYSTEM = "fortnox"
 RECONNECT = "Reconnect Fortnox: open the connector in admin and press 'Connect to Fortnox'"
 
 ARTICLE_NOT_FOUND = register(
-    "fortnox.article_not_found", "An article on the order does not exist in Fortnox",
+    "fortnox.article_not_found",
+    "An article on the order does not exist in Fortnox",
     "Create the article in Fortnox (Register → Artiklar) with exactly the part number named in the message, "
     "or set the flow's 'unknown_article' to 'description_row' in Brygga admin; then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 CUSTOMER_NOT_FOUND = register(
-    "fortnox.customer_not_found", "The customer does not exist in Fortnox",
+    "fortnox.customer_not_found",
+    "The customer does not exist in Fortnox",
     "Check the customer number in Fortnox (Register → Kunder). If the flow uses a default customer, correct "
     "'default_customer_number' in the flow settings in Brygga admin; then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 CUSTOMER_NAME_EMPTY = register(
-    "fortnox.customer_name_empty", "Fortnox needs a name for the customer",
+    "fortnox.customer_name_empty",
+    "Fortnox needs a name for the customer",
     "The buyer has no name in Norce. Add the name to the customer in Norce, then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 VAT_NOT_SET_UP = register(
-    "fortnox.vat_not_set_up", "The VAT rate is not set up in Fortnox",
+    "fortnox.vat_not_set_up",
+    "The VAT rate is not set up in Fortnox",
     "In Fortnox open Inställningar → Bokföring and make sure the VAT rate named in the message (25, 12 or 6 %) "
     "has a sales account (with EasyVat on, every rate needs an account); then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 CURRENCY_NOT_SET_UP = register(
-    "fortnox.currency_not_set_up", "The order's currency is not set up in Fortnox",
+    "fortnox.currency_not_set_up",
+    "The order's currency is not set up in Fortnox",
     "In Fortnox open Register → Valutor and add the currency of the order, then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 ACCOUNT_NOT_FOUND = register(
-    "fortnox.account_not_found", "A bookkeeping account does not exist in Fortnox",
+    "fortnox.account_not_found",
+    "A bookkeeping account does not exist in Fortnox",
     "Fortnox cannot find an account used by the invoice (a row account, the freight or sales account in the flow "
     "settings, or a predefined account). Activate the account in Fortnox (Bokföring → Kontoplan) or change the "
     "account in the flow settings in Brygga admin; then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 FISCAL_YEAR_MISSING = register(
-    "fortnox.fiscal_year_missing", "No financial year in Fortnox covers the invoice date",
+    "fortnox.fiscal_year_missing",
+    "No financial year in Fortnox covers the invoice date",
     "In Fortnox open Inställningar → Räkenskapsår and create the financial year that contains the order date, "
     "then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 INVALID_REFRESH_TOKEN = register(
-    "fortnox.invalid_refresh_token", "Fortnox no longer accepts Brygga's authorisation", RECONNECT + ".",
-    system=SYSTEM)
+    "fortnox.invalid_refresh_token", "Fortnox no longer accepts Brygga's authorisation", RECONNECT + ".", system=SYSTEM
+)
 NOT_CONNECTED = register(
-    "fortnox.not_connected", "The Fortnox connector has not been connected yet",
+    "fortnox.not_connected",
+    "The Fortnox connector has not been connected yet",
     "Press 'Connect to Fortnox' on the connector in Brygga admin and approve access as a Fortnox administrator.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 NO_SCOPE = register(
-    "fortnox.no_scope", "Brygga lacks permission (scope) for this part of Fortnox",
+    "fortnox.no_scope",
+    "Brygga lacks permission (scope) for this part of Fortnox",
     RECONNECT + " so the integration is approved with all scopes Brygga asks for.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 NO_LICENCE = register(
-    "fortnox.no_licence", "The Fortnox company lacks the licence this call needs",
+    "fortnox.no_licence",
+    "The Fortnox company lacks the licence this call needs",
     "Ask the company to activate the needed Fortnox module (e.g. Fakturering) and the API/integration licence "
     "in Fortnox (Mina sidor → Tillägg), then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 INVALID_FIELD = register(
-    "fortnox.invalid_field", "Fortnox rejected a field name Brygga sent",
+    "fortnox.invalid_field",
+    "Fortnox rejected a field name Brygga sent",
     "Fortnox has probably changed its API. Report it to the Brygga maintainers with the record's details.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 JSON_SYNTAX = register(
-    "fortnox.json_syntax", "Fortnox could not read the request body",
+    "fortnox.json_syntax",
+    "Fortnox could not read the request body",
     "Report it to the Brygga maintainers with the record's details; retrying will not help.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 CUSTOMER_NUMBER_USED = register(
-    "fortnox.customer_number_used", "The customer number is already used in Fortnox",
+    "fortnox.customer_number_used",
+    "The customer number is already used in Fortnox",
     "A customer number is reserved in Fortnox even after deletion. Link the order to the existing customer or "
     "let Fortnox number new customers, then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 DOCUMENT_LOCKED = register(
-    "fortnox.document_locked", "The Fortnox invoice is booked and can no longer be changed",
+    "fortnox.document_locked",
+    "The Fortnox invoice is booked and can no longer be changed",
     "Nothing can be changed on a booked invoice. Credit it in Fortnox and let Brygga create a new one, "
     "or mark the record as handled in Brygga admin.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 NOT_FOUND = register(
-    "fortnox.not_found", "The record does not exist in Fortnox",
+    "fortnox.not_found",
+    "The record does not exist in Fortnox",
     "Check in Fortnox whether the record was deleted. Unlink it under References in Brygga admin if so, "
     "then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 VALIDATION = register(
-    "fortnox.validation", "Fortnox rejected the data",
+    "fortnox.validation",
+    "Fortnox rejected the data",
     "Read Fortnox's message: correct the data in Norce, the Fortnox setup or the flow settings in Brygga admin, "
     "then retry the record.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 SYSTEM_EXCEPTION = register(
-    "fortnox.system_exception", "Fortnox had an internal error",
+    "fortnox.system_exception",
+    "Fortnox had an internal error",
     "Transient: Brygga retries with backoff. If it persists for hours, check status.fortnox.se.",
-    permanent=False, system=SYSTEM)
+    permanent=False,
+    system=SYSTEM,
+)
 SERVER_ERROR = register(
-    "fortnox.server_error", "Fortnox answered with a server error",
+    "fortnox.server_error",
+    "Fortnox answered with a server error",
     "Transient: Brygga retries with backoff. If it persists for hours, check status.fortnox.se.",
-    permanent=False, system=SYSTEM)
+    permanent=False,
+    system=SYSTEM,
+)
 AUTH = register(
-    "fortnox.auth", "Fortnox refused Brygga's credentials",
+    "fortnox.auth",
+    "Fortnox refused Brygga's credentials",
     "Check the Fortnox connector's client id and secret in Brygga admin. If they are right, reconnect Fortnox: "
     "open the connector in admin, press 'Connect to Fortnox' and approve as a Fortnox administrator.",
-    system=SYSTEM)
+    system=SYSTEM,
+)
 
 # Documented or widely seen ErrorInformation codes → our codes.
 CODES: dict[int, str] = {
@@ -140,8 +181,10 @@ TEXTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("moms", "vat rate", "vat code"), VAT_NOT_SET_UP.code),
     (("valuta", "currency"), CURRENCY_NOT_SET_UP.code),
     (("kontot", "account not found", "find account"), ACCOUNT_NOT_FOUND.code),
-    (("är bokförd", "redan bokförd", "bokförd faktura", "makulerad och kan inte ändras", "is booked"),
-     DOCUMENT_LOCKED.code),
+    (
+        ("är bokförd", "redan bokförd", "bokförd faktura", "makulerad och kan inte ändras", "is booked"),
+        DOCUMENT_LOCKED.code,
+    ),
 )
 
 
@@ -198,8 +241,13 @@ def error_for(status: int, body: dict[str, Any] | None, text: str) -> SyncError:
     elif status in (400, 404):
         permanent = True
     suffix = f" (Fortnox code {number})" if number is not None else ""
-    return SyncError(code, f"Fortnox: {message}{suffix}", permanent=permanent, status=status,
-                     details={"fortnox_code": number, "fortnox_message": message, "http_status": status})
+    return SyncError(
+        code,
+        f"Fortnox: {message}{suffix}",
+        permanent=permanent,
+        status=status,
+        details={"fortnox_code": number, "fortnox_message": message, "http_status": status},
+    )
 
 
 def oauth_error_for(status: int, body: dict[str, Any] | None, text: str, *, grant_type: str = "") -> SyncError:
@@ -208,21 +256,44 @@ def oauth_error_for(status: int, body: dict[str, Any] | None, text: str, *, gran
     error = str(body.get("error") or "")
     description = str(body.get("error_description") or body.get("error_hint") or "")
     if not error and status >= 500:
-        return SyncError(SERVER_ERROR.code, f"Fortnox token endpoint answered {status}", status=status,
-                         details={"http_status": status})
+        return SyncError(
+            SERVER_ERROR.code,
+            f"Fortnox token endpoint answered {status}",
+            status=status,
+            details={"http_status": status},
+        )
     detail = f"{error}: {description}" if description else error or (text or "").strip()[:200] or f"HTTP {status}"
-    details = {"oauth_error": error, "oauth_error_description": description, "http_status": status,
-               "grant_type": grant_type}
+    details = {
+        "oauth_error": error,
+        "oauth_error_description": description,
+        "http_status": status,
+        "grant_type": grant_type,
+    }
     if error == "invalid_grant" and grant_type == "authorization_code":
-        return SyncError(AUTH.code, f"The Fortnox authorisation code expired or was already used ({detail})",
-                         hint=RECONNECT + " again; the code is valid for 10 minutes.", permanent=True,
-                         status=status, details=details)
+        return SyncError(
+            AUTH.code,
+            f"The Fortnox authorisation code expired or was already used ({detail})",
+            hint=RECONNECT + " again; the code is valid for 10 minutes.",
+            permanent=True,
+            status=status,
+            details=details,
+        )
     if error == "invalid_grant" and grant_type != "client_credentials":
         # Refresh tokens are single-use and live 45 days; a spent or expired one
         # can only be replaced by a user authorising the integration again.
-        return SyncError(INVALID_REFRESH_TOKEN.code, f"Fortnox refused the authorisation ({detail})",
-                         permanent=True, status=status, details=details)
+        return SyncError(
+            INVALID_REFRESH_TOKEN.code,
+            f"Fortnox refused the authorisation ({detail})",
+            permanent=True,
+            status=status,
+            details=details,
+        )
     if error == "invalid_scope":
         return SyncError(NO_SCOPE.code, f"Fortnox refused the scopes ({detail})", status=status, details=details)
-    return SyncError(AUTH.code, f"Fortnox token endpoint refused the request ({detail})", permanent=True,
-                     status=status, details=details)
+    return SyncError(
+        AUTH.code,
+        f"Fortnox token endpoint refused the request ({detail})",
+        permanent=True,
+        status=status,
+        details=details,
+    )

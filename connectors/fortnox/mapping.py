@@ -4,6 +4,7 @@ Pure and deterministic: the same order and settings always give the same body.
 Money leaves as JSON numbers (int or float from the exact Decimal, which
 round-trips to the same digits); quantities as strings, as the spec types them.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -14,25 +15,47 @@ from zoneinfo import ZoneInfo
 from bookkeeping.vat import check_line_vat, gross_unit_price, line_amounts, order_totals, quantize_ore, vat_from_gross
 from connectors.fortnox.errors import ARTICLE_NOT_FOUND
 from core.errors import FLOW_SETTINGS, ORDER_MISSING_DATA, SyncError
-from integrations.flows.order_settings import OrderFlowSettings
 from core.records import Address, Order, OrderLine, Party
+from integrations.flows.order_settings import OrderFlowSettings
 
 # Invoice dates are Swedish bookkeeping dates, whatever the server's zone.
 SWEDEN = ZoneInfo("Europe/Stockholm")
 # Maximum lengths from the Fortnox OpenAPI spec (InvoiceSinglePayloadItem / CustomerSinglePayloadItem).
 MAX_LENGTH = {
-    "YourOrderNumber": 75, "ExternalInvoiceReference1": 80, "ExternalInvoiceReference2": 80,
-    "YourReference": 50, "Remarks": 1024, "Description": 255, "Text": 1024, "ZipCode": 10, "Name": 1024,
+    "YourOrderNumber": 75,
+    "ExternalInvoiceReference1": 80,
+    "ExternalInvoiceReference2": 80,
+    "YourReference": 50,
+    "Remarks": 1024,
+    "Description": 255,
+    "Text": 1024,
+    "ZipCode": 10,
+    "Name": 1024,
 }
 FREIGHT_DESCRIPTION = "Frakt"
 # Invoice `Country`/`DeliveryCountry` take a country *name* as Fortnox lists it
 # (Swedish). Only names we are sure of are sent; for other countries the field is
 # left out and Fortnox takes the country from the customer card.
 COUNTRY_NAMES = {
-    "SE": "Sverige", "NO": "Norge", "DK": "Danmark", "FI": "Finland", "IS": "Island", "DE": "Tyskland",
-    "NL": "Nederländerna", "BE": "Belgien", "FR": "Frankrike", "ES": "Spanien", "IT": "Italien",
-    "AT": "Österrike", "PL": "Polen", "EE": "Estland", "LV": "Lettland", "LT": "Litauen", "IE": "Irland",
-    "GB": "Storbritannien", "CH": "Schweiz",
+    "SE": "Sverige",
+    "NO": "Norge",
+    "DK": "Danmark",
+    "FI": "Finland",
+    "IS": "Island",
+    "DE": "Tyskland",
+    "NL": "Nederländerna",
+    "BE": "Belgien",
+    "FR": "Frankrike",
+    "ES": "Spanien",
+    "IT": "Italien",
+    "AT": "Österrike",
+    "PL": "Polen",
+    "EE": "Estland",
+    "LV": "Lettland",
+    "LT": "Litauen",
+    "IE": "Irland",
+    "GB": "Storbritannien",
+    "CH": "Schweiz",
 }
 
 
@@ -41,8 +64,9 @@ def order_reference(order: Order, settings: OrderFlowSettings) -> str:
     return f"{settings.reference_prefix}{order.order_no}"
 
 
-def invoice_payload(order: Order, *, customer_number: str, settings: OrderFlowSettings,
-                    known_articles: set[str] | None = None) -> dict[str, Any]:
+def invoice_payload(
+    order: Order, *, customer_number: str, settings: OrderFlowSettings, known_articles: set[str] | None = None
+) -> dict[str, Any]:
     """The body under ``{"Invoice": ...}`` for one order."""
     for line in order.lines:
         check_line_vat(line)
@@ -66,13 +90,15 @@ def invoice_payload(order: Order, *, customer_number: str, settings: OrderFlowSe
         payload["Phone1"] = order.buyer.phone.strip()
     if order.ship_to is not None:
         payload.update(_address_fields(order.ship_to, prefix="Delivery", name_key="DeliveryName"))
-    payload["InvoiceRows"] = [invoice_row(line, order=order, settings=settings, known_articles=known_articles)
-                              for line in order.lines]
+    payload["InvoiceRows"] = [
+        invoice_row(line, order=order, settings=settings, known_articles=known_articles) for line in order.lines
+    ]
     return payload
 
 
-def invoice_row(line: OrderLine, *, order: Order, settings: OrderFlowSettings,
-                known_articles: set[str] | None = None) -> dict[str, Any]:
+def invoice_row(
+    line: OrderLine, *, order: Order, settings: OrderFlowSettings, known_articles: set[str] | None = None
+) -> dict[str, Any]:
     """One InvoiceRow: an article row, or a text row booked on an account."""
     description = _clip(line.description, "Description")
     if line.kind == "freight":
@@ -91,8 +117,13 @@ def invoice_row(line: OrderLine, *, order: Order, settings: OrderFlowSettings,
             head["Description"] = description
     price = gross_unit_price(line) if settings.prices_include_vat else Decimal(line.unit_price)
     account = head.pop("AccountNumber", None)
-    row = {**head, "DeliveredQuantity": _quantity_text(line.quantity), "Price": _number(price),
-           "VAT": int(line.vat_rate)}  # type: ignore[arg-type]  # checked by check_line_vat
+    assert line.vat_rate is not None, "check_line_vat refuses a line without a VAT rate"
+    row = {
+        **head,
+        "DeliveredQuantity": _quantity_text(line.quantity),
+        "Price": _number(price),
+        "VAT": int(line.vat_rate),
+    }
     if account is not None:
         row["AccountNumber"] = account
     return row
@@ -102,8 +133,11 @@ def customer_payload(party: Party, currency: str) -> dict[str, Any]:
     """The body under ``{"Customer": ...}`` for a buyer; empty fields are left out."""
     name = party.display_name.strip()
     if not name:
-        raise SyncError(ORDER_MISSING_DATA.code, "The buyer has no name: Fortnox needs one for the customer",
-                        details={"field": "buyer.name", "email": party.email})
+        raise SyncError(
+            ORDER_MISSING_DATA.code,
+            "The buyer has no name: Fortnox needs one for the customer",
+            details={"field": "buyer.name", "email": party.email},
+        )
     address = party.address
     line1, line2 = _address_lines(address)
     fields: dict[str, Any] = {
@@ -144,16 +178,20 @@ def invoice_matches_order(invoice: dict[str, Any], order: Order) -> tuple[bool, 
     prefix = f"Fortnox invoice {invoice.get('DocumentNumber') or '?'} for order {order.order_no}: "
     problems = []
     if total != totals.gross:
-        problems.append(f"total {total} {currency} (before rounding) but the order's is {totals.gross} "
-                        f"(difference {total - totals.gross:+})")
+        problems.append(
+            f"total {total} {currency} (before rounding) but the order's is {totals.gross} "
+            f"(difference {total - totals.gross:+})"
+        )
     derived = _derived_vat(order, gross=invoice.get("VATIncluded", True) is not False)
     if vat != totals.vat and vat not in derived:
         problems.append(f"VAT {vat} {currency} but the order's is {totals.vat} (difference {vat - totals.vat:+})")
     if problems:
         return False, prefix + "; ".join(problems)
     if vat != totals.vat:
-        return True, (prefix + f"VAT {vat} {currency} differs from the order's {totals.vat} by "
-                      f"{vat - totals.vat:+} through rounding (Fortnox computes VAT from the row amounts)")
+        return True, (
+            prefix + f"VAT {vat} {currency} differs from the order's {totals.vat} by "
+            f"{vat - totals.vat:+} through rounding (Fortnox computes VAT from the row amounts)"
+        )
     return True, ""
 
 
@@ -167,8 +205,12 @@ def _references(order: Order, settings: OrderFlowSettings) -> dict[str, str]:
         limit = MAX_LENGTH.get(field)
         if value == key and limit and len(key) > limit:
             # Clipping the key would break the exact-match lookup; a person must shorten the prefix.
-            raise SyncError(FLOW_SETTINGS.code, f"The reference {key!r} is longer than the {limit} characters "
-                            f"Fortnox allows in {field}; shorten 'reference_prefix'", details={"field": field})
+            raise SyncError(
+                FLOW_SETTINGS.code,
+                f"The reference {key!r} is longer than the {limit} characters "
+                f"Fortnox allows in {field}; shorten 'reference_prefix'",
+                details={"field": field},
+            )
     return refs
 
 
@@ -192,10 +234,11 @@ def _vat_of(amount: Decimal, rate: Decimal, gross: bool) -> Decimal:
 
 def _unknown_article_row(line: OrderLine, order: Order, settings: OrderFlowSettings) -> dict[str, Any]:
     if settings.unknown_article != "description_row":
-        raise SyncError(ARTICLE_NOT_FOUND.code,
-                        f"Article {line.part_no!r} on order {order.order_no} (line {line.line_no}) "
-                        f"does not exist in Fortnox",
-                        details={"part_no": line.part_no, "order_no": order.order_no, "line_no": line.line_no})
+        raise SyncError(
+            ARTICLE_NOT_FOUND.code,
+            f"Article {line.part_no!r} on order {order.order_no} (line {line.line_no}) does not exist in Fortnox",
+            details={"part_no": line.part_no, "order_no": order.order_no, "line_no": line.line_no},
+        )
     text = f"{line.part_no} {line.description}".strip()
     return _account_row(_clip(text, "Description"), settings.sales_account)
 
@@ -239,7 +282,7 @@ def _local_date(moment: datetime | None) -> date | None:
 
 
 def _clip(text: str, field: str) -> str:
-    return (text or "").strip()[:MAX_LENGTH[field]].strip()
+    return (text or "").strip()[: MAX_LENGTH[field]].strip()
 
 
 def _quantity_text(quantity: Decimal) -> str:

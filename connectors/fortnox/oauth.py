@@ -9,10 +9,11 @@ With ``settings["grant"] = "client_credentials"`` (see ``connectors.fortnox.sett
 the consent page is asked for a service account; after that consent Brygga gets its
 access tokens by client credentials and keeps no refresh token.
 """
+
 from __future__ import annotations
 
 import base64
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
 from django.core import signing
@@ -33,8 +34,12 @@ def auth_settings(connector: ConnectorAccount) -> FortnoxAuthSettings:
     try:
         return parse_auth_settings(connector.settings)
     except ValueError as exc:
-        raise SyncError("config.connector_settings", f"Fortnox connector settings: {exc}", permanent=True,
-                        hint="Correct 'Grant' and 'Tenant id' on the Fortnox connector in Brygga admin.") from exc
+        raise SyncError(
+            "config.connector_settings",
+            f"Fortnox connector settings: {exc}",
+            permanent=True,
+            hint="Correct 'Grant' and 'Tenant id' on the Fortnox connector in Brygga admin.",
+        ) from exc
 
 
 def oauth_base(connector: ConnectorAccount) -> str:
@@ -49,8 +54,11 @@ def token_url(connector: ConnectorAccount) -> str:
 def client_id(connector: ConnectorAccount) -> str:
     value = str((connector.credentials or {}).get("client_id") or "")
     if not value:
-        raise SyncError(AUTH.code, "The Fortnox connector has no client id",
-                        hint="Enter the Fortnox app's client id and secret on the connector in Brygga admin.")
+        raise SyncError(
+            AUTH.code,
+            "The Fortnox connector has no client id",
+            hint="Enter the Fortnox app's client id and secret on the connector in Brygga admin.",
+        )
     return value
 
 
@@ -58,14 +66,23 @@ def basic_auth(connector: ConnectorAccount) -> str:
     """The ``Authorization: Basic base64(client_id:client_secret)`` header value."""
     secret = str((connector.credentials or {}).get("client_secret") or "")
     if not secret:
-        raise SyncError(AUTH.code, "The Fortnox connector has no client secret",
-                        hint="Enter the Fortnox app's client id and secret on the connector in Brygga admin.")
+        raise SyncError(
+            AUTH.code,
+            "The Fortnox connector has no client secret",
+            hint="Enter the Fortnox app's client id and secret on the connector in Brygga admin.",
+        )
     pair = f"{client_id(connector)}:{secret}".encode()
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-def authorization_url(connector: ConnectorAccount, *, redirect_uri: str, state: str,
-                      scopes: Sequence[str] = DEFAULT_SCOPES, service_account: bool | None = None) -> str:
+def authorization_url(
+    connector: ConnectorAccount,
+    *,
+    redirect_uri: str,
+    state: str,
+    scopes: Sequence[str] = DEFAULT_SCOPES,
+    service_account: bool | None = None,
+) -> str:
     """The Fortnox consent page URL the user is sent to.
 
     `service_account` defaults to the connector's grant (client credentials → yes).

@@ -20,6 +20,7 @@ document whose create got no clear answer (a timeout, a lost connection, a 5xx) 
 lookup by order reference is trusted to show whether it exists. Until then nothing is
 created again for that order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def parse_auth_settings(raw: dict[str, Any] | None) -> FortnoxAuthSettings:
     raw = raw if isinstance(raw, dict) else {}
     problems: list[str] = []
     if "service_account" in raw:
-        problems.append("'service_account' is no longer read: set \"grant\": \"client_credentials\" instead")
+        problems.append('\'service_account\' is no longer read: set "grant": "client_credentials" instead')
     grant = raw.get("grant", AUTHORIZATION_CODE)
     if grant in (None, ""):
         grant = AUTHORIZATION_CODE
@@ -90,8 +91,10 @@ def parse_auth_settings(raw: dict[str, Any] | None) -> FortnoxAuthSettings:
     if isinstance(tenant, bool) or (tenant_id and not tenant_id.isascii()) or (tenant_id and not tenant_id.isdigit()):
         problems.append(f"'tenant_id' must be Fortnox's DatabaseNumber (digits), not {tenant!r}")
     elif grant == CLIENT_CREDENTIALS and not tenant_id:
-        problems.append("'tenant_id' is required with \"grant\": \"client_credentials\": enter the company's "
-                        "Fortnox DatabaseNumber (shown by 'Test connection' as 'tenant …')")
+        problems.append(
+            '\'tenant_id\' is required with "grant": "client_credentials": enter the company\'s '
+            "Fortnox DatabaseNumber (shown by 'Test connection' as 'tenant …')"
+        )
     if problems:
         raise ValueError("; ".join(problems))
     return FortnoxAuthSettings(grant=grant, tenant_id=tenant_id)

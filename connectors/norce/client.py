@@ -1,15 +1,15 @@
 """Norce Commerce API client: OAuth2 client credentials, Query 2.0 orders, Connect order status."""
+
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import requests
-
 from django.conf import settings
 
 from connectors.norce import connect, errors, mapping
@@ -47,8 +47,8 @@ def odata_string(value: str) -> str:
 def odata_datetime(moment: datetime) -> str:
     """An unquoted UTC OData date-time literal (a naive moment is taken as UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class NorceClient(ApiClient):
@@ -56,8 +56,14 @@ class NorceClient(ApiClient):
 
     system = "norce"
 
-    def __init__(self, connector: ConnectorAccount, *, store: ConnectorStore, limiter: RateLimiter,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        connector: ConnectorAccount,
+        *,
+        store: ConnectorStore,
+        limiter: RateLimiter,
+        session: requests.Session | None = None,
+    ) -> None:
         super().__init__(connector, store=store, limiter=limiter, session=session)
         self.base_url = connector.base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc
@@ -72,8 +78,10 @@ class NorceClient(ApiClient):
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise SyncError("norce.application_id_missing",
-                            f"The Norce connector's 'application_id' must be a whole number, not {value!r}") from None
+            raise SyncError(
+                "norce.application_id_missing",
+                f"The Norce connector's 'application_id' must be a whole number, not {value!r}",
+            ) from None
 
     @property
     def account_id(self) -> int:
@@ -82,8 +90,9 @@ class NorceClient(ApiClient):
         try:
             return int(value) if value not in (None, "") else DEFAULT_ACCOUNT_ID
         except (TypeError, ValueError):
-            raise SyncError("config.connector_settings",
-                            f"The Norce connector's 'account_id' must be a whole number, not {value!r}") from None
+            raise SyncError(
+                "config.connector_settings", f"The Norce connector's 'account_id' must be a whole number, not {value!r}"
+            ) from None
 
     @property
     def scope(self) -> str:
@@ -93,8 +102,7 @@ class NorceClient(ApiClient):
     def rate_limit(self, url: str) -> tuple[str, RateLimit] | None:
         if CONNECT_PATH in urlsplit(url).path:
             reserve = int(settings.BRYGGA.get("CONNECT_PRIORITY_RESERVE", 10))
-            return f"norce-connect:{self.host}", RateLimit(CONNECT_LIMIT.limit, CONNECT_LIMIT.window,
-                                                                     reserve=reserve)
+            return f"norce-connect:{self.host}", RateLimit(CONNECT_LIMIT.limit, CONNECT_LIMIT.window, reserve=reserve)
         return None
 
     def auth_headers(self, *, rejected: str | None = None) -> dict[str, str]:
@@ -124,9 +132,14 @@ class NorceClient(ApiClient):
             response = self.request("POST", self.base_url + TOKEN_PATH, data=form, authenticate=False)
         except SyncError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-                raise self._scrubbed(SyncError(
-                    "norce.auth", f"Norce's token endpoint refused the credentials (scope {self.scope!r}): "
-                    f"{exc.details.get('norce_message', exc.message)}", status=exc.status)) from None
+                raise self._scrubbed(
+                    SyncError(
+                        "norce.auth",
+                        f"Norce's token endpoint refused the credentials (scope {self.scope!r}): "
+                        f"{exc.details.get('norce_message', exc.message)}",
+                        status=exc.status,
+                    )
+                ) from None
             raise
         grant = self.decode(response)
         if not isinstance(grant, dict) or not grant.get("access_token"):
@@ -144,9 +157,15 @@ class NorceClient(ApiClient):
                 text = text.replace(secret, "***")
             return text
 
-        scrubbed = SyncError(error.code, clean(error.message), hint=error.hint, permanent=error.permanent,
-                             retry_after=error.retry_after, status=error.status,
-                             details={k: clean(v) if isinstance(v, str) else v for k, v in error.details.items()})
+        scrubbed = SyncError(
+            error.code,
+            clean(error.message),
+            hint=error.hint,
+            permanent=error.permanent,
+            retry_after=error.retry_after,
+            status=error.status,
+            details={k: clean(v) if isinstance(v, str) else v for k, v in error.details.items()},
+        )
         return scrubbed
 
     # -- Query ------------------------------------------------------------------------------
@@ -164,8 +183,9 @@ class NorceClient(ApiClient):
 
     def get_order(self, client_order_ref: str) -> dict[str, Any] | None:
         """The Query 2.0 order (with Items, Buyer, Payer, ShipTo) whose OrderNo is `client_order_ref`, or None."""
+        ref = odata_string(str(client_order_ref))
         params = {
-            "$filter": f"ApplicationId eq {self.application_id} and ClientOrderRef eq {odata_string(str(client_order_ref))}",
+            "$filter": f"ApplicationId eq {self.application_id} and ClientOrderRef eq {ref}",
             "$expand": ORDER_EXPAND,
             "$top": "1",
         }
@@ -177,7 +197,7 @@ class NorceClient(ApiClient):
         moment = odata_datetime(since)
         params = {
             "$filter": f"ApplicationId eq {self.application_id} and "
-                       f"(Updated ge {moment} or (Updated eq null and Created ge {moment}))",
+            f"(Updated ge {moment} or (Updated eq null and Created ge {moment}))",
             "$expand": ORDER_EXPAND,
             "$orderby": "Id",
             "$top": str(max(1, min(page_size, MAX_PAGE))),
@@ -205,16 +225,20 @@ class NorceClient(ApiClient):
     # -- Connect ----------------------------------------------------------------------------
     def send_order_status(self, client_order_ref: str, *, erp_order_no: str, status: str = "Confirmed") -> None:
         """Tell Norce the order's status (Confirmed by default) and the ERP's number for it."""
-        body = mapping.status_request(client_order_ref, erp_order_no=erp_order_no, status=status,
-                                      account_id=self.account_id)
+        body = mapping.status_request(
+            client_order_ref, erp_order_no=erp_order_no, status=status, account_id=self.account_id
+        )
         try:
             self.request("POST", self.base_url + SEND_ORDER_STATUS_PATH, json_body=body)
         except SyncError as exc:
             if exc.code in ("norce.validation", "http.client_error") and exc.status and exc.status < 500:
-                raise SyncError("norce.status_rejected",
-                                f"Norce rejected status {status} for order {client_order_ref}: "
-                                f"{exc.details.get('norce_message', exc.message)}",
-                                status=exc.status, details=exc.details) from None
+                raise SyncError(
+                    "norce.status_rejected",
+                    f"Norce rejected status {status} for order {client_order_ref}: "
+                    f"{exc.details.get('norce_message', exc.message)}",
+                    status=exc.status,
+                    details=exc.details,
+                ) from None
             raise
 
     # -- admin ------------------------------------------------------------------------------
@@ -223,12 +247,15 @@ class NorceClient(ApiClient):
         self.auth_headers()
         params = {"$filter": f"ApplicationId eq {self.application_id}", "$top": "1", "$select": "Id"}
         self._query_page(self._query_url(params))
-        return (f"Connected to Norce at {self.host} (scope {self.scope}); "
-                f"Query API answers for application {self.application_id}.")
+        return (
+            f"Connected to Norce at {self.host} (scope {self.scope}); "
+            f"Query API answers for application {self.application_id}."
+        )
 
     # -- Connect imports --------------------------------------------------------------------
-    def import_items(self, method: str, header: dict[str, Any],
-                     body: Iterable[bytes] | Callable[[], Iterable[bytes]] | bytes) -> "ImportAccepted":
+    def import_items(
+        self, method: str, header: dict[str, Any], body: Iterable[bytes] | Callable[[], Iterable[bytes]] | bytes
+    ) -> ImportAccepted:
         """POST one asynchronous import; Norce answers with a JobId at once.
 
         An import is an upsert, so sending the same items twice does no harm: the call
@@ -237,17 +264,25 @@ class NorceClient(ApiClient):
         if method not in connect.METHODS:
             raise ValueError(f"unknown Connect method {method!r}")
         response = self.request(
-            "POST", self.base_url + CONNECT_BASE + method, data=body,
+            "POST",
+            self.base_url + CONNECT_BASE + method,
+            data=body,
             headers={"Content-Type": "application/json", "X-StormConnect-Header": connect.header_value(header)},
         )
         answer = self.decode(response)
         if not isinstance(answer, dict) or answer.get("JobId") in (None, ""):
-            raise SyncError("norce.import_rejected", f"Norce accepted {method} without a JobId: {str(answer)[:200]}",
-                            hint="Check the Norce Connect job list in Norce Admin; the import may not have started.")
+            raise SyncError(
+                "norce.import_rejected",
+                f"Norce accepted {method} without a JobId: {str(answer)[:200]}",
+                hint="Check the Norce Connect job list in Norce Admin; the import may not have started.",
+            )
         summary = answer.get("ValidationSummary") or {}
-        return ImportAccepted(job_id=str(answer["JobId"]), status_code=str(answer.get("StatusCode") or ""),
-                              messages=[str(m) for m in summary.get("Messages") or []],
-                              validation_failures=int(summary.get("NrOfValidationFailures") or 0))
+        return ImportAccepted(
+            job_id=str(answer["JobId"]),
+            status_code=str(answer.get("StatusCode") or ""),
+            messages=[str(m) for m in summary.get("Messages") or []],
+            validation_failures=int(summary.get("NrOfValidationFailures") or 0),
+        )
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """Job/Get: the JobDto (StatusId, IsFinished, counts)."""
@@ -267,9 +302,11 @@ class NorceClient(ApiClient):
             response = self.request("POST", self.base_url + CONNECT_BASE + "Job/Restart", params={"id": job_id})
         except SyncError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-                raise SyncError("norce.job_restart_refused",
-                                f"Norce refused to restart job {job_id}: {exc.details.get('norce_message', exc.message)}",
-                                status=exc.status) from None
+                raise SyncError(
+                    "norce.job_restart_refused",
+                    f"Norce refused to restart job {job_id}: {exc.details.get('norce_message', exc.message)}",
+                    status=exc.status,
+                ) from None
             raise
         return self.decode(response) or {}
 

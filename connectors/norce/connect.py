@@ -12,6 +12,7 @@ Flat fields make two things simple:
 Enum numbers are Norce's (Storm.Connect.Contracts); the header sends them as integers,
 which both JSON and XML serialisations accept.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,35 +39,94 @@ class FieldSpec:
     name: str  # JSON property on its level
 
 
-def _fields(level: str, header_list: str, numbers: dict[str, int], names: dict[str, str] | None = None
-            ) -> dict[str, FieldSpec]:
+def _fields(
+    level: str, header_list: str, numbers: dict[str, int], names: dict[str, str] | None = None
+) -> dict[str, FieldSpec]:
     names = names or {}
-    return {f"{level}.{field_name}": FieldSpec(header_list, number, names.get(field_name, field_name))
-            for field_name, number in numbers.items()}
+    return {
+        f"{level}.{field_name}": FieldSpec(header_list, number, names.get(field_name, field_name))
+        for field_name, number in numbers.items()
+    }
 
 
 FIELDS: dict[str, FieldSpec] = {
-    **_fields("Product", "ProductFieldsThatAreSet", {
-        "ManufacturerCode": 0, "ManufacturerName": 1, "Code": 3, "Categories": 6}),
-    **_fields("ProductCulture", "ProductCultureFieldsThatAreSet", {
-        "Name": 0, "SubHeader": 2, "Description": 5, "Title": 8}),
+    **_fields(
+        "Product", "ProductFieldsThatAreSet", {"ManufacturerCode": 0, "ManufacturerName": 1, "Code": 3, "Categories": 6}
+    ),
+    **_fields(
+        "ProductCulture", "ProductCultureFieldsThatAreSet", {"Name": 0, "SubHeader": 2, "Description": 5, "Title": 8}
+    ),
     **_fields("Variant", "VariantFieldsThatAreSet", {"SortOrderValue": 1}),
-    **_fields("Sku", "SkuFieldsThatAreSet", {
-        "Status": 1, "Type": 2, "IntegrationPartNo": 3, "CommodityCode": 4, "EanCode": 5,
-        "UnitOfMeasurementType": 7, "UnitOfMeasurementCount": 8, "IsBuyable": 10, "ActualWeight": 14,
-        "LogisticWidth": 16, "LogisticHeight": 18, "LogisticDepth": 19, "VatRates": 21}),
+    **_fields(
+        "Sku",
+        "SkuFieldsThatAreSet",
+        {
+            "Status": 1,
+            "Type": 2,
+            "IntegrationPartNo": 3,
+            "CommodityCode": 4,
+            "EanCode": 5,
+            "UnitOfMeasurementType": 7,
+            "UnitOfMeasurementCount": 8,
+            "IsBuyable": 10,
+            "ActualWeight": 14,
+            "LogisticWidth": 16,
+            "LogisticHeight": 18,
+            "LogisticDepth": 19,
+            "VatRates": 21,
+        },
+    ),
     **_fields("SkuCulture", "SkuCultureFieldsThatAreSet", {"ErpName": 0, "Comment": 2}),
-    **_fields("SkuPriceList", "SkuPriceListFieldsThatAreSet", {
-        "PriceSale": 3, "CostPurchase": 4, "CostUnit": 5, "PriceRecommended": 6, "PricePrevious": 7,
-        "PriceCatalog": 8, "IsPriceDiscountable": 9, "IsActive": 10}),
-    **_fields("SkuOnhand", "SkuOnhandFieldsThatAreSet", {
-        "OnhandValue": 3, "IncomingValue": 4, "NextDeliveryDate": 5, "LeadTimeDayCount": 6, "IsActive": 10}),
-    **_fields("Customer", "CustomerFieldsThatAreSet", {
-        "Code": 2, "EmailAddress": 3, "SocialSecurityNumber": 4, "FirstName": 6, "LastName": 8, "PhoneNumber": 9,
-        "CellPhoneNumber": 10, "IsActive": 11, "InvoiceAddress": 12, "DeliveryAddresses": 13}),
-    **_fields("Company", "CompanyFieldsThatAreSet", {
-        "Code": 2, "OrganizationNo": 3, "Name": 4, "EmailAddress": 5, "PhoneNumber": 6, "IsActive": 9,
-        "InvoiceAddress": 10, "DeliveryAddresses": 11, "VatNo": 21}),
+    **_fields(
+        "SkuPriceList",
+        "SkuPriceListFieldsThatAreSet",
+        {
+            "PriceSale": 3,
+            "CostPurchase": 4,
+            "CostUnit": 5,
+            "PriceRecommended": 6,
+            "PricePrevious": 7,
+            "PriceCatalog": 8,
+            "IsPriceDiscountable": 9,
+            "IsActive": 10,
+        },
+    ),
+    **_fields(
+        "SkuOnhand",
+        "SkuOnhandFieldsThatAreSet",
+        {"OnhandValue": 3, "IncomingValue": 4, "NextDeliveryDate": 5, "LeadTimeDayCount": 6, "IsActive": 10},
+    ),
+    **_fields(
+        "Customer",
+        "CustomerFieldsThatAreSet",
+        {
+            "Code": 2,
+            "EmailAddress": 3,
+            "SocialSecurityNumber": 4,
+            "FirstName": 6,
+            "LastName": 8,
+            "PhoneNumber": 9,
+            "CellPhoneNumber": 10,
+            "IsActive": 11,
+            "InvoiceAddress": 12,
+            "DeliveryAddresses": 13,
+        },
+    ),
+    **_fields(
+        "Company",
+        "CompanyFieldsThatAreSet",
+        {
+            "Code": 2,
+            "OrganizationNo": 3,
+            "Name": 4,
+            "EmailAddress": 5,
+            "PhoneNumber": 6,
+            "IsActive": 9,
+            "InvoiceAddress": 10,
+            "DeliveryAddresses": 11,
+            "VatNo": 21,
+        },
+    ),
 }
 
 # Structure fields: listing a nested level's fields also lists the container it sits in.
@@ -130,8 +190,7 @@ def check_fields(method: str, keys: Iterable[str]) -> None:
 
 
 # -- headers ---------------------------------------------------------------------------------
-def build_header(method: str, keys: Iterable[str], *, account_id: int, full_file: bool | None = None
-                 ) -> dict[str, Any]:
+def build_header(method: str, keys: Iterable[str], *, account_id: int, full_file: bool | None = None) -> dict[str, Any]:
     """The X-StormConnect-Header object listing exactly `keys` (and the containers they need)."""
     keys = set(keys)
     check_fields(method, keys)
@@ -226,8 +285,14 @@ def json_array_chunks(items: Iterable[dict[str, Any]], *, chunk_bytes: int = 64 
 # -- jobs ------------------------------------------------------------------------------------
 # Norce's job StatusId values (Job/Get and JobCompletedEvent).
 JOB_INITIALIZED, JOB_SUCCEEDED, JOB_FAILED, JOB_VALIDATION_FAILED, JOB_VALIDATING, JOB_QUEUED = 1, 2, 3, 4, 5, 6
-JOB_STATUS_NAMES = {JOB_INITIALIZED: "running", JOB_SUCCEEDED: "succeeded", JOB_FAILED: "failed",
-                    JOB_VALIDATION_FAILED: "validation_failed", JOB_VALIDATING: "running", JOB_QUEUED: "queued"}
+JOB_STATUS_NAMES = {
+    JOB_INITIALIZED: "running",
+    JOB_SUCCEEDED: "succeeded",
+    JOB_FAILED: "failed",
+    JOB_VALIDATION_FAILED: "validation_failed",
+    JOB_VALIDATING: "running",
+    JOB_QUEUED: "queued",
+}
 FINISHED_JOB_STATUSES = (JOB_SUCCEEDED, JOB_FAILED, JOB_VALIDATION_FAILED)
 # Job/Restart is accepted only for finished jobs, within two weeks (Norce discards the payload then).
 RESTARTABLE_JOB_STATUSES = (JOB_SUCCEEDED, JOB_FAILED)

@@ -7,6 +7,7 @@ ASP.NET ``{"Message": …}`` (or camelCase ``message``), ASP.NET problem details
 (Query), the identity server's OAuth2 ``{"error": …,
 "error_description": …}``, and plain text. `error_for` reads all of them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,67 +17,84 @@ from core.errors import SyncError, register
 SYSTEM = "norce"
 
 AUTH = register(
-    "norce.auth", "Norce refused the API credentials",
+    "norce.auth",
+    "Norce refused the API credentials",
     "Check client id/secret and scope (environment) on the Norce connector; the OAuth user also needs the "
     "Query and Connect resources enabled in Norce Admin (Settings > Users > OAUTH).",
     system=SYSTEM,
 )
 ORDER_NOT_FOUND = register(
-    "norce.order_not_found", "Norce Query has no such order (yet)",
+    "norce.order_not_found",
+    "Norce Query has no such order (yet)",
     "Transient for a while: a new order can take some minutes to be indexed in the Query API. "
     "If it never appears, check the order number and the application id on the Norce connector.",
-    permanent=False, system=SYSTEM,
+    permanent=False,
+    system=SYSTEM,
 )
 STATUS_REJECTED = register(
-    "norce.status_rejected", "Norce rejected the order status update",
+    "norce.status_rejected",
+    "Norce rejected the order status update",
     "Read Norce's message. Usually the order number is unknown to Norce or the account id on the Norce "
     "connector is wrong; correct it and retry the record. The invoice itself was created.",
     system=SYSTEM,
 )
 APPLICATION_ID_MISSING = register(
-    "norce.application_id_missing", "The Norce connector has no application id",
+    "norce.application_id_missing",
+    "The Norce connector has no application id",
     "Set 'application_id' (a whole number, Norce Admin > Applications) in the Norce connector's settings.",
     system=SYSTEM,
 )
 RECEIVER_AUTH = register(
-    "norce.receiver_auth", "An order push had wrong credentials",
+    "norce.receiver_auth",
+    "An order push had wrong credentials",
     "The username/password in Norce Admin > Client settings > ERP integration must match the receiver "
     "username/password on the Norce connector.",
     system=SYSTEM,
 )
 EVENT_AUTH = register(
-    "norce.event_auth", "A Norce event had a missing or wrong secret header",
+    "norce.event_auth",
+    "A Norce event had a missing or wrong secret header",
     "Set the static header of the event subscription in Norce Admin > Integration > Event to the event "
     "secret on the Norce connector.",
     system=SYSTEM,
 )
 VALIDATION = register(
-    "norce.validation", "Norce rejected the request or a row of an import job as invalid",
+    "norce.validation",
+    "Norce rejected the request or a row of an import job as invalid",
     "Read Norce's message, which names the field; correct it in the ERP or in the connector or flow settings, "
     "then retry the record (a changed record is also sent again by itself).",
     system=SYSTEM,
 )
 # Connect imports (asynchronous jobs).
 IMPORT_REJECTED = register(
-    "norce.import_rejected", "Norce refused an import request",
+    "norce.import_rejected",
+    "Norce refused an import request",
     "The message says which field or value Norce did not accept; correct it (or the flow's settings) and "
-    "retry the records.", system=SYSTEM,
+    "retry the records.",
+    system=SYSTEM,
 )
 JOB_FAILED = register(
-    "norce.job_failed", "Norce's import job failed",
+    "norce.job_failed",
+    "Norce's import job failed",
     "Nothing to do: the records are sent again with the next run. To run the same job again, use "
-    "Restart job on the Connect job (within two weeks).", permanent=False, system=SYSTEM,
+    "Restart job on the Connect job (within two weeks).",
+    permanent=False,
+    system=SYSTEM,
 )
 JOB_RESTART_REFUSED = register(
-    "norce.job_restart_refused", "Norce refused to restart the job",
+    "norce.job_restart_refused",
+    "Norce refused to restart the job",
     "Only finished jobs (succeeded or failed) younger than two weeks can be restarted; send the records "
-    "again instead (Retry on the records).", system=SYSTEM,
+    "again instead (Retry on the records).",
+    system=SYSTEM,
 )
 ROW_IGNORED = register(
-    "norce.row_ignored", "Norce skipped the row",
+    "norce.row_ignored",
+    "Norce skipped the row",
     "Usually the SKU does not exist in Norce yet (prices and stock need the product first). The row is sent "
     "again; after several attempts it waits for a person: sync the product, then Retry the record.",
-    permanent=False, system=SYSTEM,
+    permanent=False,
+    system=SYSTEM,
 )
 
 # Longest piece of an error body quoted in a message.

@@ -11,12 +11,14 @@ numbers or numeric strings. Structural problems raise ``order.malformed``
 naming the field; missing business data (a VAT rate, a customer name) is kept
 empty for the order flow to report on the stored record.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.errors import SyncError
@@ -28,13 +30,33 @@ NORCE_TIME_ZONE = ZoneInfo("Europe/Stockholm")
 
 # Enum tables (name → integer) from the Connect contracts.
 ORDER_TYPES: dict[str, int] = {
-    "Order": 1, "PurchaseOrder": 2, "RecurringOrder": 3, "RecurringOrderTemplate": 4, "ExternalOrder": 5,
+    "Order": 1,
+    "PurchaseOrder": 2,
+    "RecurringOrder": 3,
+    "RecurringOrderTemplate": 4,
+    "ExternalOrder": 5,
 }
 ORDER_STATUSES: dict[str, int] = {
-    "Created": 0, "Allocation": 1, "Confirmed": 2, "BackOrder": 3, "Delivered": 4, "Invoiced": 5,
-    "Cancelled": 6, "CreditControl": 7, "PartlyDelivered": 8, "Acknowledged": 9, "ErpConfirmed": 10,
-    "ReadyForPickup": 11, "PickedUp": 12, "NotPickedUp": 13, "OnHold": 14, "WaitingForCancel": 15,
-    "WaitingForOnHoldRemoved": 16, "CancelError": 17, "AcknowledgementError": 18, "ReadyForReservation": 19,
+    "Created": 0,
+    "Allocation": 1,
+    "Confirmed": 2,
+    "BackOrder": 3,
+    "Delivered": 4,
+    "Invoiced": 5,
+    "Cancelled": 6,
+    "CreditControl": 7,
+    "PartlyDelivered": 8,
+    "Acknowledged": 9,
+    "ErpConfirmed": 10,
+    "ReadyForPickup": 11,
+    "PickedUp": 12,
+    "NotPickedUp": 13,
+    "OnHold": 14,
+    "WaitingForCancel": 15,
+    "WaitingForOnHoldRemoved": 16,
+    "CancelError": 17,
+    "AcknowledgementError": 18,
+    "ReadyForReservation": 19,
     "Reserved": 20,
 }
 # OrderItem.Type and .TypeGroup are strings in the contracts; the documented
@@ -42,11 +64,24 @@ ORDER_STATUSES: dict[str, int] = {
 # enum (ErpStandard 1, Refurbished 2, Freight 3, Insurance 4, Download 7,
 # Structure 8, Invoice 9), which is what an integer here would be.
 ITEM_TYPES: dict[str, int] = {
-    "Undefined": 0, "ErpStandard": 1, "Refurbished": 2, "Freight": 3, "Insurance": 4,
-    "GiftCertificate": 5, "Bid": 6, "Download": 7, "Structure": 8, "Invoice": 9,
+    "Undefined": 0,
+    "ErpStandard": 1,
+    "Refurbished": 2,
+    "Freight": 3,
+    "Insurance": 4,
+    "GiftCertificate": 5,
+    "Bid": 6,
+    "Download": 7,
+    "Structure": 8,
+    "Invoice": 9,
 }
 ITEM_TYPE_GROUPS: dict[str, int] = {
-    "Undefined": 0, "Physical": 1, "Virtual": 2, "Fee": 3, "Service": 4, "AddedFee": 5,
+    "Undefined": 0,
+    "Physical": 1,
+    "Virtual": 2,
+    "Fee": 3,
+    "Service": 4,
+    "AddedFee": 5,
 }
 FEE_GROUPS = ("Fee", "AddedFee")
 
@@ -73,6 +108,7 @@ SE_VAT_NUMBER = re.compile(r"^SE(\d{10})01$")
 
 
 # --- low-level readers ---------------------------------------------------------------------
+
 
 def normalise_keys(value: Any) -> Any:
     """`value` with every object key lower-cased, recursively (Norce may send any casing)."""
@@ -197,13 +233,14 @@ def _datetime(node: dict[str, Any], key: str, field: str) -> datetime | None:
 
 # --- classification and Swedish numbers ----------------------------------------------------
 
+
 def looks_like_freight(*texts: str) -> bool:
     """Whether a part number or description names shipping (Swedish or English)."""
     return any(text and FREIGHT_WORDS.search(text) for text in texts)
 
 
 def line_kind(item_type: str, type_group: str, *, codes: Iterable[str] = (), description: str = "") -> str:
-    """"freight", "fee" or "product" for a row with this Type / TypeGroup (canonical names).
+    """ "freight", "fee" or "product" for a row with this Type / TypeGroup (canonical names).
 
     Type "Freight" is freight. Norce documents freight as a row with Type Freight
     and/or TypeGroup Fee, so a Fee/AddedFee row is freight when its code or text
@@ -251,8 +288,14 @@ def vat_number(vat_no: str) -> str:
 # Where shops and Norce put a company's organisation number (keys lower-cased): the
 # contract's Company has only VatNo, so tenants add it as an extra property (both
 # spellings), Query addresses carry OrganizationNumber, and AdditionalInfo may hold it.
-ORGANISATION_NUMBER_KEYS = ("organisationnumber", "organizationnumber", "organisationno", "organizationno",
-                            "orgno", "orgnr")
+ORGANISATION_NUMBER_KEYS = (
+    "organisationnumber",
+    "organizationnumber",
+    "organisationno",
+    "organizationno",
+    "orgno",
+    "orgnr",
+)
 VAT_NUMBER_KEYS = ("vatno", "vatnumber")
 
 
@@ -277,18 +320,36 @@ def _first_field(node: dict[str, Any], keys: Iterable[str], field: str) -> str:
     return ""
 
 
-def make_party(*, company: bool, name: str, first_name: str, last_name: str, email: str, phone: str,
-               numbers: tuple[str, str] = ("", ""), customer_code: str, address: Address) -> Party:
+def make_party(
+    *,
+    company: bool,
+    name: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    numbers: tuple[str, str] = ("", ""),
+    customer_code: str,
+    address: Address,
+) -> Party:
     """The one place a Party is assembled from what either order shape carries."""
     organisation_no, vat_no = numbers if company else ("", "")
     return Party(
-        kind="company" if company else "private", name=name, first_name=first_name, last_name=last_name,
-        email=email.strip(), phone=phone, organisation_number=organisation_no, vat_number=vat_no,
-        customer_code=customer_code, address=address,
+        kind="company" if company else "private",
+        name=name,
+        first_name=first_name,
+        last_name=last_name,
+        email=email.strip(),
+        phone=phone,
+        organisation_number=organisation_no,
+        vat_number=vat_no,
+        customer_code=customer_code,
+        address=address,
     )
 
 
 # --- OrderRequest (push) -------------------------------------------------------------------
+
 
 def _require_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
@@ -351,14 +412,25 @@ def party_from_client_customer(node: dict[str, Any], field: str) -> Party:
         if address == Address():
             address = _company_address(company, f"{field}.Company")
         return make_party(
-            company=True, name=_text(company, "name"), first_name=first, last_name=last,
-            email=email or _text(company, "email"), phone=phone or _text(company, "phone"),
-            numbers=company_numbers(company, f"{field}.Company"), customer_code=_text(company, "code"),
+            company=True,
+            name=_text(company, "name"),
+            first_name=first,
+            last_name=last,
+            email=email or _text(company, "email"),
+            phone=phone or _text(company, "phone"),
+            numbers=company_numbers(company, f"{field}.Company"),
+            customer_code=_text(company, "code"),
             address=address,
         )
     return make_party(
-        company=False, name=" ".join(p for p in (first, last) if p), first_name=first, last_name=last,
-        email=email, phone=phone, customer_code=_text(person, "customercode"), address=address,
+        company=False,
+        name=" ".join(p for p in (first, last) if p),
+        first_name=first,
+        last_name=last,
+        email=email,
+        phone=phone,
+        customer_code=_text(person, "customercode"),
+        address=address,
     )
 
 
@@ -452,8 +524,11 @@ def order_from_request(body: Any) -> Order:
     sell_to = _object(data, "sellto", "SellTo")
     ship_to = _object(data, "shipto", "ShipTo")
     # The payer (BillTo) is the invoice customer; SellTo when BillTo is empty.
-    buyer = (party_from_client_customer(bill_to, "BillTo") if _has_party(bill_to)
-             else party_from_client_customer(sell_to, "SellTo"))
+    buyer = (
+        party_from_client_customer(bill_to, "BillTo")
+        if _has_party(bill_to)
+        else party_from_client_customer(sell_to, "SellTo")
+    )
     discounts = [d for d in _list(data, "discounts", "Discounts") if isinstance(d, dict)]
     return Order(
         source_id=ref,
@@ -466,10 +541,11 @@ def order_from_request(body: Any) -> Order:
         payments=[_payment(p, i, currency) for i, p in enumerate(_list(data, "payments", "Payments"))],
         customer_reference=_text(data, "customerorderref", "CustomerOrderRef"),
         comment=_text(data, "customerordercomment", "CustomerOrderComment"),
-        discount_code=_text(data, "discountcode", "DiscountCode") or next(
-            (_text(d, "code") for d in discounts if _text(d, "code")), ""),
-        delivery_method=_text(_object(data, "shippingadvice", "ShippingAdvice"), "deliverymethodcode",
-                              "ShippingAdvice.DeliveryMethodCode"),
+        discount_code=_text(data, "discountcode", "DiscountCode")
+        or next((_text(d, "code") for d in discounts if _text(d, "code")), ""),
+        delivery_method=_text(
+            _object(data, "shippingadvice", "ShippingAdvice"), "deliverymethodcode", "ShippingAdvice.DeliveryMethodCode"
+        ),
         # OrderRequest carries Header.ApplicationKey (a GUID), not the numeric id.
         application_id=_text(data, "applicationid", "ApplicationId"),
     )
@@ -488,6 +564,7 @@ def event_client_order_ref(body: Any) -> str:
 
 
 # --- Query 2.0 order -----------------------------------------------------------------------
+
 
 def _currency_code(currency_id: int, currency_ids: Mapping[Any, str] | None) -> str:
     """The ISO code for a Query CurrencyId; "" when the table does not know it."""
@@ -516,8 +593,9 @@ def _split_name(name: str) -> tuple[str, str]:
     return first, last.strip()
 
 
-def _query_party(order: dict[str, Any], role: str, node: dict[str, Any],
-                 country_ids: Mapping[Any, str] | None) -> Party:
+def _query_party(
+    order: dict[str, Any], role: str, node: dict[str, Any], country_ids: Mapping[Any, str] | None
+) -> Party:
     """A Party from a Query order address (Buyer/Payer/ShipTo) plus the order's role ids.
 
     A company is recognised by the order's `{role}CompanyId/Code` or by company
@@ -582,7 +660,11 @@ def _query_line(item: Any, index: int, freight_part_nos: set[str]) -> OrderLine:
     line_no = _whole(item, "linenumber", f"{field}.LineNumber")
     return OrderLine(
         line_no=line_no if line_no is not None else index + 1,
-        kind=kind, part_no=part_no, description=description, quantity=quantity, unit_price=unit_price,
+        kind=kind,
+        part_no=part_no,
+        description=description,
+        quantity=quantity,
+        unit_price=unit_price,
         vat_rate=_number(item, "vatrate", f"{field}.VatRate"),
     )
 
@@ -606,8 +688,11 @@ def order_from_query(
     # is the basket (quotation) id. Query's OrderNo is that same id unless the
     # ERP's order number replaced it after confirmation, so a ClientOrderRef or
     # QuotationId on the Query order wins over OrderNo.
-    source_id = (_order_ref(data.get("clientorderref"), "ClientOrderRef")
-                 or _order_ref(data.get("quotationid"), "QuotationId") or order_no)
+    source_id = (
+        _order_ref(data.get("clientorderref"), "ClientOrderRef")
+        or _order_ref(data.get("quotationid"), "QuotationId")
+        or order_no
+    )
     if not source_id:
         raise _malformed("OrderNo", "is missing")
     freight_codes = {p.strip().upper() for p in freight_part_nos}
@@ -617,8 +702,11 @@ def order_from_query(
         currency_id = _whole(data, "currencyid", "CurrencyId")
         currency = _currency_code(currency_id, currency_ids) if currency_id is not None else ""
     payer = _object(data, "payer", "Payer")
-    buyer = _query_party(data, "payer", payer, country_ids) if payer else _query_party(
-        data, "buyer", _object(data, "buyer", "Buyer"), country_ids)
+    buyer = (
+        _query_party(data, "payer", payer, country_ids)
+        if payer
+        else _query_party(data, "buyer", _object(data, "buyer", "Buyer"), country_ids)
+    )
     ship_to = _object(data, "shipto", "ShipTo")
     return Order(
         source_id=source_id,
@@ -636,6 +724,7 @@ def order_from_query(
 
 
 # --- what goes back to Norce ---------------------------------------------------------------
+
 
 def status_request(
     client_order_ref: str,

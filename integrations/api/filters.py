@@ -4,12 +4,12 @@ Each list endpoint declares the parameters it accepts; values are validated (a b
 value answers 400 naming the parameter) and applied as plain queryset filters.
 The same declarations document the parameters in the OpenAPI schema.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.db.models import QuerySet
@@ -93,7 +93,7 @@ def parse_moment(*, name: str, raw: str) -> datetime:
             moment = datetime(day.year, day.month, day.day)
         if timezone.is_naive(moment):
             moment = timezone.make_aware(moment)
-        return moment.astimezone(dt_timezone.utc)
+        return moment.astimezone(UTC)
     except (ValueError, OverflowError) as exc:  # 2025-02-30, +24:00, 25:00, a moment beyond year 1..9999
         raise ValidationError({name: f"{message} ({exc})"}) from None
 

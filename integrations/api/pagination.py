@@ -2,6 +2,7 @@
 
 A value that is not a plain whole number in range answers 400 naming the parameter, instead
 of being silently replaced by a default."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,12 +36,16 @@ class StatusPagination(LimitOffsetPagination):
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
             {
-                "name": self.limit_query_param, "required": False, "in": "query",
+                "name": self.limit_query_param,
+                "required": False,
+                "in": "query",
                 "description": f"Number of results per page (at most {self.max_limit}; default {self.default_limit}).",
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_limit},
             },
             {
-                "name": self.offset_query_param, "required": False, "in": "query",
+                "name": self.offset_query_param,
+                "required": False,
+                "in": "query",
                 "description": "The index of the first result to return.",
                 "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID},
             },

@@ -2,6 +2,7 @@
 
 The API shows every merchant's data, buyers' e-mail addresses included, so until tokens are scoped
 to one merchant it is for staff only: an authenticated, active user with `is_staff`."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """OpenAPI additions: the error answers every status endpoint can give, each a JSON reason."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,8 +35,11 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             for code, (description, component) in ERRORS.items():
                 if code == "400" and not operation.get("parameters"):
                     continue
-                responses.setdefault(code, {
-                    "description": description,
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
-                })
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+                    },
+                )
     return result

@@ -1,4 +1,5 @@
 """Status API representations. Connectors appear without credentials or tokens."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,13 +19,24 @@ class MerchantSerializer(serializers.ModelSerializer):
 
 class ConnectorSerializer(serializers.ModelSerializer):
     needs_reconnect = serializers.BooleanField(
-        read_only=True, help_text="The system refused Brygga's authorisation: a person must connect it again. "
-                                  "The integration's tasks wait meanwhile and go on by themselves afterwards.")
+        read_only=True,
+        help_text="The system refused Brygga's authorisation: a person must connect it again. "
+        "The integration's tasks wait meanwhile and go on by themselves afterwards.",
+    )
 
     class Meta:
         model = Connector
-        fields = ("system", "role", "base_url", "last_test_ok", "last_test_at", "token_expires_at",
-                  "needs_reconnect", "reconnect_needed_at", "reconnect_reason")
+        fields = (
+            "system",
+            "role",
+            "base_url",
+            "last_test_ok",
+            "last_test_at",
+            "token_expires_at",
+            "needs_reconnect",
+            "reconnect_needed_at",
+            "reconnect_reason",
+        )
 
 
 class FlowStatusSerializer(serializers.Serializer):
@@ -53,12 +65,22 @@ class IntegrationSerializer(serializers.ModelSerializer):
     connectors = ConnectorSerializer(many=True)
     flows = serializers.SerializerMethodField()
     reconnect_needed = serializers.SerializerMethodField(
-        help_text="One of its connectors must be connected again before the integration goes on.")
+        help_text="One of its connectors must be connected again before the integration goes on."
+    )
 
     class Meta:
         model = Integration
-        fields = ("id", "name", "merchant", "status", "reconnect_needed", "order_exclusion_date", "created_at",
-                  "connectors", "flows")
+        fields = (
+            "id",
+            "name",
+            "merchant",
+            "status",
+            "reconnect_needed",
+            "order_exclusion_date",
+            "created_at",
+            "connectors",
+            "flows",
+        )
 
     def get_reconnect_needed(self, obj: Integration) -> bool:
         return any(connector.needs_reconnect for connector in obj.connectors.all())
@@ -79,9 +101,25 @@ class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = Task
         fields = (
-            "id", "integration", "flow", "flow_kind", "trigger", "status", "attempts", "max_attempts",
-            "next_retry_at", "created_at", "started_at", "finished_at", "duration_seconds",
-            "count_total", "count_succeeded", "count_failed", "count_skipped", "error_code", "error_message",
+            "id",
+            "integration",
+            "flow",
+            "flow_kind",
+            "trigger",
+            "status",
+            "attempts",
+            "max_attempts",
+            "next_retry_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "count_total",
+            "count_succeeded",
+            "count_failed",
+            "count_skipped",
+            "error_code",
+            "error_message",
         )
 
     def get_duration_seconds(self, obj: Task) -> float | None:
@@ -92,21 +130,62 @@ class LogEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = LogEntry
         fields = (
-            "id", "created_at", "level", "code", "hint", "message", "reference", "data_type",
-            "integration", "flow", "task", "entity",
+            "id",
+            "created_at",
+            "level",
+            "code",
+            "hint",
+            "message",
+            "reference",
+            "data_type",
+            "integration",
+            "flow",
+            "task",
+            "entity",
         )
 
 
 class ConnectJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConnectJob
-        fields = ("id", "integration", "flow", "task", "job_id", "method", "status", "status_id", "full_file",
-                  "item_count", "rows_written", "rows_ignored", "rows_rejected", "inserts", "updates", "failures",
-                  "messages", "header", "created_at", "finished_at", "last_checked_at", "checks", "restarts")
+        fields = (
+            "id",
+            "integration",
+            "flow",
+            "task",
+            "job_id",
+            "method",
+            "status",
+            "status_id",
+            "full_file",
+            "item_count",
+            "rows_written",
+            "rows_ignored",
+            "rows_rejected",
+            "inserts",
+            "updates",
+            "failures",
+            "messages",
+            "header",
+            "created_at",
+            "finished_at",
+            "last_checked_at",
+            "checks",
+            "restarts",
+        )
 
 
 class ReferenceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Reference
-        fields = ("id", "integration", "data_type", "source_id", "target_id", "origin", "note", "created_at",
-                  "updated_at")
+        fields = (
+            "id",
+            "integration",
+            "data_type",
+            "source_id",
+            "target_id",
+            "origin",
+            "note",
+            "created_at",
+            "updated_at",
+        )

@@ -1,4 +1,5 @@
 """Status API routes, mounted under `api/` by the site's urls."""
+
 from __future__ import annotations
 
 from django.urls import include, path, re_path

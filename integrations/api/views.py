@@ -1,4 +1,5 @@
 """Read-only status endpoints. Authentication, permissions and pagination come from settings."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,7 +40,7 @@ class FilteredViewSet(viewsets.ReadOnlyModelViewSet):
         known = {param.name for param in self.filter_params} | PAGE_PARAMS if self.action == "list" else set()
         unknown = sorted(set(request.query_params) - known)
         if unknown:
-            raise ValidationError({name: "Unknown query parameter." for name in unknown})
+            raise ValidationError(dict.fromkeys(unknown, "Unknown query parameter."))
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset()
@@ -54,15 +55,27 @@ class IntegrationViewSet(FilteredViewSet):
 
     serializer_class = IntegrationSerializer
     filter_params = filters.INTEGRATION_FILTERS
-    queryset = Integration.objects.select_related("merchant").prefetch_related(
-        Prefetch(
-            "connectors",
-            queryset=Connector.objects.only(
-                "id", "integration_id", "system", "role", "base_url", "last_test_ok", "last_test_at",
-                "token_expires_at", "reconnect_needed_at", "reconnect_reason",
-            ).order_by("role"),
+    queryset = (
+        Integration.objects.select_related("merchant")
+        .prefetch_related(
+            Prefetch(
+                "connectors",
+                queryset=Connector.objects.only(
+                    "id",
+                    "integration_id",
+                    "system",
+                    "role",
+                    "base_url",
+                    "last_test_ok",
+                    "last_test_at",
+                    "token_expires_at",
+                    "reconnect_needed_at",
+                    "reconnect_reason",
+                ).order_by("role"),
+            )
         )
-    ).order_by("merchant__name", "name", "id")
+        .order_by("merchant__name", "name", "id")
+    )
 
     def paginate_queryset(self, queryset: QuerySet) -> list[Integration] | None:
         page = super().paginate_queryset(queryset)

@@ -1,5 +1,6 @@
 """A connector's client, built with what the engine hands every client: the connector's token
 store and the rate limiter shared by all workers."""
+
 from __future__ import annotations
 
 from typing import Any

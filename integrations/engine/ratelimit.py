@@ -5,9 +5,11 @@ The window lives in one database row per key (see integrations.models.RateLimitB
 new hit or learns how long to wait. Because the lock is in the database, all
 django-q2 workers on all machines share one budget, as the APIs count it.
 """
+
 from __future__ import annotations
 
 import time
+
 from django.conf import settings
 from django.db import transaction
 
@@ -53,8 +55,11 @@ def acquire(key: str, rate: RateLimit, *, max_wait: float = 300.0, priority: boo
         if wait <= 0:
             return waited
         if waited + wait > max_wait:
-            raise SyncError("http.rate_limited", f"Rate limit {rate.limit}/{rate.window:g}s for {key} still full after {waited:.0f}s",
-                            retry_after=wait)
+            raise SyncError(
+                "http.rate_limited",
+                f"Rate limit {rate.limit}/{rate.window:g}s for {key} still full after {waited:.0f}s",
+                retry_after=wait,
+            )
         time.sleep(wait)
         waited += wait
 

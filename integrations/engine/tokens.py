@@ -10,10 +10,12 @@ A caller that names its ``grant`` gets tokens obtained by that grant only: the g
 stored with the tokens, so a connector switched to another grant never reuses a token
 (or a refresh token) the old grant produced.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,8 +34,9 @@ def _same_grant(tokens: dict[str, Any], grant: str | None, unrecorded: str | Non
     return (tokens.get("grant") or unrecorded or grant) == grant
 
 
-def _valid(tokens: dict[str, Any], not_this: str | None, grant: str | None = None,
-           unrecorded: str | None = None) -> bool:
+def _valid(
+    tokens: dict[str, Any], not_this: str | None, grant: str | None = None, unrecorded: str | None = None
+) -> bool:
     if not _same_grant(tokens, grant, unrecorded):
         return False
     access = tokens.get("access_token")
@@ -43,8 +46,14 @@ def _valid(tokens: dict[str, Any], not_this: str | None, grant: str | None = Non
     return timezone.now() + MIN_VALIDITY < datetime.fromisoformat(expires)
 
 
-def store_tokens(connector: Connector, grant: dict[str, Any], *, keep: dict[str, Any] | None = None,
-                 grant_type: str | None = None, refresh: bool = True) -> dict[str, Any]:
+def store_tokens(
+    connector: Connector,
+    grant: dict[str, Any],
+    *,
+    keep: dict[str, Any] | None = None,
+    grant_type: str | None = None,
+    refresh: bool = True,
+) -> dict[str, Any]:
     """Save a token response (access_token, expires_in, refresh_token?) on the connector.
 
     `grant_type` records which grant produced the tokens; `refresh=False` keeps no
@@ -62,8 +71,9 @@ def store_tokens(connector: Connector, grant: dict[str, Any], *, keep: dict[str,
     connector.token_expires_at = expires_at
     # New tokens mean the system accepts Brygga again: a "reconnect" state is over.
     connector.reconnect_needed_at, connector.reconnect_reason = None, ""
-    connector.save(update_fields=["tokens", "token_expires_at", "reconnect_needed_at", "reconnect_reason",
-                                  "updated_at"])
+    connector.save(
+        update_fields=["tokens", "token_expires_at", "reconnect_needed_at", "reconnect_reason", "updated_at"]
+    )
     return tokens
 
 
@@ -72,14 +82,21 @@ def mark_reconnect_needed(connector: Connector, reason: str) -> None:
     connector says so at once (admin, dashboard, API), and the engine lets its tasks wait."""
     now = timezone.now()
     Connector.objects.filter(pk=connector.pk, reconnect_needed_at__isnull=True).update(
-        reconnect_needed_at=now, reconnect_reason=reason[:2000])
+        reconnect_needed_at=now, reconnect_reason=reason[:2000]
+    )
     connector.reconnect_needed_at = connector.reconnect_needed_at or now
     connector.reconnect_reason = connector.reconnect_reason or reason[:2000]
 
 
-def access_token(connector: Connector, obtain: Callable[[dict[str, Any]], dict[str, Any]], *,
-                 rejected: str | None = None, grant: str | None = None, refresh: bool = True,
-                 unrecorded: str | None = None) -> str:
+def access_token(
+    connector: Connector,
+    obtain: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    rejected: str | None = None,
+    grant: str | None = None,
+    refresh: bool = True,
+    unrecorded: str | None = None,
+) -> str:
     """Return a valid access token, calling `obtain(current_tokens)` under a lock when needed.
 
     `rejected` is a token the API just refused (401): it is never returned again.
@@ -92,8 +109,9 @@ def access_token(connector: Connector, obtain: Callable[[dict[str, Any]], dict[s
     if _valid(connector.tokens, rejected, grant, unrecorded):
         return connector.tokens["access_token"]
     try:
-        tokens, expires_at = _obtain_locked(connector, obtain, rejected=rejected, grant=grant, refresh=refresh,
-                                            unrecorded=unrecorded)
+        tokens, expires_at = _obtain_locked(
+            connector, obtain, rejected=rejected, grant=grant, refresh=refresh, unrecorded=unrecorded
+        )
     except SyncError as exc:
         if (exc.details or {}).get("reconnect_needed"):
             # Outside the lock's transaction, so the state survives the error that ends it.
@@ -103,9 +121,15 @@ def access_token(connector: Connector, obtain: Callable[[dict[str, Any]], dict[s
     return tokens["access_token"]
 
 
-def _obtain_locked(connector: Connector, obtain: Callable[[dict[str, Any]], dict[str, Any]], *,
-                   rejected: str | None, grant: str | None, refresh: bool,
-                   unrecorded: str | None) -> tuple[dict[str, Any], datetime | None]:
+def _obtain_locked(
+    connector: Connector,
+    obtain: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    rejected: str | None,
+    grant: str | None,
+    refresh: bool,
+    unrecorded: str | None,
+) -> tuple[dict[str, Any], datetime | None]:
     """Under the connector's row lock: the tokens another worker just stored, or new ones."""
     with transaction.atomic():
         locked = Connector.objects.select_for_update().get(pk=connector.pk)
@@ -127,13 +151,22 @@ class ConnectorTokens:
     def __init__(self, connector: Connector) -> None:
         self.connector = connector
 
-    def access_token(self, obtain: Callable[[dict[str, Any]], dict[str, Any]], *, rejected: str | None = None,
-                     grant: str | None = None, refresh: bool = True, unrecorded: str | None = None) -> str:
-        return access_token(self.connector, obtain, rejected=rejected, grant=grant, refresh=refresh,
-                            unrecorded=unrecorded)
+    def access_token(
+        self,
+        obtain: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        rejected: str | None = None,
+        grant: str | None = None,
+        refresh: bool = True,
+        unrecorded: str | None = None,
+    ) -> str:
+        return access_token(
+            self.connector, obtain, rejected=rejected, grant=grant, refresh=refresh, unrecorded=unrecorded
+        )
 
-    def store_tokens(self, answer: dict[str, Any], *, grant_type: str | None = None,
-                     refresh: bool = True) -> dict[str, Any]:
+    def store_tokens(
+        self, answer: dict[str, Any], *, grant_type: str | None = None, refresh: bool = True
+    ) -> dict[str, Any]:
         return store_tokens(self.connector, answer, grant_type=grant_type, refresh=refresh)
 
     def save_settings(self, settings: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ A finished job also says what happened to its rows: written (inserted or updated
 ignored (accepted but skipped, e.g. a price for a SKU Norce does not have) and rejected
 (failed validation). Its status follows from them (see `job_status`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,9 +24,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.norce import connect
+from core.errors import SyncError, lookup
 from integrations import services
 from integrations.engine.clients import client_for
-from core.errors import SyncError, lookup
 from integrations.models import ConnectJob, Connector, Entity, Flow, LogEntry
 
 log = logging.getLogger("brygga.connect_jobs")
@@ -50,8 +51,11 @@ def follow(ctx, flow: Flow, norce, *, wait: float, job_ids: list[int] | None = N
     delay = 1.0
     while True:
         # Only the columns a check needs: the stored request and records load when a job ends.
-        jobs = list(ConnectJob.objects.filter(flow=flow, status__in=OPEN).order_by("pk")
-                    .only("pk", "job_id", "checks", "status", "flow_id", "integration_id"))
+        jobs = list(
+            ConnectJob.objects.filter(flow=flow, status__in=OPEN)
+            .order_by("pk")
+            .only("pk", "job_id", "checks", "status", "flow_id", "integration_id")
+        )
         still_open = [job for job in jobs if not check(ctx, norce, job)]
         ctx.heartbeat()
         if not still_open:
@@ -124,8 +128,13 @@ def row_counts(*, status_id: int, dto: dict[str, Any], messages: list[dict[str, 
     rejected_rows = {_int(m.get("ImportedRow")) for m in messages if m["SeverityId"] >= ERROR} - {0}
     rejected = max(_int(dto.get("Fail")), len(rejected_rows))
     ignored_rows = {_int(m.get("ImportedRow")) for m in messages if _is_ignored(m)} - {0} - rejected_rows
-    summed_up = sum(int(found.group(1)) for m in messages if _is_ignored(m) and not _int(m.get("ImportedRow"))
-                    for found in [MORE_IGNORED.search(m["Message"])] if found)
+    summed_up = sum(
+        int(found.group(1))
+        for m in messages
+        if _is_ignored(m) and not _int(m.get("ImportedRow"))
+        for found in [MORE_IGNORED.search(m["Message"])]
+        if found
+    )
     return RowCounts(written=written, ignored=len(ignored_rows) + summed_up, rejected=rejected)
 
 
@@ -152,16 +161,31 @@ def job_status(status_id: int, counts: RowCounts) -> str:
 
 def apply_result(ctx, job: ConnectJob, status_id: int, dto: dict[str, Any], entries: list[dict[str, Any]]) -> bool:
     """Write a finished job's outcome onto its records, once. False if already applied."""
-    messages = [{"SeverityId": _int(e.get("SeverityId")), "Message": str(e.get("Message") or ""),
-                 "ImportedRow": e.get("ImportedRow")} for e in entries if _int(e.get("SeverityId")) >= WARNING]
+    messages = [
+        {
+            "SeverityId": _int(e.get("SeverityId")),
+            "Message": str(e.get("Message") or ""),
+            "ImportedRow": e.get("ImportedRow"),
+        }
+        for e in entries
+        if _int(e.get("SeverityId")) >= WARNING
+    ]
     counts = row_counts(status_id=status_id, dto=dto, messages=messages)
     status = job_status(status_id, counts)
     inserts = _int(dto.get("Inserts", dto.get("Insert")))
     with transaction.atomic():
         claimed = ConnectJob.objects.filter(pk=job.pk, status__in=OPEN).update(
-            status=status, status_id=status_id, finished_at=timezone.now(), inserts=inserts,
-            updates=_int(dto.get("Updates")), failures=_int(dto.get("Fail")), messages=messages[:1000],
-            rows_written=counts.written, rows_ignored=counts.ignored, rows_rejected=counts.rejected)
+            status=status,
+            status_id=status_id,
+            finished_at=timezone.now(),
+            inserts=inserts,
+            updates=_int(dto.get("Updates")),
+            failures=_int(dto.get("Fail")),
+            messages=messages[:1000],
+            rows_written=counts.written,
+            rows_ignored=counts.ignored,
+            rows_rejected=counts.rejected,
+        )
         if not claimed:
             return False
         job.refresh_from_db()
@@ -203,17 +227,30 @@ def _rows_ignored(job: ConnectJob, messages: list[dict[str, Any]]) -> dict[int, 
 
 
 def _log_job(ctx, job: ConnectJob, status_id: int, messages: list[dict[str, Any]]) -> None:
-    level = {ConnectJob.Status.SUCCEEDED: LogEntry.Level.INFO,
-             ConnectJob.Status.PARTLY_FAILED: LogEntry.Level.WARNING}.get(job.status, LogEntry.Level.ERROR)
-    code = {connect.JOB_FAILED: "norce.job_failed", connect.JOB_VALIDATION_FAILED: "norce.validation"}.get(status_id, "")
+    level = {
+        ConnectJob.Status.SUCCEEDED: LogEntry.Level.INFO,
+        ConnectJob.Status.PARTLY_FAILED: LogEntry.Level.WARNING,
+    }.get(job.status, LogEntry.Level.ERROR)
+    code = {connect.JOB_FAILED: "norce.job_failed", connect.JOB_VALIDATION_FAILED: "norce.validation"}.get(
+        status_id, ""
+    )
     errors = [m["Message"] for m in messages if m["SeverityId"] >= ERROR]
-    text = (f"Norce job {job.job_id} ({job.method}, {job.item_count} items) {job.get_status_display().lower()}: "
-            f"{job.rows_written} written, {job.rows_ignored} ignored, {job.rows_rejected} rejected")
+    text = (
+        f"Norce job {job.job_id} ({job.method}, {job.item_count} items) {job.get_status_display().lower()}: "
+        f"{job.rows_written} written, {job.rows_ignored} ignored, {job.rows_rejected} rejected"
+    )
     if errors:
         text += f": {len(errors)} error(s), first: {errors[0]}"
-    LogEntry.objects.create(integration_id=job.integration_id, task=ctx.task if ctx else None, flow_id=job.flow_id,
-                            level=level, code=code, message=text, data_type=_data_type(job),
-                            details={"job_id": job.job_id, "messages": messages[:50]})
+    LogEntry.objects.create(
+        integration_id=job.integration_id,
+        task=ctx.task if ctx else None,
+        flow_id=job.flow_id,
+        level=level,
+        code=code,
+        message=text,
+        data_type=_data_type(job),
+        details={"job_id": job.job_id, "messages": messages[:50]},
+    )
 
 
 def _data_type(job: ConnectJob) -> str:
@@ -252,15 +289,19 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: 
         entity = entities.get(entity_id)
         if entity is None:
             continue
-        current = entity.payload_hash == digest and entity.status in (Entity.Status.SENT, Entity.Status.PROCESSING,
-                                                                       Entity.Status.FAILED)
+        current = entity.payload_hash == digest and entity.status in (
+            Entity.Status.SENT,
+            Entity.Status.PROCESSING,
+            Entity.Status.FAILED,
+        )
         if entity_id in ignored and entity_id not in row_errors:
             # Accepted but not applied: nothing is confirmed, the row goes again.
             message = f"Norce job {job.job_id} skipped the row: {ignored[entity_id]}"
             if current:
                 entity.attempts += 1
-                entity.status = (Entity.Status.NEEDS_ATTENTION if entity.attempts >= IGNORED_ATTEMPTS
-                                 else Entity.Status.FAILED)
+                entity.status = (
+                    Entity.Status.NEEDS_ATTENTION if entity.attempts >= IGNORED_ATTEMPTS else Entity.Status.FAILED
+                )
                 entity.last_error_code, entity.last_error_message = "norce.row_ignored", message[:2000]
                 confirmed.append(entity)
                 resend = True
@@ -285,12 +326,22 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: 
             entity.sent_hash = digest
             entity.last_error_code = entity.last_error_message = ""
         confirmed.append(entity)
-        logs.append(_entry(ctx, job, entity, LogEntry.Level.EXPORTED,
-                           f"In Norce (job {job.job_id}): {', '.join(sorted(fields)) or 'no changes'}", ""))
+        logs.append(
+            _entry(
+                ctx,
+                job,
+                entity,
+                LogEntry.Level.EXPORTED,
+                f"In Norce (job {job.job_id}): {', '.join(sorted(fields)) or 'no changes'}",
+                "",
+            )
+        )
         if ctx:
             ctx.succeeded += 1
-    Entity.objects.bulk_update(confirmed, ["status", "synced_at", "sent_hash", "sent_payload", "last_error_code",
-                                           "last_error_message", "attempts"])
+    Entity.objects.bulk_update(
+        confirmed,
+        ["status", "synced_at", "sent_hash", "sent_payload", "last_error_code", "last_error_message", "attempts"],
+    )
     LogEntry.objects.bulk_create(logs)
     if resend and job.flow_id:
         services.queue_follow_up(job.flow, {"send_only": True}, at=timezone.now() + timedelta(seconds=60))
@@ -302,10 +353,12 @@ def _fail_records(ctx, job: ConnectJob, messages: list[dict[str, Any]]) -> None:
     entities = list(Entity.objects.filter(pk__in=[row[0] for row in job.sent]))
     hashes = {row[0]: row[1] for row in job.sent}
     current = [e.pk for e in entities if e.payload_hash == hashes.get(e.pk) and e.status == Entity.Status.SENT]
-    Entity.objects.filter(pk__in=current).update(status=Entity.Status.FAILED, last_error_code="norce.job_failed",
-                                                 last_error_message=message[:2000])
-    LogEntry.objects.bulk_create([_entry(ctx, job, e, LogEntry.Level.ERROR, message, "norce.job_failed")
-                                  for e in entities])
+    Entity.objects.filter(pk__in=current).update(
+        status=Entity.Status.FAILED, last_error_code="norce.job_failed", last_error_message=message[:2000]
+    )
+    LogEntry.objects.bulk_create(
+        [_entry(ctx, job, e, LogEntry.Level.ERROR, message, "norce.job_failed") for e in entities]
+    )
     if ctx:
         ctx.failed += len(entities)
     if current and job.flow_id:
@@ -316,9 +369,19 @@ def _fail_records(ctx, job: ConnectJob, messages: list[dict[str, Any]]) -> None:
 def _entry(ctx, job: ConnectJob, entity: Entity, level: str, message: str, code: str) -> LogEntry:
     known = lookup(code) if code else None
     hint = known.hint if known else ""
-    return LogEntry(integration_id=job.integration_id, task=ctx.task if ctx else None, flow_id=job.flow_id,
-                    entity=entity, level=level, code=code, message=message, hint=hint, data_type=entity.data_type,
-                    reference=entity.reference, details={"job_id": job.job_id})
+    return LogEntry(
+        integration_id=job.integration_id,
+        task=ctx.task if ctx else None,
+        flow_id=job.flow_id,
+        entity=entity,
+        level=level,
+        code=code,
+        message=message,
+        hint=hint,
+        data_type=entity.data_type,
+        reference=entity.reference,
+        details={"job_id": job.job_id},
+    )
 
 
 # -- restart and events ------------------------------------------------------------------------
@@ -327,8 +390,11 @@ def restartable(job: ConnectJob, *, now=None) -> tuple[bool, str]:
     if not job.is_finished:
         return False, "The job has not finished yet."
     if job.status_id not in connect.RESTARTABLE_JOB_STATUSES:
-        return False, "Norce restarts only succeeded or failed jobs; for rows that failed validation, " \
-                      "correct the records and retry them."
+        return (
+            False,
+            "Norce restarts only succeeded or failed jobs; for rows that failed validation, "
+            "correct the records and retry them.",
+        )
     if job.created_at < now - timedelta(days=connect.RESTART_WINDOW_DAYS):
         return False, f"Norce keeps a job's payload for {connect.RESTART_WINDOW_DAYS} days; this job is older."
     return True, ""
@@ -343,16 +409,27 @@ def restart(job_pk: int) -> ConnectJob:
     connector = Connector.objects.get(integration_id=job.integration_id, role=Connector.Role.COMMERCE)
     client_for(connector).restart_job(job.job_id)
     with transaction.atomic():
-        ConnectJob.objects.filter(pk=job.pk).update(status=ConnectJob.Status.QUEUED, finished_at=None,
-                                                    restarts=job.restarts + 1, restarted_at=timezone.now(),
-                                                    rows_written=0, rows_ignored=0, rows_rejected=0)
+        ConnectJob.objects.filter(pk=job.pk).update(
+            status=ConnectJob.Status.QUEUED,
+            finished_at=None,
+            restarts=job.restarts + 1,
+            restarted_at=timezone.now(),
+            rows_written=0,
+            rows_ignored=0,
+            rows_rejected=0,
+        )
         hashes = {row[0]: row[1] for row in job.sent}
         for entity in Entity.objects.filter(pk__in=list(hashes), status=Entity.Status.FAILED):
             if entity.payload_hash == hashes[entity.pk]:
                 Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.SENT)
-        LogEntry.objects.create(integration_id=job.integration_id, flow_id=job.flow_id, level=LogEntry.Level.INFO,
-                                data_type=_data_type(job), message=f"Norce job {job.job_id} restarted",
-                                details={"job_id": job.job_id})
+        LogEntry.objects.create(
+            integration_id=job.integration_id,
+            flow_id=job.flow_id,
+            level=LogEntry.Level.INFO,
+            data_type=_data_type(job),
+            message=f"Norce job {job.job_id} restarted",
+            details={"job_id": job.job_id},
+        )
         if job.flow_id:
             services.queue_follow_up(job.flow, {"follow_jobs": True}, at=timezone.now() + timedelta(seconds=2))
     job.refresh_from_db()
@@ -390,13 +467,17 @@ def message_rows(job: ConnectJob) -> list[MessageRow]:
     """The job's messages in order, each with the record it concerns: by ImportedRow (row n of the
     job is the n-th record sent), else by the identifier or reference the message names."""
     ids = job.entity_ids
-    messages = [(_int(m.get("ImportedRow")), _int(m.get("SeverityId")), str(m.get("Message") or ""))
-                for m in job.messages or []]
+    messages = [
+        (_int(m.get("ImportedRow")), _int(m.get("SeverityId")), str(m.get("Message") or "")) for m in job.messages or []
+    ]
     records = Entity.objects.filter(integration_id=job.integration_id)
     references: dict[int, str] = dict(records.filter(pk__in=ids).values_list("pk", "reference")) if ids else {}
     # Messages without a row of this job: the identifier they name, looked up among the flow's records.
-    named = {index: found.group(1).strip() for index, (row, _, text) in enumerate(messages)
-             if not 1 <= row <= len(ids) and (found := NAMED_IDENTIFIER.search(text))}
+    named = {
+        index: found.group(1).strip()
+        for index, (row, _, text) in enumerate(messages)
+        if not 1 <= row <= len(ids) and (found := NAMED_IDENTIFIER.search(text))
+    }
     by_reference: dict[str, int] = {}
     if named:
         candidates = records.filter(reference__in=set(named.values()))
@@ -410,8 +491,21 @@ def message_rows(job: ConnectJob) -> list[MessageRow]:
         entity_id = ids[row - 1] if 1 <= row <= len(ids) else by_reference.get(named.get(index, ""))
         if entity_id is None and severity >= ERROR and ids:
             # An error that names a record of the job without its row (as _row_errors places it).
-            entity_id = next((pk for pk in ids if references.get(pk) and re.search(
-                rf"(?<![\w-]){re.escape(references[pk])}(?![\w-])", text)), None)
-        rows.append(MessageRow(row=row or None, severity=SEVERITY_NAMES.get(severity, "Message"), message=text,
-                               entity_id=entity_id, reference=references.get(entity_id, "") if entity_id else ""))
+            entity_id = next(
+                (
+                    pk
+                    for pk in ids
+                    if references.get(pk) and re.search(rf"(?<![\w-]){re.escape(references[pk])}(?![\w-])", text)
+                ),
+                None,
+            )
+        rows.append(
+            MessageRow(
+                row=row or None,
+                severity=SEVERITY_NAMES.get(severity, "Message"),
+                message=text,
+                entity_id=entity_id,
+                reference=references.get(entity_id, "") if entity_id else "",
+            )
+        )
     return rows

@@ -24,6 +24,7 @@ does not have, so such rows wait for the products import that creates the SKU (s
 A task with ``force`` (rewind and resend) sends every record it reads with all its
 fields, even when Norce already confirmed that content.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,11 +43,16 @@ from connectors.fortnox import to_norce
 from connectors.norce import connect
 from connectors.norce.client import gzip_body
 from connectors.norce.connect import ConnectRecord
-from integrations import services
 from core.errors import SyncError
+from integrations import services
 from integrations.flows import connect_jobs
-from integrations.flows.master_settings import (MasterSettings, PriceSettings, ProductSettings, StockSettings,
-                                                parse_settings)
+from integrations.flows.master_settings import (
+    MasterSettings,
+    PriceSettings,
+    ProductSettings,
+    StockSettings,
+    parse_settings,
+)
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, Task
 
 log = logging.getLogger("brygga.flows.master")
@@ -91,8 +97,9 @@ def _map(batch: SourceBatch, source_id: str, build) -> None:
         batch.records.append(record)
 
 
-def _mapped(pages, source_id: Callable[[dict[str, Any]], str],
-            build: Callable[[dict[str, Any]], ConnectRecord | None]) -> Iterator[SourceBatch]:
+def _mapped(
+    pages, source_id: Callable[[dict[str, Any]], str], build: Callable[[dict[str, Any]], ConnectRecord | None]
+) -> Iterator[SourceBatch]:
     """Source pages with each item mapped (or its error kept) under its source id."""
     for page in pages:
         batch = SourceBatch(page.number, page.total_pages)
@@ -105,13 +112,17 @@ def _article_number(item: dict[str, Any]) -> str:
     return str(item.get("ArticleNumber") or "")
 
 
-def read_source(kind: str, settings: MasterSettings, fortnox, *, since=None, start_page: int = 1
-                ) -> Iterator[SourceBatch]:
+def read_source(
+    kind: str, settings: MasterSettings, fortnox, *, since=None, start_page: int = 1
+) -> Iterator[SourceBatch]:
     """The flow's source data since `since` (everything when None), page by page, mapped."""
     if kind == "products_to_commerce":
         assert isinstance(settings, ProductSettings)
-        yield from _mapped(fortnox.article_pages(since=since, start_page=start_page), _article_number,
-                           lambda article: to_norce.product_record(article, settings))
+        yield from _mapped(
+            fortnox.article_pages(since=since, start_page=start_page),
+            _article_number,
+            lambda article: to_norce.product_record(article, settings),
+        )
     elif kind == "prices_to_commerce":
         assert isinstance(settings, PriceSettings)
         yield from _read_prices(settings, fortnox, since=since, start_page=start_page)
@@ -119,9 +130,11 @@ def read_source(kind: str, settings: MasterSettings, fortnox, *, since=None, sta
         assert isinstance(settings, StockSettings)
         yield from _read_stock(settings, fortnox, since=since, start_page=start_page)
     elif kind == "customers_to_commerce":
-        yield from _mapped(fortnox.customer_pages(since=since, start_page=start_page),
-                           lambda customer: str(customer.get("CustomerNumber") or ""),
-                           lambda customer: to_norce.customer_record(customer, settings))
+        yield from _mapped(
+            fortnox.customer_pages(since=since, start_page=start_page),
+            lambda customer: str(customer.get("CustomerNumber") or ""),
+            lambda customer: to_norce.customer_record(customer, settings),
+        )
     else:
         raise SyncError("config.flow_settings", f"No master-data source for flow kind {kind!r}")
 
@@ -129,10 +142,11 @@ def read_source(kind: str, settings: MasterSettings, fortnox, *, since=None, sta
 def _read_prices(settings: PriceSettings, fortnox, *, since, start_page: int) -> Iterator[SourceBatch]:
     convert = settings.fortnox_prices_include_vat != settings.norce_prices_include_vat
     if settings.source == "article":
-        yield from _mapped(fortnox.article_pages(since=since, start_page=start_page),
-                           lambda a: f"{_article_number(a)}@{settings.norce_price_list_code}/1",
-                           lambda a: to_norce.price_record(_article_number(a), a.get("SalesPrice") or 0, settings,
-                                                           vat=a.get("VAT")))
+        yield from _mapped(
+            fortnox.article_pages(since=since, start_page=start_page),
+            lambda a: f"{_article_number(a)}@{settings.norce_price_list_code}/1",
+            lambda a: to_norce.price_record(_article_number(a), a.get("SalesPrice") or 0, settings, vat=a.get("VAT")),
+        )
         return
     vat_rates: dict[str, Any] = {}
 
@@ -152,11 +166,17 @@ def _read_prices(settings: PriceSettings, fortnox, *, since, start_page: int) ->
             quantity = 1  # price_record reports the bad quantity on this record
         return f"{_article_number(price)}@{settings.norce_price_list_code}/{quantity}"
 
-    yield from _mapped(fortnox.price_pages(settings.fortnox_price_list, since=since, start_page=start_page),
-                       source_id,
-                       lambda p: to_norce.price_record(_article_number(p), p.get("Price"), settings,
-                                                       from_quantity=p.get("FromQuantity"),
-                                                       vat=vat_of(_article_number(p))))
+    yield from _mapped(
+        fortnox.price_pages(settings.fortnox_price_list, since=since, start_page=start_page),
+        source_id,
+        lambda p: to_norce.price_record(
+            _article_number(p),
+            p.get("Price"),
+            settings,
+            from_quantity=p.get("FromQuantity"),
+            vat=vat_of(_article_number(p)),
+        ),
+    )
 
 
 def _read_stock(settings: StockSettings, fortnox, *, since, start_page: int) -> Iterator[SourceBatch]:
@@ -174,12 +194,16 @@ def _read_stock(settings: StockSettings, fortnox, *, since, start_page: int) -> 
             _map(batch, number + suffix, lambda n=number, q=quantity: to_norce.stock_record(n, q, settings))
         yield batch
         return
+
     def build(article: dict[str, Any]) -> ConnectRecord | None:
         value = to_norce.article_stock(article, settings)
         return None if value is None else to_norce.stock_record(_article_number(article), value, settings)
 
-    yield from _mapped(fortnox.article_pages(since=since, start_page=start_page),
-                       lambda article: _article_number(article) + suffix, build)
+    yield from _mapped(
+        fortnox.article_pages(since=since, start_page=start_page),
+        lambda article: _article_number(article) + suffix,
+        build,
+    )
 
 
 # -- storing what changed ----------------------------------------------------------------------
@@ -191,8 +215,10 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> 
     stats = CollectStats(read=batch.read)
     data_type = flow.data_type
     ids = [r.source_id for r in batch.records] + [e[0] for e in batch.errors if e[0]]
-    existing = {e.source_id: e for e in Entity.objects.filter(integration_id=flow.integration_id, data_type=data_type,
-                                                               source_id__in=ids)}
+    existing = {
+        e.source_id: e
+        for e in Entity.objects.filter(integration_id=flow.integration_id, data_type=data_type, source_id__in=ids)
+    }
     now = timezone.now()
     new: list[Entity] = []
     changed: list[Entity] = []
@@ -201,13 +227,26 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> 
         payload = {**record.payload(), "flow_id": flow.pk}
         entity = existing.get(record.source_id)
         if entity is None:
-            new.append(Entity(integration_id=flow.integration_id, data_type=data_type, source_id=record.source_id,
-                              reference=record.reference[:100], label=record.label[:200], payload=payload,
-                              payload_hash=digest, received_via="poll", status=Entity.Status.PENDING))
+            new.append(
+                Entity(
+                    integration_id=flow.integration_id,
+                    data_type=data_type,
+                    source_id=record.source_id,
+                    reference=record.reference[:100],
+                    label=record.label[:200],
+                    payload=payload,
+                    payload_hash=digest,
+                    received_via="poll",
+                    status=Entity.Status.PENDING,
+                )
+            )
             continue
         in_flight = entity.status in (Entity.Status.SENT, Entity.Status.PROCESSING)
-        if entity.payload_hash == digest and entity.status != Entity.Status.NEEDS_ATTENTION and (
-                not force or in_flight):
+        if (
+            entity.payload_hash == digest
+            and entity.status != Entity.Status.NEEDS_ATTENTION
+            and (not force or in_flight)
+        ):
             stats.unchanged += 1
             continue
         confirmed = (entity.sent_payload or {}).get("fields") or {}
@@ -232,31 +271,51 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> 
             Entity.objects.bulk_create(new, ignore_conflicts=True)
             stats.changed += len(new)
         if changed:
-            Entity.objects.bulk_update(changed, ["payload", "payload_hash", "status", "reference", "label",
-                                                 "last_error_code", "last_error_message", "updated_at"])
+            Entity.objects.bulk_update(
+                changed,
+                [
+                    "payload",
+                    "payload_hash",
+                    "status",
+                    "reference",
+                    "label",
+                    "last_error_code",
+                    "last_error_message",
+                    "updated_at",
+                ],
+            )
         for source_id, reference, error in batch.errors:
             _record_mapping_error(ctx, flow, existing.get(source_id), source_id, reference, error)
             stats.failed += 1
     return stats
 
 
-def _record_mapping_error(ctx, flow: Flow, entity: Entity | None, source_id: str, reference: str,
-                          error: SyncError) -> None:
+def _record_mapping_error(
+    ctx, flow: Flow, entity: Entity | None, source_id: str, reference: str, error: SyncError
+) -> None:
     if not source_id:
         ctx.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, data_type=flow.data_type)
         return
     if entity is None:
         entity, _ = Entity.objects.get_or_create(
-            integration_id=flow.integration_id, data_type=flow.data_type, source_id=source_id,
-            defaults={"reference": reference[:100], "payload": {"flow_id": flow.pk}, "received_via": "poll"})
-    Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.NEEDS_ATTENTION, last_error_code=error.code,
-                                               last_error_message=error.message[:2000], payload_hash="")
+            integration_id=flow.integration_id,
+            data_type=flow.data_type,
+            source_id=source_id,
+            defaults={"reference": reference[:100], "payload": {"flow_id": flow.pk}, "received_via": "poll"},
+        )
+    Entity.objects.filter(pk=entity.pk).update(
+        status=Entity.Status.NEEDS_ATTENTION,
+        last_error_code=error.code,
+        last_error_message=error.message[:2000],
+        payload_hash="",
+    )
     ctx.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, entity=entity)
     ctx.failed += 1
 
 
-def collect(ctx, flow: Flow, settings: MasterSettings, *, since=None, use_cursor: bool = True,
-            force: bool = False) -> CollectStats:
+def collect(
+    ctx, flow: Flow, settings: MasterSettings, *, since=None, use_cursor: bool = True, force: bool = False
+) -> CollectStats:
     """Read changes since the cursor (minus the overlap) and store them; move the cursor.
     With `force`, every record read is made pending, changed or not."""
     started = timezone.now()
@@ -276,22 +335,28 @@ def collect(ctx, flow: Flow, settings: MasterSettings, *, since=None, use_cursor
     services.advance_cursor(flow.integration, flow.data_type, flow.direction, started)
     ctx.skipped += total.unchanged
     if total.read:
-        text = (f"Read {total.read} from Fortnox: {total.changed} changed, {total.unchanged} unchanged, "
-                f"{total.failed} with errors")
+        text = (
+            f"Read {total.read} from Fortnox: {total.changed} changed, {total.unchanged} unchanged, "
+            f"{total.failed} with errors"
+        )
         if total.forced:
             text += f"; {total.forced} unchanged sent again as asked (resend)"
         elif total.unchanged and not total.changed:
-            text += ("; nothing to send: Norce already has this content (\"Rewind and resend\" sends it "
-                     "anyway)")
-        ctx.log(LogEntry.Level.INFO, text, data_type=flow.data_type,
-                details={"since": since.isoformat() if since else None, **total.__dict__})
+            text += '; nothing to send: Norce already has this content ("Rewind and resend" sends it anyway)'
+        ctx.log(
+            LogEntry.Level.INFO,
+            text,
+            data_type=flow.data_type,
+            details={"since": since.isoformat() if since else None, **total.__dict__},
+        )
     return total
 
 
 # -- sending -----------------------------------------------------------------------------------
 def sendable(flow: Flow):
-    return Entity.objects.filter(integration_id=flow.integration_id, data_type=flow.data_type,
-                                 status__in=SENDABLE, payload__flow_id=flow.pk)
+    return Entity.objects.filter(
+        integration_id=flow.integration_id, data_type=flow.data_type, status__in=SENDABLE, payload__flow_id=flow.pk
+    )
 
 
 # -- prices and stock wait for their products ----------------------------------------------------
@@ -317,8 +382,9 @@ def waiting_for_products(flow: Flow) -> Q | None:
     products = Flow.objects.filter(integration_id=flow.integration_id, kind=PRODUCTS_KIND, enabled=True).first()
     if products is None:  # the products are kept in Norce by other means
         return None
-    product = Entity.objects.filter(integration_id=flow.integration_id, data_type=products.data_type,
-                                    source_id=OuterRef("reference"))
+    product = Entity.objects.filter(
+        integration_id=flow.integration_id, data_type=products.data_type, source_id=OuterRef("reference")
+    )
     if products_loaded(products):
         return Q(Exists(product.filter(sent_hash="")))
     return ~Q(Exists(product.exclude(sent_hash="")))
@@ -354,22 +420,31 @@ def _log_held_back(ctx, flow: Flow) -> None:
         return
     sample = list(held.order_by("pk").values_list("reference", flat=True)[:5])
     more = f" and {count - len(sample)} more" if count > len(sample) else ""
-    ctx.log(LogEntry.Level.INFO, f"{count} record(s) wait for their products to reach Norce ({', '.join(sample)}"
-            f"{more}); they are sent when the products import has ended", data_type=flow.data_type,
-            details={"waiting": count})
+    ctx.log(
+        LogEntry.Level.INFO,
+        f"{count} record(s) wait for their products to reach Norce ({', '.join(sample)}"
+        f"{more}); they are sent when the products import has ended",
+        data_type=flow.data_type,
+        details={"waiting": count},
+    )
 
 
 def _claim(ctx, flow: Flow, limit: int) -> list[Entity]:
     now = timezone.now()
-    ids = list(ready(flow).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-               .order_by("pk").values_list("pk", flat=True)[:limit])
+    ids = list(
+        ready(flow)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     if not ids:
         return []
     Entity.objects.filter(pk__in=ids, status__in=SENDABLE).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now)).update(
-        status=Entity.Status.PROCESSING, lease_until=now + services.lease_length(), claimed_by_task=ctx.task.pk)
-    return list(Entity.objects.filter(pk__in=ids, claimed_by_task=ctx.task.pk, status=Entity.Status.PROCESSING)
-                .order_by("pk"))
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    ).update(status=Entity.Status.PROCESSING, lease_until=now + services.lease_length(), claimed_by_task=ctx.task.pk)
+    return list(
+        Entity.objects.filter(pk__in=ids, claimed_by_task=ctx.task.pk, status=Entity.Status.PROCESSING).order_by("pk")
+    )
 
 
 def _release(entities: Iterable[Entity], status: str, error: SyncError | None = None) -> None:
@@ -392,8 +467,16 @@ def wait_for_more(flow: Flow, settings: MasterSettings) -> float:
     return max(0.0, (oldest + timedelta(seconds=settings.max_wait_seconds) - timezone.now()).total_seconds())
 
 
-def send_pending(ctx, flow: Flow, settings: MasterSettings, norce, *, full_fields: Iterable[int] = (),
-                 every_field: bool = False, deadline: float | None = None) -> int:
+def send_pending(
+    ctx,
+    flow: Flow,
+    settings: MasterSettings,
+    norce,
+    *,
+    full_fields: Iterable[int] = (),
+    every_field: bool = False,
+    deadline: float | None = None,
+) -> int:
     """Send every pending record of the flow in batches; returns the number of records sent.
 
     Records in `full_fields` (entity ids) are sent with all their fields (an explicit retry);
@@ -429,42 +512,76 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
         keys |= set(fields) if whole else connect.changed_fields(fields, confirmed)
     if not keys:  # nothing differs from what Norce confirmed
         for entity in entities:
-            Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.SYNCED, lease_until=None,
-                                                       claimed_by_task=None, sent_hash=entity.payload_hash)
+            Entity.objects.filter(pk=entity.pk).update(
+                status=Entity.Status.SYNCED, lease_until=None, claimed_by_task=None, sent_hash=entity.payload_hash
+            )
         return 0
     items = [connect.build_item(entity.payload, keys) for entity in entities]
-    header = connect.build_header(method, keys, account_id=norce.account_id,
-                                  full_file=False if method in connect.FULL_FILE_METHODS else None)
+    header = connect.build_header(
+        method, keys, account_id=norce.account_id, full_file=False if method in connect.FULL_FILE_METHODS else None
+    )
     body = b"".join(connect.json_array_chunks(items))
     try:
         accepted = norce.import_items(method, header, body)
     except SyncError as exc:
         if exc.permanent or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
-            error = SyncError("norce.import_rejected", f"Norce refused the {method} import: {exc.message}",
-                              status=exc.status, details=exc.details)
+            error = SyncError(
+                "norce.import_rejected",
+                f"Norce refused the {method} import: {exc.message}",
+                status=exc.status,
+                details=exc.details,
+            )
             _release(entities, Entity.Status.NEEDS_ATTENTION, error)
-            LogEntry.objects.bulk_create([LogEntry(
-                integration_id=flow.integration_id, task=ctx.task, flow=flow, entity=e, level=LogEntry.Level.ERROR,
-                data_type=flow.data_type, reference=e.reference, code=error.code, message=error.message,
-                hint=error.hint) for e in entities])
+            LogEntry.objects.bulk_create(
+                [
+                    LogEntry(
+                        integration_id=flow.integration_id,
+                        task=ctx.task,
+                        flow=flow,
+                        entity=e,
+                        level=LogEntry.Level.ERROR,
+                        data_type=flow.data_type,
+                        reference=e.reference,
+                        code=error.code,
+                        message=error.message,
+                        hint=error.hint,
+                    )
+                    for e in entities
+                ]
+            )
             ctx.failed += len(entities)
             return 0
         _release(entities, Entity.Status.FAILED, exc)
         raise
-    sent = [[entity.pk, entity.payload_hash, {k: fields[k] for k in sorted(keys) if k in fields}]
-            for entity, fields in ((e, e.payload.get("fields") or {}) for e in entities)]
+    sent = [
+        [entity.pk, entity.payload_hash, {k: fields[k] for k in sorted(keys) if k in fields}]
+        for entity, fields in ((e, e.payload.get("fields") or {}) for e in entities)
+    ]
     with transaction.atomic():
         job, _ = ConnectJob.objects.update_or_create(
-            integration_id=flow.integration_id, job_id=accepted.job_id,
-            defaults=dict(flow=flow, task=ctx.task, method=method, item_count=len(items), header=header,
-                          sent=sent, request_body=gzip_body([body]),
-                          status=ConnectJob.Status.QUEUED, messages=[{"SeverityId": 2, "Message": m}
-                                                                     for m in accepted.messages]))
+            integration_id=flow.integration_id,
+            job_id=accepted.job_id,
+            defaults=dict(
+                flow=flow,
+                task=ctx.task,
+                method=method,
+                item_count=len(items),
+                header=header,
+                sent=sent,
+                request_body=gzip_body([body]),
+                status=ConnectJob.Status.QUEUED,
+                messages=[{"SeverityId": 2, "Message": m} for m in accepted.messages],
+            ),
+        )
         Entity.objects.filter(pk__in=[e.pk for e in entities], claimed_by_task=ctx.task.pk).update(
-            status=Entity.Status.SENT, lease_until=None, claimed_by_task=None, target_id=f"job:{accepted.job_id}")
-    ctx.log(LogEntry.Level.INFO, f"{method}: {len(items)} record(s) sent as Norce job {accepted.job_id}, "
-            f"fields {', '.join(sorted(keys))}", data_type=flow.data_type,
-            details={"job_id": accepted.job_id, "header": header})
+            status=Entity.Status.SENT, lease_until=None, claimed_by_task=None, target_id=f"job:{accepted.job_id}"
+        )
+    ctx.log(
+        LogEntry.Level.INFO,
+        f"{method}: {len(items)} record(s) sent as Norce job {accepted.job_id}, fields {', '.join(sorted(keys))}",
+        data_type=flow.data_type,
+        details={"job_id": accepted.job_id, "header": header},
+    )
     return len(items)
 
 
@@ -490,9 +607,9 @@ def run(task: Task, ctx) -> None:
     if params.get("entity_ids"):
         full_fields = [int(i) for i in params["entity_ids"]]
         reread(ctx, flow, settings, full_fields)
-        Entity.objects.filter(pk__in=full_fields, status__in=[Entity.Status.NEEDS_ATTENTION, Entity.Status.SKIPPED,
-                                                               Entity.Status.SYNCED]).filter(payload__has_key="fields").update(
-            status=Entity.Status.PENDING)
+        Entity.objects.filter(
+            pk__in=full_fields, status__in=[Entity.Status.NEEDS_ATTENTION, Entity.Status.SKIPPED, Entity.Status.SYNCED]
+        ).filter(payload__has_key="fields").update(status=Entity.Status.PENDING)
     elif not params.get("send_only"):
         collect(ctx, flow, settings, since=_since_param(params), force=force)
 
@@ -528,8 +645,12 @@ def parse_flow_settings(flow: Flow) -> MasterSettings:
     try:
         return parse_settings(flow.kind, flow.settings)
     except ValueError as exc:
-        raise SyncError("config.flow_settings", f"Flow settings: {exc}",
-                        hint="Correct the flow's settings in admin, then retry the task.", permanent=True) from None
+        raise SyncError(
+            "config.flow_settings",
+            f"Flow settings: {exc}",
+            hint="Correct the flow's settings in admin, then retry the task.",
+            permanent=True,
+        ) from None
 
 
 def reread(ctx, flow: Flow, settings: MasterSettings, entity_ids: list[int]) -> None:
@@ -542,7 +663,8 @@ def reread(ctx, flow: Flow, settings: MasterSettings, entity_ids: list[int]) -> 
                 item = fortnox.get_customer(number)
                 record = to_norce.customer_record(item, settings) if item else None
             elif flow.kind in ("products_to_commerce", "stock_to_commerce") or (
-                    flow.kind == "prices_to_commerce" and getattr(settings, "source", "") == "article"):
+                flow.kind == "prices_to_commerce" and getattr(settings, "source", "") == "article"
+            ):
                 item = fortnox.get_article(number)
                 if item is None:
                     record = None
@@ -563,4 +685,3 @@ def reread(ctx, flow: Flow, settings: MasterSettings, entity_ids: list[int]) -> 
         batch = SourceBatch(1, 1, records=[record], read=1)
         Entity.objects.filter(pk=entity.pk).update(payload_hash="")  # make the stored content count as changed
         store_batch(ctx, flow, batch)
-

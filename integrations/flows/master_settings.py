@@ -3,10 +3,11 @@
 Every setting has a default that suits a typical Swedish Fortnox + Norce shop; the
 admin shows the effective values and refuses unknown keys or wrong types.
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # Norce's guidance is to send accumulated batches; it publishes no size. Imports of a
@@ -95,8 +96,10 @@ SETTINGS_CLASSES: dict[str, type[MasterSettings]] = {
 # The master-data flow kinds (ERP → Norce), in the order admin and the demo list them.
 MASTER_KINDS: tuple[str, ...] = tuple(SETTINGS_CLASSES)
 
-CHOICES = {"source": {"prices_to_commerce": ("price_list", "article"), "stock_to_commerce": ("articles", "warehouse")},
-           "quantity": {"stock_to_commerce": ("available", "in_stock")}}
+CHOICES = {
+    "source": {"prices_to_commerce": ("price_list", "article"), "stock_to_commerce": ("articles", "warehouse")},
+    "quantity": {"stock_to_commerce": ("available", "in_stock")},
+}
 
 
 def parse_settings(kind: str, raw: dict[str, Any] | None) -> MasterSettings:
@@ -140,6 +143,7 @@ def parse_settings(kind: str, raw: dict[str, Any] | None) -> MasterSettings:
 def validate_settings_for(kind: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def validate(raw: dict[str, Any]) -> dict[str, Any]:
         return asdict(parse_settings(kind, raw))
+
     return validate
 
 

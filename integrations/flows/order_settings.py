@@ -1,4 +1,5 @@
 """Settings of the orders → ERP invoices flow, validated per key."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields

@@ -1,13 +1,13 @@
 """Orders → ERP invoices: push, event and poll store orders; each becomes exactly one
 invoice; a follow-up task tells Norce."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,12 +17,12 @@ from bookkeeping.vat import check_line_vat
 from connectors.fortnox.client import invoice_is_live
 from connectors.fortnox.mapping import customer_payload, invoice_matches_order, invoice_payload, order_reference
 from connectors.norce.mapping import order_from_query, order_from_request
+from core.errors import SyncError, answer_lost
+from core.records import Order, Party
 from integrations import services
 from integrations.engine.clients import client_for
-from core.errors import SyncError, answer_lost
 from integrations.flows.order_settings import OrderFlowSettings, parse_settings
 from integrations.models import Entity, Integration, LogEntry, Reference, Task
-from core.records import Order, Party
 
 log = logging.getLogger("brygga.flows.orders")
 
@@ -35,8 +35,15 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def store_order(*, integration: Integration, source_id: str, payload: dict[str, Any], received_via: str,
-                reference: str = "", label: str = "") -> tuple[Entity, bool]:
+def store_order(
+    *,
+    integration: Integration,
+    source_id: str,
+    payload: dict[str, Any],
+    received_via: str,
+    reference: str = "",
+    label: str = "",
+) -> tuple[Entity, bool]:
     """Keep an order durably (idempotent on its source id). Returns (entity, created).
 
     A pushed OrderRequest is richer than a Query 2.0 order (it carries UnitVat), so it
@@ -44,11 +51,23 @@ def store_order(*, integration: Integration, source_id: str, payload: dict[str, 
     """
     digest = payload_hash(payload)
     entity, created = Entity.objects.get_or_create(
-        integration=integration, data_type=DATA_TYPE, source_id=source_id,
-        defaults={"payload": payload, "payload_hash": digest, "received_via": received_via,
-                  "reference": reference or source_id, "label": label[:200]},
+        integration=integration,
+        data_type=DATA_TYPE,
+        source_id=source_id,
+        defaults={
+            "payload": payload,
+            "payload_hash": digest,
+            "received_via": received_via,
+            "reference": reference or source_id,
+            "label": label[:200],
+        },
     )
-    if not created and received_via == "push" and entity.received_via != "push" and entity.status != Entity.Status.SYNCED:
+    if (
+        not created
+        and received_via == "push"
+        and entity.received_via != "push"
+        and entity.status != Entity.Status.SYNCED
+    ):
         Entity.objects.filter(pk=entity.pk).update(payload=payload, payload_hash=digest, received_via="push")
         entity.payload, entity.received_via = payload, "push"
     return entity, created
@@ -119,15 +138,18 @@ def run(task: Task, ctx) -> None:
 
 def unacknowledged(integration: Integration):
     """Invoiced orders Norce has not been told about (and not refused for good)."""
-    return Entity.objects.filter(integration=integration, data_type=DATA_TYPE, status=Entity.Status.SYNCED,
-                                 acknowledged_at__isnull=True).exclude(target_id="").exclude(
-        last_error_code="norce.status_rejected")
+    return (
+        Entity.objects.filter(
+            integration=integration, data_type=DATA_TYPE, status=Entity.Status.SYNCED, acknowledged_at__isnull=True
+        )
+        .exclude(target_id="")
+        .exclude(last_error_code="norce.status_rejected")
+    )
 
 
 def status_follow_ups(flow_id: int, status: str):
     """The flow's follow-up tasks that send order statuses, in `status`."""
-    return Task.objects.filter(flow_id=flow_id, trigger=Task.Trigger.FOLLOW_UP, status=status,
-                               params__acknowledge=True)
+    return Task.objects.filter(flow_id=flow_id, trigger=Task.Trigger.FOLLOW_UP, status=status, params__acknowledge=True)
 
 
 def queue_acknowledgements(task: Task) -> None:
@@ -138,8 +160,9 @@ def queue_acknowledgements(task: Task) -> None:
     statuses follow at Norce's.
     """
     if not status_follow_ups(task.flow_id, Task.Status.QUEUED).exists():
-        services.create_task(integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP,
-                             params={"acknowledge": True})
+        services.create_task(
+            integration=task.integration, flow=task.flow, trigger=Task.Trigger.FOLLOW_UP, params={"acknowledge": True}
+        )
 
 
 def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 100) -> None:
@@ -184,13 +207,22 @@ def acknowledge_order(ctx, norce, entity_id: int) -> None:
         if not exc.permanent:
             raise  # the task retries the rest later
         Entity.objects.filter(pk=entity.pk).update(last_error_code=exc.code, last_error_message=exc.message[:2000])
-        ctx.log(LogEntry.Level.ERROR, f"Invoice {entity.target_id} exists, but Norce refused the order status: "
-                f"{exc.message}", code=exc.code, hint=exc.hint, entity=entity)
+        ctx.log(
+            LogEntry.Level.ERROR,
+            f"Invoice {entity.target_id} exists, but Norce refused the order status: {exc.message}",
+            code=exc.code,
+            hint=exc.hint,
+            entity=entity,
+        )
         ctx.failed += 1
         return
     Entity.objects.filter(pk=entity.pk).update(acknowledged_at=timezone.now(), lease_until=None, claimed_by_task=None)
-    ctx.log(LogEntry.Level.EXPORTED, f"Norce told: order {entity.reference} Confirmed with invoice {entity.target_id}",
-            code="order.acknowledged", entity=entity)
+    ctx.log(
+        LogEntry.Level.EXPORTED,
+        f"Norce told: order {entity.reference} Confirmed with invoice {entity.target_id}",
+        code="order.acknowledged",
+        entity=entity,
+    )
     ctx.succeeded += 1
 
 
@@ -215,8 +247,14 @@ def fetch_orders(ctx, settings: OrderFlowSettings, refs: list[str]) -> list[int]
         if raw is None:
             raise SyncError("norce.order_not_found", f"Order {ref} is not (yet) in Norce's Query API", permanent=False)
         order = order_from_query(raw, **options)
-        entity, _ = store_order(integration=ctx.integration, source_id=order.source_id, payload=raw, received_via="event",
-                                reference=order.order_no, label=order.buyer.display_name)
+        entity, _ = store_order(
+            integration=ctx.integration,
+            source_id=order.source_id,
+            payload=raw,
+            received_via="event",
+            reference=order.order_no,
+            label=order.buyer.display_name,
+        )
         ids.append(entity.pk)
     return ids
 
@@ -225,8 +263,11 @@ def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> None
     """Fail-safe poll: store every order changed since the cursor (minus an overlap)."""
     integration = ctx.integration
     cursor = None if full else services.get_cursor(integration, DATA_TYPE, DIRECTION)
-    since = (cursor - timedelta(minutes=settings.poll_overlap_minutes)) if cursor else (
-        integration.order_exclusion_date or timezone.now() - timedelta(days=7))
+    since = (
+        (cursor - timedelta(minutes=settings.poll_overlap_minutes))
+        if cursor
+        else (integration.order_exclusion_date or timezone.now() - timedelta(days=7))
+    )
     started = timezone.now()
     norce = ctx.client("commerce")
     options = query_options(norce.connector, settings)
@@ -235,14 +276,30 @@ def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> None
         try:
             order = order_from_query(raw, **options)
         except SyncError as exc:
-            ctx.log(LogEntry.Level.ERROR, f"Order from Query could not be read: {exc.message}", code=exc.code,
-                    hint=exc.hint, data_type=DATA_TYPE, reference=str(raw.get("OrderNo") or raw.get("Id") or ""))
+            ctx.log(
+                LogEntry.Level.ERROR,
+                f"Order from Query could not be read: {exc.message}",
+                code=exc.code,
+                hint=exc.hint,
+                data_type=DATA_TYPE,
+                reference=str(raw.get("OrderNo") or raw.get("Id") or ""),
+            )
             continue
-        entity, created = store_order(integration=integration, source_id=order.source_id, payload=raw,
-                                      received_via="poll", reference=order.order_no, label=order.buyer.display_name)
+        entity, created = store_order(
+            integration=integration,
+            source_id=order.source_id,
+            payload=raw,
+            received_via="poll",
+            reference=order.order_no,
+            label=order.buyer.display_name,
+        )
         if created:
-            ctx.log(LogEntry.Level.INFO, f"Order {order.order_no} found by the fail-safe poll (push and event missed)",
-                    code="order.found_by_poll", entity=entity)
+            ctx.log(
+                LogEntry.Level.INFO,
+                f"Order {order.order_no} found by the fail-safe poll (push and event missed)",
+                code="order.found_by_poll",
+                entity=entity,
+            )
         stamp = _order_stamp(raw)
         if stamp and (newest is None or stamp > newest):
             newest = stamp
@@ -258,7 +315,7 @@ def _order_stamp(raw: dict[str, Any]) -> datetime | None:
         stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt_timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 class OrderPipeline:
@@ -293,16 +350,25 @@ class OrderPipeline:
             self.ctx.fail(entity, SyncError("internal.unexpected", f"{type(exc).__name__}: {exc}"))
 
     def _process(self, entity: Entity) -> None:
-        existing = Reference.objects.filter(integration=self.integration, data_type=DATA_TYPE,
-                                            source_id=entity.source_id).first()
-        if existing is not None and entity.last_error_code == "order.duplicate_invoice" \
-                and self._still_invoiced_twice(entity, existing.target_id):
+        existing = Reference.objects.filter(
+            integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id
+        ).first()
+        if (
+            existing is not None
+            and entity.last_error_code == "order.duplicate_invoice"
+            and self._still_invoiced_twice(entity, existing.target_id)
+        ):
             return
         if existing is not None:
-            Entity.objects.filter(pk=entity.pk).update(target_id=existing.target_id,
-                                                       synced_at=entity.synced_at or timezone.now())
-            self.ctx.skip(entity, f"Order {entity.reference} already has invoice {existing.target_id}",
-                          code="order.already_synced", status=Entity.Status.SYNCED)
+            Entity.objects.filter(pk=entity.pk).update(
+                target_id=existing.target_id, synced_at=entity.synced_at or timezone.now()
+            )
+            self.ctx.skip(
+                entity,
+                f"Order {entity.reference} already has invoice {existing.target_id}",
+                code="order.already_synced",
+                status=Entity.Status.SYNCED,
+            )
             return
         if self._waits_for_commit(entity):
             return
@@ -311,8 +377,12 @@ class OrderPipeline:
         order = parse_order(entity, self._query_options)
         exclusion = self.integration.order_exclusion_date
         if exclusion and order.placed_at and order.placed_at < exclusion:
-            self.ctx.skip(entity, f"Order {order.order_no} was placed {order.placed_at:%Y-%m-%d %H:%M}, before the "
-                                  f"integration's exclusion date", code="order.excluded")
+            self.ctx.skip(
+                entity,
+                f"Order {order.order_no} was placed {order.placed_at:%Y-%m-%d %H:%M}, before the "
+                f"integration's exclusion date",
+                code="order.excluded",
+            )
             return
         for line in order.lines:
             check_line_vat(line)
@@ -321,8 +391,12 @@ class OrderPipeline:
             number = str(invoice["DocumentNumber"])
             self._save_reference(entity, number, origin=Reference.Origin.LOOKUP)
             self._check_totals(entity, order, invoice)
-            self.ctx.succeed(entity, f"Order {order.order_no} linked to Fortnox invoice {number}", target_id=number,
-                             code="order.invoiced")
+            self.ctx.succeed(
+                entity,
+                f"Order {order.order_no} linked to Fortnox invoice {number}",
+                target_id=number,
+                code="order.invoiced",
+            )
             return
         customer_number = self._customer_number(order.buyer, order)
         had_unclear_create = entity.create_started_at is not None
@@ -333,8 +407,9 @@ class OrderPipeline:
             at = timezone.now() + timedelta(seconds=self.erp.commit_wait)
             self.recheck_at = at if self.recheck_at is None else max(self.recheck_at, at)
         self._check_totals(entity, order, invoice)
-        self.ctx.succeed(entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number,
-                         code="order.invoiced")
+        self.ctx.succeed(
+            entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number, code="order.invoiced"
+        )
 
     # exactly once ------------------------------------------------------------------
     def _still_invoiced_twice(self, entity: Entity, kept: str) -> bool:
@@ -344,18 +419,25 @@ class OrderPipeline:
             self._query_options = query_options(self.ctx.connector("commerce"), self.settings)
         order = parse_order(entity, self._query_options)
         left_behind = superseded_invoices(entity)
-        live = [str(i.get("DocumentNumber"))
-                for i in self.erp.live_invoices(self.settings.reference_field, order_reference(order, self.settings))]
+        live = [
+            str(i.get("DocumentNumber"))
+            for i in self.erp.live_invoices(self.settings.reference_field, order_reference(order, self.settings))
+        ]
         extra = [n for n in live if n != kept and n not in left_behind]
         if not extra:
             return False
         details = duplicate_details(entity) or {}
-        self.ctx.fail(entity, SyncError(
-            "order.duplicate_invoice", f"Order {entity.reference} still has {len(extra) + 1} live invoices in Fortnox: "
-                                       f"{kept} (linked) and {', '.join(extra)} (extra)",
-            hint=f"Press 'Credit the extra invoice' on the order to cancel or credit {', '.join(extra)}; "
-                 f"invoice {kept} stays linked.",
-            details={**details, "kept": kept, "extra": extra, "live": live}))
+        self.ctx.fail(
+            entity,
+            SyncError(
+                "order.duplicate_invoice",
+                f"Order {entity.reference} still has {len(extra) + 1} live invoices in Fortnox: "
+                f"{kept} (linked) and {', '.join(extra)} (extra)",
+                hint=f"Press 'Credit the extra invoice' on the order to cancel or credit {', '.join(extra)}; "
+                f"invoice {kept} stays linked.",
+                details={**details, "kept": kept, "extra": extra, "live": live},
+            ),
+        )
         return True
 
     def _waits_for_commit(self, entity: Entity) -> bool:
@@ -368,11 +450,15 @@ class OrderPipeline:
         remaining = (ready - timezone.now()).total_seconds()
         if remaining <= 0:
             return False
-        self.ctx.wait(entity, seconds=remaining, code="order.create_unconfirmed",
-                      message=f"Order {entity.reference}: the invoice create sent at "
-                              f"{timezone.localtime(entity.create_unconfirmed_at):%H:%M:%S} got no clear answer and "
-                              f"Fortnox may still be saving it; nothing is created for the order before "
-                              f"{timezone.localtime(ready):%H:%M:%S}, when Brygga looks it up first")
+        self.ctx.wait(
+            entity,
+            seconds=remaining,
+            code="order.create_unconfirmed",
+            message=f"Order {entity.reference}: the invoice create sent at "
+            f"{timezone.localtime(entity.create_unconfirmed_at):%H:%M:%S} got no clear answer and "
+            f"Fortnox may still be saving it; nothing is created for the order before "
+            f"{timezone.localtime(ready):%H:%M:%S}, when Brygga looks it up first",
+        )
         return True
 
     def _find_earlier_invoice(self, entity: Entity, order: Order) -> dict[str, Any] | None:
@@ -394,13 +480,23 @@ class OrderPipeline:
             return None
         number = found.get("DocumentNumber")
         if entity.create_started_at is not None:
-            self.ctx.log(LogEntry.Level.INFO, f"Invoice {number} for order {order.order_no} already existed in "
-                         "Fortnox (an earlier attempt created it); it was linked, not created again",
-                         code="order.invoice_found", entity=entity)
+            self.ctx.log(
+                LogEntry.Level.INFO,
+                f"Invoice {number} for order {order.order_no} already existed in "
+                "Fortnox (an earlier attempt created it); it was linked, not created again",
+                code="order.invoice_found",
+                entity=entity,
+            )
         else:
-            self.ctx.log(LogEntry.Level.INFO, f"Order {order.order_no} had no reference, but Fortnox has live invoice "
-                         f"{number} for it ({_invoice_summary(found)}); it was linked again and no invoice was "
-                         "created", code="order.relinked", entity=entity, details={"invoice": str(number)})
+            self.ctx.log(
+                LogEntry.Level.INFO,
+                f"Order {order.order_no} had no reference, but Fortnox has live invoice "
+                f"{number} for it ({_invoice_summary(found)}); it was linked again and no invoice was "
+                "created",
+                code="order.relinked",
+                entity=entity,
+                details={"invoice": str(number)},
+            )
         return found
 
     def _create_invoice(self, entity: Entity, order: Order, customer_number: str) -> dict[str, Any]:
@@ -431,31 +527,45 @@ class OrderPipeline:
                 raise
             wait = self.erp.commit_wait
             raise SyncError(
-                exc.code, f"{exc.message}. Fortnox may still create the invoice for order {entity.reference}: nothing "
-                          f"is created for it before {timezone.localtime(now + timedelta(seconds=wait)):%H:%M:%S} "
-                          "(the connector's commit wait), and then Brygga looks it up before creating anything",
-                hint=exc.hint, retry_after=wait, status=exc.status,
-                details={**exc.details, "create_unconfirmed": True, "commit_wait_seconds": wait}) from exc
+                exc.code,
+                f"{exc.message}. Fortnox may still create the invoice for order {entity.reference}: nothing "
+                f"is created for it before {timezone.localtime(now + timedelta(seconds=wait)):%H:%M:%S} "
+                "(the connector's commit wait), and then Brygga looks it up before creating anything",
+                hint=exc.hint,
+                retry_after=wait,
+                status=exc.status,
+                details={**exc.details, "create_unconfirmed": True, "commit_wait_seconds": wait},
+            ) from exc
         Entity.objects.filter(pk=entity.pk).update(create_unconfirmed_at=None)
         entity.create_unconfirmed_at = None
         return invoice
 
-    def _handle_unknown_article(self, entity: Entity, order: Order, customer_number: str, error: SyncError) -> dict[str, Any]:
+    def _handle_unknown_article(
+        self, entity: Entity, order: Order, customer_number: str, error: SyncError
+    ) -> dict[str, Any]:
         product_parts = sorted({line.part_no for line in order.lines if line.kind == "product" and line.part_no})
         known = self.erp.known_articles(product_parts)
         missing = [part for part in product_parts if part not in known]
         if self.settings.unknown_article == "description_row" and missing:
             if self.settings.freight_article:
                 known.add(self.settings.freight_article)
-            payload = invoice_payload(order, customer_number=customer_number, settings=self.settings, known_articles=known)
-            self.ctx.log(LogEntry.Level.WARNING, f"Order {order.order_no}: article(s) {', '.join(missing)} not in Fortnox; "
-                         "invoiced as text rows", code="fortnox.article_not_found", entity=entity,
-                         hint="Create the articles in Fortnox to get stock and statistics right.")
+            payload = invoice_payload(
+                order, customer_number=customer_number, settings=self.settings, known_articles=known
+            )
+            self.ctx.log(
+                LogEntry.Level.WARNING,
+                f"Order {order.order_no}: article(s) {', '.join(missing)} not in Fortnox; invoiced as text rows",
+                code="fortnox.article_not_found",
+                entity=entity,
+                hint="Create the articles in Fortnox to get stock and statistics right.",
+            )
             return self._post_invoice(entity, payload)
         names = ", ".join(missing) if missing else "(named by Fortnox)"
-        raise SyncError("fortnox.article_not_found",
-                        f"Order {order.order_no}: article {names} does not exist in Fortnox. Fortnox said: {error.message}",
-                        details={**error.details, "missing_articles": missing})
+        raise SyncError(
+            "fortnox.article_not_found",
+            f"Order {order.order_no}: article {names} does not exist in Fortnox. Fortnox said: {error.message}",
+            details={**error.details, "missing_articles": missing},
+        )
 
     def _save_reference(self, entity: Entity, number: str, *, origin: str = Reference.Origin.SYNC) -> None:
         if entity.create_unconfirmed_at is not None:  # linked by lookup: the create is settled
@@ -463,25 +573,39 @@ class OrderPipeline:
             entity.create_unconfirmed_at = None
         try:
             with transaction.atomic():
-                Reference.objects.create(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id,
-                                         target_id=number, origin=origin)
+                Reference.objects.create(
+                    integration=self.integration,
+                    data_type=DATA_TYPE,
+                    source_id=entity.source_id,
+                    target_id=number,
+                    origin=origin,
+                )
         except IntegrityError:
             other = Reference.objects.get(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id)
             if other.target_id != number:
-                raise SyncError("order.duplicate_target", f"Order {entity.reference} is already linked to invoice "
-                                f"{other.target_id}, but invoice {number} was also found for it",
-                                hint="Cancel the extra invoice in Fortnox; the reference keeps the first one.")
+                raise SyncError(
+                    "order.duplicate_target",
+                    f"Order {entity.reference} is already linked to invoice "
+                    f"{other.target_id}, but invoice {number} was also found for it",
+                    hint="Cancel the extra invoice in Fortnox; the reference keeps the first one.",
+                ) from None
 
     def _check_totals(self, entity: Entity, order: Order, invoice: dict[str, Any]) -> None:
         if "Total" not in invoice:
             return
         ok, explanation = invoice_matches_order(invoice, order)
         if ok and explanation:  # e.g. VAT rounded per rate instead of per row: gross still exact
-            self.ctx.log(LogEntry.Level.INFO, f"Order {order.order_no}: {explanation}", code="order.vat_rounding",
-                         entity=entity)
+            self.ctx.log(
+                LogEntry.Level.INFO, f"Order {order.order_no}: {explanation}", code="order.vat_rounding", entity=entity
+            )
         elif not ok:
-            self.ctx.log(LogEntry.Level.WARNING, f"Order {order.order_no}: {explanation}", code="order.total_mismatch",
-                         entity=entity, hint="Compare the invoice with the order; usually a rounding or VAT setting in Fortnox.")
+            self.ctx.log(
+                LogEntry.Level.WARNING,
+                f"Order {order.order_no}: {explanation}",
+                code="order.total_mismatch",
+                entity=entity,
+                hint="Compare the invoice with the order; usually a rounding or VAT setting in Fortnox.",
+            )
 
     # customers ---------------------------------------------------------------------
     def _customer_key(self, party: Party) -> tuple[str, str, str]:
@@ -498,9 +622,12 @@ class OrderPipeline:
                 return f"email:{party.email.lower()}", "email", party.email
         if self.settings.default_customer_number:
             return "default", "", ""
-        raise SyncError("order.missing_data", f"The buyer ({party.display_name or 'no name'}) has no "
-                        f"{'organisation number or e-mail' if party.kind == 'company' else 'e-mail'} to find the customer by",
-                        hint="Add it to the order in Norce, or set default_customer_number on the flow, then retry.")
+        raise SyncError(
+            "order.missing_data",
+            f"The buyer ({party.display_name or 'no name'}) has no "
+            f"{'organisation number or e-mail' if party.kind == 'company' else 'e-mail'} to find the customer by",
+            hint="Add it to the order in Norce, or set default_customer_number on the flow, then retry.",
+        )
 
     def _customer_number(self, party: Party, order: Order) -> str:
         key, field_name, value = self._customer_key(party)
@@ -512,8 +639,12 @@ class OrderPipeline:
         # One worker at a time per customer key, so a new buyer is created once. A lease on
         # the customer's Entity row, not a transaction: no lock is held while Fortnox
         # calls wait for the rate limit.
-        lock_row, _ = Entity.objects.get_or_create(integration=self.integration, data_type=CUSTOMER, source_id=key,
-                                                   defaults={"reference": value, "label": party.display_name[:200]})
+        lock_row, _ = Entity.objects.get_or_create(
+            integration=self.integration,
+            data_type=CUSTOMER,
+            source_id=key,
+            defaults={"reference": value, "label": party.display_name[:200]},
+        )
         with self.ctx.holding(lock_row.pk):
             ref = Reference.objects.filter(integration=self.integration, data_type=CUSTOMER, source_id=key).first()
             if ref is not None:
@@ -524,10 +655,12 @@ class OrderPipeline:
             else:
                 payload = customer_payload(party, order.currency or self.settings.currency)
                 number, origin = str(self.erp.create_customer(payload)["CustomerNumber"]), Reference.Origin.SYNC
-            Reference.objects.create(integration=self.integration, data_type=CUSTOMER, source_id=key, target_id=number,
-                                     origin=origin)
-            Entity.objects.filter(pk=lock_row.pk).update(target_id=number, status=Entity.Status.SYNCED,
-                                                         synced_at=timezone.now(), payload={"key": key})
+            Reference.objects.create(
+                integration=self.integration, data_type=CUSTOMER, source_id=key, target_id=number, origin=origin
+            )
+            Entity.objects.filter(pk=lock_row.pk).update(
+                target_id=number, status=Entity.Status.SYNCED, synced_at=timezone.now(), payload={"key": key}
+            )
         return number
 
 
@@ -552,8 +685,10 @@ def superseded_invoices(entity: Entity) -> set[str]:
 
 
 def _invoice_summary(invoice: dict[str, Any]) -> str:
-    parts = [f"dated {invoice['InvoiceDate']}" if invoice.get("InvoiceDate") else "",
-             f"total {invoice['Total']} {invoice.get('Currency') or ''}".strip() if invoice.get("Total") is not None else ""]
+    parts = [
+        f"dated {invoice['InvoiceDate']}" if invoice.get("InvoiceDate") else "",
+        f"total {invoice['Total']} {invoice.get('Currency') or ''}".strip() if invoice.get("Total") is not None else "",
+    ]
     return ", ".join(p for p in parts if p) or "no date or total given"
 
 
@@ -582,30 +717,44 @@ def request_new_invoice(*, entity_id: int, superseded: list[str], actor: str) ->
         raise ValueError("No existing invoice was named; use 'Retry this record' instead")
     with transaction.atomic():
         entity = Entity.objects.select_for_update().get(pk=entity_id, data_type=DATA_TYPE)
-        reference = Reference.objects.filter(integration_id=entity.integration_id, data_type=DATA_TYPE,
-                                             source_id=entity.source_id).first()
+        reference = Reference.objects.filter(
+            integration_id=entity.integration_id, data_type=DATA_TYPE, source_id=entity.source_id
+        ).first()
         if reference is not None and reference.target_id not in numbers:
-            raise ValueError(f"Order {entity.reference} is now linked to invoice {reference.target_id}, not to "
-                             f"{', '.join(numbers)}; nothing was done. Reload the page to see the current invoices.")
+            raise ValueError(
+                f"Order {entity.reference} is now linked to invoice {reference.target_id}, not to "
+                f"{', '.join(numbers)}; nothing was done. Reload the page to see the current invoices."
+            )
         if reference is None and entity.status != Entity.Status.SYNCED:
-            earlier = (LogEntry.objects.filter(entity=entity, code="order.create_anyway")
-                       .order_by("-created_at", "-pk").values_list("details", flat=True).first())
+            earlier = (
+                LogEntry.objects.filter(entity=entity, code="order.create_anyway")
+                .order_by("-created_at", "-pk")
+                .values_list("details", flat=True)
+                .first()
+            )
             if earlier is not None and set(numbers) <= {str(n) for n in (earlier or {}).get("superseded") or []}:
                 return None  # the same request is already on its way
         if reference is not None:
             services.forget_references([reference], actor=actor)
-        Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.PENDING, last_error_code="",
-                                                   last_error_message="")
+        Entity.objects.filter(pk=entity.pk).update(
+            status=Entity.Status.PENDING, last_error_code="", last_error_message=""
+        )
         flow = services.flow_for(entity.integration, DATA_TYPE)
         # Queued when this transaction commits, so the task reads the line below.
-        task = services.create_task(integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY,
-                                    params={"entity_ids": [entity.pk]})
+        task = services.create_task(
+            integration=entity.integration, flow=flow, trigger=Task.Trigger.RETRY, params={"entity_ids": [entity.pk]}
+        )
         services.record_staff_action(
-            entity=entity, code="order.create_anyway", actor=actor, level=LogEntry.Level.WARNING,
-            details={"superseded": numbers}, task=task,
+            entity=entity,
+            code="order.create_anyway",
+            actor=actor,
+            level=LogEntry.Level.WARNING,
+            details={"superseded": numbers},
+            task=task,
             message=f"{actor or 'Staff'} asked for a new invoice for order {entity.reference} although "
-                    f"{'invoice' if len(numbers) == 1 else 'invoices'} {', '.join(numbers)} "
-                    f"{'is' if len(numbers) == 1 else 'are'} live in Fortnox")
+            f"{'invoice' if len(numbers) == 1 else 'invoices'} {', '.join(numbers)} "
+            f"{'is' if len(numbers) == 1 else 'are'} live in Fortnox",
+        )
         return task
 
 
@@ -623,8 +772,9 @@ IN_FLIGHT = (Entity.Status.PENDING, Entity.Status.PROCESSING, Entity.Status.FAIL
 
 
 def reconciliation_tasks(flow_id: int, statuses: list[str]):
-    return Task.objects.filter(flow_id=flow_id, trigger=Task.Trigger.FOLLOW_UP, status__in=statuses,
-                               params__reconcile=True)
+    return Task.objects.filter(
+        flow_id=flow_id, trigger=Task.Trigger.FOLLOW_UP, status__in=statuses, params__reconcile=True
+    )
 
 
 def queue_reconciliation(flow, *, at: datetime | None = None) -> Task | None:
@@ -634,8 +784,9 @@ def queue_reconciliation(flow, *, at: datetime | None = None) -> Task | None:
     queued = reconciliation_tasks(flow.pk, [Task.Status.QUEUED]).order_by("created_at").first()
     if queued is not None:
         return queued
-    return services.create_task(integration=flow.integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
-                                params={"reconcile": True}, at=at)
+    return services.create_task(
+        integration=flow.integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP, params={"reconcile": True}, at=at
+    )
 
 
 def queue_due_reconciliations(*, every: timedelta | None = None) -> list[int]:
@@ -649,13 +800,22 @@ def queue_due_reconciliations(*, every: timedelta | None = None) -> list[int]:
     if every <= timedelta(0):
         return []
     created: list[int] = []
-    flows = Flow.objects.filter(kind="orders_to_erp", enabled=True, integration__status=Integration.Status.ACTIVE,
-                                integration__connectors__role="erp", integration__connectors__system="fortnox"
-                                ).select_related("integration").distinct()
+    flows = (
+        Flow.objects.filter(
+            kind="orders_to_erp",
+            enabled=True,
+            integration__status=Integration.Status.ACTIVE,
+            integration__connectors__role="erp",
+            integration__connectors__system="fortnox",
+        )
+        .select_related("integration")
+        .distinct()
+    )
     for flow in flows:
         latest = reconciliation_tasks(flow.pk, [s for s, _ in Task.Status.choices]).order_by("-created_at").first()
-        if latest is not None and (latest.status in (Task.Status.QUEUED, Task.Status.RUNNING)
-                                   or latest.created_at > timezone.now() - every):
+        if latest is not None and (
+            latest.status in (Task.Status.QUEUED, Task.Status.RUNNING) or latest.created_at > timezone.now() - every
+        ):
             continue
         task = queue_reconciliation(flow)
         if task is not None:
@@ -681,12 +841,18 @@ def reconcile_invoices(ctx, settings: OrderFlowSettings) -> None:
         value = str(item.get(field) or "").strip()
         if not value or (prefix and not value.startswith(prefix)) or not invoice_is_live(item):
             continue
-        numbers_by_order.setdefault(value[len(prefix):], set()).add(str(item.get("DocumentNumber")))
-    entities = {e.reference: e for e in Entity.objects.filter(integration=integration, data_type=DATA_TYPE,
-                                                              reference__in=list(numbers_by_order))}
-    linked = dict(Reference.objects.filter(integration=integration, data_type=DATA_TYPE,
-                                           source_id__in=[e.source_id for e in entities.values()])
-                  .values_list("source_id", "target_id"))
+        numbers_by_order.setdefault(value[len(prefix) :], set()).add(str(item.get("DocumentNumber")))
+    entities = {
+        e.reference: e
+        for e in Entity.objects.filter(
+            integration=integration, data_type=DATA_TYPE, reference__in=list(numbers_by_order)
+        )
+    }
+    linked = dict(
+        Reference.objects.filter(
+            integration=integration, data_type=DATA_TYPE, source_id__in=[e.source_id for e in entities.values()]
+        ).values_list("source_id", "target_id")
+    )
     held_back = False
     flagged = 0
     for order_no, numbers in sorted(numbers_by_order.items()):
@@ -709,37 +875,65 @@ def reconcile_invoices(ctx, settings: OrderFlowSettings) -> None:
         ctx.heartbeat()
     if not held_back or cursor is None or started - cursor > RECONCILE_MAX_HOLD:
         services.advance_cursor(integration, DATA_TYPE, RECONCILE, started)
-    ctx.log(LogEntry.Level.INFO, f"Reconciled {read} Fortnox invoice(s) changed since "
-            f"{timezone.localtime(since):%Y-%m-%d %H:%M}: {flagged} order(s) with an extra live invoice",
-            code="order.reconciled", data_type=DATA_TYPE, details={"read": read, "flagged": flagged})
+    ctx.log(
+        LogEntry.Level.INFO,
+        f"Reconciled {read} Fortnox invoice(s) changed since "
+        f"{timezone.localtime(since):%Y-%m-%d %H:%M}: {flagged} order(s) with an extra live invoice",
+        code="order.reconciled",
+        data_type=DATA_TYPE,
+        details={"read": read, "flagged": flagged},
+    )
 
 
 def flag_duplicate(ctx, *, entity: Entity, kept: str, extra: list[str], live: list[str]) -> bool:
     """Mark the order as needing attention with every live invoice named; once per extra set."""
     extra = sorted(set(extra), key=lambda n: (len(n), n))
-    earlier = LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice").order_by("-created_at", "-pk") \
-        .values_list("details", flat=True).first()
-    if earlier is not None and sorted((earlier or {}).get("extra") or []) == sorted(extra) \
-            and entity.last_error_code == "order.duplicate_invoice":
+    earlier = (
+        LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice")
+        .order_by("-created_at", "-pk")
+        .values_list("details", flat=True)
+        .first()
+    )
+    if (
+        earlier is not None
+        and sorted((earlier or {}).get("extra") or []) == sorted(extra)
+        and entity.last_error_code == "order.duplicate_invoice"
+    ):
         return False
     several = len(extra) > 1
-    message = (f"Order {entity.reference} has {len(extra) + 1} live invoices in Fortnox: {kept} (linked) and "
-               f"{', '.join(extra)} (extra)")
-    hint = (f"Open the order and press 'Credit the extra invoice' to cancel or credit invoice"
-            f"{'s' if several else ''} {', '.join(extra)} in Fortnox; invoice {kept} stays linked. Check in Fortnox "
-            "first that the customer was not sent or paid the extra one.")
-    Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.NEEDS_ATTENTION,
-                                               last_error_code="order.duplicate_invoice",
-                                               last_error_message=message[:2000])
-    ctx.log(LogEntry.Level.ERROR, message, code="order.duplicate_invoice", hint=hint, entity=entity,
-            details={"kept": kept, "extra": extra, "live": live})
+    message = (
+        f"Order {entity.reference} has {len(extra) + 1} live invoices in Fortnox: {kept} (linked) and "
+        f"{', '.join(extra)} (extra)"
+    )
+    hint = (
+        f"Open the order and press 'Credit the extra invoice' to cancel or credit invoice"
+        f"{'s' if several else ''} {', '.join(extra)} in Fortnox; invoice {kept} stays linked. Check in Fortnox "
+        "first that the customer was not sent or paid the extra one."
+    )
+    Entity.objects.filter(pk=entity.pk).update(
+        status=Entity.Status.NEEDS_ATTENTION,
+        last_error_code="order.duplicate_invoice",
+        last_error_message=message[:2000],
+    )
+    ctx.log(
+        LogEntry.Level.ERROR,
+        message,
+        code="order.duplicate_invoice",
+        hint=hint,
+        entity=entity,
+        details={"kept": kept, "extra": extra, "live": live},
+    )
     return True
 
 
 def duplicate_details(entity: Entity) -> dict[str, Any] | None:
     """The last duplicate found for the order ({"kept", "extra", "live"}), if any."""
-    details = (LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice")
-               .order_by("-created_at", "-pk").values_list("details", flat=True).first())
+    details = (
+        LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice")
+        .order_by("-created_at", "-pk")
+        .values_list("details", flat=True)
+        .first()
+    )
     return details or None
 
 
@@ -756,10 +950,10 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
     number = str(number).strip()
     unclear: SyncError | None = None
     with transaction.atomic():
-        entity = Entity.objects.select_for_update().select_related("integration").get(pk=entity_id,
-                                                                                        data_type=DATA_TYPE)
-        reference = Reference.objects.filter(integration_id=entity.integration_id, data_type=DATA_TYPE,
-                                             source_id=entity.source_id).first()
+        entity = Entity.objects.select_for_update().select_related("integration").get(pk=entity_id, data_type=DATA_TYPE)
+        reference = Reference.objects.filter(
+            integration_id=entity.integration_id, data_type=DATA_TYPE, source_id=entity.source_id
+        ).first()
         if reference is None:
             raise ValueError(f"Order {entity.reference} is linked to no invoice, so none is extra; nothing was done.")
         if reference.target_id == number:
@@ -768,22 +962,28 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
         if "erp" not in connectors or "commerce" not in connectors:
             raise SyncError("config.connector_missing", f"{entity.integration} lacks its commerce or ERP connector")
         erp = client_for(connectors["erp"])
-        last_unclear = (LogEntry.objects.filter(entity=entity, code="order.credit_unconfirmed",
-                                                details__invoice=number).order_by("-created_at").first())
+        last_unclear = (
+            LogEntry.objects.filter(entity=entity, code="order.credit_unconfirmed", details__invoice=number)
+            .order_by("-created_at")
+            .first()
+        )
         if last_unclear is not None:
             ready = last_unclear.created_at + timedelta(seconds=erp.commit_wait)
             if ready > timezone.now():
-                raise ValueError(f"Fortnox gave no clear answer to the credit of invoice {number} at "
-                                 f"{timezone.localtime(last_unclear.created_at):%H:%M:%S}; it may still be saving it. "
-                                 f"Press again after {timezone.localtime(ready):%H:%M:%S}: Brygga then reads the "
-                                 "invoice and credits it only if it is still live.")
+                raise ValueError(
+                    f"Fortnox gave no clear answer to the credit of invoice {number} at "
+                    f"{timezone.localtime(last_unclear.created_at):%H:%M:%S}; it may still be saving it. "
+                    f"Press again after {timezone.localtime(ready):%H:%M:%S}: Brygga then reads the "
+                    "invoice and credits it only if it is still live."
+                )
         flow = services.flow_for(entity.integration, DATA_TYPE)
         settings = parse_settings_or_error(flow.settings if flow else {})
         expected = order_reference(parse_order(entity, query_options(connectors["commerce"], settings)), settings)
         invoice = erp.get_invoice(number)
         if str(invoice.get(settings.reference_field) or "").strip() != expected:
-            raise ValueError(f"Invoice {number} does not carry order {entity.reference}'s reference ({expected}); "
-                             "nothing was done.")
+            raise ValueError(
+                f"Invoice {number} does not carry order {entity.reference}'s reference ({expected}); nothing was done."
+            )
         done = ""
         try:
             if not invoice_is_live(invoice):
@@ -799,25 +999,35 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
                 raise
             unclear = exc
             services.record_staff_action(
-                entity=entity, code="order.credit_unconfirmed", actor=actor, level=LogEntry.Level.WARNING,
+                entity=entity,
+                code="order.credit_unconfirmed",
+                actor=actor,
+                level=LogEntry.Level.WARNING,
                 details={"invoice": number, "error": exc.code},
                 message=f"{actor or 'Staff'} pressed 'Credit the extra invoice' for Fortnox invoice {number} of order "
-                        f"{entity.reference}, but Fortnox gave no clear answer ({exc.message})")
+                f"{entity.reference}, but Fortnox gave no clear answer ({exc.message})",
+            )
         if unclear is None:
             live = [str(i.get("DocumentNumber")) for i in erp.live_invoices(settings.reference_field, expected)]
             remaining = [n for n in live if n != reference.target_id and n not in superseded_invoices(entity)]
             if not remaining and entity.last_error_code == "order.duplicate_invoice":
-                Entity.objects.filter(pk=entity.pk).update(status=Entity.Status.SYNCED, last_error_code="",
-                                                           last_error_message="")
+                Entity.objects.filter(pk=entity.pk).update(
+                    status=Entity.Status.SYNCED, last_error_code="", last_error_message=""
+                )
             services.record_staff_action(
-                entity=entity, code="order.extra_invoice_credited", actor=actor,
+                entity=entity,
+                code="order.extra_invoice_credited",
+                actor=actor,
                 details={"invoice": number, "kept": reference.target_id, "outcome": done, "remaining": remaining},
                 message=f"{actor or 'Staff'} pressed 'Credit the extra invoice': Fortnox invoice {number} of order "
-                        f"{entity.reference} {done}; invoice {reference.target_id} stays linked"
-                        + (f"; still extra: {', '.join(remaining)}" if remaining else ""))
+                f"{entity.reference} {done}; invoice {reference.target_id} stays linked"
+                + (f"; still extra: {', '.join(remaining)}" if remaining else ""),
+            )
     if unclear is not None:
         ready = timezone.now() + timedelta(seconds=erp.commit_wait)
-        raise ValueError(f"Fortnox gave no clear answer ({unclear.message}); it may still credit invoice {number}. "
-                         f"Press again after {timezone.localtime(ready):%H:%M:%S}: Brygga then reads the invoice "
-                         "and credits it only if it is still live.")
+        raise ValueError(
+            f"Fortnox gave no clear answer ({unclear.message}); it may still credit invoice {number}. "
+            f"Press again after {timezone.localtime(ready):%H:%M:%S}: Brygga then reads the invoice "
+            "and credits it only if it is still live."
+        )
     return done

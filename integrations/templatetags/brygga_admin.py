@@ -1,4 +1,5 @@
 """What the admin index shows at a glance."""
+
 from __future__ import annotations
 
 from django import template

@@ -15,13 +15,15 @@ Lists are served by merging two sorted sequences without building either in full
 R's element i sits at merged position ``i + G.rank(key_i)``; G's elements fill the other
 positions in order. One page therefore costs O(|R|·log n + limit), never O(n).
 """
+
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from simulators.numbers import ean_check_digit, luhn_digit
 
@@ -30,31 +32,157 @@ NUMBER_WIDTH = 8  # digits after the prefix (at least): string order = numeric o
 Key = tuple  # natural sort key, as simulators.fortnox.server.natural_key builds it
 ZERO = Decimal(0)
 
-ADJECTIVES = ("Robust", "Klassisk", "Lätt", "Kompakt", "Mjuk", "Stilren", "Hållbar", "Praktisk", "Elegant",
-              "Nordisk", "Smidig", "Tålig", "Varm", "Sval", "Enkel", "Exklusiv")
-NOUNS = ("kaffekopp", "tekanna", "skärbräda", "ullfilt", "kudde", "vas", "ljusstake", "handduk", "förkläde",
-         "skål", "tallrik", "glas", "lampa", "korg", "pläd", "matta", "ryggsäck", "termos", "kastrull",
-         "stekpanna", "kniv", "sax", "mugg", "duk")
+ADJECTIVES = (
+    "Robust",
+    "Klassisk",
+    "Lätt",
+    "Kompakt",
+    "Mjuk",
+    "Stilren",
+    "Hållbar",
+    "Praktisk",
+    "Elegant",
+    "Nordisk",
+    "Smidig",
+    "Tålig",
+    "Varm",
+    "Sval",
+    "Enkel",
+    "Exklusiv",
+)
+NOUNS = (
+    "kaffekopp",
+    "tekanna",
+    "skärbräda",
+    "ullfilt",
+    "kudde",
+    "vas",
+    "ljusstake",
+    "handduk",
+    "förkläde",
+    "skål",
+    "tallrik",
+    "glas",
+    "lampa",
+    "korg",
+    "pläd",
+    "matta",
+    "ryggsäck",
+    "termos",
+    "kastrull",
+    "stekpanna",
+    "kniv",
+    "sax",
+    "mugg",
+    "duk",
+)
 COLOURS = ("svart", "vit", "grå", "blå", "grön", "röd", "beige", "gul", "rosa", "brun")
-MANUFACTURERS = (("Nordvik", "NV"), ("Fjällbo", "FB"), ("Skärgårdens", "SK"), ("Lindqvist & Co", "LQ"),
-                 ("Björkhem", "BH"), ("Sundström", "SU"), ("Ekdal Design", "ED"), ("Vättern Verkstad", "VV"),
-                 ("Hallands Hem", "HH"), ("Kiruna Kvalitet", "KK"), ("Gotlands Ull", "GU"), ("Dala Form", "DF"))
+MANUFACTURERS = (
+    ("Nordvik", "NV"),
+    ("Fjällbo", "FB"),
+    ("Skärgårdens", "SK"),
+    ("Lindqvist & Co", "LQ"),
+    ("Björkhem", "BH"),
+    ("Sundström", "SU"),
+    ("Ekdal Design", "ED"),
+    ("Vättern Verkstad", "VV"),
+    ("Hallands Hem", "HH"),
+    ("Kiruna Kvalitet", "KK"),
+    ("Gotlands Ull", "GU"),
+    ("Dala Form", "DF"),
+)
 GROSS_PRICES = (29, 49, 79, 99, 129, 149, 199, 249, 299, 349, 399, 499, 599, 799, 999, 1299, 1499, 1999, 2499)
 SALES_ACCOUNT_BY_VAT = {25: 3001, 12: 3002, 6: 3003, 0: 3004}
 
-FIRST_NAMES = ("Anna", "Erik", "Maria", "Lars", "Karin", "Anders", "Eva", "Johan", "Sara", "Per", "Lena",
-               "Mikael", "Emma", "Karl", "Ingrid", "Olof", "Elin", "Nils", "Frida", "Gustav", "Astrid", "Oskar")
-LAST_NAMES = ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson",
-              "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Jansson", "Hansson", "Bengtsson", "Lindberg",
-              "Berg", "Holm", "Sandberg", "Forsberg")
-COMPANY_WORDS = ("Norrlands", "Västkust", "Mälardalens", "Skånska", "Fjäll", "Sjöstads", "Gröna", "Östra",
-                 "Solvik", "Björk", "Granit", "Kungs")
+FIRST_NAMES = (
+    "Anna",
+    "Erik",
+    "Maria",
+    "Lars",
+    "Karin",
+    "Anders",
+    "Eva",
+    "Johan",
+    "Sara",
+    "Per",
+    "Lena",
+    "Mikael",
+    "Emma",
+    "Karl",
+    "Ingrid",
+    "Olof",
+    "Elin",
+    "Nils",
+    "Frida",
+    "Gustav",
+    "Astrid",
+    "Oskar",
+)
+LAST_NAMES = (
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Jansson",
+    "Hansson",
+    "Bengtsson",
+    "Lindberg",
+    "Berg",
+    "Holm",
+    "Sandberg",
+    "Forsberg",
+)
+COMPANY_WORDS = (
+    "Norrlands",
+    "Västkust",
+    "Mälardalens",
+    "Skånska",
+    "Fjäll",
+    "Sjöstads",
+    "Gröna",
+    "Östra",
+    "Solvik",
+    "Björk",
+    "Granit",
+    "Kungs",
+)
 COMPANY_KINDS = ("Kontor", "Bygg", "Trädgård", "Café", "Design", "Konsult", "Hotell", "Handel", "Städ", "Foto")
-STREETS = ("Storgatan", "Kungsgatan", "Drottninggatan", "Vasagatan", "Södra vägen", "Skolgatan", "Kyrkogatan",
-           "Järnvägsgatan", "Parkvägen", "Strandvägen", "Hamngatan", "Nygatan")
-CITIES = (("Stockholm", "111"), ("Göteborg", "411"), ("Malmö", "211"), ("Uppsala", "753"), ("Västerås", "722"),
-          ("Örebro", "702"), ("Linköping", "582"), ("Umeå", "903"), ("Luleå", "972"), ("Visby", "621"),
-          ("Jönköping", "553"), ("Lund", "222"))
+STREETS = (
+    "Storgatan",
+    "Kungsgatan",
+    "Drottninggatan",
+    "Vasagatan",
+    "Södra vägen",
+    "Skolgatan",
+    "Kyrkogatan",
+    "Järnvägsgatan",
+    "Parkvägen",
+    "Strandvägen",
+    "Hamngatan",
+    "Nygatan",
+)
+CITIES = (
+    ("Stockholm", "111"),
+    ("Göteborg", "411"),
+    ("Malmö", "211"),
+    ("Uppsala", "753"),
+    ("Västerås", "722"),
+    ("Örebro", "702"),
+    ("Linköping", "582"),
+    ("Umeå", "903"),
+    ("Luleå", "972"),
+    ("Visby", "621"),
+    ("Jönköping", "553"),
+    ("Lund", "222"),
+)
 
 
 def mix64(value: int) -> int:
@@ -102,7 +230,7 @@ class Segment:
         """The index of a generated article number (materialised or not), else None."""
         if not article_number.startswith(self.prefix):
             return None
-        digits = article_number[len(self.prefix):]
+        digits = article_number[len(self.prefix) :]
         if len(digits) != self.width or not digits.isascii() or not digits.isdigit():
             return None
         index = int(digits) - self.start
@@ -174,8 +302,10 @@ class Segment:
         return (gross_ore * 100 * 2 + (100 + vat)) // (2 * (100 + vat)), vat
 
     def _description(self, h: int, serial: int) -> str:
-        return (f"{ADJECTIVES[(h >> 12) % len(ADJECTIVES)]} {NOUNS[(h >> 16) % len(NOUNS)]}, "
-                f"{COLOURS[(h >> 24) % len(COLOURS)]} {serial}")
+        return (
+            f"{ADJECTIVES[(h >> 12) % len(ADJECTIVES)]} {NOUNS[(h >> 16) % len(NOUNS)]}, "
+            f"{COLOURS[(h >> 24) % len(COLOURS)]} {serial}"
+        )
 
     @staticmethod
     def _ean(serial: int) -> str:
@@ -210,17 +340,37 @@ class Segment:
         purchase_ore = price_ore * (45 + (h >> 44) % 20) // 100
         in_stock, reserved = self.stock(index)
         return {
-            "Active": True, "ArticleNumber": number_, "Bulky": False, "DefaultStockPoint": self.stock_point,
-            "Depth": 50 + (h >> 48) % 400, "Description": description, "DisposableQuantity": in_stock - reserved,
-            "EAN": self._ean(serial), "Expired": False, "Height": 20 + (h >> 52) % 300,
-            "Housework": False, "Manufacturer": manufacturer,
-            "ManufacturerArticleNumber": f"{code}-{(h >> 32) % 100000:05d}", "Note": "",
-            "PurchasePrice": _ore_to_number(purchase_ore), "QuantityInStock": in_stock,
-            "ReservedQuantity": reserved, "SalesAccount": SALES_ACCOUNT_BY_VAT[vat],
-            "SalesPrice": _ore_to_number(price_ore), "StockGoods": True, "StockPlace": "",
-            "StockValue": _ore_to_number(purchase_ore * in_stock), "StockWarning": 0, "SupplierName": "",
-            "SupplierNumber": "", "Type": "STOCK", "Unit": "st", "VAT": vat, "WebshopArticle": True,
-            "Weight": 50 + (h >> 56) * 20, "Width": 30 + (h >> 40) % 500,
+            "Active": True,
+            "ArticleNumber": number_,
+            "Bulky": False,
+            "DefaultStockPoint": self.stock_point,
+            "Depth": 50 + (h >> 48) % 400,
+            "Description": description,
+            "DisposableQuantity": in_stock - reserved,
+            "EAN": self._ean(serial),
+            "Expired": False,
+            "Height": 20 + (h >> 52) % 300,
+            "Housework": False,
+            "Manufacturer": manufacturer,
+            "ManufacturerArticleNumber": f"{code}-{(h >> 32) % 100000:05d}",
+            "Note": "",
+            "PurchasePrice": _ore_to_number(purchase_ore),
+            "QuantityInStock": in_stock,
+            "ReservedQuantity": reserved,
+            "SalesAccount": SALES_ACCOUNT_BY_VAT[vat],
+            "SalesPrice": _ore_to_number(price_ore),
+            "StockGoods": True,
+            "StockPlace": "",
+            "StockValue": _ore_to_number(purchase_ore * in_stock),
+            "StockWarning": 0,
+            "SupplierName": "",
+            "SupplierNumber": "",
+            "Type": "STOCK",
+            "Unit": "st",
+            "VAT": vat,
+            "WebshopArticle": True,
+            "Weight": 50 + (h >> 56) * 20,
+            "Width": 30 + (h >> 40) % 500,
         }
 
 
@@ -277,8 +427,9 @@ class RefListRun:
         return iter(self._refs[position:])
 
 
-def merge_window(stored: Sequence[tuple[Key, Any]], run: Run, start: int, stop: int,
-                 make: Callable[[Segment, int], Any]) -> list[Any]:
+def merge_window(
+    stored: Sequence[tuple[Key, Any]], run: Run, start: int, stop: int, make: Callable[[Segment, int], Any]
+) -> list[Any]:
     """Merged positions [start, stop) of `stored` (sorted (key, item) pairs) and `run`."""
     total = len(stored) + run.count
     stop = min(stop, total)
@@ -307,6 +458,7 @@ def window_positions(total: int, start: int, count: int, descending: bool) -> tu
 
 # -- generated customers ---------------------------------------------------------------------------
 
+
 def generated_customer(serial: int, seed: int, companies_share: float) -> dict[str, Any]:
     """Customer fields (without CustomerNumber) for the `serial`-th generated customer."""
     h = mix64((seed * 0x2545F4914F6CDD1D) ^ serial)
@@ -316,25 +468,46 @@ def generated_customer(serial: int, seed: int, companies_share: float) -> dict[s
     zip_code = f"{zip_head} {(h >> 24) % 100:02d}"
     phone = f"07{(h >> 28) % 10}-{(h >> 32) % 1000:03d} {(h >> 42) % 100:02d} {(h >> 50) % 100:02d}"
     fields: dict[str, Any] = {
-        "Address1": street, "Address2": "", "ZipCode": zip_code, "City": city, "CountryCode": "SE",
-        "Country": "Sverige", "Phone1": phone, "Active": (h >> 60) % 16 != 0,  # about 6 % inactive
+        "Address1": street,
+        "Address2": "",
+        "ZipCode": zip_code,
+        "City": city,
+        "CountryCode": "SE",
+        "Country": "Sverige",
+        "Phone1": phone,
+        "Active": (h >> 60) % 16 != 0,  # about 6 % inactive
     }
     if company:
-        name = (f"{COMPANY_WORDS[(h >> 4) % len(COMPANY_WORDS)]} {COMPANY_KINDS[(h >> 36) % len(COMPANY_KINDS)]} "
-                f"AB {serial}")
+        name = (
+            f"{COMPANY_WORDS[(h >> 4) % len(COMPANY_WORDS)]} {COMPANY_KINDS[(h >> 36) % len(COMPANY_KINDS)]} "
+            f"AB {serial}"
+        )
         body = f"55{(h >> 16) % 10_000_000:07d}"
         organisation_number = f"{body[:6]}-{body[6:]}{luhn_digit(body)}"
         slug = name.split()[0].lower().translate(str.maketrans("åäö", "aao"))
-        fields.update({
-            "Name": name, "Type": "COMPANY", "OrganisationNumber": organisation_number,
-            "VATNumber": f"SE{organisation_number.replace('-', '')}01", "Email": f"faktura{serial}@{slug}.example.se",
-            "EmailInvoice": f"faktura{serial}@{slug}.example.se", "Phone2": f"0{(h >> 40) % 90 + 10}-{serial % 1000000:06d}",
-        })
+        fields.update(
+            {
+                "Name": name,
+                "Type": "COMPANY",
+                "OrganisationNumber": organisation_number,
+                "VATNumber": f"SE{organisation_number.replace('-', '')}01",
+                "Email": f"faktura{serial}@{slug}.example.se",
+                "EmailInvoice": f"faktura{serial}@{slug}.example.se",
+                "Phone2": f"0{(h >> 40) % 90 + 10}-{serial % 1000000:06d}",
+            }
+        )
         if (h >> 56) % 3 == 0:  # a separate delivery address (a warehouse or a branch)
             delivery_city, delivery_zip = CITIES[(h >> 44) % len(CITIES)]
-            fields.update({"DeliveryName": name, "DeliveryAddress1": f"Lagervägen {1 + (h >> 46) % 40}",
-                           "DeliveryZipCode": f"{delivery_zip} {(h >> 52) % 100:02d}", "DeliveryCity": delivery_city,
-                           "DeliveryCountry": "Sverige", "DeliveryCountryCode": "SE"})
+            fields.update(
+                {
+                    "DeliveryName": name,
+                    "DeliveryAddress1": f"Lagervägen {1 + (h >> 46) % 40}",
+                    "DeliveryZipCode": f"{delivery_zip} {(h >> 52) % 100:02d}",
+                    "DeliveryCity": delivery_city,
+                    "DeliveryCountry": "Sverige",
+                    "DeliveryCountryCode": "SE",
+                }
+            )
     else:
         first, last = FIRST_NAMES[(h >> 4) % len(FIRST_NAMES)], LAST_NAMES[(h >> 36) % len(LAST_NAMES)]
         name = f"{first} {last}"

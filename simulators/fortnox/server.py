@@ -26,6 +26,7 @@ at once, answers late), `commit_late` (commits late, then answers) and `hold_tok
 (grants a token, answers late)) or, when run standalone, through the
 control API (`/_sim/...`, see `simulators.base`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,24 @@ import math
 import secrets
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from html import escape
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from simulators.fortnox.catalogue import (
-    RefListRun, Segment, SegmentsRun, generated_customer, merge_window, window_positions,
-)
 from simulators.base import Request, Response, Simulator
+from simulators.fortnox.catalogue import (
+    RefListRun,
+    Segment,
+    SegmentsRun,
+    generated_customer,
+    merge_window,
+    window_positions,
+)
 from simulators.limits import SlidingWindow
 from simulators.numbers import ean_check_digit, luhn_digit
 
@@ -124,53 +131,244 @@ class WarehouseError(Exception):
 
 # -- field names (Fortnox API v3) ----------------------------------------------------
 
-INVOICE_READ_ONLY = frozenset({
-    "@url", "@urlTaxReductionList", "AccountingMethod", "AdministrationFeeVAT", "Balance", "BasisTaxReduction",
-    "Booked", "Cancelled", "ContractReference", "ContributionPercent", "ContributionValue", "Credit",
-    "FinalPayDate", "FreightVAT", "Gross", "HouseWork", "InvoicePeriodEnd", "InvoicePeriodReference",
-    "InvoicePeriodStart", "InvoiceReference", "LastRemindDate", "Net", "NoxFinans", "OfferReference",
-    "OrderReference", "OrganisationNumber", "Reminders", "RoundOff", "Sent", "TaxReduction", "TimeBasisReference",
-    "Total", "TotalToPay", "TotalVAT", "VoucherNumber", "VoucherSeries", "VoucherYear", "WarehouseReady",
-})
-INVOICE_WRITABLE = frozenset({
-    "AdministrationFee", "Address1", "Address2", "City", "Comments", "CostCenter", "Country",
-    "CreditInvoiceReference", "Currency", "CurrencyRate", "CurrencyUnit", "CustomerName", "CustomerNumber",
-    "DeliveryAddress1", "DeliveryAddress2", "DeliveryCity", "DeliveryCountry", "DeliveryDate", "DeliveryName",
-    "DeliveryZipCode", "DocumentNumber", "DueDate", "EDIInformation", "EUQuarterlyReport", "EmailInformation",
-    "ExternalInvoiceReference1", "ExternalInvoiceReference2", "Freight", "InvoiceDate", "InvoiceRows",
-    "InvoiceType", "Labels", "Language", "NotCompleted", "OCR", "OurReference", "OutboundDate", "PaymentWay",
-    "Phone1", "Phone2", "PriceList", "PrintTemplate", "Project", "Remarks", "TaxReductionType", "TermsOfDelivery",
-    "TermsOfPayment", "VATIncluded", "WayOfDelivery", "YourOrderNumber", "YourReference", "ZipCode",
-})
-INVOICE_ROW_READ_ONLY = frozenset({"ContributionPercent", "ContributionValue", "PriceExcludingVAT", "Total",
-                                   "TotalExcludingVAT"})
-INVOICE_ROW_WRITABLE = frozenset({
-    "AccountNumber", "ArticleNumber", "Cost", "CostCenter", "DeliveredQuantity", "Description", "Discount",
-    "DiscountType", "HouseWork", "HouseWorkHoursToReport", "HouseWorkType", "Price", "Project", "RowId",
-    "StockPointCode", "Unit", "VAT", "VATCode",
-})
-CUSTOMER_WRITABLE = frozenset({
-    "Active", "Address1", "Address2", "City", "Comments", "CostCenter", "Country", "CountryCode", "Currency",
-    "CustomerNumber", "DefaultDeliveryTypes", "DefaultTemplates", "DeliveryAddress1", "DeliveryAddress2",
-    "DeliveryCity", "DeliveryCountry", "DeliveryCountryCode", "DeliveryFax", "DeliveryName", "DeliveryPhone1",
-    "DeliveryPhone2", "DeliveryZipCode", "Email", "EmailInvoice", "EmailInvoiceBCC", "EmailInvoiceCC",
-    "EmailOffer", "EmailOfferBCC", "EmailOfferCC", "EmailOrder", "EmailOrderBCC", "EmailOrderCC",
-    "ExternalReference", "Fax", "GLN", "GLNDelivery", "InvoiceAdministrationFee", "InvoiceDiscount",
-    "InvoiceFreight", "InvoiceRemark", "Name", "OrganisationNumber", "OurReference", "Phone1", "Phone2",
-    "PriceList", "Project", "SalesAccount", "ShowPriceVATIncluded", "TermsOfDelivery", "TermsOfPayment", "Type",
-    "VATNumber", "VATType", "VisitingAddress", "VisitingCity", "VisitingCountry", "VisitingCountryCode",
-    "VisitingZipCode", "WWW", "WayOfDelivery", "YourReference", "ZipCode",
-})
+INVOICE_READ_ONLY = frozenset(
+    {
+        "@url",
+        "@urlTaxReductionList",
+        "AccountingMethod",
+        "AdministrationFeeVAT",
+        "Balance",
+        "BasisTaxReduction",
+        "Booked",
+        "Cancelled",
+        "ContractReference",
+        "ContributionPercent",
+        "ContributionValue",
+        "Credit",
+        "FinalPayDate",
+        "FreightVAT",
+        "Gross",
+        "HouseWork",
+        "InvoicePeriodEnd",
+        "InvoicePeriodReference",
+        "InvoicePeriodStart",
+        "InvoiceReference",
+        "LastRemindDate",
+        "Net",
+        "NoxFinans",
+        "OfferReference",
+        "OrderReference",
+        "OrganisationNumber",
+        "Reminders",
+        "RoundOff",
+        "Sent",
+        "TaxReduction",
+        "TimeBasisReference",
+        "Total",
+        "TotalToPay",
+        "TotalVAT",
+        "VoucherNumber",
+        "VoucherSeries",
+        "VoucherYear",
+        "WarehouseReady",
+    }
+)
+INVOICE_WRITABLE = frozenset(
+    {
+        "AdministrationFee",
+        "Address1",
+        "Address2",
+        "City",
+        "Comments",
+        "CostCenter",
+        "Country",
+        "CreditInvoiceReference",
+        "Currency",
+        "CurrencyRate",
+        "CurrencyUnit",
+        "CustomerName",
+        "CustomerNumber",
+        "DeliveryAddress1",
+        "DeliveryAddress2",
+        "DeliveryCity",
+        "DeliveryCountry",
+        "DeliveryDate",
+        "DeliveryName",
+        "DeliveryZipCode",
+        "DocumentNumber",
+        "DueDate",
+        "EDIInformation",
+        "EUQuarterlyReport",
+        "EmailInformation",
+        "ExternalInvoiceReference1",
+        "ExternalInvoiceReference2",
+        "Freight",
+        "InvoiceDate",
+        "InvoiceRows",
+        "InvoiceType",
+        "Labels",
+        "Language",
+        "NotCompleted",
+        "OCR",
+        "OurReference",
+        "OutboundDate",
+        "PaymentWay",
+        "Phone1",
+        "Phone2",
+        "PriceList",
+        "PrintTemplate",
+        "Project",
+        "Remarks",
+        "TaxReductionType",
+        "TermsOfDelivery",
+        "TermsOfPayment",
+        "VATIncluded",
+        "WayOfDelivery",
+        "YourOrderNumber",
+        "YourReference",
+        "ZipCode",
+    }
+)
+INVOICE_ROW_READ_ONLY = frozenset(
+    {"ContributionPercent", "ContributionValue", "PriceExcludingVAT", "Total", "TotalExcludingVAT"}
+)
+INVOICE_ROW_WRITABLE = frozenset(
+    {
+        "AccountNumber",
+        "ArticleNumber",
+        "Cost",
+        "CostCenter",
+        "DeliveredQuantity",
+        "Description",
+        "Discount",
+        "DiscountType",
+        "HouseWork",
+        "HouseWorkHoursToReport",
+        "HouseWorkType",
+        "Price",
+        "Project",
+        "RowId",
+        "StockPointCode",
+        "Unit",
+        "VAT",
+        "VATCode",
+    }
+)
+CUSTOMER_WRITABLE = frozenset(
+    {
+        "Active",
+        "Address1",
+        "Address2",
+        "City",
+        "Comments",
+        "CostCenter",
+        "Country",
+        "CountryCode",
+        "Currency",
+        "CustomerNumber",
+        "DefaultDeliveryTypes",
+        "DefaultTemplates",
+        "DeliveryAddress1",
+        "DeliveryAddress2",
+        "DeliveryCity",
+        "DeliveryCountry",
+        "DeliveryCountryCode",
+        "DeliveryFax",
+        "DeliveryName",
+        "DeliveryPhone1",
+        "DeliveryPhone2",
+        "DeliveryZipCode",
+        "Email",
+        "EmailInvoice",
+        "EmailInvoiceBCC",
+        "EmailInvoiceCC",
+        "EmailOffer",
+        "EmailOfferBCC",
+        "EmailOfferCC",
+        "EmailOrder",
+        "EmailOrderBCC",
+        "EmailOrderCC",
+        "ExternalReference",
+        "Fax",
+        "GLN",
+        "GLNDelivery",
+        "InvoiceAdministrationFee",
+        "InvoiceDiscount",
+        "InvoiceFreight",
+        "InvoiceRemark",
+        "Name",
+        "OrganisationNumber",
+        "OurReference",
+        "Phone1",
+        "Phone2",
+        "PriceList",
+        "Project",
+        "SalesAccount",
+        "ShowPriceVATIncluded",
+        "TermsOfDelivery",
+        "TermsOfPayment",
+        "Type",
+        "VATNumber",
+        "VATType",
+        "VisitingAddress",
+        "VisitingCity",
+        "VisitingCountry",
+        "VisitingCountryCode",
+        "VisitingZipCode",
+        "WWW",
+        "WayOfDelivery",
+        "YourReference",
+        "ZipCode",
+    }
+)
 CUSTOMER_READ_ONLY = frozenset({"@url"})
-ARTICLE_WRITABLE = frozenset({
-    "Active", "ArticleNumber", "Bulky", "ConstructionAccount", "CostCalculationMethod", "DefaultStockLocation",
-    "DefaultStockPoint", "Depth", "Description", "DirectCost", "EAN", "EUAccount", "EUVATAccount", "Expired",
-    "ExportAccount", "FreightCost", "Height", "Housework", "HouseworkType", "Manufacturer",
-    "ManufacturerArticleNumber", "Note", "OtherCost", "PurchaseAccount", "PurchasePrice", "QuantityInStock",
-    "ReservedQuantity", "SalesAccount", "SalesPrice", "StockAccount", "StockChangeAccount", "StockGoods",
-    "StockPlace", "StockValue", "StockWarning", "SupplierName", "SupplierNumber", "Type", "Unit", "VAT",
-    "WebshopArticle", "Weight", "Width",
-})
+ARTICLE_WRITABLE = frozenset(
+    {
+        "Active",
+        "ArticleNumber",
+        "Bulky",
+        "ConstructionAccount",
+        "CostCalculationMethod",
+        "DefaultStockLocation",
+        "DefaultStockPoint",
+        "Depth",
+        "Description",
+        "DirectCost",
+        "EAN",
+        "EUAccount",
+        "EUVATAccount",
+        "Expired",
+        "ExportAccount",
+        "FreightCost",
+        "Height",
+        "Housework",
+        "HouseworkType",
+        "Manufacturer",
+        "ManufacturerArticleNumber",
+        "Note",
+        "OtherCost",
+        "PurchaseAccount",
+        "PurchasePrice",
+        "QuantityInStock",
+        "ReservedQuantity",
+        "SalesAccount",
+        "SalesPrice",
+        "StockAccount",
+        "StockChangeAccount",
+        "StockGoods",
+        "StockPlace",
+        "StockValue",
+        "StockWarning",
+        "SupplierName",
+        "SupplierNumber",
+        "Type",
+        "Unit",
+        "VAT",
+        "WebshopArticle",
+        "Weight",
+        "Width",
+    }
+)
 PRICE_LIST_WRITABLE = frozenset({"Code", "Comments", "Description", "PreSelected"})
 PRICE_LIST_READ_ONLY = frozenset({"@url"})
 # Date is in the payload schema, but the simulator stamps it itself (the time of the change).
@@ -179,34 +377,90 @@ PRICE_READ_ONLY = frozenset({"@url", "Date"})
 # The spec lists DisposableQuantity as writable, but it is derived (in stock − reserved); writes are ignored.
 ARTICLE_READ_ONLY = frozenset({"@url", "CommodityCode", "DisposableQuantity"})
 
-BOOLEAN_FIELDS = frozenset({"Active", "Bulky", "EUQuarterlyReport", "Expired", "Housework", "HouseWork",
-                            "NotCompleted", "PreSelected", "ShowPriceVATIncluded", "StockGoods", "VATIncluded",
-                            "WebshopArticle"})
+BOOLEAN_FIELDS = frozenset(
+    {
+        "Active",
+        "Bulky",
+        "EUQuarterlyReport",
+        "Expired",
+        "Housework",
+        "HouseWork",
+        "NotCompleted",
+        "PreSelected",
+        "ShowPriceVATIncluded",
+        "StockGoods",
+        "VATIncluded",
+        "WebshopArticle",
+    }
+)
 # List items give these article fields as strings (a documented quirk of the list schema).
-ARTICLE_LIST_TEXT_FIELDS = ("DisposableQuantity", "PurchasePrice", "ReservedQuantity", "SalesPrice", "StockValue",
-                            "VAT")
+ARTICLE_LIST_TEXT_FIELDS = (
+    "DisposableQuantity",
+    "PurchasePrice",
+    "ReservedQuantity",
+    "SalesPrice",
+    "StockValue",
+    "VAT",
+)
 
-CUSTOMER_SEARCH = {"customernumber": "CustomerNumber", "name": "Name", "email": "Email",
-                   "organisationnumber": "OrganisationNumber", "zipcode": "ZipCode", "city": "City",
-                   "phone": "Phone1", "gln": "GLN", "glndelivery": "GLNDelivery"}
-ARTICLE_SEARCH = {"articlenumber": "ArticleNumber", "description": "Description", "ean": "EAN",
-                  "suppliernumber": "SupplierNumber", "manufacturer": "Manufacturer",
-                  "manufacturerarticlenumber": "ManufacturerArticleNumber"}
-INVOICE_SEARCH = {"customernumber": "CustomerNumber", "customername": "CustomerName",
-                  "documentnumber": "DocumentNumber", "ocr": "OCR", "yourreference": "YourReference",
-                  "ourreference": "OurReference", "yourordernumber": "YourOrderNumber",
-                  "externalinvoicereference1": "ExternalInvoiceReference1",
-                  "externalinvoicereference2": "ExternalInvoiceReference2", "currency": "Currency",
-                  "costcenter": "CostCenter", "project": "Project"}
+CUSTOMER_SEARCH = {
+    "customernumber": "CustomerNumber",
+    "name": "Name",
+    "email": "Email",
+    "organisationnumber": "OrganisationNumber",
+    "zipcode": "ZipCode",
+    "city": "City",
+    "phone": "Phone1",
+    "gln": "GLN",
+    "glndelivery": "GLNDelivery",
+}
+ARTICLE_SEARCH = {
+    "articlenumber": "ArticleNumber",
+    "description": "Description",
+    "ean": "EAN",
+    "suppliernumber": "SupplierNumber",
+    "manufacturer": "Manufacturer",
+    "manufacturerarticlenumber": "ManufacturerArticleNumber",
+}
+INVOICE_SEARCH = {
+    "customernumber": "CustomerNumber",
+    "customername": "CustomerName",
+    "documentnumber": "DocumentNumber",
+    "ocr": "OCR",
+    "yourreference": "YourReference",
+    "ourreference": "OurReference",
+    "yourordernumber": "YourOrderNumber",
+    "externalinvoicereference1": "ExternalInvoiceReference1",
+    "externalinvoicereference2": "ExternalInvoiceReference2",
+    "currency": "Currency",
+    "costcenter": "CostCenter",
+    "project": "Project",
+}
 CUSTOMER_SORT = {"customernumber": "CustomerNumber", "name": "Name"}
-ARTICLE_SORT = {"articlenumber": "ArticleNumber", "quantityinstock": "QuantityInStock",
-                "reservedquantity": "ReservedQuantity", "stockvalue": "StockValue"}
-INVOICE_SORT = {"customername": "CustomerName", "customernumber": "CustomerNumber",
-                "documentnumber": "DocumentNumber", "invoicedate": "InvoiceDate", "ocr": "OCR", "total": "Total"}
+ARTICLE_SORT = {
+    "articlenumber": "ArticleNumber",
+    "quantityinstock": "QuantityInStock",
+    "reservedquantity": "ReservedQuantity",
+    "stockvalue": "StockValue",
+}
+INVOICE_SORT = {
+    "customername": "CustomerName",
+    "customernumber": "CustomerNumber",
+    "documentnumber": "DocumentNumber",
+    "invoicedate": "InvoiceDate",
+    "ocr": "OCR",
+    "total": "Total",
+}
 
-SCOPE_OF_RESOURCE = {"customers": "customer", "articles": "article", "invoices": "invoice",
-                     "companyinformation": "companyinformation", "settings": "settings", "pricelists": "price",
-                     "prices": "price"}
+SCOPE_OF_RESOURCE = {
+    "customers": "customer",
+    "articles": "article",
+    "invoices": "invoice",
+    "companyinformation": "companyinformation",
+    "settings": "settings",
+    "pricelists": "price",
+    "prices": "price",
+}
 
 # A small BAS chart: enough for webshop sales, freight, fees and payments.
 BAS_ACCOUNTS: dict[int, str] = {
@@ -231,11 +485,17 @@ BAS_ACCOUNTS: dict[int, str] = {
     6570: "Bankkostnader",
 }
 SALES_ACCOUNT_BY_VAT = {25: 3001, 12: 3002, 6: 3003, 0: 3004}
-CURRENCY_RATES: dict[str, Decimal] = {"SEK": Decimal("1"), "EUR": Decimal("11.45"), "NOK": Decimal("0.98"),
-                                      "DKK": Decimal("1.54"), "USD": Decimal("10.52")}
+CURRENCY_RATES: dict[str, Decimal] = {
+    "SEK": Decimal("1"),
+    "EUR": Decimal("11.45"),
+    "NOK": Decimal("0.98"),
+    "DKK": Decimal("1.54"),
+    "USD": Decimal("10.52"),
+}
 
 
 # -- small helpers ---------------------------------------------------------------------
+
 
 def round_ore(value: Decimal) -> Decimal:
     """Round to öre (2 decimals), half up, as Fortnox does."""
@@ -251,8 +511,9 @@ def to_decimal(value: Any, field_name: str = "") -> Decimal:
     try:
         number = Decimal(str(value).strip().replace(",", ".").replace(" ", ""))
     except InvalidOperation:
-        raise ApiError(400, f"Värdet måste vara numeriskt ({value}){' i ' + field_name if field_name else ''}",
-                       Code.NOT_NUMERIC) from None
+        raise ApiError(
+            400, f"Värdet måste vara numeriskt ({value}){' i ' + field_name if field_name else ''}", Code.NOT_NUMERIC
+        ) from None
     if not number.is_finite():
         raise ApiError(400, f"Värdet måste vara numeriskt ({value})", Code.NOT_NUMERIC)
     return number
@@ -334,8 +595,15 @@ class FortnoxSimulator(Simulator):
 
     name = "fortnox"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tenant_id: int = 123456,
-                 company_name: str = "Demo Shop AB", organisation_number: str = "559000-1234") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tenant_id: int = 123456,
+        company_name: str = "Demo Shop AB",
+        organisation_number: str = "559000-1234",
+    ) -> None:
         super().__init__(host, port)
         self.tenant_id = tenant_id
         self.company_name = company_name
@@ -389,8 +657,13 @@ class FortnoxSimulator(Simulator):
         self.modified_at: dict[tuple[str, str], datetime] = {}  # (resource, number) → local time of last change
         self.reserved_customer_numbers: set[str] = set()  # deleted numbers stay taken
         self.price_lists: dict[str, dict[str, Any]] = {
-            DEFAULT_PRICE_LIST: {"Code": DEFAULT_PRICE_LIST, "Description": "Standard", "Comments": "",
-                                 "PreSelected": True}}
+            DEFAULT_PRICE_LIST: {
+                "Code": DEFAULT_PRICE_LIST,
+                "Description": "Standard",
+                "Comments": "",
+                "PreSelected": True,
+            }
+        }
         # price list → article number → FromQuantity → price. Generated articles that are not
         # materialised have only their price-list-A price, computed on demand.
         self.prices: dict[str, dict[str, dict[Decimal, PriceEntry]]] = {DEFAULT_PRICE_LIST: {}}
@@ -435,12 +708,23 @@ class FortnoxSimulator(Simulator):
             if redirect_uri:
                 self.client_redirect_uris[client_id] = redirect_uri
 
-    def issue_tokens(self, client_id: str = DEFAULT_CLIENT_ID, *, tenant_id: int | None = None,
-                     scope: str = DEFAULT_SCOPE, refresh: bool = True) -> dict[str, Any]:
+    def issue_tokens(
+        self,
+        client_id: str = DEFAULT_CLIENT_ID,
+        *,
+        tenant_id: int | None = None,
+        scope: str = DEFAULT_SCOPE,
+        refresh: bool = True,
+    ) -> dict[str, Any]:
         """Issue a token pair directly (seeding a connector without the consent flow)."""
         with self.lock:
-            return self._issue(client_id, self.tenant_id if tenant_id is None else tenant_id, scope,
-                               grant_type="seed", with_refresh=refresh)
+            return self._issue(
+                client_id,
+                self.tenant_id if tenant_id is None else tenant_id,
+                scope,
+                grant_type="seed",
+                with_refresh=refresh,
+            )
 
     def expire_access_tokens(self, token: str | None = None) -> None:
         """Make one (or every) access token expired: the next call with it gets 401."""
@@ -461,13 +745,28 @@ class FortnoxSimulator(Simulator):
         with self.lock:
             return self._create_customer({"Name": name, **fields})
 
-    def add_article(self, article_number: str, description: str, *, sales_price: Any = 0, vat: int = 25,
-                    quantity_in_stock: Any = 0, **fields: Any) -> dict[str, Any]:
+    def add_article(
+        self,
+        article_number: str,
+        description: str,
+        *,
+        sales_price: Any = 0,
+        vat: int = 25,
+        quantity_in_stock: Any = 0,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """Create an article as POST /3/articles would; returns the stored record."""
         with self.lock:
-            return self._create_article({"ArticleNumber": article_number, "Description": description,
-                                         "SalesPrice": sales_price, "VAT": vat,
-                                         "QuantityInStock": quantity_in_stock, **fields})
+            return self._create_article(
+                {
+                    "ArticleNumber": article_number,
+                    "Description": description,
+                    "SalesPrice": sales_price,
+                    "VAT": vat,
+                    "QuantityInStock": quantity_in_stock,
+                    **fields,
+                }
+            )
 
     def seed_articles(self, articles: Iterable[dict[str, Any]]) -> None:
         """Create (or update) articles given with Fortnox field names."""
@@ -479,8 +778,9 @@ class FortnoxSimulator(Simulator):
                 else:
                     self._create_article(dict(article))
 
-    def set_stock(self, article_number: str, in_stock: Any, *, reserved: Any = 0,
-                  stock_point: str = DEFAULT_STOCK_POINT) -> dict[str, Any]:
+    def set_stock(
+        self, article_number: str, in_stock: Any, *, reserved: Any = 0, stock_point: str = DEFAULT_STOCK_POINT
+    ) -> dict[str, Any]:
         """Set one article's balance at one stock point (created if unknown); returns the article.
 
         The article's QuantityInStock/ReservedQuantity/DisposableQuantity become the sums over
@@ -501,8 +801,9 @@ class FortnoxSimulator(Simulator):
         with self.lock:
             code = self._price_list_or_404(price_list)["Code"]
             number_ = self._article_number_or_404(str(article_number))
-            entry = self._write_price(code, number_, to_decimal(from_quantity, "FromQuantity"),
-                                      price=to_decimal(price, "Price"))
+            entry = self._write_price(
+                code, number_, to_decimal(from_quantity, "FromQuantity"), price=to_decimal(price, "Price")
+            )
             return self._price_body(code, number_, to_decimal(from_quantity), entry)
 
     def deactivate_article(self, article_number: str) -> dict[str, Any]:
@@ -516,8 +817,9 @@ class FortnoxSimulator(Simulator):
         with self.lock:
             return self._add_stock_point(code, name or code, active=active)
 
-    def seed_generated(self, count: int, *, prefix: str = "G", start: int = 1,
-                       stock_point: str = DEFAULT_STOCK_POINT, seed: int = 1) -> dict[str, Any]:
+    def seed_generated(
+        self, count: int, *, prefix: str = "G", start: int = 1, stock_point: str = DEFAULT_STOCK_POINT, seed: int = 1
+    ) -> dict[str, Any]:
         """Add `count` generated articles prefix + zero-padded number (start, start + 1, ...).
 
         Nothing is stored: article i is computed from i and `seed` when read. They all share
@@ -527,16 +829,18 @@ class FortnoxSimulator(Simulator):
         an already stored article with a number in the range wins over the generated one.
         """
         with self.lock:
-            segment = Segment(prefix=prefix, start=start, count=int(count), seed=seed, stock_point=stock_point,
-                              modified=self.clock())
+            segment = Segment(
+                prefix=prefix, start=start, count=int(count), seed=seed, stock_point=stock_point, modified=self.clock()
+            )
             first, last = segment.number(0), segment.number(segment.count - 1)
             # Keys are computed without parsing; make sure they agree with the list order.
             if segment.key(0) != natural_key(first) or segment.key(segment.count - 1) != natural_key(last):
                 raise ValueError(f"prefix {prefix!r} does not give ordered article numbers")
             for other in self.segments:
                 if not (segment.key(segment.count - 1) < other.key(0) or other.key(other.count - 1) < segment.key(0)):
-                    raise ValueError(f"{first}..{last} overlaps the generated {other.number(0)}.."
-                                     f"{other.number(other.count - 1)}")
+                    raise ValueError(
+                        f"{first}..{last} overlaps the generated {other.number(0)}..{other.number(other.count - 1)}"
+                    )
             for number_ in self.articles:
                 index = segment.index_of(number_)
                 if index is not None:
@@ -544,8 +848,13 @@ class FortnoxSimulator(Simulator):
             if stock_point not in self.stock_points:
                 self._add_stock_point(stock_point, stock_point)
             self.segments.append(segment)
-            return {"prefix": prefix, "first": first, "last": last, "count": segment.count,
-                    "modified": segment.modified.isoformat(sep=" ")}
+            return {
+                "prefix": prefix,
+                "first": first,
+                "last": last,
+                "count": segment.count,
+                "modified": segment.modified.isoformat(sep=" "),
+            }
 
     def seed_generated_customers(self, count: int, *, companies_share: float = 0.3, seed: int = 1) -> list[str]:
         """Create `count` customers (private and COMPANY, some inactive), numbered after the
@@ -574,8 +883,11 @@ class FortnoxSimulator(Simulator):
     def calls(self, method: str | None = None, path_prefix: str = "") -> list[tuple[float, str, str]]:
         """Requests seen, optionally only one method and/or under a path prefix."""
         with self.lock:
-            return [c for c in self.requests_seen
-                    if (method is None or c[1] == method.upper()) and c[2].startswith(path_prefix)]
+            return [
+                c
+                for c in self.requests_seen
+                if (method is None or c[1] == method.upper()) and c[2].startswith(path_prefix)
+            ]
 
     def state_summary(self) -> dict[str, Any]:
         with self.lock:
@@ -604,9 +916,13 @@ class FortnoxSimulator(Simulator):
     def error_response(self, status: int, message: str, code: int | None = None) -> Response:
         """Fortnox's ErrorInformation body; lowercase keys as the docs show, capitalised on request."""
         if code is None:
-            code = {401: Code.INVALID_LOGIN, 403: Code.NO_SCOPE_ACCESS, 404: Code.NOT_FOUND, 405: Code.NOT_FOUND,
-                    429: Code.RATE_LIMITED}.get(
-                status, Code.SYSTEM_EXCEPTION if status >= 500 else Code.INVALID_PARAMETER)
+            code = {
+                401: Code.INVALID_LOGIN,
+                403: Code.NO_SCOPE_ACCESS,
+                404: Code.NOT_FOUND,
+                405: Code.NOT_FOUND,
+                429: Code.RATE_LIMITED,
+            }.get(status, Code.SYSTEM_EXCEPTION if status >= 500 else Code.INVALID_PARAMETER)
         keys = ("Error", "Message", "Code") if self.capitalised_errors else ("error", "message", "code")
         return Response(status=status, body={"ErrorInformation": dict(zip(keys, (1, message, code)))})
 
@@ -633,8 +949,12 @@ class FortnoxSimulator(Simulator):
 
         header = request.header("authorization")
         if not header.lower().startswith("bearer ") or not header[7:].strip():
-            return fail(401, "Kan inte logga in, access-token eller client-secret saknas (2).", Code.LOGIN_MISSING,
-                        "unauthorized")
+            return fail(
+                401,
+                "Kan inte logga in, access-token eller client-secret saknas (2).",
+                Code.LOGIN_MISSING,
+                "unauthorized",
+            )
         token = header[7:].strip()
         with self.lock:
             grant = self.access_tokens.get(token)
@@ -678,8 +998,11 @@ class FortnoxSimulator(Simulator):
         self.route("POST", r"/3/invoices", self._committed_late(self._held(api(self._post_invoice))))
         self.route("GET", r"/3/invoices/(?P<number>[^/]+)", api(self._get_invoice))
         self.route("PUT", r"/3/invoices/(?P<number>[^/]+)", api(self._put_invoice))
-        self.route("PUT", r"/3/invoices/(?P<number>[^/]+)/(?P<action>bookkeep|cancel|credit|externalprint)",
-                   api(self._invoice_action))
+        self.route(
+            "PUT",
+            r"/3/invoices/(?P<number>[^/]+)/(?P<action>bookkeep|cancel|credit|externalprint)",
+            api(self._invoice_action),
+        )
         self.route("GET", r"/3/pricelists", api(self._list_price_lists))
         self.route("POST", r"/3/pricelists", api(self._post_price_list))
         self.route("GET", r"/3/pricelists/(?P<code>[^/]+)", api(self._get_price_list))
@@ -690,12 +1013,17 @@ class FortnoxSimulator(Simulator):
         self.route("GET", r"/3/prices/sublist/(?P<price_list>[^/]+)/(?P<article>[^/]+)", api(self._article_sublist))
         self.route("GET", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)", api(self._get_price))
         self.route("PUT", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)", api(self._put_price))
-        self.route("GET", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)",
-                   api(self._get_price))
-        self.route("PUT", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)",
-                   api(self._put_price))
-        self.route("DELETE", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)",
-                   api(self._delete_price))
+        self.route(
+            "GET", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)", api(self._get_price)
+        )
+        self.route(
+            "PUT", r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)", api(self._put_price)
+        )
+        self.route(
+            "DELETE",
+            r"/3/prices/(?P<price_list>[^/]+)/(?P<article>[^/]+)/(?P<from_quantity>[^/]+)",
+            api(self._delete_price),
+        )
         warehouse = self._warehouse_api
         self.route("GET", r"/api/warehouse/status-v1/stockbalance", warehouse(self._stock_balance))
         self.route("GET", r"/api/warehouse/stockpoints-v1", warehouse(self._list_stock_points))
@@ -713,15 +1041,18 @@ class FortnoxSimulator(Simulator):
 
     def _held(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Delay successful answers by `hold_after_create` seconds, outside the state lock."""
+
         def wrapped(request: Request) -> Response:
             response = handler(request)
             if response.status < 300 and self.hold_after_create:
                 time.sleep(self.hold_after_create)
             return response
+
         return wrapped
 
     def _committed_late(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Hold an invoice POST `commit_late` seconds before it is handled (committed), outside the lock."""
+
         def wrapped(request: Request) -> Response:
             with self.lock:
                 delay = self.commit_late
@@ -734,10 +1065,12 @@ class FortnoxSimulator(Simulator):
             if delay:
                 time.sleep(delay)
             return handler(request)
+
         return wrapped
 
     def _token_held(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Delay successful token answers by `hold_token_answer` seconds, after the grant was made."""
+
         def wrapped(request: Request) -> Response:
             response = handler(request)
             if response.status >= 300:
@@ -751,10 +1084,12 @@ class FortnoxSimulator(Simulator):
             if delay:
                 time.sleep(delay)
             return response
+
         return wrapped
 
     def _api(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Run a handler under the state lock and turn ApiError into an ErrorInformation answer."""
+
         def wrapped(request: Request) -> Response:
             request.params = {key: unquote(value) for key, value in request.params.items()}
             try:
@@ -762,10 +1097,12 @@ class FortnoxSimulator(Simulator):
                     return handler(request)
             except ApiError as exc:
                 return self.error_response(exc.status, exc.message, exc.code)
+
         return wrapped
 
     def _warehouse_api(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
         """Like `_api`, with the warehouse module's error body (also for the ApiErrors of shared helpers)."""
+
         def wrapped(request: Request) -> Response:
             request.params = {key: unquote(value) for key, value in request.params.items()}
             try:
@@ -774,8 +1111,10 @@ class FortnoxSimulator(Simulator):
             except WarehouseError as exc:
                 return self.warehouse_error_response(exc.status, exc.error, exc.message)
             except ApiError as exc:
-                return self.warehouse_error_response(exc.status, "badrequest" if exc.status == 400 else "error",
-                                                     exc.message)
+                return self.warehouse_error_response(
+                    exc.status, "badrequest" if exc.status == 400 else "error", exc.message
+                )
+
         return wrapped
 
     # -- OAuth ---------------------------------------------------------------------------------
@@ -796,8 +1135,11 @@ class FortnoxSimulator(Simulator):
             return self._page(400, "Ogiltig begäran", "redirect_uri saknas eller matchar inte appens inställning.")
         code = secrets.token_urlsafe(24)
         self.auth_codes[code] = AuthCode(
-            client_id=client_id, redirect_uri=query.get("redirect_uri"), scope=query["scope"],
-            tenant_id=self.tenant_id, expires_at=time.time() + AUTH_CODE_SECONDS,
+            client_id=client_id,
+            redirect_uri=query.get("redirect_uri"),
+            scope=query["scope"],
+            tenant_id=self.tenant_id,
+            expires_at=time.time() + AUTH_CODE_SECONDS,
             service_account=query.get("account_type") == "service",
         )
         parts = urlsplit(redirect_uri)
@@ -817,8 +1159,9 @@ class FortnoxSimulator(Simulator):
             if code is None or code.used or code.expires_at <= time.time() or code.client_id != client_id:
                 return self._oauth_error(400, "invalid_grant", "The authorization code is invalid, expired or used.")
             if code.redirect_uri is not None and form.get("redirect_uri") != code.redirect_uri:
-                return self._oauth_error(400, "invalid_grant",
-                                         "The redirect_uri does not match the authorization request.")
+                return self._oauth_error(
+                    400, "invalid_grant", "The redirect_uri does not match the authorization request."
+                )
             code.used = True
             if code.service_account:
                 self.service_consents.add(client_id)
@@ -841,8 +1184,9 @@ class FortnoxSimulator(Simulator):
             if self.require_service_consent and client_id not in self.service_consents:
                 return self._oauth_error(400, "invalid_grant", "No service account consent for this client.")
             scope = form.get("scope") or DEFAULT_SCOPE
-            return Response(body=self._issue(client_id, self.tenant_id, scope, grant_type=grant_type,
-                                             with_refresh=False))
+            return Response(
+                body=self._issue(client_id, self.tenant_id, scope, grant_type=grant_type, with_refresh=False)
+            )
         return self._oauth_error(400, "unsupported_grant_type", f"Grant type {grant_type!r} is not supported.")
 
     def _client_from_basic(self, header: str) -> str | None:
@@ -854,22 +1198,34 @@ class FortnoxSimulator(Simulator):
             return None
         return client_id if self.clients.get(client_id) == secret and secret else None
 
-    def _issue(self, client_id: str, tenant_id: int, scope: str, *, grant_type: str,
-               with_refresh: bool = True) -> dict[str, Any]:
+    def _issue(
+        self, client_id: str, tenant_id: int, scope: str, *, grant_type: str, with_refresh: bool = True
+    ) -> dict[str, Any]:
         now = time.time()
-        access = self._jwt({"iss": "fortnox-simulator", "sub": client_id, "clientId": client_id,
-                            "tenantId": tenant_id, "scope": scope.split(), "iat": int(now),
-                            "exp": int(now) + ACCESS_TOKEN_SECONDS, "jti": secrets.token_hex(8)})
-        self.access_tokens[access] = AccessGrant(client_id, tenant_id, frozenset(scope.split()),
-                                                 now + ACCESS_TOKEN_SECONDS)
+        access = self._jwt(
+            {
+                "iss": "fortnox-simulator",
+                "sub": client_id,
+                "clientId": client_id,
+                "tenantId": tenant_id,
+                "scope": scope.split(),
+                "iat": int(now),
+                "exp": int(now) + ACCESS_TOKEN_SECONDS,
+                "jti": secrets.token_hex(8),
+            }
+        )
+        self.access_tokens[access] = AccessGrant(
+            client_id, tenant_id, frozenset(scope.split()), now + ACCESS_TOKEN_SECONDS
+        )
         body: dict[str, Any] = {"access_token": access}
         if with_refresh:
             refresh = secrets.token_urlsafe(32)
             self.refresh_tokens[refresh] = RefreshGrant(client_id, tenant_id, scope, now + REFRESH_TOKEN_SECONDS)
             body["refresh_token"] = refresh
         body.update({"scope": scope, "expires_in": ACCESS_TOKEN_SECONDS, "token_type": "bearer"})
-        self.issued_tokens.append({"grant_type": grant_type, "client_id": client_id, "tenant_id": tenant_id,
-                                   "issued_at": now, **body})
+        self.issued_tokens.append(
+            {"grant_type": grant_type, "client_id": client_id, "tenant_id": tenant_id, "issued_at": now, **body}
+        )
         return body
 
     @staticmethod
@@ -890,8 +1246,7 @@ class FortnoxSimulator(Simulator):
 
     # -- request bodies and lists ---------------------------------------------------------------
     @staticmethod
-    def _payload(request: Request, wrapper: str, writable: frozenset[str],
-                 read_only: frozenset[str]) -> dict[str, Any]:
+    def _payload(request: Request, wrapper: str, writable: frozenset[str], read_only: frozenset[str]) -> dict[str, Any]:
         """The object inside `{"<Wrapper>": {...}}`, with read-only fields dropped."""
         if not request.body.strip():
             raise ApiError(400, "Ingen eller felaktig typ av data.", Code.EMPTY_BODY)
@@ -921,8 +1276,16 @@ class FortnoxSimulator(Simulator):
                 data[key] = str(value).lower() == "true"
         return {k: v for k, v in data.items() if k in writable}
 
-    def _list(self, request: Request, resource: str, records: list[dict[str, Any]], *,
-              search: dict[str, str], sort: dict[str, str], key_field: str) -> tuple[list[dict[str, Any]], dict]:
+    def _list(
+        self,
+        request: Request,
+        resource: str,
+        records: list[dict[str, Any]],
+        *,
+        search: dict[str, str],
+        sort: dict[str, str],
+        key_field: str,
+    ) -> tuple[list[dict[str, Any]], dict]:
         """Search (case-insensitive substrings), lastmodified, sort and page a list."""
         query = request.query
         # Several search parameters are combined (AND); the real API is documented to honour
@@ -945,9 +1308,12 @@ class FortnoxSimulator(Simulator):
         offset = self._int_param(query, "offset", 0, minimum=0)
         # Whether offset combines with page is undocumented: here it skips records before paging.
         start = offset + (page - 1) * limit
-        meta = {"@TotalResources": len(records), "@TotalPages": math.ceil(max(len(records) - offset, 0) / limit),
-                "@CurrentPage": page}
-        return records[start:start + limit], meta
+        meta = {
+            "@TotalResources": len(records),
+            "@TotalPages": math.ceil(max(len(records) - offset, 0) / limit),
+            "@CurrentPage": page,
+        }
+        return records[start : start + limit], meta
 
     @staticmethod
     def _int_param(query: dict[str, str], name: str, default: int, *, minimum: int) -> int:
@@ -985,25 +1351,60 @@ class FortnoxSimulator(Simulator):
 
     # -- company ---------------------------------------------------------------------------------
     def _company_information(self, request: Request) -> Response:
-        return Response(body={"CompanyInformation": {
-            "Address": "Storgatan 1", "City": "Stockholm", "CompanyName": self.company_name, "CountryCode": "SE",
-            "DatabaseNumber": self.tenant_id, "OrganizationNumber": self.organisation_number,
-            "VisitAddress": "Storgatan 1", "VisitCity": "Stockholm", "VisitCountryCode": "SE",
-            "VisitZipCode": "111 22", "ZipCode": "111 22",
-        }})
+        return Response(
+            body={
+                "CompanyInformation": {
+                    "Address": "Storgatan 1",
+                    "City": "Stockholm",
+                    "CompanyName": self.company_name,
+                    "CountryCode": "SE",
+                    "DatabaseNumber": self.tenant_id,
+                    "OrganizationNumber": self.organisation_number,
+                    "VisitAddress": "Storgatan 1",
+                    "VisitCity": "Stockholm",
+                    "VisitCountryCode": "SE",
+                    "VisitZipCode": "111 22",
+                    "ZipCode": "111 22",
+                }
+            }
+        )
 
     def _company_settings(self, request: Request) -> Response:
-        return Response(body={"CompanySettings": {
-            "Address": "Storgatan 1", "BG": "123-4567", "BIC": "ESSESESS", "BranchCode": "", "City": "Stockholm",
-            "ContactFirstName": "Anna", "ContactLastName": "Berg", "Country": "Sverige", "CountryCode": "SE",
-            "DatabaseNumber": str(self.tenant_id), "Domicile": "Stockholm", "Email": "ekonomi@example.se",
-            "Fax": "", "IBAN": "SE4550000000058398257466", "Name": self.company_name,
-            "OrganizationNumber": self.organisation_number, "PG": "", "Phone1": "08-123 456 00", "Phone2": "",
-            "TaxEnabled": True, "VATNumber": "SE" + self.organisation_number.replace("-", "") + "01",
-            "VisitAddress": "Storgatan 1", "VisitCity": "Stockholm", "VisitCountry": "Sverige",
-            "VisitCountryCode": "SE", "VisitName": self.company_name, "VisitZipCode": "111 22",
-            "WWW": "https://www.example.se", "ZipCode": "111 22",
-        }})
+        return Response(
+            body={
+                "CompanySettings": {
+                    "Address": "Storgatan 1",
+                    "BG": "123-4567",
+                    "BIC": "ESSESESS",
+                    "BranchCode": "",
+                    "City": "Stockholm",
+                    "ContactFirstName": "Anna",
+                    "ContactLastName": "Berg",
+                    "Country": "Sverige",
+                    "CountryCode": "SE",
+                    "DatabaseNumber": str(self.tenant_id),
+                    "Domicile": "Stockholm",
+                    "Email": "ekonomi@example.se",
+                    "Fax": "",
+                    "IBAN": "SE4550000000058398257466",
+                    "Name": self.company_name,
+                    "OrganizationNumber": self.organisation_number,
+                    "PG": "",
+                    "Phone1": "08-123 456 00",
+                    "Phone2": "",
+                    "TaxEnabled": True,
+                    "VATNumber": "SE" + self.organisation_number.replace("-", "") + "01",
+                    "VisitAddress": "Storgatan 1",
+                    "VisitCity": "Stockholm",
+                    "VisitCountry": "Sverige",
+                    "VisitCountryCode": "SE",
+                    "VisitName": self.company_name,
+                    "VisitZipCode": "111 22",
+                    "WWW": "https://www.example.se",
+                    "ZipCode": "111 22",
+                }
+            }
+        )
 
     # -- customers --------------------------------------------------------------------------------
     def _customer(self, number_: str) -> dict[str, Any]:
@@ -1019,8 +1420,9 @@ class FortnoxSimulator(Simulator):
             if state not in ("active", "inactive"):
                 raise ApiError(400, f"Ogiltig parameter i anropet. (filter={state})", Code.INVALID_PARAMETER)
             records = [c for c in records if c["Active"] == (state == "active")]
-        page, meta = self._list(request, "customers", records, search=CUSTOMER_SEARCH, sort=CUSTOMER_SORT,
-                                key_field="CustomerNumber")
+        page, meta = self._list(
+            request, "customers", records, search=CUSTOMER_SEARCH, sort=CUSTOMER_SORT, key_field="CustomerNumber"
+        )
         return Response(body={"Customers": [self._customer_body(c) for c in page], "MetaInformation": meta})
 
     def _post_customer(self, request: Request) -> Response:
@@ -1055,21 +1457,52 @@ class FortnoxSimulator(Simulator):
         number_ = str(data.get("CustomerNumber") or "").strip()
         if number_:
             if number_ in self.customers or number_ in self.reserved_customer_numbers:
-                raise ApiError(400, f"Kundnummer {number_} används redan. Kundnumret har redan använts men "
-                                    "blivit raderat.", Code.CUSTOMER_NUMBER_USED)
+                raise ApiError(
+                    400,
+                    f"Kundnummer {number_} används redan. Kundnumret har redan använts men blivit raderat.",
+                    Code.CUSTOMER_NUMBER_USED,
+                )
         else:
             number_ = self._next_number(set(self.customers) | self.reserved_customer_numbers)
         self._check_currency(data.get("Currency"))
         customer: dict[str, Any] = {
-            "Active": True, "Address1": "", "Address2": "",
-            "City": "", "Comments": "", "CostCenter": "", "Country": "Sverige", "CountryCode": "SE",
-            "Currency": "SEK", "CustomerNumber": number_, "DeliveryAddress1": "", "DeliveryAddress2": "",
-            "DeliveryCity": "", "DeliveryCountry": "", "DeliveryCountryCode": "", "DeliveryName": "",
-            "DeliveryZipCode": "", "Email": "", "EmailInvoice": "", "ExternalReference": "", "Name": "",
-            "OrganisationNumber": "", "OurReference": "", "Phone1": "", "Phone2": "", "PriceList": "A",
-            "Project": "", "SalesAccount": None, "ShowPriceVATIncluded": False, "TermsOfDelivery": "",
-            "TermsOfPayment": "30", "Type": "PRIVATE", "VATNumber": "", "VATType": "SEVAT", "WayOfDelivery": "",
-            "YourReference": "", "ZipCode": "",
+            "Active": True,
+            "Address1": "",
+            "Address2": "",
+            "City": "",
+            "Comments": "",
+            "CostCenter": "",
+            "Country": "Sverige",
+            "CountryCode": "SE",
+            "Currency": "SEK",
+            "CustomerNumber": number_,
+            "DeliveryAddress1": "",
+            "DeliveryAddress2": "",
+            "DeliveryCity": "",
+            "DeliveryCountry": "",
+            "DeliveryCountryCode": "",
+            "DeliveryName": "",
+            "DeliveryZipCode": "",
+            "Email": "",
+            "EmailInvoice": "",
+            "ExternalReference": "",
+            "Name": "",
+            "OrganisationNumber": "",
+            "OurReference": "",
+            "Phone1": "",
+            "Phone2": "",
+            "PriceList": "A",
+            "Project": "",
+            "SalesAccount": None,
+            "ShowPriceVATIncluded": False,
+            "TermsOfDelivery": "",
+            "TermsOfPayment": "30",
+            "Type": "PRIVATE",
+            "VATNumber": "",
+            "VATType": "SEVAT",
+            "WayOfDelivery": "",
+            "YourReference": "",
+            "ZipCode": "",
         }
         customer.update(data)
         customer["CustomerNumber"] = number_
@@ -1143,7 +1576,8 @@ class FortnoxSimulator(Simulator):
         self.articles[number_] = article
         self.stock[number_] = {segment.stock_point: (Decimal(in_stock), Decimal(reserved))}
         self.prices[DEFAULT_PRICE_LIST][number_] = {
-            Decimal(0): PriceEntry(to_decimal(article["SalesPrice"]), Decimal(0), segment.modified)}
+            Decimal(0): PriceEntry(to_decimal(article["SalesPrice"]), Decimal(0), segment.modified)
+        }
         self.modified_at[("articles", number_)] = segment.modified
         segment.exclude(index)
         return article
@@ -1159,8 +1593,11 @@ class FortnoxSimulator(Simulator):
         page = self._int_param(query, "page", 1, minimum=1)
         limit = min(self._int_param(query, "limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
         offset = self._int_param(query, "offset", 0, minimum=0)
-        meta = {"@TotalResources": total, "@TotalPages": math.ceil(max(total - offset, 0) / limit),
-                "@CurrentPage": page}
+        meta = {
+            "@TotalResources": total,
+            "@TotalPages": math.ceil(max(total - offset, 0) / limit),
+            "@CurrentPage": page,
+        }
         return offset + (page - 1) * limit, limit, meta
 
     def _list_articles(self, request: Request) -> Response:
@@ -1176,8 +1613,9 @@ class FortnoxSimulator(Simulator):
             raise ApiError(400, f"Ogiltig parameter i anropet. (filter={state})", Code.INVALID_PARAMETER)
         webshop = query["webshop"].lower() == "true" if query.get("webshop") else None
         since = self._parse_lastmodified(query["lastmodified"]) if query.get("lastmodified") else None
-        searches = [(field_name, query[param].lower()) for param, field_name in ARTICLE_SEARCH.items()
-                    if param in query]
+        searches = [
+            (field_name, query[param].lower()) for param, field_name in ARTICLE_SEARCH.items() if param in query
+        ]
         sort_by = query.get("sortby", "")
         if sort_by and sort_by not in ARTICLE_SORT:
             raise ApiError(400, f"Ogiltig parameter i anropet. (sortby={sort_by})", Code.INVALID_PARAMETER)
@@ -1187,14 +1625,20 @@ class FortnoxSimulator(Simulator):
         def matches(article: dict[str, Any]) -> bool:
             return all(needle in as_text(article.get(name)).lower() for name, needle in searches)
 
-        stored = [a for a in self.articles.values()
-                  if (not state or a["Active"] == (state == "active"))
-                  and (webshop is None or a["WebshopArticle"] == webshop)
-                  and (since is None or self.modified_at.get(("articles", a["ArticleNumber"]), datetime.min) > since)
-                  and matches(a)]
+        stored = [
+            a
+            for a in self.articles.values()
+            if (not state or a["Active"] == (state == "active"))
+            and (webshop is None or a["WebshopArticle"] == webshop)
+            and (since is None or self.modified_at.get(("articles", a["ArticleNumber"]), datetime.min) > since)
+            and matches(a)
+        ]
         # Generated articles are active webshop articles changed at their segment's seeding moment.
-        segments = [s for s in self.segments if state in ("", "active") and webshop in (None, True)
-                    and (since is None or s.modified > since)]
+        segments = [
+            s
+            for s in self.segments
+            if state in ("", "active") and webshop in (None, True) and (since is None or s.modified > since)
+        ]
 
         def make(segment: Segment, index: int) -> dict[str, Any]:
             return segment.article(index)
@@ -1225,7 +1669,7 @@ class FortnoxSimulator(Simulator):
                         everything.append((natural_key(article.get(sort_field)), article))
             everything.sort(key=lambda pair: pair[0], reverse=descending)
             start, limit, meta = self._paging(query, len(everything))
-            page = [article for _, article in everything[start:start + limit]]
+            page = [article for _, article in everything[start : start + limit]]
         return Response(body={"Articles": [self._article_list_item(a) for a in page], "MetaInformation": meta})
 
     def _post_article(self, request: Request) -> Response:
@@ -1252,22 +1696,47 @@ class FortnoxSimulator(Simulator):
             raise ApiError(400, f"Artikelnummer {number_} används redan.", Code.NUMBER_USED)
         if not str(data.get("Description") or "").strip():
             raise ApiError(400, "Benämning måste anges.", Code.DESCRIPTION_REQUIRED)
-        number_ = number_ or self._next_number(
-            [*self.articles, *(s.number(s.count - 1) for s in self.segments)])
+        number_ = number_ or self._next_number([*self.articles, *(s.number(s.count - 1) for s in self.segments)])
         article: dict[str, Any] = {
-            "Active": True, "ArticleNumber": number_, "Bulky": False, "DefaultStockPoint": "", "Depth": 0,
-            "Description": "", "DisposableQuantity": 0, "EAN": "", "Expired": False, "Height": 0, "Housework": False,
-            "Manufacturer": "", "ManufacturerArticleNumber": "", "Note": "", "PurchasePrice": 0,
-            "QuantityInStock": 0, "ReservedQuantity": 0, "SalesAccount": None, "SalesPrice": 0, "StockGoods": False,
-            "StockPlace": "", "StockValue": 0, "StockWarning": 0, "SupplierName": "", "SupplierNumber": "",
-            "Type": "STOCK", "Unit": "st", "VAT": 25, "WebshopArticle": False, "Weight": 0, "Width": 0,
+            "Active": True,
+            "ArticleNumber": number_,
+            "Bulky": False,
+            "DefaultStockPoint": "",
+            "Depth": 0,
+            "Description": "",
+            "DisposableQuantity": 0,
+            "EAN": "",
+            "Expired": False,
+            "Height": 0,
+            "Housework": False,
+            "Manufacturer": "",
+            "ManufacturerArticleNumber": "",
+            "Note": "",
+            "PurchasePrice": 0,
+            "QuantityInStock": 0,
+            "ReservedQuantity": 0,
+            "SalesAccount": None,
+            "SalesPrice": 0,
+            "StockGoods": False,
+            "StockPlace": "",
+            "StockValue": 0,
+            "StockWarning": 0,
+            "SupplierName": "",
+            "SupplierNumber": "",
+            "Type": "STOCK",
+            "Unit": "st",
+            "VAT": 25,
+            "WebshopArticle": False,
+            "Weight": 0,
+            "Width": 0,
         }
         self._update_article(article, {k: v for k, v in data.items() if k != "ArticleNumber"})
         self.articles[number_] = article
         # Every article has a price in the default price list: its SalesPrice.
         if Decimal(0) not in self.prices[DEFAULT_PRICE_LIST].get(number_, {}):
-            self._write_price(DEFAULT_PRICE_LIST, number_, Decimal(0), price=to_decimal(article["SalesPrice"]),
-                              article=article)
+            self._write_price(
+                DEFAULT_PRICE_LIST, number_, Decimal(0), price=to_decimal(article["SalesPrice"]), article=article
+            )
         return article
 
     def _update_article(self, article: dict[str, Any], data: dict[str, Any]) -> None:
@@ -1282,8 +1751,14 @@ class FortnoxSimulator(Simulator):
         for name in ("SalesAccount", "PurchaseAccount", "EUAccount", "EUVATAccount", "ExportAccount"):
             if name in data:
                 data[name] = self._check_account(data[name])
-        for name in ("SalesPrice", "PurchasePrice", "QuantityInStock", "ReservedQuantity", "StockValue",
-                     "StockWarning"):
+        for name in (
+            "SalesPrice",
+            "PurchasePrice",
+            "QuantityInStock",
+            "ReservedQuantity",
+            "StockValue",
+            "StockWarning",
+        ):
             if name in data:
                 data[name] = number(to_decimal(data[name], name))
         if "Type" in data and data["Type"] not in ("STOCK", "SERVICE"):
@@ -1292,7 +1767,8 @@ class FortnoxSimulator(Simulator):
             raise ApiError(400, f"Kunde inte hitta lagerställe ({data['DefaultStockPoint']})", Code.INVALID_VALUE)
         price_changed = "SalesPrice" in data and (
             data["SalesPrice"] != article.get("SalesPrice")
-            or Decimal(0) not in self.prices[DEFAULT_PRICE_LIST].get(number_, {}))
+            or Decimal(0) not in self.prices[DEFAULT_PRICE_LIST].get(number_, {})
+        )
         article.update(data)
         if "QuantityInStock" in data or "ReservedQuantity" in data:
             # A write of the article's quantities lands on its default stock point; the
@@ -1309,11 +1785,13 @@ class FortnoxSimulator(Simulator):
         if self.stock.get(number_):
             self._sync_stock(article)
         else:
-            article["DisposableQuantity"] = number(to_decimal(article["QuantityInStock"])
-                                                   - to_decimal(article["ReservedQuantity"]))
+            article["DisposableQuantity"] = number(
+                to_decimal(article["QuantityInStock"]) - to_decimal(article["ReservedQuantity"])
+            )
         if price_changed:
-            self._write_price(DEFAULT_PRICE_LIST, number_, Decimal(0), price=to_decimal(article["SalesPrice"]),
-                              article=article)
+            self._write_price(
+                DEFAULT_PRICE_LIST, number_, Decimal(0), price=to_decimal(article["SalesPrice"]), article=article
+            )
         self._touch("articles", number_)
 
     def _sync_stock(self, article: dict[str, Any]) -> None:
@@ -1321,8 +1799,13 @@ class FortnoxSimulator(Simulator):
         rows = self.stock.get(article["ArticleNumber"], {}).values()
         in_stock = sum((r[0] for r in rows), Decimal(0))
         reserved = sum((r[1] for r in rows), Decimal(0))
-        article.update({"QuantityInStock": number(in_stock), "ReservedQuantity": number(reserved),
-                        "DisposableQuantity": number(in_stock - reserved)})
+        article.update(
+            {
+                "QuantityInStock": number(in_stock),
+                "ReservedQuantity": number(reserved),
+                "DisposableQuantity": number(in_stock - reserved),
+            }
+        )
 
     # -- price lists and prices -------------------------------------------------------------------
     def _price_list_or_404(self, code: str) -> dict[str, Any]:
@@ -1364,9 +1847,8 @@ class FortnoxSimulator(Simulator):
 
     def _apply_price_list(self, price_list: dict[str, Any], data: dict[str, Any]) -> None:
         data.pop("Code", None)
-        if "Description" in data or not price_list["Description"]:
-            if not str(data.get("Description") or "").strip():
-                raise ApiError(400, "Benämning måste anges.", Code.DESCRIPTION_REQUIRED)
+        if ("Description" in data or not price_list["Description"]) and not str(data.get("Description") or "").strip():
+            raise ApiError(400, "Benämning måste anges.", Code.DESCRIPTION_REQUIRED)
         if data.get("PreSelected"):
             # One price list is preselected (for new customers); SalesPrice stays tied to list A.
             for other in self.price_lists.values():
@@ -1389,8 +1871,16 @@ class FortnoxSimulator(Simulator):
         ore, _ = segment.sales_price_ore(index)
         return PriceEntry(Decimal(ore) / 100, Decimal(0), segment.modified)
 
-    def _write_price(self, price_list: str, number_: str, from_quantity: Decimal, *, price: Decimal | None = None,
-                     percent: Decimal | None = None, article: dict[str, Any] | None = None) -> PriceEntry:
+    def _write_price(
+        self,
+        price_list: str,
+        number_: str,
+        from_quantity: Decimal,
+        *,
+        price: Decimal | None = None,
+        percent: Decimal | None = None,
+        article: dict[str, Any] | None = None,
+    ) -> PriceEntry:
         """Create or change a price and stamp its Date; list A at FromQuantity 0 is also SalesPrice.
 
         Only the price's time changes: whether Fortnox also counts the article as changed
@@ -1415,10 +1905,14 @@ class FortnoxSimulator(Simulator):
     def _price_body(self, price_list: str, number_: str, from_quantity: Decimal, entry: PriceEntry) -> dict[str, Any]:
         quantity = number(from_quantity)
         return {
-            "@url": self._url(f"/3/prices/{price_list}/{number_}/{quantity}"), "ArticleNumber": number_,
+            "@url": self._url(f"/3/prices/{price_list}/{number_}/{quantity}"),
+            "ArticleNumber": number_,
             # Swedish local time with its offset (the spec types Date as date-time).
-            "Date": entry.changed.replace(tzinfo=STOCKHOLM).isoformat(), "FromQuantity": quantity,
-            "Percent": number(entry.percent), "Price": number(entry.price), "PriceList": price_list,
+            "Date": entry.changed.replace(tzinfo=STOCKHOLM).isoformat(),
+            "FromQuantity": quantity,
+            "Percent": number(entry.percent),
+            "Price": number(entry.price),
+            "PriceList": price_list,
         }
 
     def _price_target(self, request: Request) -> tuple[str, str, Decimal]:
@@ -1453,10 +1947,12 @@ class FortnoxSimulator(Simulator):
         number_ = self._article_number_or_404(str(data["ArticleNumber"]))
         quantity = data.get("FromQuantity", Decimal(0))
         if quantity in self._article_prices(code, number_):
-            raise ApiError(400, f"Priset för {number_} från {number(quantity)} finns redan i prislistan {code}.",
-                           Code.NUMBER_USED)
-        entry = self._write_price(code, number_, quantity, price=data.get("Price", Decimal(0)),
-                                  percent=data.get("Percent", Decimal(0)))
+            raise ApiError(
+                400, f"Priset för {number_} från {number(quantity)} finns redan i prislistan {code}.", Code.NUMBER_USED
+            )
+        entry = self._write_price(
+            code, number_, quantity, price=data.get("Price", Decimal(0)), percent=data.get("Percent", Decimal(0))
+        )
         return Response(status=201, body={"Price": self._price_body(code, number_, quantity, entry)})
 
     def _get_price(self, request: Request) -> Response:
@@ -1469,9 +1965,11 @@ class FortnoxSimulator(Simulator):
         data = self._price_payload(request)
         # The key of a price cannot change through PUT (whether Fortnox moves a price to another
         # FromQuantity is undocumented); echoing the key back is accepted.
-        if ("PriceList" in data and str(data["PriceList"]).strip().upper() != code) \
-                or ("ArticleNumber" in data and str(data["ArticleNumber"]) != number_) \
-                or ("FromQuantity" in data and data["FromQuantity"] != quantity):
+        if (
+            ("PriceList" in data and str(data["PriceList"]).strip().upper() != code)
+            or ("ArticleNumber" in data and str(data["ArticleNumber"]) != number_)
+            or ("FromQuantity" in data and data["FromQuantity"] != quantity)
+        ):
             raise ApiError(400, "Prislista, artikelnummer och från-antal kan inte ändras.", Code.INVALID_VALUE)
         entry = self._write_price(code, number_, quantity, price=data.get("Price"), percent=data.get("Percent"))
         return Response(body={"Price": self._price_body(code, number_, quantity, entry)})
@@ -1494,7 +1992,7 @@ class FortnoxSimulator(Simulator):
             wanted = to_decimal(request.query["fromquantity"], "fromquantity")
             prices = [(q, e) for q, e in prices if q == wanted]
         start, limit, meta = self._paging(request.query, len(prices))
-        items = [self._price_body(code, number_, q, e) for q, e in prices[start:start + limit]]
+        items = [self._price_body(code, number_, q, e) for q, e in prices[start : start + limit]]
         return Response(body={"Prices": items, "MetaInformation": meta})
 
     def _price_list_sublist(self, request: Request) -> Response:
@@ -1533,10 +2031,19 @@ class FortnoxSimulator(Simulator):
     # -- warehouse module -------------------------------------------------------------------------
     def _add_stock_point(self, code: str, name: str, *, active: bool = True) -> dict[str, Any]:
         point = {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fortnox-simulator/stockpoint/{code}")), "code": code,
-            "name": name, "active": active, "usingCompanyAddress": True, "deliveryName": "",
-            "deliveryAddress": "", "deliveryAddress2": "", "deliveryZipCode": "", "deliveryCity": "",
-            "deliveryCountryCode": "", "deliveryPhone": "", "stockLocations": [],
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fortnox-simulator/stockpoint/{code}")),
+            "code": code,
+            "name": name,
+            "active": active,
+            "usingCompanyAddress": True,
+            "deliveryName": "",
+            "deliveryAddress": "",
+            "deliveryAddress2": "",
+            "deliveryZipCode": "",
+            "deliveryCity": "",
+            "deliveryCountryCode": "",
+            "deliveryPhone": "",
+            "stockLocations": [],
         }
         self.stock_points[code] = point
         return point
@@ -1562,9 +2069,16 @@ class FortnoxSimulator(Simulator):
         points = set(self._csv(request.query.get("stockPointCodes"))) or None
 
         def rows_of(number_: str, balances: dict[str, tuple[Decimal, Decimal]]) -> list[dict[str, Any]]:
-            return [{"itemId": number_, "stockPointCode": code, "availableStock": number(in_stock - reserved),
-                     "inStock": number(in_stock)}
-                    for code, (in_stock, reserved) in sorted(balances.items()) if points is None or code in points]
+            return [
+                {
+                    "itemId": number_,
+                    "stockPointCode": code,
+                    "availableStock": number(in_stock - reserved),
+                    "inStock": number(in_stock),
+                }
+                for code, (in_stock, reserved) in sorted(balances.items())
+                if points is None or code in points
+            ]
 
         def generated_rows(segment: Segment, index: int) -> list[dict[str, Any]]:
             in_stock, reserved = segment.stock(index)
@@ -1578,8 +2092,9 @@ class FortnoxSimulator(Simulator):
                 elif number_ not in self.articles and (ref := self._generated_ref(number_)) is not None:
                     result.extend(generated_rows(*ref))
             return Response(body=result)
-        ordered = sorted(((natural_key(n), rows_of(n, balances)) for n, balances in self.stock.items()),
-                         key=lambda pair: pair[0])
+        ordered = sorted(
+            ((natural_key(n), rows_of(n, balances)) for n, balances in self.stock.items()), key=lambda pair: pair[0]
+        )
         run = SegmentsRun([s for s in self.segments if points is None or s.stock_point in points])
         for rows in merge_window(ordered, run, 0, len(ordered) + run.count, generated_rows):
             result.extend(rows)
@@ -1592,9 +2107,12 @@ class FortnoxSimulator(Simulator):
         if state not in ("ACTIVE", "INACTIVE", "ALL"):
             raise WarehouseError(400, "invalidstate", f"Ogiltigt värde för state ({state}).")
         needle = (request.query.get("q") or "").lower()
-        points = [p for p in self.stock_points.values()
-                  if (state == "ALL" or p["active"] == (state == "ACTIVE"))
-                  and (needle in p["code"].lower() or needle in p["name"].lower())]
+        points = [
+            p
+            for p in self.stock_points.values()
+            if (state == "ALL" or p["active"] == (state == "ACTIVE"))
+            and (needle in p["code"].lower() or needle in p["name"].lower())
+        ]
         return Response(body=[dict(p) for p in points])
 
     def _warehouse_tenant(self, request: Request) -> Response:
@@ -1631,8 +2149,9 @@ class FortnoxSimulator(Simulator):
         if request.query.get("todate"):
             end = parse_day(request.query["todate"], "todate").isoformat()
             records = [i for i in records if i["InvoiceDate"] <= end]
-        page, meta = self._list(request, "invoices", records, search=INVOICE_SEARCH, sort=INVOICE_SORT,
-                                key_field="DocumentNumber")
+        page, meta = self._list(
+            request, "invoices", records, search=INVOICE_SEARCH, sort=INVOICE_SORT, key_field="DocumentNumber"
+        )
         items = [self._invoice_body(invoice, rows=False) for invoice in page]
         return Response(body={"Invoices": items, "MetaInformation": meta})
 
@@ -1675,12 +2194,19 @@ class FortnoxSimulator(Simulator):
             if invoice["Booked"]:
                 raise ApiError(400, "Fakturan är redan bokförd.", Code.ACTION_NOT_ALLOWED)
             self._voucher_number += 1
-            invoice.update({"Booked": True, "VoucherSeries": "B", "VoucherNumber": self._voucher_number,
-                            "VoucherYear": int(invoice["InvoiceDate"][:4])})
+            invoice.update(
+                {
+                    "Booked": True,
+                    "VoucherSeries": "B",
+                    "VoucherNumber": self._voucher_number,
+                    "VoucherYear": int(invoice["InvoiceDate"][:4]),
+                }
+            )
         elif action == "cancel":
             if invoice["Booked"]:
-                raise ApiError(400, "En bokförd faktura kan inte makuleras; kreditera den i stället.",
-                               Code.ACTION_NOT_ALLOWED)
+                raise ApiError(
+                    400, "En bokförd faktura kan inte makuleras; kreditera den i stället.", Code.ACTION_NOT_ALLOWED
+                )
             invoice["Cancelled"] = True
         elif action == "credit":
             # Crediting is modelled for booked invoices only (public clients book first). The
@@ -1699,9 +2225,11 @@ class FortnoxSimulator(Simulator):
     def _invoice_body(self, invoice: dict[str, Any], *, rows: bool = True) -> dict[str, Any]:
         """An invoice as answered: links first; list items carry no rows."""
         number_ = invoice["DocumentNumber"]
-        body = {"@url": self._url(f"/3/invoices/{number_}"),
-                "@urlTaxReductionList": self._url(f"/3/taxreductions?filter=invoices&referencenumber={number_}"),
-                **{k: v for k, v in invoice.items() if k != "InvoiceRows"}}
+        body = {
+            "@url": self._url(f"/3/invoices/{number_}"),
+            "@urlTaxReductionList": self._url(f"/3/taxreductions?filter=invoices&referencenumber={number_}"),
+            **{k: v for k, v in invoice.items() if k != "InvoiceRows"},
+        }
         if rows:
             body["InvoiceRows"] = [dict(row) for row in invoice["InvoiceRows"]]
         return body
@@ -1715,25 +2243,87 @@ class FortnoxSimulator(Simulator):
         number_ = number_ or self._next_number(self.invoices)
         today = self.clock().date().isoformat()
         invoice: dict[str, Any] = {
-            "AccountingMethod": "ACCRUAL", "Address1": "", "Address2": "", "AdministrationFee": 0,
-            "AdministrationFeeVAT": 0, "Balance": 0, "BasisTaxReduction": 0, "Booked": False, "Cancelled": False,
-            "City": "", "Comments": "", "ContractReference": 0, "CostCenter": "", "Country": "",
+            "AccountingMethod": "ACCRUAL",
+            "Address1": "",
+            "Address2": "",
+            "AdministrationFee": 0,
+            "AdministrationFeeVAT": 0,
+            "Balance": 0,
+            "BasisTaxReduction": 0,
+            "Booked": False,
+            "Cancelled": False,
+            "City": "",
+            "Comments": "",
+            "ContractReference": 0,
+            "CostCenter": "",
+            "Country": "",
             # Unset references read "0" on real documents, so a truthiness check is not enough.
-            "Credit": "false", "CreditInvoiceReference": "0", "Currency": "", "CurrencyRate": 1, "CurrencyUnit": 1,
-            "CustomerName": "", "CustomerNumber": "", "DeliveryAddress1": "", "DeliveryAddress2": "",
-            "DeliveryCity": "", "DeliveryCountry": "", "DeliveryDate": None, "DeliveryName": "",
-            "DeliveryZipCode": "", "DocumentNumber": number_, "DueDate": "", "EUQuarterlyReport": False,
-            "ExternalInvoiceReference1": "", "ExternalInvoiceReference2": "", "FinalPayDate": None, "Freight": 0,
-            "FreightVAT": 0, "Gross": 0, "HouseWork": False, "InvoiceDate": today, "InvoiceReference": "0",
-            "InvoiceRows": [], "InvoiceType": "INVOICE", "Labels": [], "Language": "SV", "LastRemindDate": None,
-            "Net": 0, "NotCompleted": False, "NoxFinans": False, "OCR": number_ + luhn_digit(number_)
-            if number_.isdigit() else "", "OfferReference": "0", "OrderReference": "0", "OrganisationNumber": "",
-            "OurReference": "", "OutboundDate": None, "PaymentWay": "", "Phone1": "", "Phone2": "",
-            "PriceList": "A", "PrintTemplate": "", "Project": "", "Remarks": "", "Reminders": 0, "RoundOff": 0,
-            "Sent": False, "TaxReduction": None, "TaxReductionType": "none", "TermsOfDelivery": "",
-            "TermsOfPayment": "", "Total": 0, "TotalToPay": 0, "TotalVAT": 0, "VATIncluded": False,
-            "VoucherNumber": None, "VoucherSeries": None, "VoucherYear": None, "WarehouseReady": False,
-            "WayOfDelivery": "", "YourOrderNumber": "", "YourReference": "", "ZipCode": "",
+            "Credit": "false",
+            "CreditInvoiceReference": "0",
+            "Currency": "",
+            "CurrencyRate": 1,
+            "CurrencyUnit": 1,
+            "CustomerName": "",
+            "CustomerNumber": "",
+            "DeliveryAddress1": "",
+            "DeliveryAddress2": "",
+            "DeliveryCity": "",
+            "DeliveryCountry": "",
+            "DeliveryDate": None,
+            "DeliveryName": "",
+            "DeliveryZipCode": "",
+            "DocumentNumber": number_,
+            "DueDate": "",
+            "EUQuarterlyReport": False,
+            "ExternalInvoiceReference1": "",
+            "ExternalInvoiceReference2": "",
+            "FinalPayDate": None,
+            "Freight": 0,
+            "FreightVAT": 0,
+            "Gross": 0,
+            "HouseWork": False,
+            "InvoiceDate": today,
+            "InvoiceReference": "0",
+            "InvoiceRows": [],
+            "InvoiceType": "INVOICE",
+            "Labels": [],
+            "Language": "SV",
+            "LastRemindDate": None,
+            "Net": 0,
+            "NotCompleted": False,
+            "NoxFinans": False,
+            "OCR": number_ + luhn_digit(number_) if number_.isdigit() else "",
+            "OfferReference": "0",
+            "OrderReference": "0",
+            "OrganisationNumber": "",
+            "OurReference": "",
+            "OutboundDate": None,
+            "PaymentWay": "",
+            "Phone1": "",
+            "Phone2": "",
+            "PriceList": "A",
+            "PrintTemplate": "",
+            "Project": "",
+            "Remarks": "",
+            "Reminders": 0,
+            "RoundOff": 0,
+            "Sent": False,
+            "TaxReduction": None,
+            "TaxReductionType": "none",
+            "TermsOfDelivery": "",
+            "TermsOfPayment": "",
+            "Total": 0,
+            "TotalToPay": 0,
+            "TotalVAT": 0,
+            "VATIncluded": False,
+            "VoucherNumber": None,
+            "VoucherSeries": None,
+            "VoucherYear": None,
+            "WarehouseReady": False,
+            "WayOfDelivery": "",
+            "YourOrderNumber": "",
+            "YourReference": "",
+            "ZipCode": "",
         }
         self._apply_invoice_fields(invoice, data, new=True)
         self._compute_totals(invoice)
@@ -1750,18 +2340,31 @@ class FortnoxSimulator(Simulator):
             raise ApiError(400, "Kunde inte hämta/hitta kund (kundnummer)", Code.CUSTOMER_NOT_FOUND)
         if new or customer_number != invoice["CustomerNumber"]:
             # Name, address and terms come from the customer; values sent in the body win.
-            invoice.update({
-                "CustomerNumber": customer_number, "CustomerName": customer["Name"],
-                "Address1": customer["Address1"], "Address2": customer["Address2"], "City": customer["City"],
-                "ZipCode": customer["ZipCode"], "Country": customer["Country"], "Phone1": customer["Phone1"],
-                "Phone2": customer["Phone2"], "OrganisationNumber": customer["OrganisationNumber"],
-                "DeliveryName": customer["DeliveryName"], "DeliveryAddress1": customer["DeliveryAddress1"],
-                "DeliveryAddress2": customer["DeliveryAddress2"], "DeliveryCity": customer["DeliveryCity"],
-                "DeliveryZipCode": customer["DeliveryZipCode"], "DeliveryCountry": customer["DeliveryCountry"],
-                "YourReference": customer["YourReference"], "OurReference": customer["OurReference"],
-                "TermsOfPayment": customer["TermsOfPayment"], "WayOfDelivery": customer["WayOfDelivery"],
-                "TermsOfDelivery": customer["TermsOfDelivery"],
-            })
+            invoice.update(
+                {
+                    "CustomerNumber": customer_number,
+                    "CustomerName": customer["Name"],
+                    "Address1": customer["Address1"],
+                    "Address2": customer["Address2"],
+                    "City": customer["City"],
+                    "ZipCode": customer["ZipCode"],
+                    "Country": customer["Country"],
+                    "Phone1": customer["Phone1"],
+                    "Phone2": customer["Phone2"],
+                    "OrganisationNumber": customer["OrganisationNumber"],
+                    "DeliveryName": customer["DeliveryName"],
+                    "DeliveryAddress1": customer["DeliveryAddress1"],
+                    "DeliveryAddress2": customer["DeliveryAddress2"],
+                    "DeliveryCity": customer["DeliveryCity"],
+                    "DeliveryZipCode": customer["DeliveryZipCode"],
+                    "DeliveryCountry": customer["DeliveryCountry"],
+                    "YourReference": customer["YourReference"],
+                    "OurReference": customer["OurReference"],
+                    "TermsOfPayment": customer["TermsOfPayment"],
+                    "WayOfDelivery": customer["WayOfDelivery"],
+                    "TermsOfDelivery": customer["TermsOfDelivery"],
+                }
+            )
             if new:
                 invoice["Currency"] = customer.get("Currency") or "SEK"
         rows = data.pop("InvoiceRows", None)
@@ -1775,7 +2378,12 @@ class FortnoxSimulator(Simulator):
             if data.get(name):
                 data[name] = parse_day(data[name], name).isoformat()
         if "InvoiceType" in data and data["InvoiceType"] not in (
-                "INVOICE", "AGREEMENTINVOICE", "INTRESTINVOICE", "SUMMARYINVOICE", "CASHINVOICE"):
+            "INVOICE",
+            "AGREEMENTINVOICE",
+            "INTRESTINVOICE",
+            "SUMMARYINVOICE",
+            "CASHINVOICE",
+        ):
             raise ApiError(400, f"Ogiltig fakturatyp ({data['InvoiceType']})", Code.INVALID_VALUE)
         for name in ("YourOrderNumber", "ExternalInvoiceReference1", "ExternalInvoiceReference2"):
             if name in data:
@@ -1789,8 +2397,9 @@ class FortnoxSimulator(Simulator):
         if rows is not None:
             if not isinstance(rows, list):
                 raise ApiError(400, "Ingen eller felaktig typ av data. (InvoiceRows)", Code.EMPTY_BODY)
-            invoice["InvoiceRows"] = [self._build_row(raw, index, invoice["VATIncluded"])
-                                      for index, raw in enumerate(rows, start=1)]
+            invoice["InvoiceRows"] = [
+                self._build_row(raw, index, invoice["VATIncluded"]) for index, raw in enumerate(rows, start=1)
+            ]
 
     def _build_row(self, raw: Any, index: int, vat_included: bool) -> dict[str, Any]:
         """One invoice row: article defaults, VAT and account checks."""
@@ -1804,8 +2413,11 @@ class FortnoxSimulator(Simulator):
             if article is None:
                 raise ApiError(400, "Kunde inte hitta artikel", Code.ARTICLE_NOT_FOUND_ON_ROW)
         vat = self._check_vat(data["VAT"] if data.get("VAT") is not None else (article or {}).get("VAT", 25))
-        account = self._check_account(data.get("AccountNumber")) or (article or {}).get("SalesAccount") \
+        account = (
+            self._check_account(data.get("AccountNumber"))
+            or (article or {}).get("SalesAccount")
             or SALES_ACCOUNT_BY_VAT.get(vat, 3001)
+        )
         # When no quantity is sent the row has none (a text row shows 0).
         quantity = to_decimal(data.get("DeliveredQuantity"), "DeliveredQuantity")
         if data.get("Price") is not None:
@@ -1821,14 +2433,24 @@ class FortnoxSimulator(Simulator):
         if discount_type not in ("AMOUNT", "PERCENT"):
             raise ApiError(400, f"Ogiltig rabattyp ({data.get('DiscountType')})", Code.INVALID_VALUE)
         return {
-            "AccountNumber": account, "ArticleNumber": article_number, "CostCenter": data.get("CostCenter") or "",
+            "AccountNumber": account,
+            "ArticleNumber": article_number,
+            "CostCenter": data.get("CostCenter") or "",
             "DeliveredQuantity": quantity_text(quantity),
             "Description": data.get("Description") or (article["Description"] if article else ""),
-            "Discount": number(to_decimal(data.get("Discount"), "Discount")), "DiscountType": discount_type,
-            "HouseWork": bool(data.get("HouseWork", False)), "Price": number(price), "PriceExcludingVAT": 0,
-            "Project": data.get("Project") or "", "RowId": index, "StockPointCode": data.get("StockPointCode"),
-            "Total": 0, "TotalExcludingVAT": 0, "Unit": data.get("Unit") or (article["Unit"] if article else ""),
-            "VAT": vat, "VATCode": data.get("VATCode"),
+            "Discount": number(to_decimal(data.get("Discount"), "Discount")),
+            "DiscountType": discount_type,
+            "HouseWork": bool(data.get("HouseWork", False)),
+            "Price": number(price),
+            "PriceExcludingVAT": 0,
+            "Project": data.get("Project") or "",
+            "RowId": index,
+            "StockPointCode": data.get("StockPointCode"),
+            "Total": 0,
+            "TotalExcludingVAT": 0,
+            "Unit": data.get("Unit") or (article["Unit"] if article else ""),
+            "VAT": vat,
+            "VATCode": data.get("VATCode"),
         }
 
     def _compute_totals(self, invoice: dict[str, Any]) -> None:
@@ -1859,8 +2481,13 @@ class FortnoxSimulator(Simulator):
                 vat = round_ore(total * rate / HUNDRED)
                 excluding = total
                 price_excluding = price
-            row.update({"Total": number(total), "TotalExcludingVAT": number(excluding),
-                        "PriceExcludingVAT": number(price_excluding)})
+            row.update(
+                {
+                    "Total": number(total),
+                    "TotalExcludingVAT": number(excluding),
+                    "PriceExcludingVAT": number(price_excluding),
+                }
+            )
             net += excluding
             total_vat += vat
         fee_rate = Decimal(self.freight_vat_rate)
@@ -1879,9 +2506,17 @@ class FortnoxSimulator(Simulator):
         else:
             rounded = exact
         paid = to_decimal(invoice["Total"]) - to_decimal(invoice["Balance"])
-        invoice.update({"Net": number(net), "Gross": number(gross), "TotalVAT": number(total_vat),
-                        "RoundOff": number(rounded - exact), "Total": number(rounded),
-                        "TotalToPay": number(rounded), "Balance": number(rounded - paid)})
+        invoice.update(
+            {
+                "Net": number(net),
+                "Gross": number(gross),
+                "TotalVAT": number(total_vat),
+                "RoundOff": number(rounded - exact),
+                "Total": number(rounded),
+                "TotalToPay": number(rounded),
+                "Balance": number(rounded - paid),
+            }
+        )
 
     def _create_credit(self, original: dict[str, Any]) -> dict[str, Any]:
         """The credit note for `original`: same rows with negated quantities, linked both ways."""
@@ -1891,12 +2526,24 @@ class FortnoxSimulator(Simulator):
             row["DeliveredQuantity"] = quantity_text(-to_decimal(row["DeliveredQuantity"]))
         for name in ("Freight", "AdministrationFee"):
             credit[name] = number(-to_decimal(credit[name]))
-        credit.update({
-            "DocumentNumber": number_, "OCR": number_ + luhn_digit(number_), "Booked": False, "Cancelled": False,
-            "Sent": False, "Credit": "true", "CreditInvoiceReference": original["DocumentNumber"],
-            "InvoiceDate": self.clock().date().isoformat(), "FinalPayDate": None, "VoucherNumber": None,
-            "VoucherSeries": None, "VoucherYear": None, "Total": 0, "Balance": 0,
-        })
+        credit.update(
+            {
+                "DocumentNumber": number_,
+                "OCR": number_ + luhn_digit(number_),
+                "Booked": False,
+                "Cancelled": False,
+                "Sent": False,
+                "Credit": "true",
+                "CreditInvoiceReference": original["DocumentNumber"],
+                "InvoiceDate": self.clock().date().isoformat(),
+                "FinalPayDate": None,
+                "VoucherNumber": None,
+                "VoucherSeries": None,
+                "VoucherYear": None,
+                "Total": 0,
+                "Balance": 0,
+            }
+        )
         credit["DueDate"] = credit["InvoiceDate"]
         self._compute_totals(credit)
         self.invoices[number_] = credit
@@ -1924,8 +2571,13 @@ class FortnoxSimulator(Simulator):
         enforce_scopes, warehouse_active, fail_after_create, rate_limit (bool), and the seconds
         of hold_after_create, commit_late (with commit_late_posts) and hold_token_answer."""
         body = self._control_body(request)
-        for name in ("capitalised_errors", "round_off_to_whole", "retry_after_header", "enforce_scopes",
-                     "warehouse_active"):
+        for name in (
+            "capitalised_errors",
+            "round_off_to_whole",
+            "retry_after_header",
+            "enforce_scopes",
+            "warehouse_active",
+        ):
             if name in body:
                 setattr(self, name, bool(body[name]))
         if "fail_after_create" in body:
@@ -1939,14 +2591,22 @@ class FortnoxSimulator(Simulator):
             self.hold_token_answers = max(0, int(body["hold_token_answers"]))
         if "rate_limit" in body:
             self.limiter.enabled = bool(body["rate_limit"])
-        return Response(body={
-            "capitalised_errors": self.capitalised_errors, "round_off_to_whole": self.round_off_to_whole,
-            "retry_after_header": self.retry_after_header, "enforce_scopes": self.enforce_scopes,
-            "warehouse_active": self.warehouse_active, "fail_after_create": self.fail_after_create, "rate_limit": self.limiter.enabled,
-            "hold_after_create": self.hold_after_create, "commit_late": self.commit_late,
-            "commit_late_posts": self.commit_late_posts, "hold_token_answer": self.hold_token_answer,
-            "hold_token_answers": self.hold_token_answers,
-        })
+        return Response(
+            body={
+                "capitalised_errors": self.capitalised_errors,
+                "round_off_to_whole": self.round_off_to_whole,
+                "retry_after_header": self.retry_after_header,
+                "enforce_scopes": self.enforce_scopes,
+                "warehouse_active": self.warehouse_active,
+                "fail_after_create": self.fail_after_create,
+                "rate_limit": self.limiter.enabled,
+                "hold_after_create": self.hold_after_create,
+                "commit_late": self.commit_late,
+                "commit_late_posts": self.commit_late_posts,
+                "hold_token_answer": self.hold_token_answer,
+                "hold_token_answers": self.hold_token_answers,
+            }
+        )
 
     def _control_expire_tokens(self, request: Request) -> Response:
         """POST /_sim/expire-tokens {"refresh": bool}: expire every access (and refresh) token."""
@@ -1970,12 +2630,18 @@ class FortnoxSimulator(Simulator):
         try:
             if int(body.get("articles") or 0) > 0:
                 answer["catalogue"] = self.seed_generated(
-                    int(body["articles"]), prefix=str(body.get("prefix", "G")), start=int(body.get("start", 1)),
-                    stock_point=str(body.get("stock_point", DEFAULT_STOCK_POINT)), seed=int(body.get("seed", 1)))
+                    int(body["articles"]),
+                    prefix=str(body.get("prefix", "G")),
+                    start=int(body.get("start", 1)),
+                    stock_point=str(body.get("stock_point", DEFAULT_STOCK_POINT)),
+                    seed=int(body.get("seed", 1)),
+                )
             if int(body.get("customers") or 0) > 0:
-                numbers = self.seed_generated_customers(int(body["customers"]),
-                                                        companies_share=float(body.get("companies_share", 0.3)),
-                                                        seed=int(body.get("seed", 1)))
+                numbers = self.seed_generated_customers(
+                    int(body["customers"]),
+                    companies_share=float(body.get("companies_share", 0.3)),
+                    seed=int(body.get("seed", 1)),
+                )
                 answer["customers"] = {"first": numbers[0], "last": numbers[-1], "count": len(numbers)}
         except (TypeError, ValueError) as exc:
             raise ApiError(400, str(exc), Code.INVALID_VALUE) from None
@@ -1984,16 +2650,23 @@ class FortnoxSimulator(Simulator):
     def _control_stock(self, request: Request) -> Response:
         """POST /_sim/stock {"ArticleNumber", "InStock", "Reserved"?, "StockPoint"?}: set a balance."""
         body = self._control_body(request)
-        article = self.set_stock(str(body.get("ArticleNumber", "")), body.get("InStock", 0),
-                                 reserved=body.get("Reserved", 0),
-                                 stock_point=str(body.get("StockPoint") or DEFAULT_STOCK_POINT))
+        article = self.set_stock(
+            str(body.get("ArticleNumber", "")),
+            body.get("InStock", 0),
+            reserved=body.get("Reserved", 0),
+            stock_point=str(body.get("StockPoint") or DEFAULT_STOCK_POINT),
+        )
         return Response(body={"Article": self._article_body(article)})
 
     def _control_prices(self, request: Request) -> Response:
         """POST /_sim/prices {"PriceList", "ArticleNumber", "Price", "FromQuantity"?}: set a price."""
         body = self._control_body(request)
-        price = self.set_price(str(body.get("PriceList") or DEFAULT_PRICE_LIST), str(body.get("ArticleNumber", "")),
-                               body.get("Price", 0), body.get("FromQuantity", 0))
+        price = self.set_price(
+            str(body.get("PriceList") or DEFAULT_PRICE_LIST),
+            str(body.get("ArticleNumber", "")),
+            body.get("Price", 0),
+            body.get("FromQuantity", 0),
+        )
         return Response(body={"Price": price})
 
     # -- demo data ------------------------------------------------------------------------------------
@@ -2002,16 +2675,30 @@ class FortnoxSimulator(Simulator):
         with self.lock:
             self.seed_articles(demo_articles())
             if "1" not in self.customers:
-                self._create_customer({"CustomerNumber": "1", "Name": "Anna Svensson", "Email": "anna@example.se",
-                                       "Address1": "Vasagatan 12", "ZipCode": "411 24", "City": "Göteborg",
-                                       "Type": "PRIVATE"})
+                self._create_customer(
+                    {
+                        "CustomerNumber": "1",
+                        "Name": "Anna Svensson",
+                        "Email": "anna@example.se",
+                        "Address1": "Vasagatan 12",
+                        "ZipCode": "411 24",
+                        "City": "Göteborg",
+                        "Type": "PRIVATE",
+                    }
+                )
             if "2" not in self.customers:
-                self._create_customer({"CustomerNumber": "2", "Name": "Norrlands Kontor AB",
-                                       "OrganisationNumber": "556123-4567", "Email": "faktura@norrlandskontor.se",
-                                       "Address1": "Storgatan 5", "ZipCode": "903 26", "City": "Umeå",
-                                       "Type": "COMPANY"})
-
-
+                self._create_customer(
+                    {
+                        "CustomerNumber": "2",
+                        "Name": "Norrlands Kontor AB",
+                        "OrganisationNumber": "556123-4567",
+                        "Email": "faktura@norrlandskontor.se",
+                        "Address1": "Storgatan 5",
+                        "ZipCode": "903 26",
+                        "City": "Umeå",
+                        "Type": "COMPANY",
+                    }
+                )
 
 
 def demo_articles() -> list[dict[str, Any]]:
@@ -2028,21 +2715,39 @@ def demo_articles() -> list[dict[str, Any]]:
         gross, vat = Decimal(item["price_incl_vat"]), int(item["vat_rate"])
         service = number_.startswith(("SV-", "GC-")) or "nedladdning" in description
         ean_body = f"73{index + 100000:010d}"
-        articles.append({
-            "ArticleNumber": number_, "Description": description,
-            "SalesPrice": float(round_ore(gross * HUNDRED / (HUNDRED + vat))), "VAT": vat,
-            "Type": "SERVICE" if service else "STOCK", "StockGoods": not service,
-            "QuantityInStock": 50 + (index * 7) % 150, "WebshopArticle": True, "Unit": "st",
-            "EAN": "" if service else ean_body + ean_check_digit(ean_body),
-            "SalesAccount": SALES_ACCOUNT_BY_VAT[vat],
-        })
-    articles.append({"ArticleNumber": "FRAKT", "Description": "Frakt", "SalesPrice": 39.2, "VAT": 25,
-                     "Type": "SERVICE", "StockGoods": False, "WebshopArticle": False, "Unit": "st",
-                     "SalesAccount": 3520})
+        articles.append(
+            {
+                "ArticleNumber": number_,
+                "Description": description,
+                "SalesPrice": float(round_ore(gross * HUNDRED / (HUNDRED + vat))),
+                "VAT": vat,
+                "Type": "SERVICE" if service else "STOCK",
+                "StockGoods": not service,
+                "QuantityInStock": 50 + (index * 7) % 150,
+                "WebshopArticle": True,
+                "Unit": "st",
+                "EAN": "" if service else ean_body + ean_check_digit(ean_body),
+                "SalesAccount": SALES_ACCOUNT_BY_VAT[vat],
+            }
+        )
+    articles.append(
+        {
+            "ArticleNumber": "FRAKT",
+            "Description": "Frakt",
+            "SalesPrice": 39.2,
+            "VAT": 25,
+            "Type": "SERVICE",
+            "StockGoods": False,
+            "WebshopArticle": False,
+            "Unit": "st",
+            "SalesAccount": 3520,
+        }
+    )
     return articles
 
 
 # -- running standalone ---------------------------------------------------------------------------
+
 
 def run(host: str = "127.0.0.1", port: int = 8702, *, seed: bool = True) -> None:
     """Serve until interrupted (Ctrl-C), seeded with the demo catalogue unless `seed` is False."""
@@ -2050,8 +2755,11 @@ def run(host: str = "127.0.0.1", port: int = 8702, *, seed: bool = True) -> None
     if seed:
         simulator.seed_demo()
     url = simulator.start()
-    print(f"Fortnox simulator on {url}  (OAuth and API; client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}, "
-          f"tenant {simulator.tenant_id})", flush=True)
+    print(
+        f"Fortnox simulator on {url}  (OAuth and API; client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}, "
+        f"tenant {simulator.tenant_id})",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)

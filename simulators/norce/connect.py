@@ -29,6 +29,7 @@ Control endpoints (no auth, not rate limited):
     GET  /_sim/connect/jobs/<id>          the job, its log and its import record
     POST /_sim/connect/jobs/<id>/age      {"days": 15}: move the job's creation back
 """
+
 from __future__ import annotations
 
 import codecs
@@ -40,9 +41,10 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from simulators.base import Request, Response
@@ -53,77 +55,240 @@ QUERY_BASE = "/commerce/query/2.0"
 # -- enums (names and integers of the Connect contracts) -----------------------------------
 
 PRODUCT_FIELD = {
-    "ManufacturerCode": 0, "ManufacturerName": 1, "Alias": 2, "Code": 3, "Variants": 4, "Cultures": 5,
-    "Categories": 6, "MainImage": 7, "AdditionalImages": 8, "Family": 9, "ProductParametrics": 10,
-    "ProductParametricsCreateOnly": 11, "VariantDefinitionGroup": 12, "VariantDefinitionGroupCreateOnly": 13,
-    "Assortment": 14, "CategoriesCreateOnly": 15, "CategoriesLimitedUpdate": 16, "AdditionalImagesCleanup": 17,
-    "ParametricsCleanup": 18, "ImagesAndFilesCleanup": 19,
+    "ManufacturerCode": 0,
+    "ManufacturerName": 1,
+    "Alias": 2,
+    "Code": 3,
+    "Variants": 4,
+    "Cultures": 5,
+    "Categories": 6,
+    "MainImage": 7,
+    "AdditionalImages": 8,
+    "Family": 9,
+    "ProductParametrics": 10,
+    "ProductParametricsCreateOnly": 11,
+    "VariantDefinitionGroup": 12,
+    "VariantDefinitionGroupCreateOnly": 13,
+    "Assortment": 14,
+    "CategoriesCreateOnly": 15,
+    "CategoriesLimitedUpdate": 16,
+    "AdditionalImagesCleanup": 17,
+    "ParametricsCleanup": 18,
+    "ImagesAndFilesCleanup": 19,
 }
 PRODUCT_CULTURE_FIELD = {
-    "Name": 0, "NameCreateOnly": 1, "SubHeader": 2, "SubDescription": 3, "DescriptionHeader": 4, "Description": 5,
-    "DescriptionCreateOnly": 6, "Synonyms": 7, "Title": 8, "Tags": 9, "MetaTags": 10, "MetaDescription": 11,
-    "NameLimitedUpdate": 12, "UniqueUrlName": 13, "IsUniqueUrlNameManuallyMaintained": 14,
+    "Name": 0,
+    "NameCreateOnly": 1,
+    "SubHeader": 2,
+    "SubDescription": 3,
+    "DescriptionHeader": 4,
+    "Description": 5,
+    "DescriptionCreateOnly": 6,
+    "Synonyms": 7,
+    "Title": 8,
+    "Tags": 9,
+    "MetaTags": 10,
+    "MetaDescription": 11,
+    "NameLimitedUpdate": 12,
+    "UniqueUrlName": 13,
+    "IsUniqueUrlNameManuallyMaintained": 14,
     "UniqueUrlNameCreateOnly": 15,
 }
 VARIANT_FIELD = {
-    "ManufacturerPartNo": 0, "SortOrderValue": 1, "StockDisplayBreakPoint": 2, "IsDangerousGoods": 3, "Cultures": 4,
-    "Skus": 5, "MainImage": 6, "AdditionalImages": 7, "VariantParametrics": 8, "VariantParametricsCreateOnly": 9,
-    "NonParametricVariantDefinitions": 10, "NonParametricVariantDefinitionsCreateOnly": 11, "DeliveryMethods": 12,
-    "DeliveryMethodsCreateOnly": 13, "AdditionalImagesCleanup": 14, "ParametricsCleanup": 15,
-    "TranslationRequested": 16, "ImagesAndFilesCleanup": 17,
+    "ManufacturerPartNo": 0,
+    "SortOrderValue": 1,
+    "StockDisplayBreakPoint": 2,
+    "IsDangerousGoods": 3,
+    "Cultures": 4,
+    "Skus": 5,
+    "MainImage": 6,
+    "AdditionalImages": 7,
+    "VariantParametrics": 8,
+    "VariantParametricsCreateOnly": 9,
+    "NonParametricVariantDefinitions": 10,
+    "NonParametricVariantDefinitionsCreateOnly": 11,
+    "DeliveryMethods": 12,
+    "DeliveryMethodsCreateOnly": 13,
+    "AdditionalImagesCleanup": 14,
+    "ParametricsCleanup": 15,
+    "TranslationRequested": 16,
+    "ImagesAndFilesCleanup": 17,
 }
 VARIANT_CULTURE_FIELD = {
-    "CultureCode": 0, "Name": 1, "NameCreateOnly": 2, "NameLimitedUpdate": 3, "UniqueUrlName": 4,
-    "IsUniqueUrlNameManuallyMaintained": 5, "UniqueUrlNameCreateOnly": 6, "SubHeader": 7, "SubDescription": 8,
-    "DescriptionHeader": 9, "Description": 10, "DescriptionCreateOnly": 11, "Synonyms": 12, "Title": 13, "Tags": 14,
-    "MetaTags": 15, "MetaDescription": 16,
+    "CultureCode": 0,
+    "Name": 1,
+    "NameCreateOnly": 2,
+    "NameLimitedUpdate": 3,
+    "UniqueUrlName": 4,
+    "IsUniqueUrlNameManuallyMaintained": 5,
+    "UniqueUrlNameCreateOnly": 6,
+    "SubHeader": 7,
+    "SubDescription": 8,
+    "DescriptionHeader": 9,
+    "Description": 10,
+    "DescriptionCreateOnly": 11,
+    "Synonyms": 12,
+    "Title": 13,
+    "Tags": 14,
+    "MetaTags": 15,
+    "MetaDescription": 16,
 }
 SKU_FIELD = {
-    "Status": 1, "Type": 2, "IntegrationPartNo": 3, "CommodityCode": 4, "EanCode": 5, "TrackingCode": 6,
-    "UnitOfMeasurementType": 7, "UnitOfMeasurementCount": 8, "IsDropShipOnly": 9, "IsBuyable": 10,
-    "DiscountClass": 11, "RecommendedSalesQty": 12, "IsRecommendedSalesQtyFixed": 13, "ActualWeight": 14,
-    "VolumeWeight": 15, "LogisticWidth": 16, "LogisticHeight": 18, "LogisticDepth": 19, "StandardPrice": 20,
-    "VatRate": 21, "StatusCreateOnly": 22, "StartDate": 23, "StopDate": 24, "StructureItems": 25,
+    "Status": 1,
+    "Type": 2,
+    "IntegrationPartNo": 3,
+    "CommodityCode": 4,
+    "EanCode": 5,
+    "TrackingCode": 6,
+    "UnitOfMeasurementType": 7,
+    "UnitOfMeasurementCount": 8,
+    "IsDropShipOnly": 9,
+    "IsBuyable": 10,
+    "DiscountClass": 11,
+    "RecommendedSalesQty": 12,
+    "IsRecommendedSalesQtyFixed": 13,
+    "ActualWeight": 14,
+    "VolumeWeight": 15,
+    "LogisticWidth": 16,
+    "LogisticHeight": 18,
+    "LogisticDepth": 19,
+    "StandardPrice": 20,
+    "VatRate": 21,
+    "StatusCreateOnly": 22,
+    "StartDate": 23,
+    "StopDate": 24,
+    "StructureItems": 25,
     "PartNoCreateWhenMissing": 26,
 }
 SKU_CULTURE_FIELD = {"ErpName": 0, "ErpNameCreateOnly": 1, "Comment": 2, "CommentCreateOnly": 3}
 SKU_PRICE_LIST_FIELD = {
-    "PriceSale": 3, "CostPurchase": 4, "CostUnit": 5, "PriceRecommended": 6, "PricePrevious": 7, "PriceCatalog": 8,
-    "IsPriceDiscountable": 9, "IsActive": 10, "IsPriceDiscountableCreateOnly": 11, "PriceRule": 12,
+    "PriceSale": 3,
+    "CostPurchase": 4,
+    "CostUnit": 5,
+    "PriceRecommended": 6,
+    "PricePrevious": 7,
+    "PriceCatalog": 8,
+    "IsPriceDiscountable": 9,
+    "IsActive": 10,
+    "IsPriceDiscountableCreateOnly": 11,
+    "PriceRule": 12,
     "FullfileResetInheritance": 13,
 }
 SKU_ONHAND_FIELD = {
-    "OnhandValue": 3, "IncomingValue": 4, "NextDeliveryDate": 5, "LeadTimeDayCount": 6, "OnOrderValue": 7,
-    "MinimumValue": 8, "MaximumValue": 9, "IsActive": 10, "Infos": 11,
+    "OnhandValue": 3,
+    "IncomingValue": 4,
+    "NextDeliveryDate": 5,
+    "LeadTimeDayCount": 6,
+    "OnOrderValue": 7,
+    "MinimumValue": 8,
+    "MaximumValue": 9,
+    "IsActive": 10,
+    "Infos": 11,
 }
 SKU_STRUCTURE_ITEM_FIELD = {"SortOrder": 0, "StandardStructureItemPrice": 1, "AdditionalInfo": 2}
 IMAGE_CULTURE_FIELD = {"Name": 0, "Description": 1, "AltText": 2}
 CUSTOMER_FIELD = {
-    "ApplicationKey": 0, "Id": 1, "Code": 2, "EmailAddress": 3, "SocialSecurityNumber": 4, "Title": 5,
-    "FirstName": 6, "MiddleName": 7, "LastName": 8, "PhoneNumber": 9, "CellPhoneNumber": 10, "IsActive": 11,
-    "InvoiceAddress": 12, "DeliveryAddresses": 13, "Accounts": 14, "AdditionalInfo": 15, "Flags": 16,
-    "PriceLists": 17, "SearchOnlyByCode": 18, "Companies": 19, "CrmId": 20, "PreserveFlags": 21,
+    "ApplicationKey": 0,
+    "Id": 1,
+    "Code": 2,
+    "EmailAddress": 3,
+    "SocialSecurityNumber": 4,
+    "Title": 5,
+    "FirstName": 6,
+    "MiddleName": 7,
+    "LastName": 8,
+    "PhoneNumber": 9,
+    "CellPhoneNumber": 10,
+    "IsActive": 11,
+    "InvoiceAddress": 12,
+    "DeliveryAddresses": 13,
+    "Accounts": 14,
+    "AdditionalInfo": 15,
+    "Flags": 16,
+    "PriceLists": 17,
+    "SearchOnlyByCode": 18,
+    "Companies": 19,
+    "CrmId": 20,
+    "PreserveFlags": 21,
 }
 COMPANY_FIELD = {
-    "ApplicationKey": 0, "Id": 1, "Code": 2, "OrganizationNo": 3, "Name": 4, "EmailAddress": 5, "PhoneNumber": 6,
-    "LogoImage": 7, "ParentCompanyCode": 8, "IsActive": 9, "InvoiceAddress": 10, "DeliveryAddresses": 11,
-    "AdditionalInfo": 12, "Contacts": 13, "Customers": 14, "DeliveryMethods": 15, "Discounts": 16, "Flags": 17,
-    "PaymentMethods": 18, "PriceLists": 19, "SearchOnlyByCode": 20, "VatNo": 21, "PreserveFlags": 22,
+    "ApplicationKey": 0,
+    "Id": 1,
+    "Code": 2,
+    "OrganizationNo": 3,
+    "Name": 4,
+    "EmailAddress": 5,
+    "PhoneNumber": 6,
+    "LogoImage": 7,
+    "ParentCompanyCode": 8,
+    "IsActive": 9,
+    "InvoiceAddress": 10,
+    "DeliveryAddresses": 11,
+    "AdditionalInfo": 12,
+    "Contacts": 13,
+    "Customers": 14,
+    "DeliveryMethods": 15,
+    "Discounts": 16,
+    "Flags": 17,
+    "PaymentMethods": 18,
+    "PriceLists": 19,
+    "SearchOnlyByCode": 20,
+    "VatNo": 21,
+    "PreserveFlags": 22,
 }
 ACCOUNT_FIELD = {"PasswordCreateOnly": 0, "Status": 1, "StatusCreateOnly": 2, "Roles": 3, "RolesCreateOnly": 4}
 SKU_STATUS = {"Active": 1, "Coming": 2, "Expiring": 3, "Hidden": 4, "Inactive": 5, "NotActivated": 6}
 SKU_TYPE = {
-    "ErpStandard": 1, "ErpRefurbished": 2, "Freight": 3, "Insurance": 4, "Download": 7, "Structure": 8,
-    "Invoice": 9, "Service": 11, "Standard": 14, "ErpExtended": 15, "ErpStandardNoStock": 16, "ErpPackage": 17,
-    "Donations": 18, "ErpTempOutOfStock": 19, "EnvironmentalFee": 20, "PackingFee": 21, "Configuration": 22,
-    "ErpPackageWithCalc": 24, "DisplayOnly": 25, "ErpDownload": 26, "ErpDownloadNoStock": 27,
-    "ErpDownloadTempNoStock": 28, "ErpStandard2": 29, "Standard2": 30, "ErpStandardNoStock2": 31,
-    "ErpTempOutOfStock2": 32, "License": 33, "CentRounding": 34, "SalesTax": 35, "FreightStructure": 36,
-    "ManagedStructure": 37, "ManagedErpPackage": 38, "ManagedErpPackageWithCalc": 39, "Virtual": 40,
-    "PspGiftCard": 41, "PayLater": 42, "GiftCardPaymentPlaceHolder": 43, "Compensation": 44,
+    "ErpStandard": 1,
+    "ErpRefurbished": 2,
+    "Freight": 3,
+    "Insurance": 4,
+    "Download": 7,
+    "Structure": 8,
+    "Invoice": 9,
+    "Service": 11,
+    "Standard": 14,
+    "ErpExtended": 15,
+    "ErpStandardNoStock": 16,
+    "ErpPackage": 17,
+    "Donations": 18,
+    "ErpTempOutOfStock": 19,
+    "EnvironmentalFee": 20,
+    "PackingFee": 21,
+    "Configuration": 22,
+    "ErpPackageWithCalc": 24,
+    "DisplayOnly": 25,
+    "ErpDownload": 26,
+    "ErpDownloadNoStock": 27,
+    "ErpDownloadTempNoStock": 28,
+    "ErpStandard2": 29,
+    "Standard2": 30,
+    "ErpStandardNoStock2": 31,
+    "ErpTempOutOfStock2": 32,
+    "License": 33,
+    "CentRounding": 34,
+    "SalesTax": 35,
+    "FreightStructure": 36,
+    "ManagedStructure": 37,
+    "ManagedErpPackage": 38,
+    "ManagedErpPackageWithCalc": 39,
+    "Virtual": 40,
+    "PspGiftCard": 41,
+    "PayLater": 42,
+    "GiftCardPaymentPlaceHolder": 43,
+    "Compensation": 44,
 }
-UNIT_OF_MEASUREMENT_TYPE = {"Pieces": 1, "Hour": 2, "Kilogram": 3, "Litre": 4, "Pair": 5, "SquareMeter": 6,
-                            "Meter": 7, "Boxes": 8, "Rolls": 9}
+UNIT_OF_MEASUREMENT_TYPE = {
+    "Pieces": 1,
+    "Hour": 2,
+    "Kilogram": 3,
+    "Litre": 4,
+    "Pair": 5,
+    "SquareMeter": 6,
+    "Meter": 7,
+    "Boxes": 8,
+    "Rolls": 9,
+}
 ACCOUNT_STATUS = {"Active": 1, "Inactive": 2}
 SERIALIZATION_TYPE = {"Json": 0, "DataContractSerializer": 1}
 
@@ -140,6 +305,7 @@ BATCH = 2000  # rows applied per hold of the catalogue lock
 
 # -- the methods and their headers -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ImportMethod:
     name: str
@@ -150,28 +316,49 @@ class ImportMethod:
 
 
 _PRODUCT_LISTS = {
-    "ProductFieldsThatAreSet": PRODUCT_FIELD, "ProductCultureFieldsThatAreSet": PRODUCT_CULTURE_FIELD,
-    "VariantFieldsThatAreSet": VARIANT_FIELD, "VariantCultureFieldsThatAreSet": VARIANT_CULTURE_FIELD,
-    "SkuFieldsThatAreSet": SKU_FIELD, "SkuCultureFieldsThatAreSet": SKU_CULTURE_FIELD,
-    "SkuPriceListFieldsThatAreSet": SKU_PRICE_LIST_FIELD, "IgnoreSkuPriceListFieldsWhenEmpty": SKU_PRICE_LIST_FIELD,
+    "ProductFieldsThatAreSet": PRODUCT_FIELD,
+    "ProductCultureFieldsThatAreSet": PRODUCT_CULTURE_FIELD,
+    "VariantFieldsThatAreSet": VARIANT_FIELD,
+    "VariantCultureFieldsThatAreSet": VARIANT_CULTURE_FIELD,
+    "SkuFieldsThatAreSet": SKU_FIELD,
+    "SkuCultureFieldsThatAreSet": SKU_CULTURE_FIELD,
+    "SkuPriceListFieldsThatAreSet": SKU_PRICE_LIST_FIELD,
+    "IgnoreSkuPriceListFieldsWhenEmpty": SKU_PRICE_LIST_FIELD,
     "SkuStructureItemFieldsThatAreSet": SKU_STRUCTURE_ITEM_FIELD,
     "ImageCultureFieldsThatAreSet": IMAGE_CULTURE_FIELD,
 }
-_CUSTOMER_LISTS = {"CustomerFieldsThatAreSet": CUSTOMER_FIELD, "CompanyFieldsThatAreSet": COMPANY_FIELD,
-                   "AccountFieldsThatAreSet": ACCOUNT_FIELD}
-METHODS: dict[str, ImportMethod] = {m.name.lower(): m for m in (
-    ImportMethod("ImportProducts", "Product", "products", _PRODUCT_LISTS, True),
-    ImportMethod("ImportSkuPriceLists", "Product", "prices",
-                 {"SkuPriceListFieldsThatAreSet": SKU_PRICE_LIST_FIELD,
-                  "IgnoreSkuPriceListFieldsWhenEmpty": SKU_PRICE_LIST_FIELD}, True),
-    ImportMethod("ImportOnhands", "Product", "onhands", {"SkuOnhandFieldsThatAreSet": SKU_ONHAND_FIELD}, True),
-    ImportMethod("ImportCustomers", "Customer", "customers", _CUSTOMER_LISTS, False),
-    ImportMethod("ImportCompanies", "Customer", "companies", _CUSTOMER_LISTS, False),
-)}
+_CUSTOMER_LISTS = {
+    "CustomerFieldsThatAreSet": CUSTOMER_FIELD,
+    "CompanyFieldsThatAreSet": COMPANY_FIELD,
+    "AccountFieldsThatAreSet": ACCOUNT_FIELD,
+}
+METHODS: dict[str, ImportMethod] = {
+    m.name.lower(): m
+    for m in (
+        ImportMethod("ImportProducts", "Product", "products", _PRODUCT_LISTS, True),
+        ImportMethod(
+            "ImportSkuPriceLists",
+            "Product",
+            "prices",
+            {
+                "SkuPriceListFieldsThatAreSet": SKU_PRICE_LIST_FIELD,
+                "IgnoreSkuPriceListFieldsWhenEmpty": SKU_PRICE_LIST_FIELD,
+            },
+            True,
+        ),
+        ImportMethod("ImportOnhands", "Product", "onhands", {"SkuOnhandFieldsThatAreSet": SKU_ONHAND_FIELD}, True),
+        ImportMethod("ImportCustomers", "Customer", "customers", _CUSTOMER_LISTS, False),
+        ImportMethod("ImportCompanies", "Customer", "companies", _CUSTOMER_LISTS, False),
+    )
+}
 # The singular route names of the older WCF contracts.
-LEGACY_ALIASES = {"importproduct": "importproducts", "importskupricelist": "importskupricelists",
-                  "importonhand": "importonhands", "importcustomer": "importcustomers",
-                  "importcompany": "importcompanies"}
+LEGACY_ALIASES = {
+    "importproduct": "importproducts",
+    "importskupricelist": "importskupricelists",
+    "importonhand": "importonhands",
+    "importcustomer": "importcustomers",
+    "importcompany": "importcompanies",
+}
 # Base header properties every method takes. FullFile is in the product headers; the
 # customer header has none, but a FullFile sent there is accepted and ignored.
 BASE_HEADER = ("AccountId", "SupplierId", "JobId", "StorageName", "SerializationType", "FullFile")
@@ -235,8 +422,10 @@ def parse_header(method: ImportMethod, text: str | None) -> dict[str, Any]:
             raise HeaderError("X-StormConnect-Header: only SerializationType 0 (Json) is supported")
         header["SerializationType"] = serialization
     if header.get("StorageName"):
-        raise HeaderError("X-StormConnect-Header: StorageName (an import file on Norce's file area) is not "
-                          "supported; send the items in the body")
+        raise HeaderError(
+            "X-StormConnect-Header: StorageName (an import file on Norce's file area) is not "
+            "supported; send the items in the body"
+        )
     for name, table in method.lists.items():
         value = header.get(name)
         if value is None:
@@ -247,10 +436,13 @@ def parse_header(method: ImportMethod, text: str | None) -> dict[str, Any]:
         for entry in value:
             number = _enum_value(table, entry)
             if number is None:
-                enum = name.replace("FieldsThatAreSet", "Field").replace("IgnoreSkuPriceListFieldsWhenEmpty",
-                                                                           "SkuPriceListField")
-                raise HeaderError(f"X-StormConnect-Header: {entry!r} in {name} is not a {enum} "
-                                  f"(valid: {', '.join(f'{v} {n}' for n, v in sorted(table.items(), key=lambda i: i[1]))})")
+                enum = name.replace("FieldsThatAreSet", "Field").replace(
+                    "IgnoreSkuPriceListFieldsWhenEmpty", "SkuPriceListField"
+                )
+                raise HeaderError(
+                    f"X-StormConnect-Header: {entry!r} in {name} is not a {enum} "
+                    f"(valid: {', '.join(f'{v} {n}' for n, v in sorted(table.items(), key=lambda i: i[1]))})"
+                )
             numbers.append(number)
         header[name] = numbers
     return header
@@ -260,9 +452,21 @@ def parse_header(method: ImportMethod, text: str | None) -> dict[str, Any]:
 
 # Enum names that name no property of their own: structure (always walked), cleanup and
 # matching switches, and StandardPrice (written as a price row).
-_NOT_DATA = {"Variants", "Skus", "Cultures", "CultureCode", "AdditionalImagesCleanup", "ParametricsCleanup",
-             "ImagesAndFilesCleanup", "PartNoCreateWhenMissing", "FullfileResetInheritance", "SearchOnlyByCode",
-             "PreserveFlags", "StandardPrice", "PasswordCreateOnly"}
+_NOT_DATA = {
+    "Variants",
+    "Skus",
+    "Cultures",
+    "CultureCode",
+    "AdditionalImagesCleanup",
+    "ParametricsCleanup",
+    "ImagesAndFilesCleanup",
+    "PartNoCreateWhenMissing",
+    "FullfileResetInheritance",
+    "SearchOnlyByCode",
+    "PreserveFlags",
+    "StandardPrice",
+    "PasswordCreateOnly",
+}
 _RENAMES = {"VatRate": "VatRates", "Assortment": "AssortmentCode"}  # SkuField / ProductField → body property
 
 
@@ -275,7 +479,7 @@ class FieldPlan:
     create_only: frozenset[str]
 
     @classmethod
-    def of(cls, table: dict[str, int], numbers: Iterable[int] | None) -> "FieldPlan":
+    def of(cls, table: dict[str, int], numbers: Iterable[int] | None) -> FieldPlan:
         names = frozenset(_enum_name(table, n) for n in numbers or ())
         always, create_only = set(), set()
         for name in names:
@@ -305,12 +509,45 @@ def _plans(method: ImportMethod, header: dict[str, Any]) -> dict[str, FieldPlan]
 # -- body properties, read case-insensitively (as ASP.NET binds them) ------------------------
 
 _KNOWN_PROPERTIES = {
-    "PartNo", "ManufacturerCode", "ManufacturerPartNo", "Code", "Variants", "Skus", "Cultures", "CultureCode",
-    "PriceListCode", "QuantityBreak", "CurrencyCode", "WarehouseCode", "LocationCode", "StandardPrice",
-    "VatRates", "AssortmentCode", "PriceRuleValue", "LoginName", "Password", "Roles", "Status", "Customers",
-    *(_RENAMES.get(n, n) for table in (PRODUCT_FIELD, PRODUCT_CULTURE_FIELD, VARIANT_FIELD, VARIANT_CULTURE_FIELD,
-                                       SKU_FIELD, SKU_CULTURE_FIELD, SKU_PRICE_LIST_FIELD, SKU_ONHAND_FIELD,
-                                       CUSTOMER_FIELD, COMPANY_FIELD, ACCOUNT_FIELD) for n in table),
+    "PartNo",
+    "ManufacturerCode",
+    "ManufacturerPartNo",
+    "Code",
+    "Variants",
+    "Skus",
+    "Cultures",
+    "CultureCode",
+    "PriceListCode",
+    "QuantityBreak",
+    "CurrencyCode",
+    "WarehouseCode",
+    "LocationCode",
+    "StandardPrice",
+    "VatRates",
+    "AssortmentCode",
+    "PriceRuleValue",
+    "LoginName",
+    "Password",
+    "Roles",
+    "Status",
+    "Customers",
+    *(
+        _RENAMES.get(n, n)
+        for table in (
+            PRODUCT_FIELD,
+            PRODUCT_CULTURE_FIELD,
+            VARIANT_FIELD,
+            VARIANT_CULTURE_FIELD,
+            SKU_FIELD,
+            SKU_CULTURE_FIELD,
+            SKU_PRICE_LIST_FIELD,
+            SKU_ONHAND_FIELD,
+            CUSTOMER_FIELD,
+            COMPANY_FIELD,
+            ACCOUNT_FIELD,
+        )
+        for n in table
+    ),
 }
 _CANONICAL = {name.lower(): name for name in _KNOWN_PROPERTIES}
 
@@ -357,7 +594,7 @@ def _timestamp(epoch: float | None) -> str | None:
     """A JobDto time: UTC, as a .NET DateTime renders without an offset."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _run_time(seconds: float) -> str:
@@ -367,6 +604,7 @@ def _run_time(seconds: float) -> str:
 
 # -- incremental body parsing ---------------------------------------------------------------
 
+
 class BodyError(ValueError):
     """A body that is not a JSON array or back-to-back JSON objects: answered with 400."""
 
@@ -374,8 +612,9 @@ class BodyError(ValueError):
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
-def iter_json_items(read: Callable[[int], bytes], *, chunk_size: int = 1 << 20,
-                    tee: Callable[[bytes], Any] | None = None) -> Iterator[Any]:
+def iter_json_items(
+    read: Callable[[int], bytes], *, chunk_size: int = 1 << 20, tee: Callable[[bytes], Any] | None = None
+) -> Iterator[Any]:
     """The items of a body read in chunks: a JSON array (``[{...}, {...}]``) or JSON
     values back to back with no brackets or commas (``{...}{...}``), as the older .NET
     client streams them. Only a window of the text is held at a time. `tee` gets every
@@ -455,6 +694,7 @@ def iter_json_items(read: Callable[[int], bytes], *, chunk_size: int = 1 << 20,
 
 
 # -- the import service -----------------------------------------------------------------------
+
 
 class ConnectImports:
     """Connect 4.0 imports, jobs and the catalogue they write; made by NorceSimulator as `sim.connect`.
@@ -567,15 +807,27 @@ class ConnectImports:
             statuses: dict[int, int] = {}
             for job in self.jobs.values():
                 statuses[job["StatusId"]] = statuses.get(job["StatusId"], 0) + 1
-            return {"skus": len(self.skus), "products": len(self.products), "variants": len(self.variants),
-                    "prices": len(self.prices), "onhands": len(self.onhands), "customers": len(self.customers),
-                    "companies": len(self.companies), "imports": len(self.imports), "jobs": len(self.jobs),
-                    "job_statuses": statuses, "queued": len(self._queue) + (self._busy is not None)}
+            return {
+                "skus": len(self.skus),
+                "products": len(self.products),
+                "variants": len(self.variants),
+                "prices": len(self.prices),
+                "onhands": len(self.onhands),
+                "customers": len(self.customers),
+                "companies": len(self.companies),
+                "imports": len(self.imports),
+                "jobs": len(self.jobs),
+                "job_statuses": statuses,
+                "queued": len(self._queue) + (self._busy is not None),
+            }
 
     def settings(self) -> dict[str, Any]:
         with self.lock:
-            return {"job_delay": self.job_delay, "fail_next_jobs": self.fail_next_jobs,
-                    "reject_rows": dict(self.reject_rows)}
+            return {
+                "job_delay": self.job_delay,
+                "fail_next_jobs": self.fail_next_jobs,
+                "reject_rows": dict(self.reject_rows),
+            }
 
     def update_settings(self, values: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(values) - {"job_delay", "fail_next_jobs", "reject_rows"})
@@ -612,8 +864,11 @@ class ConnectImports:
                     raise ValueError(f"unknown SkuStatus {data.get('Status')!r}")
                 product_code = _ident(data.get("ProductCode") or data.get("Code"))
                 if product_code is not None and self._product_codes.get(product_code) is None:
-                    self.products[product_code] = {"Key": product_code, "Code": product_code,
-                                                   "ManufacturerCode": _ident(data.get("ManufacturerCode"))}
+                    self.products[product_code] = {
+                        "Key": product_code,
+                        "Code": product_code,
+                        "ManufacturerCode": _ident(data.get("ManufacturerCode")),
+                    }
                     self._product_codes[product_code] = product_code
                 record = self.skus.get(part_no)
                 if record is None:
@@ -677,8 +932,9 @@ class ConnectImports:
         name = request.params["method"].lower()
         method = METHODS.get(LEGACY_ALIASES.get(name, name))
         if method is None or method.service.lower() != request.params["service"].lower():
-            return self._connect_error(404, f"{request.params['service']}/{request.params['method']} "
-                                            "is not an import method of the simulator")
+            return self._connect_error(
+                404, f"{request.params['service']}/{request.params['method']} is not an import method of the simulator"
+            )
         try:
             header = parse_header(method, request.header("x-stormconnect-header", None))
         except HeaderError as exc:
@@ -719,25 +975,58 @@ class ConnectImports:
             if fail:
                 self.fail_next_jobs -= 1
             self.jobs[job_id] = {
-                "JobId": job_id, "StatusId": JOB_QUEUED, "StorageName": f"connect/{method.name}/{job_id}.json",
-                "Totals": total, "Insert": 0, "Inserts": 0, "Updates": 0, "Fail": 0,
-                "Start": None, "Stop": None, "LastUpdated": _timestamp(now), "IsFinished": False,
+                "JobId": job_id,
+                "StatusId": JOB_QUEUED,
+                "StorageName": f"connect/{method.name}/{job_id}.json",
+                "Totals": total,
+                "Insert": 0,
+                "Inserts": 0,
+                "Updates": 0,
+                "Fail": 0,
+                "Start": None,
+                "Stop": None,
+                "LastUpdated": _timestamp(now),
+                "IsFinished": False,
                 "RunTime": "00:00:00",
                 # The simulator's own bookkeeping.
-                "method": method.name, "header": header, "full_file": header["FullFile"] and method.full_file,
-                "created": now, "queued": time.time(), "started": None, "ignored": 0, "deactivated": 0,
-                "restarts": 0, "log": [], "validation": summary, "path": path, "fail_fault": fail,
+                "method": method.name,
+                "header": header,
+                "full_file": header["FullFile"] and method.full_file,
+                "created": now,
+                "queued": time.time(),
+                "started": None,
+                "ignored": 0,
+                "deactivated": 0,
+                "restarts": 0,
+                "log": [],
+                "validation": summary,
+                "path": path,
+                "fail_fault": fail,
             }
-            self.imports.append({"method": method.name, "header": header, "count": total, "job_id": job_id,
-                                 "full_file": header["FullFile"], "time": now, "items": items})
+            self.imports.append(
+                {
+                    "method": method.name,
+                    "header": header,
+                    "count": total,
+                    "job_id": job_id,
+                    "full_file": header["FullFile"],
+                    "time": now,
+                    "items": items,
+                }
+            )
             self._queue.append(job_id)
             self._ensure_worker()
             self._wake.notify_all()
         # JobResponse.StatusCode's literal values are undocumented; "Accepted" says what
         # happened (stored and queued), and clients should rely on the HTTP status and JobId.
-        return Response(body={"StatusCode": "Accepted",
-                              "Description": f"{method.name}: {total} item(s) received, job {job_id} queued",
-                              "JobId": str(job_id), "ValidationSummary": summary})
+        return Response(
+            body={
+                "StatusCode": "Accepted",
+                "Description": f"{method.name}: {total} item(s) received, job {job_id} queued",
+                "JobId": str(job_id),
+                "ValidationSummary": summary,
+            }
+        )
 
     # -- HTTP: the Job service ---------------------------------------------------------------------
     def _job_of(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
@@ -753,9 +1042,24 @@ class ConnectImports:
     def render_job(self, job: dict[str, Any]) -> dict[str, Any]:
         """A job as Job/Get returns it (JobDto, with both Insert and Inserts)."""
         with self.lock:
-            dto = {key: job[key] for key in ("JobId", "StatusId", "StorageName", "Totals", "Insert", "Inserts",
-                                              "Updates", "Fail", "Start", "Stop", "LastUpdated", "IsFinished",
-                                              "RunTime")}
+            dto = {
+                key: job[key]
+                for key in (
+                    "JobId",
+                    "StatusId",
+                    "StorageName",
+                    "Totals",
+                    "Insert",
+                    "Inserts",
+                    "Updates",
+                    "Fail",
+                    "Start",
+                    "Stop",
+                    "LastUpdated",
+                    "IsFinished",
+                    "RunTime",
+                )
+            }
             dto["Insert"] = job["Inserts"]  # the docs' name; the contracts say Inserts: both are sent
             if job["started"] is not None and not job["IsFinished"]:
                 dto["RunTime"] = _run_time(time.time() - job["started"])
@@ -779,30 +1083,67 @@ class ConnectImports:
         with self.lock:
             job_id = job["JobId"]
             if not job["IsFinished"]:
-                return self._connect_error(400, f"Job {job_id} is not finished (StatusId {job['StatusId']}); "
-                                                "only finished jobs can be restarted")
+                return self._connect_error(
+                    400,
+                    f"Job {job_id} is not finished (StatusId {job['StatusId']}); only finished jobs can be restarted",
+                )
             if job["StatusId"] not in (JOB_SUCCEEDED, JOB_FAILED):
-                return self._connect_error(400, f"Job {job_id} has StatusId {job['StatusId']}; only jobs that "
-                                                "succeeded (2) or failed (3) can be restarted")
+                return self._connect_error(
+                    400,
+                    f"Job {job_id} has StatusId {job['StatusId']}; only jobs that "
+                    "succeeded (2) or failed (3) can be restarted",
+                )
             if self.clock() - job["created"] > RESTART_WINDOW:
-                return self._connect_error(400, f"Job {job_id} was created more than 14 days ago; its payload "
-                                                "is no longer kept and it cannot be restarted")
+                return self._connect_error(
+                    400,
+                    f"Job {job_id} was created more than 14 days ago; its payload "
+                    "is no longer kept and it cannot be restarted",
+                )
             now = self.clock()
-            job.update(StatusId=JOB_QUEUED, IsFinished=False, Insert=0, Inserts=0, Updates=0, Fail=0, Start=None,
-                       Stop=None, LastUpdated=_timestamp(now), RunTime="00:00:00", started=None, ignored=0,
-                       deactivated=0, log=[], fail_fault=False, queued=time.time(), restarts=job["restarts"] + 1)
+            job.update(
+                StatusId=JOB_QUEUED,
+                IsFinished=False,
+                Insert=0,
+                Inserts=0,
+                Updates=0,
+                Fail=0,
+                Start=None,
+                Stop=None,
+                LastUpdated=_timestamp(now),
+                RunTime="00:00:00",
+                started=None,
+                ignored=0,
+                deactivated=0,
+                log=[],
+                fail_fault=False,
+                queued=time.time(),
+                restarts=job["restarts"] + 1,
+            )
             self._queue.append(job_id)
             self._ensure_worker()
             self._wake.notify_all()
-            return Response(body={"StatusCode": "Accepted", "Description": f"Job {job_id} restarted and queued",
-                                  "JobId": str(job_id), "ValidationSummary": job["validation"]})
+            return Response(
+                body={
+                    "StatusCode": "Accepted",
+                    "Description": f"Job {job_id} restarted and queued",
+                    "JobId": str(job_id),
+                    "ValidationSummary": job["validation"],
+                }
+            )
 
     def handle_job_ping(self, request: Request) -> Response:
         return Response(body={"StatusCode": "OK", "Description": "Pong"})
 
     # -- HTTP: Query 2.0 Products/ProductSkus ----------------------------------------------------
-    QUERY_SKU_PROPERTIES = ("PartNo", "StatusId", "ManufacturerPartNo", "ProductCode", "ManufacturerCode",
-                            "EanCode", "SkuTypeId")
+    QUERY_SKU_PROPERTIES = (
+        "PartNo",
+        "StatusId",
+        "ManufacturerPartNo",
+        "ProductCode",
+        "ManufacturerCode",
+        "EanCode",
+        "SkuTypeId",
+    )
 
     def handle_query_product_skus(self, request: Request) -> Response:
         application = request.header("applicationid") or request.header("application-id")
@@ -811,8 +1152,9 @@ class ConnectImports:
         if not application.strip().isdigit() or int(application) != self.sim.application_id:
             return self.sim.error_response(400, f"Unknown application {application!r}")
         params = request.query
-        unsupported = sorted(k for k in params if k.startswith("$") and k not in ("$select", "$top", "$skip",
-                                                                                 "$count", "$orderby"))
+        unsupported = sorted(
+            k for k in params if k.startswith("$") and k not in ("$select", "$top", "$skip", "$count", "$orderby")
+        )
         if unsupported:
             return self.sim.error_response(400, f"Query option {unsupported[0]} is not supported")
         select = [name.strip() for name in params.get("$select", "").split(",") if name.strip()]
@@ -835,7 +1177,7 @@ class ConnectImports:
             if self._sorted_part_nos is None:
                 self._sorted_part_nos = sorted(self.skus)
             ordered = self._sorted_part_nos
-            page = [self._query_sku(self.skus[part_no], select) for part_no in ordered[skip:skip + top]]
+            page = [self._query_sku(self.skus[part_no], select) for part_no in ordered[skip : skip + top]]
             total = len(ordered)
         base = f"http://{request.header('host') or f'{self.sim.host}:{self.sim.port}'}"
         body: dict[str, Any] = {"@odata.context": f"{base}{QUERY_BASE}/Products/$metadata#ProductSkus", "value": page}
@@ -848,11 +1190,15 @@ class ConnectImports:
 
     def _query_sku(self, sku: dict[str, Any], select: list[str]) -> dict[str, Any]:
         product = self.products.get(sku.get("Product")) if sku.get("Product") is not None else None
-        row = {"PartNo": sku["PartNo"], "StatusId": sku.get("Status", 1),
-               "ManufacturerPartNo": sku.get("ManufacturerPartNo"),
-               "ProductCode": product.get("Code") if product else None,
-               "ManufacturerCode": product.get("ManufacturerCode") if product else None,
-               "EanCode": sku.get("EanCode"), "SkuTypeId": sku.get("Type")}
+        row = {
+            "PartNo": sku["PartNo"],
+            "StatusId": sku.get("Status", 1),
+            "ManufacturerPartNo": sku.get("ManufacturerPartNo"),
+            "ProductCode": product.get("Code") if product else None,
+            "ManufacturerCode": product.get("ManufacturerCode") if product else None,
+            "EanCode": sku.get("EanCode"),
+            "SkuTypeId": sku.get("Type"),
+        }
         return {name: row[name] for name in select} if select else row
 
     # -- HTTP: control ------------------------------------------------------------------------------
@@ -882,9 +1228,15 @@ class ConnectImports:
                 return Response(status=404, body={"error": f"no SKU {part_no!r}"})
             prices = [dict(p) for key, p in self.prices.items() if key[0] == part_no]
             onhands = [dict(o) for key, o in self.onhands.items() if key[0] == part_no]
-            return Response(body={"sku": sku, "product": self.product_of(part_no),
-                                  "variant": self.variants.get(sku.get("ManufacturerPartNo") or ""),
-                                  "prices": prices, "onhands": onhands})
+            return Response(
+                body={
+                    "sku": sku,
+                    "product": self.product_of(part_no),
+                    "variant": self.variants.get(sku.get("ManufacturerPartNo") or ""),
+                    "prices": prices,
+                    "onhands": onhands,
+                }
+            )
 
     def control_customer(self, request: Request) -> Response:
         customer = self.customer(request.params["key"])
@@ -945,13 +1297,25 @@ class ConnectImports:
                 status = JOB_FAILED
             with self._wake:
                 now = self.clock()
-                job.update(StatusId=status, IsFinished=True, Stop=_timestamp(now), LastUpdated=_timestamp(now),
-                           RunTime=_run_time(time.time() - job["started"]), Insert=job["Inserts"])
+                job.update(
+                    StatusId=status,
+                    IsFinished=True,
+                    Stop=_timestamp(now),
+                    LastUpdated=_timestamp(now),
+                    RunTime=_run_time(time.time() - job["started"]),
+                    Insert=job["Inserts"],
+                )
                 self._busy = None
                 self._wake.notify_all()
-            self.sim.send_event("JobCompletedEvent", {"ClientId": self.sim.client_id,
-                                                      "ApplicationId": self.sim.application_id,
-                                                      "JobId": job["JobId"], "StatusId": status})
+            self.sim.send_event(
+                "JobCompletedEvent",
+                {
+                    "ClientId": self.sim.client_id,
+                    "ApplicationId": self.sim.application_id,
+                    "JobId": job["JobId"],
+                    "StatusId": status,
+                },
+            )
 
     def _log_entry(self, severity: int, message: str, row: int | None) -> dict[str, Any]:
         return {"SeverityId": severity, "Message": message, "TimeStamp": _timestamp(self.clock()), "ImportedRow": row}
@@ -988,7 +1352,7 @@ class _BytesReader:
         self.data, self.offset = data, 0
 
     def read(self, size: int) -> bytes:
-        chunk = self.data[self.offset:self.offset + size]
+        chunk = self.data[self.offset : self.offset + size]
         self.offset += len(chunk)
         return chunk
 
@@ -1035,8 +1399,9 @@ class _Run:
         self.job["ignored"] += 1
         self.warnings += 1
         if self.warnings <= MAX_WARNINGS:
-            self.job["log"].append(self.imports._log_entry(
-                WARNING, f"Row {self.row_no} ({label}): {message}", self.row_no))
+            self.job["log"].append(
+                self.imports._log_entry(WARNING, f"Row {self.row_no} ({label}): {message}", self.row_no)
+            )
 
     def counted(self, created: bool) -> None:
         if created:
@@ -1063,18 +1428,32 @@ class _Run:
                 job["deactivated"] += deactivated
                 job["Updates"] += deactivated
                 if deactivated:
-                    job["log"].append(imports._log_entry(INFORMATION, f"FullFile: {deactivated} record(s) not in "
-                                                                      "the job were deactivated", None))
+                    job["log"].append(
+                        imports._log_entry(
+                            INFORMATION, f"FullFile: {deactivated} record(s) not in the job were deactivated", None
+                        )
+                    )
             if self.warnings > MAX_WARNINGS:
-                job["log"].append(imports._log_entry(
-                    WARNING, f"... and {self.warnings - MAX_WARNINGS} more row(s) ignored", None))
-            job["log"].append(imports._log_entry(
-                INFORMATION, f"{job['Totals']} row(s): {job['Inserts']} inserted, {job['Updates']} updated, "
-                             f"{job['Fail']} failed, {job['ignored']} ignored", None))
+                job["log"].append(
+                    imports._log_entry(WARNING, f"... and {self.warnings - MAX_WARNINGS} more row(s) ignored", None)
+                )
+            job["log"].append(
+                imports._log_entry(
+                    INFORMATION,
+                    f"{job['Totals']} row(s): {job['Inserts']} inserted, {job['Updates']} updated, "
+                    f"{job['Fail']} failed, {job['ignored']} ignored",
+                    None,
+                )
+            )
 
     @staticmethod
-    def write(record: dict[str, Any], data: dict[str, Any], plan: FieldPlan, created: bool,
-              convert: Callable[[str, Any], Any] | None = None) -> None:
+    def write(
+        record: dict[str, Any],
+        data: dict[str, Any],
+        plan: FieldPlan,
+        created: bool,
+        convert: Callable[[str, Any], Any] | None = None,
+    ) -> None:
         """Copy the listed, non-null properties of `data` onto `record`."""
         for name in plan.fields(created):
             value = data.get(name)
@@ -1124,11 +1503,13 @@ class _Run:
             if part_no is not None:
                 self.seen.add(part_no)
         label = next((f"PartNo {p}" for *_, p in skus if p), None) or (
-            f"Code {code}" if code else f"ManufacturerCode {manufacturer}" if manufacturer else "")
+            f"Code {code}" if code else f"ManufacturerCode {manufacturer}" if manufacturer else ""
+        )
 
         # Validation: the whole row or nothing.
-        self.check_rejected(("Code", code), *(("PartNo", p) for *_, p in skus),
-                            *(("ManufacturerPartNo", m) for _, m, _, _ in skus))
+        self.check_rejected(
+            ("Code", code), *(("PartNo", p) for *_, p in skus), *(("ManufacturerPartNo", m) for _, m, _, _ in skus)
+        )
         sku_plan, price_plan = plans["SkuFieldsThatAreSet"], plans["SkuPriceListFieldsThatAreSet"]
         for _, mpn, sku, part_no in skus:
             if part_no is None:
@@ -1177,8 +1558,12 @@ class _Run:
             record = imports.skus.get(part_no)
             created = record is None
             if created:
-                record = imports.skus[part_no] = {"PartNo": part_no, "Product": key, "ManufacturerPartNo": mpn,
-                                                  "Status": SKU_STATUS["Active"]}
+                record = imports.skus[part_no] = {
+                    "PartNo": part_no,
+                    "Product": key,
+                    "ManufacturerPartNo": mpn,
+                    "Status": SKU_STATUS["Active"],
+                }
                 imports._sorted_part_nos = None
             elif mpn is not None:
                 record["ManufacturerPartNo"] = mpn
@@ -1188,9 +1573,16 @@ class _Run:
             if "StandardPrice" in sku_plan.names and isinstance(standard, dict):
                 self._write_price(part_no, _norm(standard), price_plan, count=False)
             self.counted(created)
-            if mpn is not None and id(variant) not in done_variants and (variant_plan.always or variant_cultures.always
-                                                                          or variant_plan.create_only
-                                                                          or variant_cultures.create_only):
+            if (
+                mpn is not None
+                and id(variant) not in done_variants
+                and (
+                    variant_plan.always
+                    or variant_cultures.always
+                    or variant_plan.create_only
+                    or variant_cultures.create_only
+                )
+            ):
                 done_variants.add(id(variant))
                 stored = imports.variants.get(mpn)
                 new_variant = stored is None
@@ -1215,7 +1607,8 @@ class _Run:
             return code
         if manufacturer is not None:
             first_mpn = next((mpn for mpn, _ in new_skus if mpn), None) or next(
-                (mpn for _, mpn, _, _ in skus if mpn), None)
+                (mpn for _, mpn, _, _ in skus if mpn), None
+            )
             return f"{manufacturer}:{first_mpn}" if first_mpn else None
         return None
 
@@ -1228,8 +1621,15 @@ class _Run:
         return value
 
     # -- ImportSkuPriceLists --------------------------------------------------------------------------
-    _PRICE_NUMBERS = ("PriceSale", "CostPurchase", "CostUnit", "PriceRecommended", "PricePrevious", "PriceCatalog",
-                      "PriceRuleValue")
+    _PRICE_NUMBERS = (
+        "PriceSale",
+        "CostPurchase",
+        "CostUnit",
+        "PriceRecommended",
+        "PricePrevious",
+        "PriceCatalog",
+        "PriceRuleValue",
+    )
 
     def _check_price(self, row: dict[str, Any], label: str, plan: FieldPlan) -> None:
         if _ident(row.get("PriceListCode")) is None:
@@ -1275,8 +1675,12 @@ class _Run:
         record = self.imports.prices.get(key)
         created = record is None
         if created:
-            record = self.imports.prices[key] = {"PartNo": part_no, "PriceListCode": price_list,
-                                                 "QuantityBreak": quantity, "IsActive": True}
+            record = self.imports.prices[key] = {
+                "PartNo": part_no,
+                "PriceListCode": price_list,
+                "QuantityBreak": quantity,
+                "IsActive": True,
+            }
         if _ident(row.get("CurrencyCode")):
             record["CurrencyCode"] = _ident(row.get("CurrencyCode"))
         for name in plan.fields(created):
@@ -1292,8 +1696,14 @@ class _Run:
             self.counted(created)
 
     # -- ImportOnhands ---------------------------------------------------------------------------------
-    _ONHAND_NUMBERS = ("OnhandValue", "IncomingValue", "LeadTimeDayCount", "OnOrderValue", "MinimumValue",
-                       "MaximumValue")
+    _ONHAND_NUMBERS = (
+        "OnhandValue",
+        "IncomingValue",
+        "LeadTimeDayCount",
+        "OnOrderValue",
+        "MinimumValue",
+        "MaximumValue",
+    )
 
     def _onhands(self, row: dict[str, Any]) -> None:
         part_no = _ident(row.get("PartNo"))
@@ -1323,10 +1733,15 @@ class _Run:
         record = self.imports.onhands.get(key)
         created = record is None
         if created:
-            record = self.imports.onhands[key] = {"PartNo": part_no, "WarehouseCode": warehouse,
-                                                  "LocationCode": location, "IsActive": True}
-        self.write(record, row, plan, created,
-                   lambda name, value: _number(value) if name in self._ONHAND_NUMBERS else value)
+            record = self.imports.onhands[key] = {
+                "PartNo": part_no,
+                "WarehouseCode": warehouse,
+                "LocationCode": location,
+                "IsActive": True,
+            }
+        self.write(
+            record, row, plan, created, lambda name, value: _number(value) if name in self._ONHAND_NUMBERS else value
+        )
         self.counted(created)
 
     # -- ImportCustomers / ImportCompanies ---------------------------------------------------------------
@@ -1377,8 +1792,12 @@ class _Run:
                 customer_code = _ident(_norm(customer).get("Code")) if isinstance(customer, dict) else None
                 if customer_code is not None:
                     self.imports.customers.setdefault(customer_code, {"Code": customer_code})
-                    self.write(self.imports.customers[customer_code], _norm(customer),
-                               self.plans["CustomerFieldsThatAreSet"], False)
+                    self.write(
+                        self.imports.customers[customer_code],
+                        _norm(customer),
+                        self.plans["CustomerFieldsThatAreSet"],
+                        False,
+                    )
                     codes.append(customer_code)
             record["Customers"] = codes
         self.counted(created)
@@ -1403,8 +1822,11 @@ class _Run:
     def _deactivate_onhands(self) -> int:
         count = 0
         for key, onhand in self.imports.onhands.items():
-            if key[1:] in self.scopes and key not in self.seen and (onhand.get("IsActive") is not False
-                                                                    or onhand.get("OnhandValue")):
+            if (
+                key[1:] in self.scopes
+                and key not in self.seen
+                and (onhand.get("IsActive") is not False or onhand.get("OnhandValue"))
+            ):
                 onhand["OnhandValue"], onhand["IsActive"] = 0, False
                 count += 1
         return count

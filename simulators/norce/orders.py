@@ -16,6 +16,7 @@ Money rules, as a Swedish webshop prices things:
 `DEMO_CATALOGUE` is plain data so that the Fortnox simulator can seed the same
 articles: ``part_no``, ``name``, ``vat_rate`` (percent) and ``price_incl_vat`` (SEK).
 """
+
 from __future__ import annotations
 
 import random
@@ -110,22 +111,115 @@ FREE_FREIGHT_SHARE = 0.15
 DISCOUNT_SHARE = 0.2
 
 FIRST_NAMES = [
-    "Anna", "Eva", "Maria", "Karin", "Sara", "Lena", "Emma", "Kerstin", "Ingrid", "Elin", "Johanna", "Linnéa",
-    "Maja", "Ebba", "Klara", "Astrid", "Saga", "Agnes", "Erik", "Lars", "Karl", "Anders", "Johan", "Per", "Nils",
-    "Mikael", "Lennart", "Oskar", "Gustav", "Axel", "Viktor", "Olle", "Björn", "Måns", "Jonas", "Fredrik", "Emil",
-    "Hugo", "Ali", "Amir", "Noor", "Sofia",
+    "Anna",
+    "Eva",
+    "Maria",
+    "Karin",
+    "Sara",
+    "Lena",
+    "Emma",
+    "Kerstin",
+    "Ingrid",
+    "Elin",
+    "Johanna",
+    "Linnéa",
+    "Maja",
+    "Ebba",
+    "Klara",
+    "Astrid",
+    "Saga",
+    "Agnes",
+    "Erik",
+    "Lars",
+    "Karl",
+    "Anders",
+    "Johan",
+    "Per",
+    "Nils",
+    "Mikael",
+    "Lennart",
+    "Oskar",
+    "Gustav",
+    "Axel",
+    "Viktor",
+    "Olle",
+    "Björn",
+    "Måns",
+    "Jonas",
+    "Fredrik",
+    "Emil",
+    "Hugo",
+    "Ali",
+    "Amir",
+    "Noor",
+    "Sofia",
 ]
 LAST_NAMES = [
-    "Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson",
-    "Gustafsson", "Pettersson", "Jonsson", "Jansson", "Hansson", "Bengtsson", "Jönsson", "Lindberg", "Jakobsson",
-    "Magnusson", "Lindström", "Olofsson", "Lindqvist", "Lindgren", "Berg", "Axelsson", "Bergström", "Lundberg",
-    "Lundqvist", "Åberg", "Öberg", "Sjöberg", "Holm", "Ekström", "Nyström", "Wallin", "Sandberg", "Hassan",
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Jansson",
+    "Hansson",
+    "Bengtsson",
+    "Jönsson",
+    "Lindberg",
+    "Jakobsson",
+    "Magnusson",
+    "Lindström",
+    "Olofsson",
+    "Lindqvist",
+    "Lindgren",
+    "Berg",
+    "Axelsson",
+    "Bergström",
+    "Lundberg",
+    "Lundqvist",
+    "Åberg",
+    "Öberg",
+    "Sjöberg",
+    "Holm",
+    "Ekström",
+    "Nyström",
+    "Wallin",
+    "Sandberg",
+    "Hassan",
 ]
 STREETS = [
-    "Storgatan", "Drottninggatan", "Kungsgatan", "Vasagatan", "Skolgatan", "Järnvägsgatan", "Parkvägen",
-    "Björkvägen", "Ekvägen", "Tallvägen", "Södra vägen", "Linnégatan", "Sveavägen", "Götgatan", "Hornsgatan",
-    "Kyrkogatan", "Nygatan", "Fabriksgatan", "Industrivägen", "Bangårdsgatan", "Åsgatan", "Östra Långgatan",
-    "Västra Hamngatan", "Ringvägen", "Solrosvägen", "Lärkvägen",
+    "Storgatan",
+    "Drottninggatan",
+    "Kungsgatan",
+    "Vasagatan",
+    "Skolgatan",
+    "Järnvägsgatan",
+    "Parkvägen",
+    "Björkvägen",
+    "Ekvägen",
+    "Tallvägen",
+    "Södra vägen",
+    "Linnégatan",
+    "Sveavägen",
+    "Götgatan",
+    "Hornsgatan",
+    "Kyrkogatan",
+    "Nygatan",
+    "Fabriksgatan",
+    "Industrivägen",
+    "Bangårdsgatan",
+    "Åsgatan",
+    "Östra Långgatan",
+    "Västra Hamngatan",
+    "Ringvägen",
+    "Solrosvägen",
+    "Lärkvägen",
 ]
 # City → postal code prefixes (first three digits) that really belong to it.
 CITIES: dict[str, list[int]] = {
@@ -150,11 +244,27 @@ CITIES: dict[str, list[int]] = {
     "Visby": [621, 622],
     "Kiruna": [981],
 }
-COMPANY_TRADES = ["Bygg", "Måleri", "Redovisning", "Fastigheter", "Konsult", "El & Tele", "Trädgård", "Design",
-                  "Café", "Kontorsservice", "Städ", "Arkitekter"]
+COMPANY_TRADES = [
+    "Bygg",
+    "Måleri",
+    "Redovisning",
+    "Fastigheter",
+    "Konsult",
+    "El & Tele",
+    "Trädgård",
+    "Design",
+    "Café",
+    "Kontorsservice",
+    "Städ",
+    "Arkitekter",
+]
 EMAIL_DOMAINS = ["example.com", "example.net", "example.org", "mail.example.com"]
-DELIVERY_COMMENTS = ["Lämna paketet hos grannen om ingen är hemma.", "Portkod 1234.", "Ring innan leverans.",
-                     "Paketet är en present."]
+DELIVERY_COMMENTS = [
+    "Lämna paketet hos grannen om ingen är hemma.",
+    "Portkod 1234.",
+    "Ring innan leverans.",
+    "Paketet är en present.",
+]
 DISCOUNT_CODES = ["VAR20", "NYHET10", "MEDLEM15", "KAMPANJ"]
 UNKNOWN_ARTICLE_NAMES = ["Presentkort i ask", "Tygkasse med tryck", "Kampanjpaket höst", "Provförpackning te"]
 
@@ -261,9 +371,19 @@ def _pick(rng: random.Random, table: dict[str, tuple[Any, Any, int]]) -> str:
     return rng.choices(codes, weights=[table[c][2] for c in codes])[0]
 
 
-def _item(line_no: int, *, part_no: str, description: str, vat_rate: int, gross: int, original_gross: int,
-          quantity: int, type_: str = "ErpStandard", type_group: str = "Physical",
-          erp_part_no: str | None = None) -> dict[str, Any]:
+def _item(
+    line_no: int,
+    *,
+    part_no: str,
+    description: str,
+    vat_rate: int,
+    gross: int,
+    original_gross: int,
+    quantity: int,
+    type_: str = "ErpStandard",
+    type_group: str = "Physical",
+    erp_part_no: str | None = None,
+) -> dict[str, Any]:
     unit_price, unit_vat = split_gross(gross, vat_rate)
     original, _ = split_gross(original_gross, vat_rate)
     return {
@@ -306,8 +426,14 @@ def order_gross_total(order: dict[str, Any]) -> Decimal:
     return total.quantize(ORE)
 
 
-def generate_order(rng: random.Random, *, order_ref: str, catalogue: list[CatalogueArticle] | list[dict[str, Any]],
-                   unknown_article_rate: float = 0.0, missing_data_rate: float = 0.0) -> dict[str, Any]:
+def generate_order(
+    rng: random.Random,
+    *,
+    order_ref: str,
+    catalogue: list[CatalogueArticle] | list[dict[str, Any]],
+    unknown_article_rate: float = 0.0,
+    missing_data_rate: float = 0.0,
+) -> dict[str, Any]:
     """One realistic webshop order (internal model, see module docstring). Deterministic for a seeded `rng`.
 
     ``_defects`` lists what was deliberately broken: ``unknown_article``,
@@ -337,9 +463,18 @@ def generate_order(rng: random.Random, *, order_ref: str, catalogue: list[Catalo
             percent = rng.choice([10, 15, 20, 25, 30])
             gross = int((Decimal(original) * (100 - percent) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
             discounted = discounted or gross < original
-        items.append(_item(line_no, part_no=article["part_no"], erp_part_no=article["part_no"],
-                           description=article["name"], vat_rate=int(article["vat_rate"]), gross=gross,
-                           original_gross=original, quantity=rng.randint(1, 3)))
+        items.append(
+            _item(
+                line_no,
+                part_no=article["part_no"],
+                erp_part_no=article["part_no"],
+                description=article["name"],
+                vat_rate=int(article["vat_rate"]),
+                gross=gross,
+                original_gross=original,
+                quantity=rng.randint(1, 3),
+            )
+        )
 
     if rng.random() < unknown_article_rate:
         known = {a["part_no"] for a in catalogue}
@@ -348,32 +483,51 @@ def generate_order(rng: random.Random, *, order_ref: str, catalogue: list[Catalo
             part_no = f"ZZ-{rng.randint(9000, 9999)}"
         price = rng.choice([99, 149, 199, 299])
         target = rng.randrange(len(items))
-        items[target] = _item(target + 1, part_no=part_no, erp_part_no=part_no,
-                              description=rng.choice(UNKNOWN_ARTICLE_NAMES), vat_rate=25, gross=price,
-                              original_gross=price, quantity=items[target]["Quantity"])
+        items[target] = _item(
+            target + 1,
+            part_no=part_no,
+            erp_part_no=part_no,
+            description=rng.choice(UNKNOWN_ARTICLE_NAMES),
+            vat_rate=25,
+            gross=price,
+            original_gross=price,
+            quantity=items[target]["Quantity"],
+        )
         defects.append("unknown_article")
 
     # -- freight
     delivery = _pick(rng, DELIVERY_METHODS)
     freight_gross, freight_text, _ = DELIVERY_METHODS[delivery]
     if rng.random() >= FREE_FREIGHT_SHARE:
-        items.append(_item(len(items) + 1, part_no=FREIGHT_PART_NO, description=freight_text,
-                           vat_rate=FREIGHT_VAT_RATE, gross=freight_gross, original_gross=freight_gross,
-                           quantity=1, type_="Freight", type_group="Fee"))
+        items.append(
+            _item(
+                len(items) + 1,
+                part_no=FREIGHT_PART_NO,
+                description=freight_text,
+                vat_rate=FREIGHT_VAT_RATE,
+                gross=freight_gross,
+                original_gross=freight_gross,
+                quantity=1,
+                type_="Freight",
+                type_group="Fee",
+            )
+        )
 
     # -- payment (before any data defect, so the amount is what the customer paid)
     order: dict[str, Any] = {"Items": items}
     method = _pick(rng, PAYMENT_METHODS) if company is None else rng.choice(["KLARNA", "KLARNA", "ADYEN"])
     payment_code, payment_name, _ = PAYMENT_METHODS[method]
-    payments = [{
-        "PaymentCode": payment_code,
-        "PaymentMethodCode": method,
-        "PaymentRef": _payment_ref(rng, method),
-        "Amount": _money(order_gross_total(order)),
-        "CurrencyCode": "SEK",
-        "PaymentName": payment_name,
-        "AdditionalInfo": [],
-    }]
+    payments = [
+        {
+            "PaymentCode": payment_code,
+            "PaymentMethodCode": method,
+            "PaymentRef": _payment_ref(rng, method),
+            "Amount": _money(order_gross_total(order)),
+            "CurrencyCode": "SEK",
+            "PaymentName": payment_name,
+            "AdditionalInfo": [],
+        }
+    ]
 
     if rng.random() < missing_data_rate:
         if rng.random() < 0.5:
@@ -401,8 +555,13 @@ def generate_order(rng: random.Random, *, order_ref: str, catalogue: list[Catalo
         "BillTo": {"Company": company_public, "Person": bill_person},
         "ShipTo": {"Company": company_public, "Person": ship_person},
         "Payments": payments,
-        "ShippingAdvice": {"DeliveryMethodCode": delivery, "DoSMSNotify": rng.random() < 0.5,
-                           "PickupStore": None, "IsFeeChargedOnce": False, "IsComplete": False},
+        "ShippingAdvice": {
+            "DeliveryMethodCode": delivery,
+            "DoSMSNotify": rng.random() < 0.5,
+            "PickupStore": None,
+            "IsFeeChargedOnce": False,
+            "IsComplete": False,
+        },
         "Items": items,
         "_defects": defects,
     }

@@ -37,6 +37,7 @@ Extra control endpoints (besides the shared ``/_sim/faults`` and ``/_sim/state``
     POST /_sim/reset               back to a fresh simulator
     /_sim/connect/...              Connect imports: state, settings, seed, skus, jobs (simulators/norce/connect.py)
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,18 +49,19 @@ import re
 import secrets
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import requests
 
-from simulators.norce.connect import ConnectImports
-from simulators.norce.orders import DEMO_CATALOGUE, PAYMENT_METHODS, CatalogueArticle, generate_order
 from simulators.base import Faults, Request, Response, Simulator
 from simulators.limits import SlidingWindow, TokenBucket
+from simulators.norce.connect import ConnectImports
+from simulators.norce.orders import DEMO_CATALOGUE, PAYMENT_METHODS, CatalogueArticle, generate_order
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -71,21 +73,52 @@ DEFAULT_CLIENTS = {"norce-client": "norce-secret-value"}
 SCOPES = {"playground", "stage", "prod", "production", "lab"}
 
 ORDER_STATUSES: dict[str, int] = {
-    "Created": 0, "Allocation": 1, "Confirmed": 2, "BackOrder": 3, "Delivered": 4, "Invoiced": 5, "Cancelled": 6,
-    "CreditControl": 7, "PartlyDelivered": 8, "Acknowledged": 9, "ErpConfirmed": 10, "ReadyForPickup": 11,
-    "PickedUp": 12, "NotPickedUp": 13, "OnHold": 14, "WaitingForCancel": 15, "WaitingForOnHoldRemoved": 16,
-    "CancelError": 17, "AcknowledgementError": 18, "ReadyForReservation": 19, "Reserved": 20,
+    "Created": 0,
+    "Allocation": 1,
+    "Confirmed": 2,
+    "BackOrder": 3,
+    "Delivered": 4,
+    "Invoiced": 5,
+    "Cancelled": 6,
+    "CreditControl": 7,
+    "PartlyDelivered": 8,
+    "Acknowledged": 9,
+    "ErpConfirmed": 10,
+    "ReadyForPickup": 11,
+    "PickedUp": 12,
+    "NotPickedUp": 13,
+    "OnHold": 14,
+    "WaitingForCancel": 15,
+    "WaitingForOnHoldRemoved": 16,
+    "CancelError": 17,
+    "AcknowledgementError": 18,
+    "ReadyForReservation": 19,
+    "Reserved": 20,
 }
 ORDER_STATUS_NAMES = {value: name for name, value in ORDER_STATUSES.items()}
-ORDER_TYPES: dict[str, int] = {"Order": 1, "PurchaseOrder": 2, "RecurringOrder": 3, "RecurringOrderTemplate": 4,
-                               "ExternalOrder": 5}
+ORDER_TYPES: dict[str, int] = {
+    "Order": 1,
+    "PurchaseOrder": 2,
+    "RecurringOrder": 3,
+    "RecurringOrderTemplate": 4,
+    "ExternalOrder": 5,
+}
 # OrderItem.Type is a string in the contracts, so its integers are our choice: the
 # SkuType numbers where the names match (ErpStandard 1, Freight 3, ...).
-ITEM_TYPES: dict[str, int] = {"Undefined": 0, "ErpStandard": 1, "Refurbished": 2, "Freight": 3, "Insurance": 4,
-                              "GiftCertificate": 5, "Bid": 6, "Download": 7, "Structure": 8, "Invoice": 9}
+ITEM_TYPES: dict[str, int] = {
+    "Undefined": 0,
+    "ErpStandard": 1,
+    "Refurbished": 2,
+    "Freight": 3,
+    "Insurance": 4,
+    "GiftCertificate": 5,
+    "Bid": 6,
+    "Download": 7,
+    "Structure": 8,
+    "Invoice": 9,
+}
 # No integers are published for TypeGroup either; these follow the documented order.
-ITEM_TYPE_GROUPS: dict[str, int] = {"Undefined": 0, "Physical": 1, "Virtual": 2, "Fee": 3, "Service": 4,
-                                    "AddedFee": 5}
+ITEM_TYPE_GROUPS: dict[str, int] = {"Undefined": 0, "Physical": 1, "Virtual": 2, "Fee": 3, "Service": 4, "AddedFee": 5}
 
 # Query 2.0 answers with lookup ids (Core/Currencies, Core/Countries); the ids are tenant
 # specific, these are our simulated tenant's.
@@ -98,24 +131,41 @@ QUERY_PAGE_SIZE = 500
 # This is a plausible one: about four minutes in all.
 DEFAULT_PUSH_RETRY_DELAYS: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 120)
 # The documented webhook schedule (5 s … 6 h, about 22 h in all) ...
-DOCUMENTED_EVENT_RETRY_DELAYS: tuple[float, ...] = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
-                                                    10800, 14400, 18000, 21600)
+DOCUMENTED_EVENT_RETRY_DELAYS: tuple[float, ...] = (
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    14400,
+    18000,
+    21600,
+)
 # ... and the compressed one the simulator uses unless told otherwise.
 DEFAULT_EVENT_RETRY_DELAYS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 30)
 
 
 # -- small helpers ---------------------------------------------------------------------
 
+
 def utcnow() -> datetime:
     """Now, in UTC, at the millisecond precision Query 2.0 renders."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def format_datetime(value: datetime | None) -> str | None:
     if value is None:
         return None
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
@@ -128,7 +178,7 @@ def parse_datetime(text: str) -> datetime:
     normalised = base + (f".{(fraction or '')[:6].ljust(6, '0')}" if fraction else "")
     normalised += "+00:00" if offset in (None, "Z") else offset
     try:
-        return datetime.fromisoformat(normalised).astimezone(timezone.utc)
+        return datetime.fromisoformat(normalised).astimezone(UTC)
     except ValueError as exc:
         raise FilterError(f"invalid datetime literal {text!r}: {exc}") from None
 
@@ -172,6 +222,7 @@ def _decimal(value: Any) -> Decimal:
 
 # -- OData $filter (the subset an order poller needs) -----------------------------------
 
+
 class FilterError(ValueError):
     """A query option the simulator cannot parse: answered with 400, as OData does."""
 
@@ -181,20 +232,35 @@ Predicate = Callable[[Row], bool]
 
 # Filterable order properties and the literal type each one takes.
 FILTER_FIELDS: dict[str, str] = {
-    "Id": "int", "ClientId": "int", "ApplicationId": "int", "StatusId": "int", "QuotationId": "int",
-    "OrderNo": "string", "ClientOrderRef": "string",
-    "OrderDate": "datetime", "Created": "datetime", "Updated": "datetime",
+    "Id": "int",
+    "ClientId": "int",
+    "ApplicationId": "int",
+    "StatusId": "int",
+    "QuotationId": "int",
+    "OrderNo": "string",
+    "ClientOrderRef": "string",
+    "OrderDate": "datetime",
+    "Created": "datetime",
+    "Updated": "datetime",
 }
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
 }
-_FILTER_TOKEN = re.compile(r"""\s*(?:
+_FILTER_TOKEN = re.compile(
+    r"""\s*(?:
     (?P<paren>[()])
   | (?P<string>'(?:[^']|'')*')
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<word>[A-Za-z_]\w*)
-)""", re.VERBOSE)
+)""",
+    re.VERBOSE,
+)
 
 
 def parse_filter(text: str) -> Predicate:
@@ -299,7 +365,12 @@ def parse_orderby(text: str) -> list[tuple[str, bool]]:
     keys = []
     for part in text.split(","):
         words = part.split()
-        if not words or len(words) > 2 or words[0] not in FILTER_FIELDS or (len(words) == 2 and words[1] not in ("asc", "desc")):
+        if (
+            not words
+            or len(words) > 2
+            or words[0] not in FILTER_FIELDS
+            or (len(words) == 2 and words[1] not in ("asc", "desc"))
+        ):
             raise FilterError(f"$orderby: cannot parse {part.strip()!r}")
         keys.append((words[0], len(words) == 2 and words[1] == "desc"))
     return keys
@@ -324,6 +395,7 @@ def _split_top_level(text: str) -> list[str]:
 
 # -- the simulator -----------------------------------------------------------------------
 
+
 class NorceSimulator(Simulator):
     """Norce Commerce: OAuth, Query 2.0 orders, Connect 4.0 Order service, order push and events."""
 
@@ -331,32 +403,99 @@ class NorceSimulator(Simulator):
 
     # Query 2.0 order properties, in rendering order (the selectable ones).
     QUERY_ORDER_PROPERTIES = (
-        "Id", "ClientId", "ApplicationId", "OrderNo", "ClientOrderRef", "QuotationId", "OrderDate", "Created",
-        "Updated", "StatusId", "OrderTypeId", "CurrencyId", "CurrencyCode", "FreightCost", "OrderFee",
-        "CashDiscount", "LineDiscount", "PaymentMethodId", "PaymentMethodCode", "DeliveryMode", "DeliveryCountryId",
-        "DeliveryZipCode", "Source", "CustomerOrderReference", "BuyerCustomerId", "BuyerCompanyId",
-        "BuyerCompanyCode", "IsForgotten",
+        "Id",
+        "ClientId",
+        "ApplicationId",
+        "OrderNo",
+        "ClientOrderRef",
+        "QuotationId",
+        "OrderDate",
+        "Created",
+        "Updated",
+        "StatusId",
+        "OrderTypeId",
+        "CurrencyId",
+        "CurrencyCode",
+        "FreightCost",
+        "OrderFee",
+        "CashDiscount",
+        "LineDiscount",
+        "PaymentMethodId",
+        "PaymentMethodCode",
+        "DeliveryMode",
+        "DeliveryCountryId",
+        "DeliveryZipCode",
+        "Source",
+        "CustomerOrderReference",
+        "BuyerCustomerId",
+        "BuyerCompanyId",
+        "BuyerCompanyCode",
+        "IsForgotten",
     )
     QUERY_ITEM_PROPERTIES = (
-        "Id", "OrderId", "LineNumber", "ParentLineNumber", "StatusId", "PartNo", "ProductName", "QtyOrdered",
-        "CurrencyId", "VatRate", "PriceSale", "PriceStandard", "DiscountAmount", "DiscountPercentage", "LineAmount",
-        "DeliveryMode", "SkuTypeId", "Type", "Created",
+        "Id",
+        "OrderId",
+        "LineNumber",
+        "ParentLineNumber",
+        "StatusId",
+        "PartNo",
+        "ProductName",
+        "QtyOrdered",
+        "CurrencyId",
+        "VatRate",
+        "PriceSale",
+        "PriceStandard",
+        "DiscountAmount",
+        "DiscountPercentage",
+        "LineAmount",
+        "DeliveryMode",
+        "SkuTypeId",
+        "Type",
+        "Created",
     )
     QUERY_ADDRESS_PROPERTIES = (
-        "Id", "TypeId", "Name", "Attention", "CareOf", "Line1", "Line2", "ZipCode", "City", "Region", "CountryId",
-        "Country", "EmailAddress", "PhoneNumber", "ShippingPhoneNumber", "CompanyCode", "CompanyName",
+        "Id",
+        "TypeId",
+        "Name",
+        "Attention",
+        "CareOf",
+        "Line1",
+        "Line2",
+        "ZipCode",
+        "City",
+        "Region",
+        "CountryId",
+        "Country",
+        "EmailAddress",
+        "PhoneNumber",
+        "ShippingPhoneNumber",
+        "CompanyCode",
+        "CompanyName",
         "OrganizationNumber",
     )
     QUERY_INFO_PROPERTIES = ("Id", "OrderId", "Code", "Value")
-    QUERY_EXPANDS = {"Items": QUERY_ITEM_PROPERTIES, "Buyer": QUERY_ADDRESS_PROPERTIES,
-                     "Payer": QUERY_ADDRESS_PROPERTIES, "ShipTo": QUERY_ADDRESS_PROPERTIES,
-                     "Infos": QUERY_INFO_PROPERTIES}
+    QUERY_EXPANDS = {
+        "Items": QUERY_ITEM_PROPERTIES,
+        "Buyer": QUERY_ADDRESS_PROPERTIES,
+        "Payer": QUERY_ADDRESS_PROPERTIES,
+        "ShipTo": QUERY_ADDRESS_PROPERTIES,
+        "Infos": QUERY_INFO_PROPERTIES,
+    }
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, clients: dict[str, str] | None = None,
-                 application_id: int = 1244, client_id: int = 1234,
-                 application_key: str = "15d62d1f-3a4e-4111-845a-4db40bf08e87", first_order_ref: int = 700001,
-                 token_ttl: int = 3600, seed: int | None = None,
-                 catalogue: Sequence[CatalogueArticle] | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clients: dict[str, str] | None = None,
+        application_id: int = 1244,
+        client_id: int = 1234,
+        application_key: str = "15d62d1f-3a4e-4111-845a-4db40bf08e87",
+        first_order_ref: int = 700001,
+        token_ttl: int = 3600,
+        seed: int | None = None,
+        catalogue: Sequence[CatalogueArticle] | None = None,
+    ) -> None:
         self.clients = dict(DEFAULT_CLIENTS if clients is None else clients)
         self.application_id, self.client_id, self.application_key = application_id, client_id, application_key
         self.token_ttl = token_ttl
@@ -513,8 +652,14 @@ class NorceSimulator(Simulator):
         with self.lock:
             self.tokens[token] = (client_id, time.time() + self.token_ttl)
             self.tokens_issued += 1
-        return Response(body={"access_token": token, "expires_in": self.token_ttl, "token_type": "Bearer",
-                              "scope": " ".join(scopes)})
+        return Response(
+            body={
+                "access_token": token,
+                "expires_in": self.token_ttl,
+                "token_type": "Bearer",
+                "scope": " ".join(scopes),
+            }
+        )
 
     def expire_tokens(self) -> None:
         """Make every issued token expired (the next call with one gets 401)."""
@@ -522,8 +667,9 @@ class NorceSimulator(Simulator):
             self.tokens = {token: (client, 0.0) for token, (client, _) in self.tokens.items()}
 
     # -- order placement --------------------------------------------------------------------
-    def place_order(self, order: dict[str, Any] | None = None, *, at: datetime | None = None,
-                    push: bool = True) -> dict[str, Any]:
+    def place_order(
+        self, order: dict[str, Any] | None = None, *, at: datetime | None = None, push: bool = True
+    ) -> dict[str, Any]:
         """Store an order as checkout would and, if configured, push it and post its events.
 
         `order` is an internal order (see simulators.norce.orders); None generates one. Returns
@@ -539,14 +685,26 @@ class NorceSimulator(Simulator):
                 raise ValueError(f"order {ref} already exists")
             if ref.isdigit() and int(ref) >= self._next_ref:
                 self._next_ref = int(ref) + 1
-            created = (at or utcnow()).astimezone(timezone.utc)
+            created = (at or utcnow()).astimezone(UTC)
             stored.update(
-                ClientOrderRef=ref, Id=self._next_order_id, ClientId=self.client_id, ApplicationId=self.application_id,
-                OrderNo=ref, ErpOrderNo=stored.get("ErpOrderNo"), StatusId=ORDER_STATUSES["Created"],
-                Created=created, Updated=None, Infos=list(stored.get("Infos") or []),
+                ClientOrderRef=ref,
+                Id=self._next_order_id,
+                ClientId=self.client_id,
+                ApplicationId=self.application_id,
+                OrderNo=ref,
+                ErpOrderNo=stored.get("ErpOrderNo"),
+                StatusId=ORDER_STATUSES["Created"],
+                Created=created,
+                Updated=None,
+                Infos=list(stored.get("Infos") or []),
             )
-            for key, default in (("CurrencyCode", "SEK"), ("OrderType", "Order"), ("Source", "WEB"),
-                                 ("Items", []), ("Payments", [])):
+            for key, default in (
+                ("CurrencyCode", "SEK"),
+                ("OrderType", "Order"),
+                ("Source", "WEB"),
+                ("Items", []),
+                ("Payments", []),
+            ):
                 stored.setdefault(key, default)
             self._next_order_id += 1
             for item in stored["Items"]:
@@ -583,9 +741,26 @@ class NorceSimulator(Simulator):
 
         items = []
         for item in order.get("Items", []):
-            rendered = {key: item.get(key) for key in (
-                "LineNo", "ParentLineNo", "Type", "TypeGroup", "PartNo", "ErpPartNo", "Description", "Quantity",
-                "Quantity2", "UnitPrice", "UnitPriceOriginal", "Discount", "UnitVat", "VatRate", "PriceListNo")}
+            rendered = {
+                key: item.get(key)
+                for key in (
+                    "LineNo",
+                    "ParentLineNo",
+                    "Type",
+                    "TypeGroup",
+                    "PartNo",
+                    "ErpPartNo",
+                    "Description",
+                    "Quantity",
+                    "Quantity2",
+                    "UnitPrice",
+                    "UnitPriceOriginal",
+                    "Discount",
+                    "UnitVat",
+                    "VatRate",
+                    "PriceListNo",
+                )
+            }
             if "VatRate" not in item:  # an incomplete line: the property is missing, not null
                 del rendered["VatRate"]
             rendered["Type"] = enum(ITEM_TYPES, item.get("Type"))
@@ -632,8 +807,17 @@ class NorceSimulator(Simulator):
                 return
             if self._fault_fires("lose_pushes"):
                 self.push_state[client_order_ref] = "lost"
-                self.push_log.append({"client_order_ref": client_order_ref, "attempt": 0, "duplicate": False,
-                                      "time": time.time(), "status": None, "result": "lost", "detail": ""})
+                self.push_log.append(
+                    {
+                        "client_order_ref": client_order_ref,
+                        "attempt": 0,
+                        "duplicate": False,
+                        "time": time.time(),
+                        "status": None,
+                        "result": "lost",
+                        "detail": "",
+                    }
+                )
                 return
             body = json.dumps(self.render_order_request(order), ensure_ascii=False, default=str).encode("utf-8")
             deliveries = 2 if self._fault_fires("duplicate_pushes") else 1
@@ -643,9 +827,16 @@ class NorceSimulator(Simulator):
     def _deliver_push(self, ref: str, body: bytes, receiver: dict[str, Any], deliveries: int) -> None:
         for copy_no in range(deliveries):
             delivered = self._deliver(
-                body, url=receiver["url"], auth=(receiver["username"], receiver["password"]), headers={},
-                timeout=self.push_timeout, delays=self.push_retry_delays, log=self.push_log,
-                entry={"client_order_ref": ref, "duplicate": copy_no > 0}, accept=self._accept_order_response(ref))
+                body,
+                url=receiver["url"],
+                auth=(receiver["username"], receiver["password"]),
+                headers={},
+                timeout=self.push_timeout,
+                delays=self.push_retry_delays,
+                log=self.push_log,
+                entry={"client_order_ref": ref, "duplicate": copy_no > 0},
+                accept=self._accept_order_response(ref),
+            )
             with self.lock:
                 if copy_no == 0 or delivered:
                     self.push_state[ref] = "delivered" if delivered else "failed"
@@ -677,8 +868,9 @@ class NorceSimulator(Simulator):
         return accept
 
     # -- events ------------------------------------------------------------------------------
-    def configure_events(self, url: str, headers: dict[str, str] | None = None, *,
-                         event_types: Sequence[str] = ("OrderReceivedEvent",)) -> None:
+    def configure_events(
+        self, url: str, headers: dict[str, str] | None = None, *, event_types: Sequence[str] = ("OrderReceivedEvent",)
+    ) -> None:
         """Norce Admin > Integration > Event: turn the event types on, posting to `url` with static headers."""
         with self.lock:
             for event_type in event_types:
@@ -696,28 +888,61 @@ class NorceSimulator(Simulator):
                 return
             body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self._in_background(
-            self._deliver, body, url=subscription["url"], auth=None, headers=subscription["headers"],
-            timeout=self.event_timeout, delays=self.event_retry_delays, log=self.event_log, entry=entry,
-            accept=lambda r: (True, "ok") if 200 <= r.status_code < 300 else (False, "http_error"))
+            self._deliver,
+            body,
+            url=subscription["url"],
+            auth=None,
+            headers=subscription["headers"],
+            timeout=self.event_timeout,
+            delays=self.event_retry_delays,
+            log=self.event_log,
+            entry=entry,
+            accept=lambda r: (True, "ok") if 200 <= r.status_code < 300 else (False, "http_error"),
+        )
 
     def _order_received_event(self, order: dict[str, Any]) -> dict[str, Any]:
         person = (order.get("SellTo") or {}).get("Person") or {}
-        return {"ClientId": self.client_id, "ApplicationId": self.application_id,
-                "ClientOrderRef": order["ClientOrderRef"], "Email": person.get("Email"),
-                "CellPhone": person.get("CellPhone"), "FirstName": person.get("FirstName"),
-                "LastName": person.get("LastName"), "Source": order.get("Source", "WEB")}
+        return {
+            "ClientId": self.client_id,
+            "ApplicationId": self.application_id,
+            "ClientOrderRef": order["ClientOrderRef"],
+            "Email": person.get("Email"),
+            "CellPhone": person.get("CellPhone"),
+            "FirstName": person.get("FirstName"),
+            "LastName": person.get("LastName"),
+            "Source": order.get("Source", "WEB"),
+        }
 
     # -- outbound delivery -------------------------------------------------------------------
-    def _deliver(self, body: bytes, *, url: str, auth: tuple[str, str] | None, headers: dict[str, str],
-                 timeout: float, delays: Sequence[float], log: list[dict[str, Any]], entry: dict[str, Any],
-                 accept: Callable[[requests.Response], tuple[bool, str]]) -> bool:
+    def _deliver(
+        self,
+        body: bytes,
+        *,
+        url: str,
+        auth: tuple[str, str] | None,
+        headers: dict[str, str],
+        timeout: float,
+        delays: Sequence[float],
+        log: list[dict[str, Any]],
+        entry: dict[str, Any],
+        accept: Callable[[requests.Response], tuple[bool, str]],
+    ) -> bool:
         """POST `body` until `accept` is satisfied or the retry delays run out; log every attempt."""
         delays = list(delays)
         for attempt in range(1, len(delays) + 2):
             status, detail = None, ""
             try:
-                response = requests.post(url, data=body, auth=auth, timeout=timeout, headers={
-                    **headers, "Content-Type": "application/json; charset=utf-8", "User-Agent": "Norce-Commerce"})
+                response = requests.post(
+                    url,
+                    data=body,
+                    auth=auth,
+                    timeout=timeout,
+                    headers={
+                        **headers,
+                        "Content-Type": "application/json; charset=utf-8",
+                        "User-Agent": "Norce-Commerce",
+                    },
+                )
                 status, detail = response.status_code, response.text[:500]
                 ok, result = accept(response)
             except requests.Timeout as exc:
@@ -804,11 +1029,13 @@ class NorceSimulator(Simulator):
             rows = [(self._filter_row(order), order) for order in self.orders.values()]
             matching = [(row, order) for row, order in rows if predicate is None or predicate(row)]
             for field, descending in reversed(order_by):  # stable sorts, last key first; nulls sort low
-                matching.sort(key=lambda pair: (pair[0][field] is not None,
-                                                pair[0][field] if pair[0][field] is not None else 0),
-                              reverse=descending)
-            page = [self.render_query_order(order, expand=expand, select=select)
-                    for _, order in matching[skip:skip + top]]
+                matching.sort(
+                    key=lambda pair: (pair[0][field] is not None, pair[0][field] if pair[0][field] is not None else 0),
+                    reverse=descending,
+                )
+            page = [
+                self.render_query_order(order, expand=expand, select=select) for _, order in matching[skip : skip + top]
+            ]
         base = f"http://{request.header('host') or f'{self.host}:{self.port}'}"
         body: dict[str, Any] = {"@odata.context": f"{base}{QUERY_BASE}/Orders/$metadata#Orders", "value": page}
         if count == "true":
@@ -857,18 +1084,31 @@ class NorceSimulator(Simulator):
         return expand
 
     def _filter_row(self, order: dict[str, Any]) -> Row:
-        return {"Id": order["Id"], "ClientId": order["ClientId"], "ApplicationId": order["ApplicationId"],
-                "StatusId": order["StatusId"], "QuotationId": self._quotation_id(order), "OrderNo": order["OrderNo"],
-                "ClientOrderRef": order["ClientOrderRef"], "OrderDate": order["Created"],
-                "Created": order["Created"], "Updated": order["Updated"]}
+        return {
+            "Id": order["Id"],
+            "ClientId": order["ClientId"],
+            "ApplicationId": order["ApplicationId"],
+            "StatusId": order["StatusId"],
+            "QuotationId": self._quotation_id(order),
+            "OrderNo": order["OrderNo"],
+            "ClientOrderRef": order["ClientOrderRef"],
+            "OrderDate": order["Created"],
+            "Created": order["Created"],
+            "Updated": order["Updated"],
+        }
 
     @staticmethod
     def _quotation_id(order: dict[str, Any]) -> int | None:
         ref = str(order["ClientOrderRef"])
         return int(ref) if ref.isdigit() else None
 
-    def render_query_order(self, order: dict[str, Any] | str, *, expand: dict[str, list[str] | None] | None = None,
-                           select: list[str] | None = None) -> dict[str, Any]:
+    def render_query_order(
+        self,
+        order: dict[str, Any] | str,
+        *,
+        expand: dict[str, list[str] | None] | None = None,
+        select: list[str] | None = None,
+    ) -> dict[str, Any]:
         """An order as Query 2.0 returns it (PascalCase; navigation properties only when expanded).
 
         Field names beyond those seen on live tenants (see the spec notes) are our
@@ -879,8 +1119,14 @@ class NorceSimulator(Simulator):
             order = self.orders[order]
         expand = expand or {}
         items = order.get("Items", [])
-        freight = sum((_decimal(i.get("UnitPrice")) * int(i.get("Quantity", 0)) for i in items
-                       if i.get("Type") in ("Freight", ITEM_TYPES["Freight"])), Decimal(0))
+        freight = sum(
+            (
+                _decimal(i.get("UnitPrice")) * int(i.get("Quantity", 0))
+                for i in items
+                if i.get("Type") in ("Freight", ITEM_TYPES["Freight"])
+            ),
+            Decimal(0),
+        )
         line_discount = sum((_decimal(i.get("Discount")) * int(i.get("Quantity", 0)) for i in items), Decimal(0))
         payment = (order.get("Payments") or [{}])[0]
         method = payment.get("PaymentMethodCode")
@@ -888,15 +1134,23 @@ class NorceSimulator(Simulator):
         ship_address = (ship_to.get("Person") or {}).get("Address") or {}
         company = (order.get("SellTo") or {}).get("Company")
         header: dict[str, Any] = {
-            "Id": order["Id"], "ClientId": order["ClientId"], "ApplicationId": order["ApplicationId"],
-            "OrderNo": order["OrderNo"], "ClientOrderRef": order["ClientOrderRef"],
+            "Id": order["Id"],
+            "ClientId": order["ClientId"],
+            "ApplicationId": order["ApplicationId"],
+            "OrderNo": order["OrderNo"],
+            "ClientOrderRef": order["ClientOrderRef"],
             "QuotationId": self._quotation_id(order),
-            "OrderDate": format_datetime(order["Created"]), "Created": format_datetime(order["Created"]),
-            "Updated": format_datetime(order["Updated"]), "StatusId": order["StatusId"],
+            "OrderDate": format_datetime(order["Created"]),
+            "Created": format_datetime(order["Created"]),
+            "Updated": format_datetime(order["Updated"]),
+            "StatusId": order["StatusId"],
             "OrderTypeId": ORDER_TYPES.get(order.get("OrderType"), order.get("OrderType")),
             "CurrencyId": CURRENCY_IDS.get(order.get("CurrencyCode", "SEK")),
             "CurrencyCode": order.get("CurrencyCode", "SEK"),
-            "FreightCost": _money(freight), "OrderFee": 0.0, "CashDiscount": 0.0, "LineDiscount": _money(line_discount),
+            "FreightCost": _money(freight),
+            "OrderFee": 0.0,
+            "CashDiscount": 0.0,
+            "LineDiscount": _money(line_discount),
             "PaymentMethodId": PAYMENT_METHODS[method][0] if method in PAYMENT_METHODS else payment.get("PaymentCode"),
             "PaymentMethodCode": method,
             "DeliveryMode": (order.get("ShippingAdvice") or {}).get("DeliveryMethodCode"),
@@ -911,16 +1165,26 @@ class NorceSimulator(Simulator):
         }
         rendered = {name: header[name] for name in select} if select else header
         if "Items" in expand:
-            rendered["Items"] = [self._select(self._query_item(order, item, order["StatusId"]), expand["Items"])
-                                 for item in items]
+            rendered["Items"] = [
+                self._select(self._query_item(order, item, order["StatusId"]), expand["Items"]) for item in items
+            ]
         for name, source, number in (("Buyer", "SellTo", 1), ("Payer", "BillTo", 2), ("ShipTo", "ShipTo", 3)):
             if name in expand:
                 address = self._query_address(order, order.get(source), number)
                 rendered[name] = self._select(address, expand[name]) if address else None
         if "Infos" in expand:
-            rendered["Infos"] = [self._select({"Id": order["Id"] * 100 + n, "OrderId": order["Id"],
-                                               "Code": info.get("Code"), "Value": info.get("Value")}, expand["Infos"])
-                                 for n, info in enumerate(order.get("Infos") or [], start=1)]
+            rendered["Infos"] = [
+                self._select(
+                    {
+                        "Id": order["Id"] * 100 + n,
+                        "OrderId": order["Id"],
+                        "Code": info.get("Code"),
+                        "Value": info.get("Value"),
+                    },
+                    expand["Infos"],
+                )
+                for n, info in enumerate(order.get("Infos") or [], start=1)
+            ]
         return rendered
 
     def _company_id(self, code: str | None) -> int:
@@ -936,20 +1200,31 @@ class NorceSimulator(Simulator):
         quantity = int(item.get("Quantity") or 0)
         price, original, discount = (_decimal(item.get(k)) for k in ("UnitPrice", "UnitPriceOriginal", "Discount"))
         item_type = item.get("Type") or "ErpStandard"
-        type_name = item_type if isinstance(item_type, str) else next(
-            (name for name, number in ITEM_TYPES.items() if number == item_type), "Undefined")
+        type_name = (
+            item_type
+            if isinstance(item_type, str)
+            else next((name for name, number in ITEM_TYPES.items() if number == item_type), "Undefined")
+        )
         return {
-            "Id": item.get("Id"), "OrderId": order["Id"], "LineNumber": item.get("LineNo"),
-            "ParentLineNumber": item.get("ParentLineNo"), "StatusId": item.get("StatusId", status),
-            "PartNo": item.get("PartNo"), "ProductName": item.get("Description"), "QtyOrdered": quantity,
-            "CurrencyId": CURRENCY_IDS.get(order.get("CurrencyCode", "SEK")), "VatRate": item.get("VatRate"),
-            "PriceSale": _money(price), "PriceStandard": _money(original) if original else _money(price),
+            "Id": item.get("Id"),
+            "OrderId": order["Id"],
+            "LineNumber": item.get("LineNo"),
+            "ParentLineNumber": item.get("ParentLineNo"),
+            "StatusId": item.get("StatusId", status),
+            "PartNo": item.get("PartNo"),
+            "ProductName": item.get("Description"),
+            "QtyOrdered": quantity,
+            "CurrencyId": CURRENCY_IDS.get(order.get("CurrencyCode", "SEK")),
+            "VatRate": item.get("VatRate"),
+            "PriceSale": _money(price),
+            "PriceStandard": _money(original) if original else _money(price),
             "DiscountAmount": _money(discount * quantity),
             "DiscountPercentage": float((discount / original * 100).quantize(Decimal("0.01"))) if original else 0.0,
             "LineAmount": _money(price * quantity),
             "DeliveryMode": (order.get("ShippingAdvice") or {}).get("DeliveryMethodCode"),
             # Query 2.0's item type field is not confirmed: SkuTypeId is our guess, Type a readable hint.
-            "SkuTypeId": ITEM_TYPES.get(type_name, 0), "Type": type_name,
+            "SkuTypeId": ITEM_TYPES.get(type_name, 0),
+            "Type": type_name,
             "Created": format_datetime(order.get("Created")),
         }
 
@@ -967,15 +1242,27 @@ class NorceSimulator(Simulator):
         country = address.get("Country")
         organisation = None
         if company:
-            organisation = next((info.get("Value") for info in company.get("AdditionalInfo") or []
-                                 if "organization" in str(info.get("Code2") or info.get("Code")).lower()), None)
+            organisation = next(
+                (
+                    info.get("Value")
+                    for info in company.get("AdditionalInfo") or []
+                    if "organization" in str(info.get("Code2") or info.get("Code")).lower()
+                ),
+                None,
+            )
         return {
-            "Id": order["Id"] * 10 + number, "TypeId": number,
+            "Id": order["Id"] * 10 + number,
+            "TypeId": number,
             "Name": company.get("Name") if company else person_name,
-            "Attention": person_name if company else None, "CareOf": address.get("CareOf"),
-            "Line1": address.get("Line1"), "Line2": address.get("Line2"), "ZipCode": address.get("ZipCode"),
-            "City": address.get("City"), "Region": address.get("Region"),
-            "CountryId": COUNTRY_IDS.get(country), "Country": country,
+            "Attention": person_name if company else None,
+            "CareOf": address.get("CareOf"),
+            "Line1": address.get("Line1"),
+            "Line2": address.get("Line2"),
+            "ZipCode": address.get("ZipCode"),
+            "City": address.get("City"),
+            "Region": address.get("Region"),
+            "CountryId": COUNTRY_IDS.get(country),
+            "Country": country,
             "EmailAddress": person.get("Email"),
             "PhoneNumber": person.get("CellPhone") or person.get("PrivatePhone") or person.get("WorkPhone"),
             "ShippingPhoneNumber": address.get("ShippingPhoneNumber"),
@@ -1029,8 +1316,11 @@ class NorceSimulator(Simulator):
             order["StatusId"] = status
             if erp_order_no:
                 order["ErpOrderNo"] = order["OrderNo"] = str(erp_order_no)
-            infos = [{"Code": ci_get(i, "Code"), "Value": ci_get(i, "Value")}
-                     for i in ci_get(body, "Infos") or [] if isinstance(i, dict)]
+            infos = [
+                {"Code": ci_get(i, "Code"), "Value": ci_get(i, "Value")}
+                for i in ci_get(body, "Infos") or []
+                if isinstance(i, dict)
+            ]
             order["Infos"].extend(infos)
             for item_status in ci_get(body, "ItemStatuses") or []:
                 if not isinstance(item_status, dict):
@@ -1040,13 +1330,29 @@ class NorceSimulator(Simulator):
                     if value is not None and str(item.get("LineNo")) == str(line_no):
                         item["StatusId"] = value
             self._touch(order)
-            self.order_statuses.append({
-                "time": time.time(), "client_order_ref": order["ClientOrderRef"], "erp_order_no": erp_order_no,
-                "status": status, "status_name": ORDER_STATUS_NAMES[status], "infos": infos, "body": body})
+            self.order_statuses.append(
+                {
+                    "time": time.time(),
+                    "client_order_ref": order["ClientOrderRef"],
+                    "erp_order_no": erp_order_no,
+                    "status": status,
+                    "status_name": ORDER_STATUS_NAMES[status],
+                    "infos": infos,
+                    "body": body,
+                }
+            )
         return Response(status=200, body=None)
 
-    def _record_order_call(self, request: Request, log: list[dict[str, Any]], *, ref_keys: tuple[str, ...],
-                           erp_keys: tuple[str, ...], new_status: str, alternative: str | None = None) -> Response:
+    def _record_order_call(
+        self,
+        request: Request,
+        log: list[dict[str, Any]],
+        *,
+        ref_keys: tuple[str, ...],
+        erp_keys: tuple[str, ...],
+        new_status: str,
+        alternative: str | None = None,
+    ) -> Response:
         """Accept-and-record for CreateDeliveryNote / CreateInvoice / CancelOrder.
 
         The order is named by one of `ref_keys` (ClientOrderRef) or `erp_keys` (ERP
@@ -1067,26 +1373,40 @@ class NorceSimulator(Simulator):
             elif alternative is None or not ci_get(body, alternative):
                 names = ref_keys + erp_keys + ((alternative,) if alternative else ())
                 return self.error_response(400, f"{' or '.join(names)} is required")
-            log.append({"time": time.time(), "client_order_ref": order["ClientOrderRef"] if order else None,
-                        "body": body})
+            log.append(
+                {"time": time.time(), "client_order_ref": order["ClientOrderRef"] if order else None, "body": body}
+            )
         return Response(status=200, body=None)
 
     def _create_delivery_note(self, request: Request) -> Response:
         # A DeliveryNote names its order by OrderNo (the ERP order number once confirmed).
-        return self._record_order_call(request, self.delivery_notes, ref_keys=(), erp_keys=("OrderNo",),
-                                       new_status="Delivered")
+        return self._record_order_call(
+            request, self.delivery_notes, ref_keys=(), erp_keys=("OrderNo",), new_status="Delivered"
+        )
 
     def _create_invoice(self, request: Request) -> Response:
-        return self._record_order_call(request, self.invoices, ref_keys=("ClientOrderRef",),
-                                       erp_keys=("ErpOrderNo",), new_status="Invoiced", alternative="InvoiceNo")
+        return self._record_order_call(
+            request,
+            self.invoices,
+            ref_keys=("ClientOrderRef",),
+            erp_keys=("ErpOrderNo",),
+            new_status="Invoiced",
+            alternative="InvoiceNo",
+        )
 
     def _cancel_order(self, request: Request) -> Response:
-        return self._record_order_call(request, self.cancellations, ref_keys=("ClientOrderRef",),
-                                       erp_keys=("ErpOrderNo",), new_status="Cancelled")
+        return self._record_order_call(
+            request, self.cancellations, ref_keys=("ClientOrderRef",), erp_keys=("ErpOrderNo",), new_status="Cancelled"
+        )
 
     # -- trickle -----------------------------------------------------------------------------
-    def start_trickle(self, interval_seconds: float = 5.0, rng_seed: int | None = None,
-                      unknown_article_rate: float = 0.0, missing_data_rate: float = 0.0) -> None:
+    def start_trickle(
+        self,
+        interval_seconds: float = 5.0,
+        rng_seed: int | None = None,
+        unknown_article_rate: float = 0.0,
+        missing_data_rate: float = 0.0,
+    ) -> None:
         """Place a generated order every `interval_seconds` in the background until stop_trickle()."""
         self.stop_trickle()
         rng = random.Random(rng_seed)
@@ -1096,8 +1416,13 @@ class NorceSimulator(Simulator):
             while not stop.is_set() and not self._stopping.is_set():
                 with self.lock:
                     ref = str(self._next_ref)
-                order = generate_order(rng, order_ref=ref, catalogue=self.catalogue,
-                                       unknown_article_rate=unknown_article_rate, missing_data_rate=missing_data_rate)
+                order = generate_order(
+                    rng,
+                    order_ref=ref,
+                    catalogue=self.catalogue,
+                    unknown_article_rate=unknown_article_rate,
+                    missing_data_rate=missing_data_rate,
+                )
                 try:
                     self.place_order(order)
                 except ValueError:  # the ref was taken meanwhile; the next round uses a new one
@@ -1115,10 +1440,16 @@ class NorceSimulator(Simulator):
 
     # -- control API ---------------------------------------------------------------------------
     def _control_list_orders(self, request: Request) -> Response:
-        every = {name: None for name in self.QUERY_EXPANDS}
+        every = dict.fromkeys(self.QUERY_EXPANDS)
         with self.lock:
-            orders = [dict(self.render_query_order(o, expand=every), _push_state=self.push_state.get(ref),
-                           _defects=o.get("_defects", [])) for ref, o in self.orders.items()]
+            orders = [
+                dict(
+                    self.render_query_order(o, expand=every),
+                    _push_state=self.push_state.get(ref),
+                    _defects=o.get("_defects", []),
+                )
+                for ref, o in self.orders.items()
+            ]
         return Response(body={"orders": orders})
 
     def _control_place_order(self, request: Request) -> Response:
@@ -1127,8 +1458,10 @@ class NorceSimulator(Simulator):
             order = self.place_order(body or None)
         except ValueError as exc:
             return Response(status=400, body={"error": str(exc)})
-        return Response(status=201, body={"ClientOrderRef": order["ClientOrderRef"],
-                                          "OrderRequest": self.render_order_request(order)})
+        return Response(
+            status=201,
+            body={"ClientOrderRef": order["ClientOrderRef"], "OrderRequest": self.render_order_request(order)},
+        )
 
     def _control_receiver(self, request: Request) -> Response:
         body = request.json() or {}
@@ -1137,18 +1470,31 @@ class NorceSimulator(Simulator):
 
     def _control_events(self, request: Request) -> Response:
         body = request.json() or {}
-        self.configure_events(body["url"], body.get("headers") or {},
-                              event_types=body.get("event_types") or ("OrderReceivedEvent",))
+        self.configure_events(
+            body["url"], body.get("headers") or {}, event_types=body.get("event_types") or ("OrderReceivedEvent",)
+        )
         return Response(body={"events": sorted(self.event_subscriptions)})
 
     def _control_settings(self, request: Request) -> Response:
-        names = {"lose_pushes", "duplicate_pushes", "lose_events", "enum_style", "key_case", "push_retry_delays",
-                 "event_retry_delays", "push_timeout", "event_timeout"}
+        names = {
+            "lose_pushes",
+            "duplicate_pushes",
+            "lose_events",
+            "enum_style",
+            "key_case",
+            "push_retry_delays",
+            "event_retry_delays",
+            "push_timeout",
+            "event_timeout",
+        }
         body = request.json() or {}
         unknown = sorted(set(body) - names)
         if unknown:
             return Response(status=400, body={"error": f"unknown setting {unknown[0]!r}"})
-        if body.get("enum_style", "names") not in ("names", "ints") or body.get("key_case", "pascal") not in ("pascal", "camel"):
+        if body.get("enum_style", "names") not in ("names", "ints") or body.get("key_case", "pascal") not in (
+            "pascal",
+            "camel",
+        ):
             return Response(status=400, body={"error": "enum_style is names|ints, key_case is pascal|camel"})
         with self.lock:
             for key, value in body.items():
@@ -1157,8 +1503,12 @@ class NorceSimulator(Simulator):
 
     def _control_trickle(self, request: Request) -> Response:
         body = request.json() or {}
-        self.start_trickle(float(body.get("interval_seconds", 5.0)), body.get("rng_seed"),
-                           float(body.get("unknown_article_rate", 0.0)), float(body.get("missing_data_rate", 0.0)))
+        self.start_trickle(
+            float(body.get("interval_seconds", 5.0)),
+            body.get("rng_seed"),
+            float(body.get("unknown_article_rate", 0.0)),
+            float(body.get("missing_data_rate", 0.0)),
+        )
         return Response(body={"trickle": True})
 
     # -- state and lifecycle -------------------------------------------------------------------
@@ -1176,7 +1526,9 @@ class NorceSimulator(Simulator):
                 "orders": len(self.orders),
                 "order_statuses": statuses,
                 "push_states": push_states,
-                "push_attempts": sum(1 for e in self.push_log if e["attempt"] and e["result"] not in ("gave_up", "aborted")),
+                "push_attempts": sum(
+                    1 for e in self.push_log if e["attempt"] and e["result"] not in ("gave_up", "aborted")
+                ),
                 "events_sent": sum(1 for e in self.event_log if e["result"] == "ok"),
                 "status_updates": len(self.order_statuses),
                 "delivery_notes": len(self.delivery_notes),
@@ -1190,8 +1542,13 @@ class NorceSimulator(Simulator):
                 "events": {t: s["url"] for t, s in self.event_subscriptions.items()},
                 "trickle": self._trickle is not None,
                 "connect": self.connect.counts(),
-                "settings": {"lose_pushes": self.lose_pushes, "duplicate_pushes": self.duplicate_pushes,
-                             "lose_events": self.lose_events, "enum_style": self.enum_style, "key_case": self.key_case},
+                "settings": {
+                    "lose_pushes": self.lose_pushes,
+                    "duplicate_pushes": self.duplicate_pushes,
+                    "lose_events": self.lose_events,
+                    "enum_style": self.enum_style,
+                    "key_case": self.key_case,
+                },
             }
 
     def start(self) -> str:
@@ -1208,10 +1565,21 @@ class NorceSimulator(Simulator):
         super().stop()
 
 
-def run(host: str = "127.0.0.1", port: int = 8701, *, receiver_url: str | None = None, receiver_username: str = "",
-        receiver_password: str = "", events_url: str | None = None, event_headers: dict[str, str] | None = None,
-        trickle_interval: float | None = None, seed: int | None = None, unknown_article_rate: float = 0.0,
-        missing_data_rate: float = 0.0, stop: threading.Event | None = None) -> None:
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8701,
+    *,
+    receiver_url: str | None = None,
+    receiver_username: str = "",
+    receiver_password: str = "",
+    events_url: str | None = None,
+    event_headers: dict[str, str] | None = None,
+    trickle_interval: float | None = None,
+    seed: int | None = None,
+    unknown_article_rate: float = 0.0,
+    missing_data_rate: float = 0.0,
+    stop: threading.Event | None = None,
+) -> None:
     """Run a Norce simulator in the foreground until `stop` is set or Ctrl-C."""
     simulator = NorceSimulator(host, port, seed=seed)
     simulator.start()

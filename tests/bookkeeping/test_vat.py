@@ -10,15 +10,30 @@ D = Decimal
 
 
 def line(no=1, *, price="100.00", qty="1", rate="25", unit_vat=None, kind="product", part_no="SKU"):
-    return OrderLine(line_no=no, kind=kind, part_no=part_no, description="Item", quantity=D(qty),
-                     unit_price=D(price), vat_rate=None if rate is None else D(rate),
-                     unit_vat=None if unit_vat is None else D(unit_vat))
+    return OrderLine(
+        line_no=no,
+        kind=kind,
+        part_no=part_no,
+        description="Item",
+        quantity=D(qty),
+        unit_price=D(price),
+        vat_rate=None if rate is None else D(rate),
+        unit_vat=None if unit_vat is None else D(unit_vat),
+    )
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("10.605", "10.61"), ("10.604", "10.60"), ("-10.605", "-10.61"), ("0.005", "0.01"), ("2", "2.00"),
-    ("88.392857", "88.39"), ("10.607143", "10.61"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("10.605", "10.61"),
+        ("10.604", "10.60"),
+        ("-10.605", "-10.61"),
+        ("0.005", "0.01"),
+        ("2", "2.00"),
+        ("88.392857", "88.39"),
+        ("10.607143", "10.61"),
+    ],
+)
 def test_quantize_ore_rounds_half_up_to_two_decimals(value, expected):
     result = vat.quantize_ore(D(value))
     assert result == D(expected)
@@ -56,12 +71,18 @@ def test_vat_from_gross():
 
 
 def test_order_totals_sum_rounded_rows_and_split_by_rate():
-    order = Order(source_id="1", order_no="1", currency="SEK", buyer=Party(name="A"), lines=[
-        line(1, price="88.39", unit_vat="10.61", qty="2", rate="12"),
-        line(2, price="80.00", unit_vat="20.00", qty="1", rate="25"),
-        line(3, price="94.34", unit_vat="5.66", qty="1", rate="6"),
-        line(4, price="-40.00", unit_vat="-10.00", qty="1", rate="25.00", part_no=""),
-    ])
+    order = Order(
+        source_id="1",
+        order_no="1",
+        currency="SEK",
+        buyer=Party(name="A"),
+        lines=[
+            line(1, price="88.39", unit_vat="10.61", qty="2", rate="12"),
+            line(2, price="80.00", unit_vat="20.00", qty="1", rate="25"),
+            line(3, price="94.34", unit_vat="5.66", qty="1", rate="6"),
+            line(4, price="-40.00", unit_vat="-10.00", qty="1", rate="25.00", part_no=""),
+        ],
+    )
     totals = vat.order_totals(order)
     assert totals.net == D("311.12")
     assert totals.vat == D("36.88")

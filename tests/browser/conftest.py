@@ -2,14 +2,15 @@
 
 The browser is the system's `chromium` package (`.ci/run` installs it); nothing is downloaded.
 Without it these tests fail, they are never skipped."""
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -23,8 +24,16 @@ from integrations.models import ConnectJob, Entity, LogEntry, Task
 from tests.conftest import build_integration
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 USERNAME, PASSWORD = "support", "support-password-1"
 
@@ -76,44 +85,87 @@ def world(site: str) -> World:
 
     code, hint = fortnox_errors.ARTICLE_NOT_FOUND.code, fortnox_errors.ARTICLE_NOT_FOUND.hint
     task = Task.objects.create(
-        integration=integration, flow=orders, trigger=Task.Trigger.ORDER_PUSH, status=Task.Status.NEEDS_ATTENTION,
-        created_at=now - timedelta(minutes=5), started_at=now - timedelta(minutes=5),
-        finished_at=now - timedelta(minutes=5) + timedelta(seconds=2), attempts=1, count_total=1, count_failed=1)
+        integration=integration,
+        flow=orders,
+        trigger=Task.Trigger.ORDER_PUSH,
+        status=Task.Status.NEEDS_ATTENTION,
+        created_at=now - timedelta(minutes=5),
+        started_at=now - timedelta(minutes=5),
+        finished_at=now - timedelta(minutes=5) + timedelta(seconds=2),
+        attempts=1,
+        count_total=1,
+        count_failed=1,
+    )
     order = Entity.objects.create(
-        integration=integration, data_type="order", source_id="700001", reference="700001",
-        label="Anna Andersson", status=Entity.Status.NEEDS_ATTENTION, last_error_code=code,
+        integration=integration,
+        data_type="order",
+        source_id="700001",
+        reference="700001",
+        label="Anna Andersson",
+        status=Entity.Status.NEEDS_ATTENTION,
+        last_error_code=code,
         last_error_message="Order 700001: article SKI-PRO-190 does not exist in Fortnox",
-        payload={"OrderNo": "700001"})
+        payload={"OrderNo": "700001"},
+    )
     LogEntry.objects.create(
-        integration=integration, task=task, entity=order, flow=orders, level=LogEntry.Level.ERROR,
-        data_type="order", reference="700001", code=code,
-        message="Order 700001: article SKI-PRO-190 does not exist in Fortnox", hint=hint)
+        integration=integration,
+        task=task,
+        entity=order,
+        flow=orders,
+        level=LogEntry.Level.ERROR,
+        data_type="order",
+        reference="700001",
+        code=code,
+        message="Order 700001: article SKI-PRO-190 does not exist in Fortnox",
+        hint=hint,
+    )
 
     prices = flows["prices_to_commerce"]
-    price_rows = [Entity.objects.create(
-        integration=integration, data_type="price", source_id=sku, reference=sku, status=status)
-        for sku, status in (("SKI-PRO-170", Entity.Status.SYNCED), ("SKI-PRO-190", Entity.Status.FAILED))]
+    price_rows = [
+        Entity.objects.create(integration=integration, data_type="price", source_id=sku, reference=sku, status=status)
+        for sku, status in (("SKI-PRO-170", Entity.Status.SYNCED), ("SKI-PRO-190", Entity.Status.FAILED))
+    ]
     job = ConnectJob.objects.create(
-        integration=integration, flow=prices, job_id="100001", method="Product/ImportSkuPriceLists",
-        status=ConnectJob.Status.PARTLY_FAILED, status_id=4, item_count=2, updates=1,
-        rows_written=1, rows_ignored=1, rows_rejected=0, created_at=now - timedelta(minutes=3),
+        integration=integration,
+        flow=prices,
+        job_id="100001",
+        method="Product/ImportSkuPriceLists",
+        status=ConnectJob.Status.PARTLY_FAILED,
+        status_id=4,
+        item_count=2,
+        updates=1,
+        rows_written=1,
+        rows_ignored=1,
+        rows_rejected=0,
+        created_at=now - timedelta(minutes=3),
         finished_at=now - timedelta(minutes=2),
         sent=[[row.pk, "hash", {"PartNo": row.reference}] for row in price_rows],
-        messages=[{"SeverityId": 2, "Message": "Row ignored: SKU does not exist (SKI-PRO-190)", "ImportedRow": 2}])
+        messages=[{"SeverityId": 2, "Message": "Row ignored: SKU does not exist (SKI-PRO-190)", "ImportedRow": 2}],
+    )
 
     return World(
-        base=site, integration_url=_admin(type(integration), "change", integration.pk),
-        integration_name=integration.name, task_url=_admin(Task, "change", task.pk),
-        task_list_url=_admin(Task, "changelist"), task_code=code, task_hint=hint, order_number="700001",
-        job_url=_admin(ConnectJob, "change", job.pk), job_id=job.job_id, sku="SKI-PRO-190")
+        base=site,
+        integration_url=_admin(type(integration), "change", integration.pk),
+        integration_name=integration.name,
+        task_url=_admin(Task, "change", task.pk),
+        task_list_url=_admin(Task, "changelist"),
+        task_code=code,
+        task_hint=hint,
+        order_number="700001",
+        job_url=_admin(ConnectJob, "change", job.pk),
+        job_id=job.job_id,
+        sku="SKI-PRO-190",
+    )
 
 
 @pytest.fixture
 def page(world: World, request: pytest.FixtureRequest) -> Iterator:
     """A Chromium page at 1440 × 900, logged in to the admin through its login form."""
     if not Path(CHROMIUM).is_file() or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: install Debian's package "
-                    "(apt-get install chromium; .ci/run does it) — browser tests are not skipped.")
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: install Debian's package "
+            "(apt-get install chromium; .ci/run does it) — browser tests are not skipped."
+        )
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,4 +1,5 @@
 """The admin as a support person sees it in Chromium: styled, with each page's essentials visible."""
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,13 @@ def test_integration_page_shows_its_flows(page: Page, world: World):
     expect(page.get_by_role("heading", name=re.compile("Change integration"))).to_be_visible()
     flows = page.locator("table").filter(has=page.get_by_role("columnheader", name="Backlog"))
     expect(flows).to_be_visible()
-    for label in ("Orders → ERP invoices", "Products ERP → Norce", "Prices ERP → Norce", "Stock ERP → Norce",
-                  "Customers ERP → Norce"):
+    for label in (
+        "Orders → ERP invoices",
+        "Products ERP → Norce",
+        "Prices ERP → Norce",
+        "Stock ERP → Norce",
+        "Customers ERP → Norce",
+    ):
         expect(flows.get_by_role("row").filter(has_text=label)).to_be_visible()
     screenshot(page, "integration")
     assert page.evaluate(STYLE)["headerBackground"] != TRANSPARENT
@@ -115,12 +121,17 @@ def test_connect_job_page_shows_what_happened_to_its_rows(page: Page, world: Wor
 def test_admin_pages_load_their_stylesheets_and_scripts_without_errors(page: Page, world: World, path: str):
     failed: list[str] = []
     aborted: list[str] = []
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if "/static/" in r.url and r.status >= 400
-            else None)
+    page.on(
+        "response", lambda r: failed.append(f"{r.status} {r.url}") if "/static/" in r.url and r.status >= 400 else None
+    )
     # Chromium cancels an image the page stops needing while it loads (net::ERR_ABORTED, e.g. an
     # icon of the sidebar as its script settles); such a file must still be there when asked for.
-    page.on("requestfailed", lambda r: (aborted if r.failure == "net::ERR_ABORTED" else failed).append(
-        r.url if r.failure == "net::ERR_ABORTED" else f"failed {r.url}: {r.failure}"))
+    page.on(
+        "requestfailed",
+        lambda r: (aborted if r.failure == "net::ERR_ABORTED" else failed).append(
+            r.url if r.failure == "net::ERR_ABORTED" else f"failed {r.url}: {r.failure}"
+        ),
+    )
     page.goto(path, wait_until="load")
     page.wait_for_load_state("networkidle")
     for url in aborted:

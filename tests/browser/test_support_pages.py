@@ -1,12 +1,14 @@
 """Support pages in Chromium: the error catalogue, the log list, a cursor's resend, an order's timeline and
 "Create a new invoice anyway", "Credit the extra invoice", the Fortnox connector, and the API docs."""
+
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,13 +20,13 @@ from django.utils.formats import date_format
 from playwright.sync_api import Page, expect
 
 from connectors.fortnox import settings as fortnox_settings
-from simulators.fortnox.server import FortnoxSimulator
-from simulators.norce.orders import DEMO_CATALOGUE, generate_order
-from integrations.engine.tokens import store_tokens
 from integrations import selectors, services
+from integrations.engine.tokens import store_tokens
 from integrations.flows import orders
 from integrations.flows.orders import store_order
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Reference, Task, TimeHistory
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 from tests.browser.conftest import USERNAME, World, screenshot
 from tests.conftest import FORTNOX_CREDENTIALS, NORCE_CREDENTIALS, build_integration
 
@@ -40,6 +42,7 @@ T = TypeVar("T")
 
 def in_db(work: Callable[[], T]) -> T:
     """Run database work off the thread that drives the browser (Playwright's sync API runs an event loop)."""
+
     def run() -> T:
         try:
             return work()
@@ -60,6 +63,7 @@ def row_cells(row) -> list[str]:
 
 # -- the error catalogue ------------------------------------------------------------------------------
 
+
 def test_error_catalogue_lists_information_apart_from_errors_and_filters_as_one_types(page: Page, world: World):
     catalogue = selectors.error_catalogue()
     info = [entry for entry in catalogue if entry.is_info]
@@ -69,8 +73,9 @@ def test_error_catalogue_lists_information_apart_from_errors_and_filters_as_one_
 
     page.goto(reverse("admin:integrations_error_catalogue"))
     expect(page.get_by_role("heading", name="Error catalogue")).to_be_visible()
-    sections = {anchor: page.locator(f"#{anchor}")
-                for anchor in ("errors-permanent", "errors-transient", "information")}
+    sections = {
+        anchor: page.locator(f"#{anchor}") for anchor in ("errors-permanent", "errors-transient", "information")
+    }
     for anchor, entries in (("errors-permanent", permanent), ("errors-transient", transient), ("information", info)):
         expect(sections[anchor].locator("h2 .count")).to_have_text(f"({len(entries)})")
         expect(sections[anchor].locator("tr.catalogue-row")).to_have_count(len(entries))
@@ -125,11 +130,18 @@ def test_error_catalogue_lists_information_apart_from_errors_and_filters_as_one_
 
 # -- the log list -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def long_log_entry(world: World) -> LogEntry:
-    return LogEntry.objects.create(integration=world_integration(world), level=LogEntry.Level.ERROR,
-                                   data_type="order", reference="700042", code="order.missing_data",
-                                   message=LONG_MESSAGE, hint=LONG_HINT)
+    return LogEntry.objects.create(
+        integration=world_integration(world),
+        level=LogEntry.Level.ERROR,
+        data_type="order",
+        reference="700042",
+        code="order.missing_data",
+        message=LONG_MESSAGE,
+        hint=LONG_HINT,
+    )
 
 
 def test_log_list_shows_a_long_message_whole_with_its_hint_and_filters_by_date(long_log_entry: LogEntry, page: Page):
@@ -153,8 +165,9 @@ def test_log_list_shows_a_long_message_whole_with_its_hint_and_filters_by_date(l
     screenshot(page, "log-entries")
 
     assert "…" not in cell.inner_text()
-    assert cell.evaluate("(cell) => cell.scrollWidth <= cell.clientWidth + 1"
-                         " && cell.scrollHeight <= cell.clientHeight + 1"), "the message is clipped by its cell"
+    assert cell.evaluate(
+        "(cell) => cell.scrollWidth <= cell.clientWidth + 1 && cell.scrollHeight <= cell.clientHeight + 1"
+    ), "the message is clipped by its cell"
     widths = row.locator("td").evaluate_all("(cells) => cells.map((cell) => cell.getBoundingClientRect().width)")
     assert cell.bounding_box()["width"] == pytest.approx(max(widths), abs=0.5), widths
 
@@ -170,14 +183,20 @@ def test_log_list_shows_a_long_message_whole_with_its_hint_and_filters_by_date(l
 
 # -- a cursor: Run now and Rewind and resend -----------------------------------------------------------
 
+
 @pytest.fixture
 def price_cursor(world: World) -> TimeHistory:
-    return TimeHistory.objects.create(integration=world_integration(world), data_type="price",
-                                      direction="erp_to_commerce", last_loaded_at=timezone.now() - timedelta(days=2))
+    return TimeHistory.objects.create(
+        integration=world_integration(world),
+        data_type="price",
+        direction="erp_to_commerce",
+        last_loaded_at=timezone.now() - timedelta(days=2),
+    )
 
 
-def test_cursor_explains_what_a_run_sends_and_rewind_and_resend_queues_a_forced_task(price_cursor: TimeHistory,
-                                                                                      page: Page):
+def test_cursor_explains_what_a_run_sends_and_rewind_and_resend_queues_a_forced_task(
+    price_cursor: TimeHistory, page: Page
+):
     cursor = price_cursor
     flow = in_db(lambda: Flow.objects.get(integration_id=cursor.integration_id, kind="prices_to_commerce"))
     before = set(in_db(lambda: list(Task.objects.values_list("pk", flat=True))))
@@ -216,6 +235,7 @@ def test_cursor_explains_what_a_run_sends_and_rewind_and_resend_queues_a_forced_
 
 # -- an order: timeline and "Create a new invoice anyway" -------------------------------------------------
 
+
 @pytest.fixture
 def fortnox(settings) -> Iterator[FortnoxSimulator]:
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False}
@@ -231,15 +251,27 @@ def fortnox(settings) -> Iterator[FortnoxSimulator]:
 @pytest.fixture
 def invoiced_order(world: World, fortnox: FortnoxSimulator) -> tuple[Entity, dict[str, Any], Reference]:
     """An order of a second integration, invoiced in the simulator by the orders flow run in this process."""
-    integration = build_integration(name="Webshop ↔ Fortnox simulator", fortnox_url=fortnox.url,
-                                    flow_settings={"freight_article": "FRAKT", "send_status_to_norce": False})
+    integration = build_integration(
+        name="Webshop ↔ Fortnox simulator",
+        fortnox_url=fortnox.url,
+        flow_settings={"freight_article": "FRAKT", "send_status_to_norce": False},
+    )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox.issue_tokens("fortnox-client"))
     ref = "700101"
     order = generate_order(random.Random(3), order_ref=ref, catalogue=DEMO_CATALOGUE)
-    entity, _ = store_order(integration=integration, source_id=ref, received_via="push", reference=ref,
-                            payload={key: value for key, value in order.items() if not key.startswith("_")})
-    task = services.create_task(integration=integration, flow=integration.flows.get(), trigger=Task.Trigger.ORDER_PUSH,
-                                params={"entity_ids": [entity.pk]})
+    entity, _ = store_order(
+        integration=integration,
+        source_id=ref,
+        received_via="push",
+        reference=ref,
+        payload={key: value for key, value in order.items() if not key.startswith("_")},
+    )
+    task = services.create_task(
+        integration=integration,
+        flow=integration.flows.get(),
+        trigger=Task.Trigger.ORDER_PUSH,
+        params={"entity_ids": [entity.pk]},
+    )
     services.execute_task(task.pk)
     entity.refresh_from_db()
     assert entity.status == Entity.Status.SYNCED, (entity.status, entity.last_error_message)
@@ -251,12 +283,12 @@ def invoiced_order(world: World, fortnox: FortnoxSimulator) -> tuple[Entity, dic
 
 
 def queued(entity: Entity) -> int:
-    return in_db(lambda: Task.objects.filter(integration_id=entity.integration_id,
-                                             status=Task.Status.QUEUED).count())
+    return in_db(lambda: Task.objects.filter(integration_id=entity.integration_id, status=Task.Status.QUEUED).count())
 
 
 def test_order_timeline_names_who_deleted_the_reference_and_create_anyway_queues_once(
-        invoiced_order: tuple[Entity, dict[str, Any], Reference], page: Page):
+    invoiced_order: tuple[Entity, dict[str, Any], Reference], page: Page
+):
     entity, invoice, reference = invoiced_order
     number = invoice["DocumentNumber"]
     assert reference.target_id == number
@@ -285,8 +317,9 @@ def test_order_timeline_names_who_deleted_the_reference_and_create_anyway_queues
     assert row_cells(invoiced)[headers.index("By")] != USERNAME
     expect(page.locator(".field-reference_link")).to_contain_text("none yet")
     when = timeline.locator("tbody tr td:first-child a")
-    assert when.evaluate_all("(links) => links.every((link) => link.getClientRects().length === 1)"), \
+    assert when.evaluate_all("(links) => links.every((link) => link.getClientRects().length === 1)"), (
         when.all_inner_texts()
+    )
     screenshot(page, "order-timeline")
 
     page.locator(".object-tools").get_by_role("link", name="Create a new invoice anyway").click()
@@ -315,40 +348,60 @@ def test_order_timeline_names_who_deleted_the_reference_and_create_anyway_queues
     confirm.click()
     expect(page).to_have_url(re.compile(re.escape(entity_url) + "$"))
     expect(page.locator(".messagelist .warning")).to_contain_text(
-        "a new invoice was already requested; nothing more was queued")
+        "a new invoice was already requested; nothing more was queued"
+    )
     assert queued(entity) == 1
-    requested = in_db(lambda: list(LogEntry.objects.filter(entity=entity, code="order.create_anyway")
-                                   .values_list("actor", flat=True)))
+    requested = in_db(
+        lambda: list(LogEntry.objects.filter(entity=entity, code="order.create_anyway").values_list("actor", flat=True))
+    )
     assert requested == [USERNAME], requested
     expect(page.locator(".field-timeline tbody tr").filter(has_text="order.create_anyway")).to_contain_text(number)
     assert page.locator(".field-timeline tbody tr td:first-child a").evaluate_all(
-        "(links) => links.every((link) => link.getClientRects().length === 1)")
+        "(links) => links.every((link) => link.getClientRects().length === 1)"
+    )
     screenshot(page, "create-anyway-again")
 
 
 # -- an order invoiced twice: the reconciliation's flag and "Credit the extra invoice" -------------------
 
+
 def post_extra_invoice(fortnox: FortnoxSimulator, invoice: dict[str, Any]) -> str:
     """A second invoice with the order's reference, as a create committed after its timeout leaves one."""
     token = fortnox.issue_tokens("fortnox-client")["access_token"]
-    rows = [{key: row[key] for key in ("ArticleNumber", "Description", "DeliveredQuantity", "Price", "VAT")}
-            for row in invoice["InvoiceRows"]]
-    body = {"Invoice": {"CustomerNumber": invoice["CustomerNumber"], "Currency": invoice["Currency"],
-                        "VATIncluded": invoice["VATIncluded"], "InvoiceRows": rows,
-                        "ExternalInvoiceReference1": invoice["ExternalInvoiceReference1"]}}
-    response = requests.post(f"{fortnox.url}/3/invoices", json=body, timeout=5,
-                             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    rows = [
+        {key: row[key] for key in ("ArticleNumber", "Description", "DeliveredQuantity", "Price", "VAT")}
+        for row in invoice["InvoiceRows"]
+    ]
+    body = {
+        "Invoice": {
+            "CustomerNumber": invoice["CustomerNumber"],
+            "Currency": invoice["Currency"],
+            "VATIncluded": invoice["VATIncluded"],
+            "InvoiceRows": rows,
+            "ExternalInvoiceReference1": invoice["ExternalInvoiceReference1"],
+        }
+    }
+    response = requests.post(
+        f"{fortnox.url}/3/invoices",
+        json=body,
+        timeout=5,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    )
     assert response.status_code == 201, response.text
     return response.json()["Invoice"]["DocumentNumber"]
 
 
 def test_an_order_invoiced_twice_shows_both_numbers_and_the_extra_one_is_cancelled_once(
-        invoiced_order: tuple[Entity, dict[str, Any], Reference], fortnox: FortnoxSimulator, page: Page):
+    invoiced_order: tuple[Entity, dict[str, Any], Reference], fortnox: FortnoxSimulator, page: Page
+):
     entity, invoice, _ = invoiced_order
     kept = invoice["DocumentNumber"]
     extra = post_extra_invoice(fortnox, invoice)
-    in_db(lambda: services.execute_task(
-        orders.queue_reconciliation(Flow.objects.get(integration_id=entity.integration_id)).pk))
+    in_db(
+        lambda: services.execute_task(
+            orders.queue_reconciliation(Flow.objects.get(integration_id=entity.integration_id)).pk
+        )
+    )
 
     entity_url = reverse("admin:integrations_entity_change", args=[entity.pk])
     page.goto(entity_url)
@@ -389,8 +442,11 @@ def test_an_order_invoiced_twice_shows_both_numbers_and_the_extra_one_is_cancell
     stale.get_by_role("button", name=f"Cancel invoice {extra}").click()  # pressing twice must not act twice
     expect(stale.locator(".messagelist li")).to_contain_text(f"invoice {extra} was already cancelled or credited")
     page = stale
-    credited = in_db(lambda: list(LogEntry.objects.filter(entity=entity, code="order.extra_invoice_credited")
-                                  .values_list("actor", flat=True)))
+    credited = in_db(
+        lambda: list(
+            LogEntry.objects.filter(entity=entity, code="order.extra_invoice_credited").values_list("actor", flat=True)
+        )
+    )
     assert credited == [USERNAME, USERNAME], credited
     with fortnox.lock:
         assert not [i for i in fortnox.invoices.values() if i["Credit"] == "true"]
@@ -400,18 +456,25 @@ def test_an_order_invoiced_twice_shows_both_numbers_and_the_extra_one_is_cancell
 
 # -- the Fortnox connector -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def fortnox_connector(world: World) -> Connector:
     connector = world_integration(world).connectors.get(system=Connector.System.FORTNOX)
-    store_tokens(connector, {"access_token": "access-token-value-123", "refresh_token": "refresh-token-value-456",
-                             "expires_in": 3600})
+    store_tokens(
+        connector,
+        {"access_token": "access-token-value-123", "refresh_token": "refresh-token-value-456", "expires_in": 3600},
+    )
     return connector
 
 
 def test_fortnox_connector_shows_its_grant_and_no_secret(fortnox_connector: Connector, page: Page):
     connector = fortnox_connector
-    secrets = [*[value for key, value in NORCE_CREDENTIALS.items() if "secret" in key or "password" in key],
-               FORTNOX_CREDENTIALS["client_secret"], "access-token-value-123", "refresh-token-value-456"]
+    secrets = [
+        *[value for key, value in NORCE_CREDENTIALS.items() if "secret" in key or "password" in key],
+        FORTNOX_CREDENTIALS["client_secret"],
+        "access-token-value-123",
+        "refresh-token-value-456",
+    ]
     assert len(secrets) == 6
 
     url = reverse("admin:integrations_connector_change", args=[connector.pk])
@@ -427,8 +490,11 @@ def test_fortnox_connector_shows_its_grant_and_no_secret(fortnox_connector: Conn
         assert secret not in html, f"{secret!r} is in the connector page"
     screenshot(page, "fortnox-connector")
 
-    connector.settings = {**(connector.settings or {}), "grant": fortnox_settings.CLIENT_CREDENTIALS,
-                          "tenant_id": "1234567"}
+    connector.settings = {
+        **(connector.settings or {}),
+        "grant": fortnox_settings.CLIENT_CREDENTIALS,
+        "tenant_id": "1234567",
+    }
     in_db(lambda: connector.save(update_fields=["settings"]))
     page.goto(url)
     expected = fortnox_settings.parse_auth_settings(connector.settings).label
@@ -474,6 +540,7 @@ def test_connect_to_fortnox_is_a_post_button_not_a_link(fortnox_connector: Conne
 
 # -- the API docs --------------------------------------------------------------------------------------
 
+
 def test_api_docs_render_swagger_ui_from_local_static_files(page: Page, world: World):
     server = urlsplit(world.base).netloc
     page.goto("about:blank")
@@ -498,8 +565,9 @@ def test_api_docs_render_swagger_ui_from_local_static_files(page: Page, world: W
     expect(tasks.locator(".live-responses-table tr.response td.response-col_description")).to_contain_text('"count"')
 
     assert requested, "no request was recorded"
-    elsewhere = [url for url in requested if urlsplit(url).scheme in ("http", "https")
-                 and urlsplit(url).netloc != server]
+    elsewhere = [
+        url for url in requested if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc != server
+    ]
     assert not elsewhere, elsewhere
     assert any("/static/drf_spectacular_sidecar/swagger-ui-dist/" in url for url in requested), requested
     assert any(urlsplit(url).path == "/api/schema/" for url in requested), requested
@@ -507,11 +575,15 @@ def test_api_docs_render_swagger_ui_from_local_static_files(page: Page, world: W
 
 
 def test_a_connector_that_must_be_reconnected_is_named_on_the_index_the_list_and_its_page(
-        fortnox_connector: Connector, page: Page, world: World):
+    fortnox_connector: Connector, page: Page, world: World
+):
     from integrations.engine.tokens import mark_reconnect_needed
 
-    in_db(lambda: mark_reconnect_needed(fortnox_connector, "Fortnox refused the authorisation (invalid_grant: "
-                                                           "Invalid refresh token.)"))
+    in_db(
+        lambda: mark_reconnect_needed(
+            fortnox_connector, "Fortnox refused the authorisation (invalid_grant: Invalid refresh token.)"
+        )
+    )
     page.goto("/admin/")
     alert = page.get_by_role("alert")
     expect(alert.get_by_role("link", name="Reconnect Fortnox")).to_be_visible()

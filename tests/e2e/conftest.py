@@ -1,15 +1,16 @@
 """End-to-end world: Norce and Fortnox simulators over real HTTP, Brygga's live server
 (the order receiver), and a real django-q2 cluster in a child process."""
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from simulators.fortnox.server import FortnoxSimulator
-from simulators.norce.server import NorceSimulator
 from integrations.engine.tokens import store_tokens
 from integrations.models import Connector, Integration
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.server import NorceSimulator
 from tests.conftest import build_integration
 from tests.e2e.harness import QCluster
 
@@ -41,8 +42,9 @@ def norce() -> Iterator[NorceSimulator]:
 @pytest.fixture
 def wired(transactional_db, live_server, norce, fortnox) -> Integration:
     """A Norce ↔ Fortnox integration pointing at the simulators, connected to Fortnox."""
-    integration = build_integration(norce_url=norce.url, fortnox_url=fortnox.url,
-                                    flow_settings={"freight_article": "FRAKT"})
+    integration = build_integration(
+        norce_url=norce.url, fortnox_url=fortnox.url, flow_settings={"freight_article": "FRAKT"}
+    )
     erp = integration.connectors.get(role=Connector.Role.ERP)
     # After an unclear create, wait 3 s (not 180) for the simulator to commit before looking up.
     erp.settings = {**erp.settings, "commit_wait_seconds": E2E_COMMIT_WAIT}

@@ -1,4 +1,5 @@
 """End-to-end harness: a real django-q2 cluster in a child process on the test database."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.db import connection
 
@@ -36,26 +37,32 @@ class QCluster:
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "DATABASE_URL": child_database_url(),
-            "Q_WORKERS": str(self.workers),
-            "Q_POLL": "0.1",
-            "TASK_BACKOFF_BASE": "2",
-            "TASK_BACKOFF_MAX": "20",
-            "TASK_STUCK_AFTER": "5",
-            "HTTP_TIMEOUT": "10",
-            "LOG_LEVEL": "DEBUG",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "DATABASE_URL": child_database_url(),
+                "Q_WORKERS": str(self.workers),
+                "Q_POLL": "0.1",
+                "TASK_BACKOFF_BASE": "2",
+                "TASK_BACKOFF_MAX": "20",
+                "TASK_STUCK_AFTER": "5",
+                "HTTP_TIMEOUT": "10",
+                "LOG_LEVEL": "DEBUG",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(self.extra_env)
         return env
 
-    def start(self) -> "QCluster":
+    def start(self) -> QCluster:
         self.log_path.parent.mkdir(exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=self.environment(),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -81,7 +88,9 @@ class QCluster:
             return ""
 
 
-def wait_until(predicate: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.2, message: str = "") -> object:
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.2, message: str = ""
+) -> object:
     """Poll `predicate` until it returns something truthy; fail with `message` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

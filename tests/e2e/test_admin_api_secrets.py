@@ -1,5 +1,6 @@
 """After real syncs: every admin page loads with data, the status API tells the database's
 numbers, and no secret appears in any page, API response or log line."""
+
 from __future__ import annotations
 
 import logging
@@ -11,10 +12,10 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 from integrations.models import Connector, Entity, LogEntry, Reference, Task
-from tests.e2e.test_orders_to_invoices import wait_confirmed
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 from tests.e2e.harness import wait_until
+from tests.e2e.test_orders_to_invoices import wait_confirmed
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +27,15 @@ def synced(wired, norce, fortnox, cluster, live_server):
     """A few invoiced orders and one that needs attention, all through the real path."""
     norce.configure_events(f"{live_server.url}/norce/{wired.pk}/events", {"X-Brygga-Secret": "event-secret-value"})
     refs = [norce.place_order()["ClientOrderRef"] for _ in range(3)]
-    norce.place_order(generate_order(random.Random(9), order_ref="900001", catalogue=DEMO_CATALOGUE,
-                                     unknown_article_rate=1.0))
+    norce.place_order(
+        generate_order(random.Random(9), order_ref="900001", catalogue=DEMO_CATALOGUE, unknown_article_rate=1.0)
+    )
     wait_confirmed(norce, refs)
-    wait_until(lambda: Entity.objects.filter(source_id="900001", status=Entity.Status.NEEDS_ATTENTION).exists(),
-               timeout=60, message="the bad order to need attention")
+    wait_until(
+        lambda: Entity.objects.filter(source_id="900001", status=Entity.Status.NEEDS_ATTENTION).exists(),
+        timeout=60,
+        message="the bad order to need attention",
+    )
     return wired
 
 
@@ -54,8 +59,8 @@ def admin_urls() -> list[str]:
 
 
 def _request():
-    from django.test import RequestFactory
     from django.contrib.auth import get_user_model
+    from django.test import RequestFactory
 
     request = RequestFactory().get("/")
     request.user = get_user_model().objects.filter(is_superuser=True).first()
@@ -87,9 +92,13 @@ def test_status_api_needs_a_token_and_reports_the_database(synced, admin_user):
     body = client.get("/api/v1/integrations/", **auth).json()
     (integration,) = body["results"]
     (flow,) = integration["flows"]
-    assert flow["failures"] == Entity.objects.filter(data_type="order", status=Entity.Status.NEEDS_ATTENTION).count() == 1
-    assert flow["backlog"] == Entity.objects.filter(
-        data_type="order", status__in=[Entity.Status.PENDING, Entity.Status.FAILED]).count()
+    assert (
+        flow["failures"] == Entity.objects.filter(data_type="order", status=Entity.Status.NEEDS_ATTENTION).count() == 1
+    )
+    assert (
+        flow["backlog"]
+        == Entity.objects.filter(data_type="order", status__in=[Entity.Status.PENDING, Entity.Status.FAILED]).count()
+    )
     assert flow["last_run_status"] in {"succeeded", "partly_failed", "needs_attention"}
     tasks = client.get("/api/v1/tasks/", **auth).json()
     assert tasks["count"] == Task.objects.count()

@@ -1,10 +1,11 @@
 """'Test connection' makes a real call with the stored credentials and remembers the outcome."""
+
 from __future__ import annotations
 
 import pytest
 
-from integrations.engine.tokens import store_tokens
 from integrations import services
+from integrations.engine.tokens import store_tokens
 from integrations.models import Connector
 
 pytestmark = pytest.mark.e2e

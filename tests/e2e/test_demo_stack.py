@@ -1,6 +1,7 @@
 """`manage.py demo` — the embedded default (SQLite + ORM broker) and the Redis broker option —
 runs the whole product in child processes, syncs demo orders, serves the admin with its stylesheets
 and scripts, and stops cleanly on Ctrl-C."""
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,14 @@ class Demo:
         self.port, norce_port, fortnox_port = free_port(), free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "STATIC_MANIFEST")}
-        env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "PYTHONUNBUFFERED": "1",
-                    "LOG_LEVEL": "WARNING", "STATIC_ROOT": str(tmp_path / "static")})
+        env.update(
+            {
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "WARNING",
+                "STATIC_ROOT": str(tmp_path / "static"),
+            }
+        )
         if broker == "redis":
             env["REDIS_URL"] = "redis://127.0.0.1:6379/15"
             env["Q_NAME"] = f"brygga-test-{os.getpid()}"
@@ -66,15 +73,36 @@ class Demo:
         self.log = tmp_path / "demo.log"
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "demo", "--port", str(self.port), "--norce-port", str(norce_port),
-                 "--fortnox-port", str(fortnox_port), "--interval", "1", "--seed", "7"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "manage.py",
+                    "demo",
+                    "--port",
+                    str(self.port),
+                    "--norce-port",
+                    str(norce_port),
+                    "--fortnox-port",
+                    str(fortnox_port),
+                    "--interval",
+                    "1",
+                    "--seed",
+                    "7",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def printed(self, label: str) -> str:
         """A value the demo prints on start (`API token`, `Username`, `Password`)."""
         try:
-            found = wait_until(lambda: re.search(rf"^\s*{label}\s+(\S+)", self.log.read_text(), re.MULTILINE),
-                               timeout=90, message=f"the demo to print its {label}")
+            found = wait_until(
+                lambda: re.search(rf"^\s*{label}\s+(\S+)", self.log.read_text(), re.MULTILINE),
+                timeout=90,
+                message=f"the demo to print its {label}",
+            )
         except AssertionError as exc:
             raise AssertionError(f"{exc}; the demo printed:\n{self.tail()}") from None
         return found.group(1)
@@ -106,7 +134,9 @@ def test_demo_runs_the_product_and_stops_cleanly(tmp_path, broker):
 
         def invoiced() -> int:
             try:
-                return requests.get(f"{base}/api/v1/references/?data_type=order", headers=auth, timeout=5).json()["count"]
+                return requests.get(f"{base}/api/v1/references/?data_type=order", headers=auth, timeout=5).json()[
+                    "count"
+                ]
             except (requests.RequestException, ValueError, KeyError):
                 return 0
 
@@ -121,8 +151,12 @@ def test_demo_runs_the_product_and_stops_cleanly(tmp_path, broker):
         demo.process.send_signal(signal.SIGINT)  # Ctrl-C
         assert demo.process.wait(timeout=30) == 0
         time.sleep(0.5)
-        alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
-                 and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+        alive = [
+            pid
+            for pid in children
+            if Path(f"/proc/{pid}").exists()
+            and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        ]
         assert not alive, f"processes left running after Ctrl-C: {alive}"
     finally:
         demo.kill()
@@ -163,9 +197,12 @@ def admin_session(base: str, username: str, password: str) -> requests.Session:
     (form,) = wait_until(login_form, timeout=60, message="the demo's web server to answer")
     assert form.status_code == 200
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-    answer = session.post(f"{base}/admin/login/?next=/admin/", timeout=10, headers={"Referer": form.url},
-                          data={"csrfmiddlewaretoken": csrf, "username": username, "password": password,
-                                "next": "/admin/"})
+    answer = session.post(
+        f"{base}/admin/login/?next=/admin/",
+        timeout=10,
+        headers={"Referer": form.url},
+        data={"csrfmiddlewaretoken": csrf, "username": username, "password": password, "next": "/admin/"},
+    )
     assert answer.status_code == 200 and answer.url == f"{base}/admin/", f"login failed: {answer.url}"
     return session
 
@@ -205,10 +242,13 @@ def test_demo_admin_is_served_with_its_stylesheets_and_scripts(tmp_path):
             expected = CONTENT_TYPES[Path(urlsplit(url).path).suffix]
             if answer.status_code != 200 or media_type not in expected or not answer.content:
                 problems.append(f"{url} (from {page}): {answer.status_code} {media_type or 'no content type'}")
-            elif not re.search(r"\.[0-9a-f]{12}\.(css|js)$", urlsplit(url).path) \
-                    or "immutable" not in answer.headers.get("Cache-Control", ""):
-                problems.append(f"{url}: not served as a content-hashed, cacheable file "
-                                f"(Cache-Control: {answer.headers.get('Cache-Control')})")
+            elif not re.search(
+                r"\.[0-9a-f]{12}\.(css|js)$", urlsplit(url).path
+            ) or "immutable" not in answer.headers.get("Cache-Control", ""):
+                problems.append(
+                    f"{url}: not served as a content-hashed, cacheable file "
+                    f"(Cache-Control: {answer.headers.get('Cache-Control')})"
+                )
         assert not problems, "\n".join(problems)
         assert "Not Found: /static/" not in demo.log.read_text(errors="replace")
     finally:

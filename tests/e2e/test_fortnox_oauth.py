@@ -1,4 +1,5 @@
 """Connecting Fortnox from admin: button → consent (auto-approved by the simulator) → callback."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -6,10 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from integrations.engine.clients import client_for
 from integrations.engine.tokens import store_tokens
 from integrations.models import Connector
 from tests.conftest import build_integration
-from integrations.engine.clients import client_for
 
 pytestmark = pytest.mark.e2e
 

@@ -1,10 +1,11 @@
 """An order whose text holds characters PostgreSQL cannot store still becomes exactly one invoice."""
+
 from __future__ import annotations
 
 import pytest
 
-from simulators.norce.orders import generate_order
 from integrations.models import Entity, WebhookDelivery
+from simulators.norce.orders import generate_order
 from tests.e2e.harness import wait_until
 from tests.e2e.test_orders_to_invoices import invoices_for, wait_confirmed
 
@@ -22,8 +23,11 @@ def test_an_order_with_nul_in_the_buyer_note_and_address_becomes_one_invoice(wir
 
     (invoice,) = invoices_for(fortnox, ref)
     assert "\x00" not in repr(invoice)
-    entity = wait_until(lambda: Entity.objects.filter(source_id=ref, status=Entity.Status.SYNCED).first(),
-                        timeout=10, message="entity marked synced")
+    entity = wait_until(
+        lambda: Entity.objects.filter(source_id=ref, status=Entity.Status.SYNCED).first(),
+        timeout=10,
+        message="entity marked synced",
+    )
     assert entity.target_id == invoice["DocumentNumber"]
     assert entity.payload["CustomerOrderComment"] == "Lämna vid dörren"
     assert entity.payload["BillTo"]["Person"]["Address"]["Line1"] == "Storgatan 12"

@@ -1,6 +1,7 @@
 """Master data from Fortnox into Norce through Norce Connect — products, prices, stock and
 customers — over real HTTP with a real q cluster: what Norce ends up holding, what each
 import carried, and how rejected rows, failed jobs, 429 storms and lost events end."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,9 @@ CONNECT = "/commerce/connect/"
 
 # -- helpers -----------------------------------------------------------------------------------
 def entity(flow: Flow, source_id: str) -> Entity | None:
-    return Entity.objects.filter(integration_id=flow.integration_id, data_type=flow.data_type,
-                                 source_id=source_id).first()
+    return Entity.objects.filter(
+        integration_id=flow.integration_id, data_type=flow.data_type, source_id=source_id
+    ).first()
 
 
 def status_of(flow: Flow, source_id: str) -> str | None:
@@ -34,13 +36,19 @@ def run(flow: Flow, **kwargs) -> Task:
 
 
 def wait_finished(task: Task, timeout: float = 60) -> Task:
-    return wait_until(lambda: (t := Task.objects.get(pk=task.pk)).status in Task.FINISHED and t,
-                      timeout=timeout, message=f"task {task.pk} ({task.flow}) to finish")
+    return wait_until(
+        lambda: (t := Task.objects.get(pk=task.pk)).status in Task.FINISHED and t,
+        timeout=timeout,
+        message=f"task {task.pk} ({task.flow}) to finish",
+    )
 
 
 def wait_synced(flow: Flow, *source_ids: str, timeout: float = 60) -> None:
-    wait_until(lambda: all(status_of(flow, s) == Entity.Status.SYNCED for s in source_ids), timeout=timeout,
-               message=f"{', '.join(source_ids)} synced ({flow.kind})")
+    wait_until(
+        lambda: all(status_of(flow, s) == Entity.Status.SYNCED for s in source_ids),
+        timeout=timeout,
+        message=f"{', '.join(source_ids)} synced ({flow.kind})",
+    )
 
 
 def sku_part_nos(item: dict) -> list[str]:
@@ -51,24 +59,37 @@ def imported_part_nos(imports: list[dict]) -> list[str]:
     names = []
     for record in imports:
         for item in record["items"] or []:
-            names.extend(sku_part_nos(item) if record["method"] == "ImportProducts" else [item.get("PartNo") or item.get("Code")])
+            names.extend(
+                sku_part_nos(item) if record["method"] == "ImportProducts" else [item.get("PartNo") or item.get("Code")]
+            )
     return names
 
 
 def put_customer(fortnox, number: str, **fields) -> None:
     """Change a customer in Fortnox as its API would (PUT /3/customers/<number>)."""
     token = fortnox.issue_tokens("fortnox-client")["access_token"]
-    response = requests.put(f"{fortnox.url}/3/customers/{number}", json={"Customer": fields},
-                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = requests.put(
+        f"{fortnox.url}/3/customers/{number}",
+        json={"Customer": fields},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
 
 
 # -- 1. products ------------------------------------------------------------------------------------
-def test_an_article_created_changed_and_deactivated_in_fortnox_follows_in_norce(master_flows, norce, fortnox,
-                                                                                 cluster):
+def test_an_article_created_changed_and_deactivated_in_fortnox_follows_in_norce(master_flows, norce, fortnox, cluster):
     flow = master_flows["products_to_commerce"]
-    fortnox.add_article("BRY-100", "Termosmugg blå", sales_price=120, vat=12, EAN="7350000000017",
-                        StockGoods=True, WebshopArticle=True, Manufacturer="Nordvik")
+    fortnox.add_article(
+        "BRY-100",
+        "Termosmugg blå",
+        sales_price=120,
+        vat=12,
+        EAN="7350000000017",
+        StockGoods=True,
+        WebshopArticle=True,
+        Manufacturer="Nordvik",
+    )
 
     wait_finished(run(flow))
     wait_synced(flow, "BRY-100")
@@ -88,8 +109,11 @@ def test_an_article_created_changed_and_deactivated_in_fortnox_follows_in_norce(
     seen = len(norce.connect.imports)
     fortnox.seed_articles([{"ArticleNumber": "BRY-100", "EAN": "7350000000024"}])
     wait_finished(run(flow))
-    wait_until(lambda: norce.connect.sku("BRY-100").get("EanCode") == "7350000000024", timeout=30,
-               message="the new EAN in Norce")
+    wait_until(
+        lambda: norce.connect.sku("BRY-100").get("EanCode") == "7350000000024",
+        timeout=30,
+        message="the new EAN in Norce",
+    )
     wait_synced(flow, "BRY-100")
     later = norce.connect.imports[seen:]
     assert [i["method"] for i in later] == ["ImportProducts"]
@@ -107,8 +131,11 @@ def test_an_article_created_changed_and_deactivated_in_fortnox_follows_in_norce(
     seen = len(norce.connect.imports)
     fortnox.seed_articles([{"ArticleNumber": "BRY-100", "Description": "Termosmugg marinblå"}])
     wait_finished(run(flow))
-    wait_until(lambda: norce.connect.product_of("BRY-100")["Cultures"]["sv-SE"]["Name"] == "Termosmugg marinblå",
-               timeout=30, message="the new name in Norce")
+    wait_until(
+        lambda: norce.connect.product_of("BRY-100")["Cultures"]["sv-SE"]["Name"] == "Termosmugg marinblå",
+        timeout=30,
+        message="the new name in Norce",
+    )
     later = norce.connect.imports[seen:]
     assert len(later) == 1
     header = later[0]["header"]
@@ -133,30 +160,53 @@ def test_an_article_created_changed_and_deactivated_in_fortnox_follows_in_norce(
 
 
 # -- 2. prices, stock and customers ---------------------------------------------------------------
-def test_prices_stock_and_customers_reach_norce_and_a_change_sends_only_that_field(master_flows, norce, fortnox,
-                                                                                    cluster):
+def test_prices_stock_and_customers_reach_norce_and_a_change_sends_only_that_field(
+    master_flows, norce, fortnox, cluster
+):
     products, prices = master_flows["products_to_commerce"], master_flows["prices_to_commerce"]
     stock, customers = master_flows["stock_to_commerce"], master_flows["customers_to_commerce"]
-    fortnox.add_article("BRY-200", "Ullpläd grå", sales_price=400, vat=25, EAN="7350000000208", StockGoods=True,
-                        WebshopArticle=True)
+    fortnox.add_article(
+        "BRY-200", "Ullpläd grå", sales_price=400, vat=25, EAN="7350000000208", StockGoods=True, WebshopArticle=True
+    )
     fortnox.set_price("A", "BRY-200", 449)
     fortnox.set_stock("BRY-200", 10, reserved=3)
-    private = fortnox.add_customer("Karin Berg", Email="karin.berg@example.se", Type="PRIVATE",
-                                   Address1="Skolgatan 4", ZipCode="753 20", City="Uppsala")["CustomerNumber"]
-    company = fortnox.add_customer("Granit Bygg AB", Type="COMPANY", OrganisationNumber="556677-8899",
-                                   Email="faktura@granitbygg.se", Address1="Hamngatan 2", ZipCode="111 47",
-                                   City="Stockholm")["CustomerNumber"]
+    private = fortnox.add_customer(
+        "Karin Berg",
+        Email="karin.berg@example.se",
+        Type="PRIVATE",
+        Address1="Skolgatan 4",
+        ZipCode="753 20",
+        City="Uppsala",
+    )["CustomerNumber"]
+    company = fortnox.add_customer(
+        "Granit Bygg AB",
+        Type="COMPANY",
+        OrganisationNumber="556677-8899",
+        Email="faktura@granitbygg.se",
+        Address1="Hamngatan 2",
+        ZipCode="111 47",
+        City="Stockholm",
+    )["CustomerNumber"]
 
     # Prices and stock need the SKUs in Norce first.
     wait_finished(run(products))
     wait_synced(products, "BRY-200")
     tasks = [run(prices), run(stock), run(customers)]
-    wait_until(lambda: (norce.connect.price("BRY-200", "SEK-WEB", 1) or {}).get("PriceSale") == 449, timeout=60,
-               message="the price of list A in Norce's SEK-WEB")
-    wait_until(lambda: (norce.connect.onhand("BRY-200", "WH1", "LOC1") or {}).get("OnhandValue") == 7, timeout=60,
-               message="available stock (10 in stock − 3 reserved) in WH1/LOC1")
-    wait_until(lambda: norce.connect.customer(private) and norce.connect.company(company), timeout=60,
-               message="the customer and the company in Norce")
+    wait_until(
+        lambda: (norce.connect.price("BRY-200", "SEK-WEB", 1) or {}).get("PriceSale") == 449,
+        timeout=60,
+        message="the price of list A in Norce's SEK-WEB",
+    )
+    wait_until(
+        lambda: (norce.connect.onhand("BRY-200", "WH1", "LOC1") or {}).get("OnhandValue") == 7,
+        timeout=60,
+        message="available stock (10 in stock − 3 reserved) in WH1/LOC1",
+    )
+    wait_until(
+        lambda: norce.connect.customer(private) and norce.connect.company(company),
+        timeout=60,
+        message="the customer and the company in Norce",
+    )
     for task in tasks:
         wait_finished(task)
     wait_synced(prices, "BRY-200@SEK-WEB/1")
@@ -177,10 +227,12 @@ def test_prices_stock_and_customers_reach_norce_and_a_change_sends_only_that_fie
     assert company not in (norce.connect.customers or {})  # a company is not imported as a person
     methods = {i["method"] for i in norce.connect.imports}
     assert {"ImportSkuPriceLists", "ImportOnhands", "ImportCustomers", "ImportCompanies"} <= methods
-    customer_codes = [item["Code"] for i in norce.connect.imports if i["method"] == "ImportCustomers"
-                      for item in i["items"]]
-    company_codes = [item["Code"] for i in norce.connect.imports if i["method"] == "ImportCompanies"
-                     for item in i["items"]]
+    customer_codes = [
+        item["Code"] for i in norce.connect.imports if i["method"] == "ImportCustomers" for item in i["items"]
+    ]
+    company_codes = [
+        item["Code"] for i in norce.connect.imports if i["method"] == "ImportCompanies" for item in i["items"]
+    ]
     assert private in customer_codes and private not in company_codes
     assert company in company_codes and company not in customer_codes
 
@@ -190,12 +242,21 @@ def test_prices_stock_and_customers_reach_norce_and_a_change_sends_only_that_fie
     fortnox.set_stock("BRY-200", 12, reserved=2)
     put_customer(fortnox, private, Email="karin@berg.example.se")
     tasks = [run(prices), run(stock), run(customers)]
-    wait_until(lambda: norce.connect.price("BRY-200", "SEK-WEB", 1).get("PriceSale") == 499, timeout=60,
-               message="the new price in Norce")
-    wait_until(lambda: norce.connect.onhand("BRY-200", "WH1", "LOC1").get("OnhandValue") == 10, timeout=60,
-               message="the new available stock in Norce")
-    wait_until(lambda: norce.connect.customer(private).get("EmailAddress") == "karin@berg.example.se", timeout=60,
-               message="the new e-mail address in Norce")
+    wait_until(
+        lambda: norce.connect.price("BRY-200", "SEK-WEB", 1).get("PriceSale") == 499,
+        timeout=60,
+        message="the new price in Norce",
+    )
+    wait_until(
+        lambda: norce.connect.onhand("BRY-200", "WH1", "LOC1").get("OnhandValue") == 10,
+        timeout=60,
+        message="the new available stock in Norce",
+    )
+    wait_until(
+        lambda: norce.connect.customer(private).get("EmailAddress") == "karin@berg.example.se",
+        timeout=60,
+        message="the new e-mail address in Norce",
+    )
     for task in tasks:
         wait_finished(task)
     later = {i["method"]: i for i in norce.connect.imports[seen:]}
@@ -203,12 +264,14 @@ def test_prices_stock_and_customers_reach_norce_and_a_change_sends_only_that_fie
 
     price_import = later["ImportSkuPriceLists"]
     assert price_import["header"]["SkuPriceListFieldsThatAreSet"] == [3]  # PriceSale
-    assert price_import["items"] == [{"PartNo": "BRY-200", "PriceListCode": "SEK-WEB", "QuantityBreak": 1,
-                                      "CurrencyCode": "SEK", "PriceSale": 499}]
+    assert price_import["items"] == [
+        {"PartNo": "BRY-200", "PriceListCode": "SEK-WEB", "QuantityBreak": 1, "CurrencyCode": "SEK", "PriceSale": 499}
+    ]
     stock_import = later["ImportOnhands"]
     assert stock_import["header"]["SkuOnhandFieldsThatAreSet"] == [3]  # OnhandValue
-    assert stock_import["items"] == [{"PartNo": "BRY-200", "WarehouseCode": "WH1", "LocationCode": "LOC1",
-                                      "OnhandValue": 10}]
+    assert stock_import["items"] == [
+        {"PartNo": "BRY-200", "WarehouseCode": "WH1", "LocationCode": "LOC1", "OnhandValue": 10}
+    ]
     customer_import = later["ImportCustomers"]
     assert customer_import["header"]["CustomerFieldsThatAreSet"] == [3]  # EmailAddress
     assert customer_import["items"] == [{"Type": 1, "Code": private, "EmailAddress": "karin@berg.example.se"}]
@@ -225,20 +288,28 @@ def test_a_new_integrations_first_run_of_all_four_flows_writes_every_row(master_
     for task in tasks:
         wait_finished(task)
     records = Entity.objects.filter(integration_id=master_flows["products_to_commerce"].integration_id).exclude(
-        data_type="order")
+        data_type="order"
+    )
 
     def settled() -> bool:
-        return (records.exists() and not records.exclude(status=Entity.Status.SYNCED).exists()
-                and not ConnectJob.objects.filter(status__in=connect_jobs.OPEN).exists()
-                and not Task.objects.filter(status__in=(Task.Status.QUEUED, Task.Status.RUNNING),
-                                            next_retry_at__isnull=True).exists())
+        return (
+            records.exists()
+            and not records.exclude(status=Entity.Status.SYNCED).exists()
+            and not ConnectJob.objects.filter(status__in=connect_jobs.OPEN).exists()
+            and not Task.objects.filter(
+                status__in=(Task.Status.QUEUED, Task.Status.RUNNING), next_retry_at__isnull=True
+            ).exists()
+        )
 
     wait_until(settled, timeout=90, message="every master-data record synced and every job ended")
     assert set(records.values_list("data_type", flat=True)) == {"product", "price", "stock", "customer"}
     assert not LogEntry.objects.filter(code="norce.row_ignored").exists()
     jobs = list(ConnectJob.objects.all())
-    assert {job.method for job in jobs} >= {"Product/ImportProducts", "Product/ImportSkuPriceLists",
-                                             "Product/ImportOnhands"}, [job.method for job in jobs]
+    assert {job.method for job in jobs} >= {
+        "Product/ImportProducts",
+        "Product/ImportSkuPriceLists",
+        "Product/ImportOnhands",
+    }, [job.method for job in jobs]
     for job in jobs:
         assert job.status == ConnectJob.Status.SUCCEEDED, (job.method, job.messages)
         assert (job.rows_written, job.rows_ignored, job.rows_rejected) == (job.item_count, 0, 0), job.method
@@ -258,8 +329,11 @@ def test_a_row_norce_rejects_needs_attention_and_the_rest_of_the_job_syncs(maste
     fortnox.add_article("BRY-301", "Tekanna vit", vat=25, EAN="7350000000314", StockGoods=True)
 
     task = run(flow)
-    bad = wait_until(lambda: (e := entity(flow, "BRY-300")) and e.status == Entity.Status.NEEDS_ATTENTION and e,
-                     timeout=60, message="the article with the bad EAN to need attention")
+    bad = wait_until(
+        lambda: (e := entity(flow, "BRY-300")) and e.status == Entity.Status.NEEDS_ATTENTION and e,
+        timeout=60,
+        message="the article with the bad EAN to need attention",
+    )
     wait_finished(task)
     job = ConnectJob.objects.get(flow=flow)
     # Norce says "validation failed"; one row was rejected and the others written: partly failed.
@@ -277,8 +351,11 @@ def test_a_row_norce_rejects_needs_attention_and_the_rest_of_the_job_syncs(maste
     # Every other record of the same job is in Norce and synced.
     others = Entity.objects.filter(pk__in=job.entity_ids).exclude(pk=bad.pk)
     assert others.count() == job.item_count - 1 > 1
-    wait_until(lambda: not others.exclude(status=Entity.Status.SYNCED).exists(), timeout=10,
-               message="the job's other records synced")
+    wait_until(
+        lambda: not others.exclude(status=Entity.Status.SYNCED).exists(),
+        timeout=10,
+        message="the job's other records synced",
+    )
     assert norce.connect.sku("BRY-301")["EanCode"] == "7350000000314"
     assert all(norce.connect.sku(e.source_id) for e in others)
 
@@ -289,8 +366,11 @@ def test_a_failed_job_restarted_from_admin_completes_and_its_records_sync(master
     fortnox.add_article("BRY-400", "Skärbräda ek", vat=25, EAN="7350000000406", StockGoods=True)
 
     task = run(flow)
-    wait_until(lambda: status_of(flow, "BRY-400") == Entity.Status.FAILED, timeout=60,
-               message="the records of the failed job to be failed")
+    wait_until(
+        lambda: status_of(flow, "BRY-400") == Entity.Status.FAILED,
+        timeout=60,
+        message="the records of the failed job to be failed",
+    )
     wait_finished(task)
     job = ConnectJob.objects.get(flow=flow)
     assert job.status == ConnectJob.Status.FAILED
@@ -303,10 +383,16 @@ def test_a_failed_job_restarted_from_admin_completes_and_its_records_sync(master
 
     restarted = connect_jobs.restart(job.pk)  # the admin's "Restart job"
     assert restarted.restarts == 1
-    wait_until(lambda: ConnectJob.objects.get(pk=job.pk).status == ConnectJob.Status.SUCCEEDED, timeout=30,
-               message="the restarted job to succeed")
-    wait_until(lambda: not records.exclude(status=Entity.Status.SYNCED).exists(), timeout=15,
-               message="every record of the restarted job synced")
+    wait_until(
+        lambda: ConnectJob.objects.get(pk=job.pk).status == ConnectJob.Status.SUCCEEDED,
+        timeout=30,
+        message="the restarted job to succeed",
+    )
+    wait_until(
+        lambda: not records.exclude(status=Entity.Status.SYNCED).exists(),
+        timeout=15,
+        message="every record of the restarted job synced",
+    )
     assert norce.connect.jobs[int(job.job_id)]["StatusId"] == 2
     assert norce.connect.jobs[int(job.job_id)]["restarts"] == 1
     assert len(norce.connect.imports) == 1  # Norce ran its stored payload; nothing was sent again
@@ -315,40 +401,52 @@ def test_a_failed_job_restarted_from_admin_completes_and_its_records_sync(master
 
 
 # -- 4. a 429 storm and a lost JobCompletedEvent -----------------------------------------------------
-def test_a_429_storm_and_a_lost_job_event_delay_the_sync_but_lose_nothing(master_flows, wired, norce, fortnox,
-                                                                         cluster, live_server):
+def test_a_429_storm_and_a_lost_job_event_delay_the_sync_but_lose_nothing(
+    master_flows, wired, norce, fortnox, cluster, live_server
+):
     flow = master_flows["products_to_commerce"]
     commerce = wired.connectors.get(role=Connector.Role.COMMERCE)
     commerce.settings = {**commerce.settings, "job_events": True}
     commerce.save(update_fields=["settings"])
-    norce.configure_events(f"{live_server.url}/norce/{wired.pk}/events", {"X-Brygga-Secret": "event-secret-value"},
-                           event_types=("JobCompletedEvent",))
+    norce.configure_events(
+        f"{live_server.url}/norce/{wired.pk}/events",
+        {"X-Brygga-Secret": "event-secret-value"},
+        event_types=("JobCompletedEvent",),
+    )
     norce.lose_events = True
     norce.connect.job_delay = 1.0
     numbers = [f"BRY-5{i:02d}" for i in range(6)]
     for i, number in enumerate(numbers):
-        fortnox.add_article(number, f"Ljusstake {i}", sales_price=100 + i, vat=25, EAN=f"73500000005{i:02d}",
-                            StockGoods=True)
+        fortnox.add_article(
+            number, f"Ljusstake {i}", sales_price=100 + i, vat=25, EAN=f"73500000005{i:02d}", StockGoods=True
+        )
 
     norce.faults.update({"storm_seconds": 4, "retry_after": 1, "paths": [CONNECT]})
     task = run(flow)
-    wait_until(lambda: any(e["result"] == "lost" for e in norce.event_log), timeout=90,
-               message="Norce to finish the job and lose its JobCompletedEvent")
+    wait_until(
+        lambda: any(e["result"] == "lost" for e in norce.event_log),
+        timeout=90,
+        message="Norce to finish the job and lose its JobCompletedEvent",
+    )
     wait_finished(task, timeout=30)
     assert norce.status_counts.get(429, 0) > 0
     job = ConnectJob.objects.get(flow=flow)
     assert norce.connect.jobs[int(job.job_id)]["StatusId"] == 2
     # Brygga has not heard of the end: the job is open, with the event safety net queued.
     assert job.status in connect_jobs.OPEN
-    assert Task.objects.filter(flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED,
-                               params__follow_jobs=True).exists()
+    assert Task.objects.filter(
+        flow=flow, trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.QUEUED, params__follow_jobs=True
+    ).exists()
 
     # The flow's next scheduled run finds the job's end; nothing is sent twice.
     norce.lose_events = False
     imports = len(norce.connect.imports)
     wait_finished(run(flow, trigger=Task.Trigger.SCHEDULE))
-    wait_until(lambda: ConnectJob.objects.get(pk=job.pk).status == ConnectJob.Status.SUCCEEDED, timeout=30,
-               message="the job whose event was lost to be found succeeded")
+    wait_until(
+        lambda: ConnectJob.objects.get(pk=job.pk).status == ConnectJob.Status.SUCCEEDED,
+        timeout=30,
+        message="the job whose event was lost to be found succeeded",
+    )
     wait_synced(flow, *numbers, timeout=30)
     assert not Entity.objects.filter(data_type="product").exclude(status=Entity.Status.SYNCED).exists()
     assert len(norce.connect.imports) == imports

@@ -1,4 +1,5 @@
 """Norce orders become Fortnox invoices — exactly once — over real HTTP with a real q cluster."""
+
 from __future__ import annotations
 
 import random
@@ -10,12 +11,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from simulators.norce.orders import DEMO_CATALOGUE, generate_order, order_gross_total
-from integrations.engine.tokens import store_tokens
 from integrations import services
-from integrations.models import Connector, Entity, LogEntry, Reference, Task
-from tests.e2e.harness import QCluster, wait_until
 from integrations.engine.clients import client_for
+from integrations.engine.tokens import store_tokens
+from integrations.models import Connector, Entity, LogEntry, Reference, Task
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order, order_gross_total
+from tests.e2e.harness import QCluster, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +31,11 @@ def invoices_for(fortnox, ref: str) -> list[dict]:
 
 
 def wait_confirmed(norce, refs: list[str], timeout: float = 90) -> None:
-    wait_until(lambda: all(confirmed(norce, r) for r in refs), timeout=timeout,
-               message=f"Norce to receive Confirmed for {refs}")
+    wait_until(
+        lambda: all(confirmed(norce, r) for r in refs),
+        timeout=timeout,
+        message=f"Norce to receive Confirmed for {refs}",
+    )
 
 
 def test_an_order_becomes_exactly_one_invoice_equal_to_the_order(wired, norce, fortnox, cluster):
@@ -58,18 +62,27 @@ def test_an_order_becomes_exactly_one_invoice_equal_to_the_order(wired, norce, f
 
     (status,) = confirmed(norce, ref)
     assert status["erp_order_no"] == invoice["DocumentNumber"]
-    entity = wait_until(lambda: Entity.objects.filter(source_id=ref, status=Entity.Status.SYNCED).first(),
-                        timeout=10, message="entity marked synced")
+    entity = wait_until(
+        lambda: Entity.objects.filter(source_id=ref, status=Entity.Status.SYNCED).first(),
+        timeout=10,
+        message="entity marked synced",
+    )
     assert entity.target_id == invoice["DocumentNumber"]
     assert entity.acknowledged_at is not None
     assert Reference.objects.get(data_type="order", source_id=ref).target_id == invoice["DocumentNumber"]
-    task = wait_until(lambda: Task.objects.filter(trigger=Task.Trigger.ORDER_PUSH, status=Task.Status.SUCCEEDED).first(),
-                      timeout=10, message="task finished")
+    task = wait_until(
+        lambda: Task.objects.filter(trigger=Task.Trigger.ORDER_PUSH, status=Task.Status.SUCCEEDED).first(),
+        timeout=10,
+        message="task finished",
+    )
     assert task.count_succeeded == 1
     exported = LogEntry.objects.filter(entity=entity, level=LogEntry.Level.EXPORTED).values_list("code", flat=True)
     assert sorted(exported) == ["order.acknowledged", "order.invoiced"]
-    follow_up = wait_until(lambda: Task.objects.filter(trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.SUCCEEDED).first(),
-                           timeout=10, message="follow-up task finished")
+    follow_up = wait_until(
+        lambda: Task.objects.filter(trigger=Task.Trigger.FOLLOW_UP, status=Task.Status.SUCCEEDED).first(),
+        timeout=10,
+        message="follow-up task finished",
+    )
     assert follow_up.count_succeeded == 1
 
 
@@ -148,12 +161,18 @@ def test_fortnox_committing_after_our_timeout_still_gives_one_invoice(wired, nor
     cluster = QCluster(env={"HTTP_TIMEOUT": "1"}).start()
     try:
         ref = norce.place_order()["ClientOrderRef"]
-        entity = wait_until(lambda: Entity.objects.filter(source_id=ref, last_error_code="http.timeout").first(),
-                            timeout=30, message="the invoice POST to time out")
+        entity = wait_until(
+            lambda: Entity.objects.filter(source_id=ref, last_error_code="http.timeout").first(),
+            timeout=30,
+            message="the invoice POST to time out",
+        )
         assert not invoices_for(fortnox, ref)  # still being committed
         services.retry_entity(entity.pk)  # pressed while Fortnox is still committing
-        wait_until(lambda: LogEntry.objects.filter(entity=entity, code="order.create_unconfirmed").exists(),
-                   timeout=20, message="the early retry to wait for the commit")
+        wait_until(
+            lambda: LogEntry.objects.filter(entity=entity, code="order.create_unconfirmed").exists(),
+            timeout=20,
+            message="the early retry to wait for the commit",
+        )
         wait_confirmed(norce, [ref], timeout=60)
     finally:
         cluster.stop()
@@ -182,7 +201,9 @@ def test_a_429_storm_and_a_5xx_burst_slow_the_sync_but_lose_nothing(wired, norce
     assert not Entity.objects.filter(data_type="order").exclude(status=Entity.Status.SYNCED).exists()
 
 
-def test_an_unknown_article_is_logged_the_others_sync_and_a_retry_succeeds(wired, norce, fortnox, cluster, admin_client):
+def test_an_unknown_article_is_logged_the_others_sync_and_a_retry_succeeds(
+    wired, norce, fortnox, cluster, admin_client
+):
     rng = random.Random(5)
     bad = generate_order(rng, order_ref="800001", catalogue=DEMO_CATALOGUE, unknown_article_rate=1.0)
     unknown = [i["PartNo"] for i in bad["Items"] if i["PartNo"] not in fortnox.articles]
@@ -190,8 +211,11 @@ def test_an_unknown_article_is_logged_the_others_sync_and_a_retry_succeeds(wired
     norce.place_order(bad)
     good = [norce.place_order()["ClientOrderRef"] for _ in range(2)]
     wait_confirmed(norce, good)
-    entity = wait_until(lambda: Entity.objects.filter(source_id="800001", status=Entity.Status.NEEDS_ATTENTION).first(),
-                        timeout=60, message="the bad order to need attention")
+    entity = wait_until(
+        lambda: Entity.objects.filter(source_id="800001", status=Entity.Status.NEEDS_ATTENTION).first(),
+        timeout=60,
+        message="the bad order to need attention",
+    )
     assert entity.last_error_code == "fortnox.article_not_found"
     error = LogEntry.objects.get(entity=entity, level=LogEntry.Level.ERROR)
     assert unknown[0] in error.message and error.hint
@@ -242,21 +266,27 @@ def test_two_workers_refreshing_the_fortnox_token_at_once(wired, fortnox):
 
 
 def test_deleting_a_reference_in_admin_relinks_a_live_invoice_and_creates_one_only_once_it_is_cancelled(
-        wired, norce, fortnox, cluster, admin_client):
+    wired, norce, fortnox, cluster, admin_client
+):
     ref = norce.place_order()["ClientOrderRef"]
     wait_confirmed(norce, [ref])
     reference = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=10)
     page = admin_client.get(f"/admin/integrations/reference/{reference.pk}/delete/").content.decode()
     assert "NEW record" in page
-    assert admin_client.post(f"/admin/integrations/reference/{reference.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert (
+        admin_client.post(f"/admin/integrations/reference/{reference.pk}/delete/", {"post": "yes"}).status_code == 302
+    )
     entity = Entity.objects.get(source_id=ref)
     assert entity.status == Entity.Status.PENDING
     assert LogEntry.objects.get(code="reference.deleted", entity=entity).actor == "admin"
 
     # The invoice is still live in Fortnox: "Retry this record" links it again and creates nothing.
     assert admin_client.post(f"/admin/integrations/entity/{entity.pk}/retry/").status_code == 302
-    again = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=60,
-                       message="the reference linked again")
+    again = wait_until(
+        lambda: Reference.objects.filter(data_type="order", source_id=ref).first(),
+        timeout=60,
+        message="the reference linked again",
+    )
     assert (again.target_id, again.origin) == (reference.target_id, Reference.Origin.LOOKUP)
     assert LogEntry.objects.filter(code="order.relinked", entity=entity).exists()
     assert [i["DocumentNumber"] for i in invoices_for(fortnox, ref)] == [reference.target_id]
@@ -266,7 +296,12 @@ def test_deleting_a_reference_in_admin_relinks_a_live_invoice_and_creates_one_on
         fortnox.invoices[reference.target_id]["Cancelled"] = True
     admin_client.post(f"/admin/integrations/reference/{again.pk}/delete/", {"post": "yes"})
     services.run_flow_now(wired.flows.get().pk)
-    new = wait_until(lambda: Reference.objects.filter(data_type="order", source_id=ref).first(), timeout=60,
-                     message="a new reference")
+    new = wait_until(
+        lambda: Reference.objects.filter(data_type="order", source_id=ref).first(),
+        timeout=60,
+        message="a new reference",
+    )
     assert new.target_id != reference.target_id
-    assert sorted(i["DocumentNumber"] for i in invoices_for(fortnox, ref)) == sorted([reference.target_id, new.target_id])
+    assert sorted(i["DocumentNumber"] for i in invoices_for(fortnox, ref)) == sorted(
+        [reference.target_id, new.target_id]
+    )

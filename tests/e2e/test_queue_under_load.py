@@ -1,5 +1,6 @@
 """Under load: the fail-safe poll runs on time on the priority queue while a long ordinary queue
 works, and a worker killed mid-task is noticed by its silent heartbeat, not after ten minutes."""
+
 from __future__ import annotations
 
 import time
@@ -31,14 +32,20 @@ def test_the_fail_safe_poll_runs_on_time_while_the_ordinary_queue_is_long(wired,
         assert norce.wait_idle(10)
 
         poll = services.run_flow_now(wired.flows.get().pk, trigger=Task.Trigger.SCHEDULE)
-        found = wait_until(lambda: Entity.objects.filter(source_id=missed).first(), timeout=20,
-                           message="the poll to store the missed order")
+        found = wait_until(
+            lambda: Entity.objects.filter(source_id=missed).first(),
+            timeout=20,
+            message="the poll to store the missed order",
+        )
         assert found.received_via == "poll"
         waiting = [ref for ref in backlog if not invoices_for(fortnox, ref)]
         assert len(waiting) >= 5, "the poll ran only after the ordinary queue drained"
         # the poll stores the order before it finishes its row: wait for the row, still ahead of the backlog
-        wait_until(lambda: Task.objects.get(pk=poll.pk).status == Task.Status.SUCCEEDED, timeout=10,
-                   message="the poll task to finish")
+        wait_until(
+            lambda: Task.objects.get(pk=poll.pk).status == Task.Status.SUCCEEDED,
+            timeout=10,
+            message="the poll task to finish",
+        )
         assert len([ref for ref in backlog if not invoices_for(fortnox, ref)]) >= 3
 
         fortnox.hold_after_create = 0
@@ -56,8 +63,11 @@ def test_a_killed_worker_is_noticed_by_its_silent_heartbeat_and_its_order_invoic
     first = QCluster(workers=1, env=env).start()
     fortnox.hold_after_create = 30.0  # a long call: the task makes no progress of its own meanwhile
     ref = norce.place_order()["ClientOrderRef"]
-    task = wait_until(lambda: Task.objects.filter(trigger=Task.Trigger.ORDER_PUSH, status=Task.Status.RUNNING).first(),
-                      timeout=30, message="the push task to run")
+    task = wait_until(
+        lambda: Task.objects.filter(trigger=Task.Trigger.ORDER_PUSH, status=Task.Status.RUNNING).first(),
+        timeout=30,
+        message="the push task to run",
+    )
     time.sleep(5)  # longer than TASK_STUCK_AFTER: a live worker's heartbeat keeps it off the sweeper
     assert services.sweep(stuck_after=3)["stuck"] == 0
     first.kill()

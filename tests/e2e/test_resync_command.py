@@ -1,5 +1,6 @@
 """`manage.py resync … --full`: a full file makes Norce equal to Fortnox, a dry run changes
 nothing, and a run killed while reading resumes where it stopped."""
+
 from __future__ import annotations
 
 import io
@@ -90,11 +91,14 @@ def test_a_full_file_killed_while_reading_resumes_where_it_stopped(wired, master
     assert fortnox.limiter.enabled
     expected = len(fortnox.articles) + 20000
 
-    first = subprocess.Popen(_command(wired), cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
+    first = subprocess.Popen(_command(wired), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        run = wait_until(lambda: ResyncRun.objects.filter(pages_done__gt=0).first() or first.poll() is not None,
-                         timeout=120, interval=0.05, message="the first page spooled")
+        run = wait_until(
+            lambda: ResyncRun.objects.filter(pages_done__gt=0).first() or first.poll() is not None,
+            timeout=120,
+            interval=0.05,
+            message="the first page spooled",
+        )
         assert isinstance(run, ResyncRun), f"the command ended before it could be killed: {first.communicate()[0]!r}"
         first.kill()  # SIGKILL: no cleanup
         first.wait(timeout=10)

@@ -13,6 +13,7 @@ In the suite it is bounded to a few minutes. `make soak` runs the same with more
 
 The report (counts and drain time) is printed and written to var/soak-report.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from integrations.engine.tokens import store_tokens
 from integrations import jobs, services
+from integrations.engine.tokens import store_tokens
 from integrations.flows import orders
 from integrations.models import Connector, Entity, LogEntry, Task
 from tests.e2e.harness import QCluster
@@ -69,7 +70,9 @@ class Soak:
         now = time.monotonic()
         due = now - self._last_kill >= KILL_EVERY
         # Kill mid-work: when a task is running, or at the latest 3 s after the kill is due.
-        if due and (Task.objects.filter(status=Task.Status.RUNNING).exists() or now - self._last_kill >= KILL_EVERY + 3):
+        if due and (
+            Task.objects.filter(status=Task.Status.RUNNING).exists() or now - self._last_kill >= KILL_EVERY + 3
+        ):
             self.cluster.kill()  # SIGKILL sentinel, workers and monitor: no cleanup, like a crash
             self.kills += 1
             self.cluster = QCluster(env=CLUSTER_ENV).start()
@@ -79,8 +82,9 @@ class Soak:
             self.handed_out_again += jobs.sweep()["due"]
             self._last_sweep = now
         if now - self._last_poll >= 10:
-            busy = Task.objects.filter(flow=self.flow, trigger=Task.Trigger.SCHEDULE,
-                                       status__in=[Task.Status.QUEUED, Task.Status.RUNNING]).exists()
+            busy = Task.objects.filter(
+                flow=self.flow, trigger=Task.Trigger.SCHEDULE, status__in=[Task.Status.QUEUED, Task.Status.RUNNING]
+            ).exists()
             if not busy:  # as a schedule rule fires the fail-safe poll
                 services.run_flow_now(self.flow.pk, trigger=Task.Trigger.SCHEDULE)
             self._last_poll = now
@@ -93,8 +97,9 @@ class Soak:
         the orders wait (none fails); the callback stores new tokens and the waiting tasks resume."""
         if self.reconnect_seen_at is None:
             self.reconnect_seen_at = time.monotonic()
-            failed = Entity.objects.filter(integration=self.integration, data_type="order",
-                                           status=Entity.Status.NEEDS_ATTENTION)
+            failed = Entity.objects.filter(
+                integration=self.integration, data_type="order", status=Entity.Status.NEEDS_ATTENTION
+            )
             assert not failed.exists(), [(e.reference, e.last_error_code) for e in failed]
         if time.monotonic() - self.reconnect_seen_at < 5:
             return  # the state is left standing a while, as until a person sees it
@@ -159,17 +164,21 @@ class Soak:
 
     def open_tasks(self):
         """Running or queued tasks, the periodic reconciliation aside."""
-        return Task.objects.filter(integration=self.integration,
-                                   status__in=[Task.Status.RUNNING, Task.Status.QUEUED]
-                                   ).exclude(params__has_key="reconcile")
+        return Task.objects.filter(
+            integration=self.integration, status__in=[Task.Status.RUNNING, Task.Status.QUEUED]
+        ).exclude(params__has_key="reconcile")
 
     def drained(self) -> bool:
         orders = Entity.objects.filter(integration=self.integration, data_type="order")
-        return (orders.count() == len(self.refs) and not orders.exclude(status=Entity.Status.SYNCED).exists()
-                and all(confirmed(self.norce, ref) for ref in self.refs))
+        return (
+            orders.count() == len(self.refs)
+            and not orders.exclude(status=Entity.Status.SYNCED).exists()
+            and all(confirmed(self.norce, ref) for ref in self.refs)
+        )
 
-    def report(self, last_order: float, *, drained: bool, drained_at: float | None = None,
-               settled_at: float | None = None) -> dict[str, Any]:
+    def report(
+        self, last_order: float, *, drained: bool, drained_at: float | None = None, settled_at: float | None = None
+    ) -> dict[str, Any]:
         invoices = {ref: len(invoices_for(self.fortnox, ref)) for ref in self.refs}
         statuses = {ref: len(confirmed(self.norce, ref)) for ref in self.refs}
         codes = self.fortnox.status_counts
@@ -178,10 +187,13 @@ class Soak:
         entities = Entity.objects.filter(integration=self.integration, data_type="order")
         waiting = [ref for ref in self.refs if not statuses[ref]][:10]
         return {
-            "unconfirmed_sample": {ref: list(entities.filter(source_id=ref).values_list(
-                "status", "last_error_code", "acknowledged_at")) for ref in waiting},
-            "tasks_open_sample": list(self.open_tasks().values_list("pk", "trigger", "status", "error_code",
-                                                                    "next_retry_at")[:10]),
+            "unconfirmed_sample": {
+                ref: list(entities.filter(source_id=ref).values_list("status", "last_error_code", "acknowledged_at"))
+                for ref in waiting
+            },
+            "tasks_open_sample": list(
+                self.open_tasks().values_list("pk", "trigger", "status", "error_code", "next_retry_at")[:10]
+            ),
             "drained": drained,
             "orders": len(self.refs),
             "orders_with_one_invoice": sum(1 for n in invoices.values() if n == 1),
@@ -191,8 +203,10 @@ class Soak:
             "statuses_sent_twice": sum(max(0, n - 1) for n in statuses.values()),
             "orders_not_synced": entities.exclude(status=Entity.Status.SYNCED).count(),
             "tasks_open": self.open_tasks().count(),
-            "tasks_failed": Task.objects.filter(integration=self.integration, status__in=[
-                Task.Status.FAILED, Task.Status.NEEDS_ATTENTION, Task.Status.PARTLY_FAILED]).count(),
+            "tasks_failed": Task.objects.filter(
+                integration=self.integration,
+                status__in=[Task.Status.FAILED, Task.Status.NEEDS_ATTENTION, Task.Status.PARTLY_FAILED],
+            ).count(),
             "faults": {
                 "fortnox_5xx": sum(v for k, v in codes.items() if k >= 500),
                 "fortnox_429": codes.get(429, 0),
@@ -235,8 +249,7 @@ def write_report(report: dict[str, Any]) -> None:
 def test_soak_every_order_one_invoice_and_its_status_through_every_fault(wired, norce, fortnox, settings):
     # The sweeper runs here: it looks for a lost message after 10 s (90 s in production) so the
     # suite's run stays short.
-    settings.BRYGGA = {**settings.BRYGGA, "TASK_STUCK_AFTER": 5, "TASK_LOST_AFTER": 10,
-                       "ORDER_RECONCILE_MINUTES": 0.5}
+    settings.BRYGGA = {**settings.BRYGGA, "TASK_STUCK_AFTER": 5, "TASK_LOST_AFTER": 10, "ORDER_RECONCILE_MINUTES": 0.5}
     soak = Soak(wired, norce, fortnox)
     try:
         report = soak.run()

@@ -1,4 +1,5 @@
 """The admin screens: every page loads, secrets never show, forms validate, operations report back."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from core import errors
 from integrations import registry, services
@@ -41,8 +42,19 @@ SECRETS = (
     "fortnox-refresh-token-value",
 )
 
-MODELS = (Merchant, Integration, Connector, Flow, ScheduleRule, TimeHistory, Task, LogEntry, Entity, Reference,
-          WebhookDelivery)
+MODELS = (
+    Merchant,
+    Integration,
+    Connector,
+    Flow,
+    ScheduleRule,
+    TimeHistory,
+    Task,
+    LogEntry,
+    Entity,
+    Reference,
+    WebhookDelivery,
+)
 ADDABLE = {Merchant, Integration, Connector, Flow, ScheduleRule, TimeHistory, Reference}
 
 
@@ -60,29 +72,60 @@ def assert_no_secrets(content: bytes) -> None:
         assert secret not in text, f"{secret} leaked into the page"
 
 
-def make_task(integration: Integration, flow: Flow, *, status: str = Task.Status.SUCCEEDED,
-              reference: str = "", minutes_ago: int = 10) -> Task:
+def make_task(
+    integration: Integration,
+    flow: Flow,
+    *,
+    status: str = Task.Status.SUCCEEDED,
+    reference: str = "",
+    minutes_ago: int = 10,
+) -> Task:
     created = timezone.now() - timedelta(minutes=minutes_ago)
     task = Task.objects.create(
-        integration=integration, flow=flow, trigger=Task.Trigger.SCHEDULE, status=status,
-        created_at=created, started_at=created, finished_at=created + timedelta(seconds=3),
-        count_total=2, count_succeeded=1, count_failed=1, attempts=1,
+        integration=integration,
+        flow=flow,
+        trigger=Task.Trigger.SCHEDULE,
+        status=status,
+        created_at=created,
+        started_at=created,
+        finished_at=created + timedelta(seconds=3),
+        count_total=2,
+        count_succeeded=1,
+        count_failed=1,
+        attempts=1,
         error_code="order.missing_vat" if status != Task.Status.SUCCEEDED else "",
     )
     if reference:
         entity = Entity.objects.create(
-            integration=integration, data_type="order", source_id=f"src-{reference}", reference=reference,
-            label="Anna Andersson", status=Entity.Status.NEEDS_ATTENTION, last_error_code="order.missing_vat",
+            integration=integration,
+            data_type="order",
+            source_id=f"src-{reference}",
+            reference=reference,
+            label="Anna Andersson",
+            status=Entity.Status.NEEDS_ATTENTION,
+            last_error_code="order.missing_vat",
             payload={"OrderNo": reference, "note": "<script>alert(1)</script>"},
         )
         LogEntry.objects.create(
-            integration=integration, task=task, entity=entity, flow=flow, level=LogEntry.Level.ERROR,
-            data_type="order", reference=reference, code="order.missing_vat",
-            message=f"Order {reference}: line 1 has no VAT rate", hint=errors.ORDER_MISSING_VAT.hint,
+            integration=integration,
+            task=task,
+            entity=entity,
+            flow=flow,
+            level=LogEntry.Level.ERROR,
+            data_type="order",
+            reference=reference,
+            code="order.missing_vat",
+            message=f"Order {reference}: line 1 has no VAT rate",
+            hint=errors.ORDER_MISSING_VAT.hint,
         )
-        WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.ORDER_PUSH,
-                                       outcome=WebhookDelivery.Outcome.ACCEPTED, reference=reference, entity=entity,
-                                       body=json.dumps({"OrderNo": reference}))
+        WebhookDelivery.objects.create(
+            integration=integration,
+            kind=WebhookDelivery.Kind.ORDER_PUSH,
+            outcome=WebhookDelivery.Outcome.ACCEPTED,
+            reference=reference,
+            entity=entity,
+            body=json.dumps({"OrderNo": reference}),
+        )
     return task
 
 
@@ -101,13 +144,28 @@ def world(db) -> Integration:
     flow = integration.flows.get()
     make_task(integration, flow, status=Task.Status.SUCCEEDED, minutes_ago=30)
     failed = make_task(integration, flow, status=Task.Status.PARTLY_FAILED, reference="100234")
-    Entity.objects.create(integration=integration, data_type="order", source_id="src-2", reference="100235",
-                          status=Entity.Status.SYNCED, target_id="5001")
+    Entity.objects.create(
+        integration=integration,
+        data_type="order",
+        source_id="src-2",
+        reference="100235",
+        status=Entity.Status.SYNCED,
+        target_id="5001",
+    )
     Reference.objects.create(integration=integration, data_type="order", source_id="src-2", target_id="5001")
-    WebhookDelivery.objects.create(integration=integration, kind=WebhookDelivery.Kind.NORCE_EVENT,
-                                   outcome=WebhookDelivery.Outcome.REJECTED, reason="bad secret", body="not json <b>")
-    TimeHistory.objects.create(integration=integration, data_type="order", direction="commerce_to_erp",
-                               last_loaded_at=timezone.now() - timedelta(hours=1))
+    WebhookDelivery.objects.create(
+        integration=integration,
+        kind=WebhookDelivery.Kind.NORCE_EVENT,
+        outcome=WebhookDelivery.Outcome.REJECTED,
+        reason="bad secret",
+        body="not json <b>",
+    )
+    TimeHistory.objects.create(
+        integration=integration,
+        data_type="order",
+        direction="commerce_to_erp",
+        last_loaded_at=timezone.now() - timedelta(hours=1),
+    )
     rule = ScheduleRule.objects.create(integration=integration, name="Every five minutes")
     rule.flows.add(flow)
     LogEntry.objects.create(integration=integration, task=failed, level=LogEntry.Level.INFO, message="started")
@@ -211,8 +269,14 @@ def test_typed_credentials_replace_only_those_values(admin_client, world):
 def test_new_connector_keeps_only_its_systems_credentials(admin_client, db):
     integration = Integration.objects.create(merchant=Merchant.objects.create(name="B", slug="b"), name="Shop")
     data = {
-        "integration": integration.pk, "system": "fortnox", "role": "erp", "base_url": "https://api.fortnox.se",
-        "auth_url": "", "settings": "{}", "credential_client_id": "cid", "credential_client_secret": "csecret",
+        "integration": integration.pk,
+        "system": "fortnox",
+        "role": "erp",
+        "base_url": "https://api.fortnox.se",
+        "auth_url": "",
+        "settings": "{}",
+        "credential_client_id": "cid",
+        "credential_client_secret": "csecret",
         "credential_receiver_password": "not-for-fortnox",
     }
     response = admin_client.post(admin_url(Connector, "add"), data)
@@ -267,10 +331,14 @@ def test_fortnox_callback_exchanges_the_code(admin_client, world, monkeypatch):
 
     fortnox = world.connectors.get(system=Connector.System.FORTNOX)
     exchanged = []
-    monkeypatch.setattr(FortnoxClient, "exchange_code",
-                        lambda client, *, code, redirect_uri: exchanged.append((client.connector.pk, code, redirect_uri)))
-    response = admin_client.get(reverse("fortnox-oauth-callback"),
-                                {"code": "abc", "state": oauth.make_state(fortnox.pk)})
+    monkeypatch.setattr(
+        FortnoxClient,
+        "exchange_code",
+        lambda client, *, code, redirect_uri: exchanged.append((client.connector.pk, code, redirect_uri)),
+    )
+    response = admin_client.get(
+        reverse("fortnox-oauth-callback"), {"code": "abc", "state": oauth.make_state(fortnox.pk)}
+    )
     assert response.status_code == 302
     assert response.url == admin_url(Connector, "change", fortnox.pk)
     assert exchanged and exchanged[0][:2] == (fortnox.pk, "abc")
@@ -346,8 +414,14 @@ def test_run_now_action_and_button(admin_client, world, monkeypatch):
 
 def schedule_post(integration: Integration, **overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
-        "integration": integration.pk, "name": "Sunday full", "flows": [integration.flows.get().pk],
-        "schedule_type": "cron", "interval_minutes": 5, "cron": "0 3 * * 0", "mode": "full", "enabled": "on",
+        "integration": integration.pk,
+        "name": "Sunday full",
+        "flows": [integration.flows.get().pk],
+        "schedule_type": "cron",
+        "interval_minutes": 5,
+        "cron": "0 3 * * 0",
+        "mode": "full",
+        "enabled": "on",
     }
     data.update(overrides)
     return data
@@ -420,10 +494,17 @@ def test_retry_task_action_and_button(admin_client, world, monkeypatch):
 
 def test_run_flow_now_from_tasks(admin_client, world, monkeypatch):
     started = []
-    monkeypatch.setattr(services, "run_flow_now", lambda flow_id, *, trigger="manual": started.append(flow_id) or
-                        Task.objects.create(integration=world, trigger=trigger))
-    admin_client.post(admin_url(Task, "changelist"),
-                      {"action": "run_flow_now", "_selected_action": list(Task.objects.values_list("pk", flat=True))})
+    monkeypatch.setattr(
+        services,
+        "run_flow_now",
+        lambda flow_id, *, trigger="manual": (
+            started.append(flow_id) or Task.objects.create(integration=world, trigger=trigger)
+        ),
+    )
+    admin_client.post(
+        admin_url(Task, "changelist"),
+        {"action": "run_flow_now", "_selected_action": list(Task.objects.values_list("pk", flat=True))},
+    )
     assert started == [world.flows.get().pk]
 
 
@@ -437,8 +518,13 @@ def test_entity_page_is_read_only_with_escaped_payload_and_timeline(admin_client
     assert 'name="_save"' not in content
 
     retried = []
-    monkeypatch.setattr(services, "retry_entity", lambda entity_id: retried.append(entity_id) or
-                        Task.objects.create(integration=world, trigger=Task.Trigger.RETRY))
+    monkeypatch.setattr(
+        services,
+        "retry_entity",
+        lambda entity_id: (
+            retried.append(entity_id) or Task.objects.create(integration=world, trigger=Task.Trigger.RETRY)
+        ),
+    )
     admin_client.post(admin_url(Entity, "retry", entity.pk))
     admin_client.post(admin_url(Entity, "changelist"), {"action": "retry", "_selected_action": [entity.pk]})
     assert retried == [entity.pk, entity.pk]
@@ -468,10 +554,16 @@ def test_webhook_body_is_shown_escaped(admin_client, world):
 
 
 def test_staff_added_reference_is_marked_as_staff(admin_client, world):
-    response = admin_client.post(admin_url(Reference, "add"), {
-        "integration": world.pk, "data_type": "order", "source_id": "legacy-1", "target_id": "17",
-        "note": "pre go-live",
-    })
+    response = admin_client.post(
+        admin_url(Reference, "add"),
+        {
+            "integration": world.pk,
+            "data_type": "order",
+            "source_id": "legacy-1",
+            "target_id": "17",
+            "note": "pre go-live",
+        },
+    )
     assert response.status_code == 302
     assert Reference.objects.get(source_id="legacy-1").origin == Reference.Origin.STAFF
 
@@ -480,10 +572,12 @@ def test_reference_delete_warns_about_a_new_record(admin_client, world):
     reference = Reference.objects.get()
     content = " ".join(admin_client.get(admin_url(Reference, "delete", reference.pk)).content.decode().split())
     assert "is linked again; only when there is none does it create a NEW record" in content
-    response = admin_client.post(admin_url(Reference, "changelist"),
-                                 {"action": "delete_selected", "_selected_action": [reference.pk]})
+    response = admin_client.post(
+        admin_url(Reference, "changelist"), {"action": "delete_selected", "_selected_action": [reference.pk]}
+    )
     assert "is linked again; only when there is none does it create a NEW record" in " ".join(
-        response.content.decode().split())
+        response.content.decode().split()
+    )
 
 
 # --- query counts -------------------------------------------------------------------
@@ -519,21 +613,45 @@ def test_changelist_query_count_does_not_grow_with_rows(admin_client, db, model)
 def needs_attention_task(integration: Integration, *, references: tuple[str, ...] = ("700001",)) -> Task:
     """A task like the ones the engine leaves: no error of its own, the reason on its records' log lines."""
     flow = integration.flows.get()
-    task = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.ORDER_PUSH,
-                               status=Task.Status.NEEDS_ATTENTION, count_total=len(references),
-                               count_failed=len(references), attempts=1)
+    task = Task.objects.create(
+        integration=integration,
+        flow=flow,
+        trigger=Task.Trigger.ORDER_PUSH,
+        status=Task.Status.NEEDS_ATTENTION,
+        count_total=len(references),
+        count_failed=len(references),
+        attempts=1,
+    )
     for reference in references:
         entity = Entity.objects.create(
-            integration=integration, data_type="order", source_id=f"src-{reference}", reference=reference,
-            status=Entity.Status.NEEDS_ATTENTION, last_error_code="fortnox.article_not_found",
+            integration=integration,
+            data_type="order",
+            source_id=f"src-{reference}",
+            reference=reference,
+            status=Entity.Status.NEEDS_ATTENTION,
+            last_error_code="fortnox.article_not_found",
         )
-        LogEntry.objects.create(integration=integration, task=task, entity=entity, flow=flow,
-                                level=LogEntry.Level.INFO, reference=reference, data_type="order",
-                                message=f"Order {reference} received")
-        LogEntry.objects.create(integration=integration, task=task, entity=entity, flow=flow,
-                                level=LogEntry.Level.ERROR, reference=reference, data_type="order",
-                                code="fortnox.article_not_found",
-                                message=f"Order {reference}: article SKU-404 does not exist in Fortnox")
+        LogEntry.objects.create(
+            integration=integration,
+            task=task,
+            entity=entity,
+            flow=flow,
+            level=LogEntry.Level.INFO,
+            reference=reference,
+            data_type="order",
+            message=f"Order {reference} received",
+        )
+        LogEntry.objects.create(
+            integration=integration,
+            task=task,
+            entity=entity,
+            flow=flow,
+            level=LogEntry.Level.ERROR,
+            reference=reference,
+            data_type="order",
+            code="fortnox.article_not_found",
+            message=f"Order {reference}: article SKU-404 does not exist in Fortnox",
+        )
     return task
 
 
@@ -545,8 +663,8 @@ def test_needs_attention_task_page_shows_the_errors_of_its_records(admin_client,
     catalogue = reverse("admin:integrations_error_catalogue")
     hint = errors.lookup("fortnox.article_not_found").hint
 
-    section = content[content.index(">Record errors</h2>"):]
-    table = section[:section.index("</table>")]
+    section = content[content.index(">Record errors</h2>") :]
+    table = section[: section.index("</table>")]
     for column in ("Code", "Message", "Hint", "Record"):
         assert f"<th>{column}</th>" in table
     assert f'href="{catalogue}#code-fortnox.article_not_found"' in table
@@ -554,8 +672,8 @@ def test_needs_attention_task_page_shows_the_errors_of_its_records(admin_client,
     assert escape(hint) in table  # the catalogue's hint, as the log line has none of its own
     assert f'href="{admin_url(Entity, "change", entity.pk)}"' in table
     # The task's own error fields are filled from its records instead of staying empty.
-    error_box = content[content.index(">Error</h2>"):content.index(">Record errors</h2>")]
-    assert f'#code-fortnox.article_not_found"' in error_box
+    error_box = content[content.index(">Error</h2>") : content.index(">Record errors</h2>")]
+    assert '#code-fortnox.article_not_found"' in error_box
     assert "article SKU-404 does not exist" in error_box
     assert escape(hint) in error_box
 
@@ -570,8 +688,8 @@ def test_task_list_shows_the_error_code_and_order_numbers(admin_client, world):
     task = needs_attention_task(world, references=("700001", "700002", "700003", "700004"))
     response = admin_client.get(admin_url(Task, "changelist"))
     content = response.content.decode()
-    row = content[content.index(f'href="{admin_url(Task, "change", task.pk)}"'):]
-    row = row[:row.index("</tr>")]
+    row = content[content.index(f'href="{admin_url(Task, "change", task.pk)}"') :]
+    row = row[: row.index("</tr>")]
     assert "#code-fortnox.article_not_found" in row
     assert "700001, 700002, 700003" in row
     assert "+1 more" in row
@@ -592,13 +710,13 @@ def test_task_list_query_count_is_bounded(admin_client, world, django_assert_max
 
 def test_catalogue_lists_successes_as_information_not_failures(admin_client, world):
     content = admin_client.get(reverse("admin:integrations_error_catalogue")).content.decode()
-    information = content[content.index('id="information"'):]
-    failures = content[:content.index('id="information"')]
+    information = content[content.index('id="information"') :]
+    failures = content[: content.index('id="information"')]
     for code in ("order.invoiced", "order.acknowledged", "order.invoice_found", "reference.deleted"):
         assert f'id="code-{code}"' in information
         assert f'id="code-{code}"' not in failures
-        row = information[information.index(f'id="code-{code}"'):]
-        row = row[:row.index("</tr>")]
+        row = information[information.index(f'id="code-{code}"') :]
+        row = row[: row.index("</tr>")]
         assert "Transient" not in row and "Information" in row
     assert 'id="code-order.missing_vat"' in failures and 'id="code-http.timeout"' in failures
     assert errors.ORDER_INVOICED.is_info and not errors.ORDER_INVOICED.permanent
@@ -623,10 +741,19 @@ def test_catalogue_search_filters_by_code_title_and_hint(admin_client, world):
 
 def test_log_list_shows_whole_messages_and_hints_and_filters_by_date(admin_client, world):
     message = "Order 100777: " + "the article named on row 3 is not in Fortnox; " * 4
-    LogEntry.objects.create(integration=world, level=LogEntry.Level.ERROR, code="fortnox.article_not_found",
-                            reference="100777", message=message.strip())
-    old = LogEntry.objects.create(integration=world, level=LogEntry.Level.INFO, message="a line from last year",
-                                  created_at=timezone.now() - timedelta(days=400))
+    LogEntry.objects.create(
+        integration=world,
+        level=LogEntry.Level.ERROR,
+        code="fortnox.article_not_found",
+        reference="100777",
+        message=message.strip(),
+    )
+    old = LogEntry.objects.create(
+        integration=world,
+        level=LogEntry.Level.INFO,
+        message="a line from last year",
+        created_at=timezone.now() - timedelta(days=400),
+    )
     url = admin_url(LogEntry, "changelist")
     response = admin_client.get(url)
     content = response.content.decode()
@@ -649,8 +776,12 @@ def test_log_list_shows_whole_messages_and_hints_and_filters_by_date(admin_clien
 @pytest.fixture
 def product_cursor(world) -> TimeHistory:
     Flow.objects.create(integration=world, kind="products_to_commerce")
-    return TimeHistory.objects.create(integration=world, data_type="product", direction="erp_to_commerce",
-                                      last_loaded_at=timezone.now() - timedelta(days=2))
+    return TimeHistory.objects.create(
+        integration=world,
+        data_type="product",
+        direction="erp_to_commerce",
+        last_loaded_at=timezone.now() - timedelta(days=2),
+    )
 
 
 def test_cursor_page_says_unchanged_records_are_not_resent_and_offers_resend(admin_client, product_cursor):
@@ -665,8 +796,9 @@ def test_cursor_page_says_unchanged_records_are_not_resent_and_offers_resend(adm
     assert admin_url(TimeHistory, "resend", orders.pk) not in content
 
 
-def test_cursor_run_now_and_rewind_and_resend_queue_the_flow(admin_client, product_cursor, monkeypatch,
-                                                             django_capture_on_commit_callbacks):
+def test_cursor_run_now_and_rewind_and_resend_queue_the_flow(
+    admin_client, product_cursor, monkeypatch, django_capture_on_commit_callbacks
+):
     queued = []
     monkeypatch.setattr(services, "enqueue", lambda task_id, *, at=None: queued.append(task_id))
     flow = Flow.objects.get(kind="products_to_commerce")
@@ -712,7 +844,9 @@ def test_django_q_screens_are_read_only_under_internals(admin_client, world):
     content = admin_client.get(change).content.decode()
     assert 'name="_save"' not in content
     assert admin_client.post(change, {"func": "os.system", "schedule_type": "I"}).status_code == 403
-    assert admin_client.post(reverse("admin:django_q_schedule_delete", args=[schedule.pk]),
-                             {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:django_q_schedule_delete", args=[schedule.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     schedule.refresh_from_db()
     assert schedule.func == "integrations.jobs.sweep"

@@ -1,4 +1,5 @@
 """The status API: token auth, numbers that match the database, filters, no secrets, a schema."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ from integrations.models import Connector, Entity, Integration, LogEntry, Refere
 from tests.conftest import build_integration
 
 ENDPOINTS = ("/api/v1/integrations/", "/api/v1/tasks/", "/api/v1/logs/", "/api/v1/references/")
-SECRETS = ("norce-secret-value", "receiver-secret-value", "event-secret-value", "fortnox-secret-value",
-           "fortnox-access-token-value", "fortnox-refresh-token-value")
+SECRETS = (
+    "norce-secret-value",
+    "receiver-secret-value",
+    "event-secret-value",
+    "fortnox-secret-value",
+    "fortnox-access-token-value",
+    "fortnox-refresh-token-value",
+)
 
 
 @pytest.fixture
@@ -32,8 +39,13 @@ def api(db) -> APIClient:
 def make_entities(integration: Integration, **counts: int) -> None:
     for status, count in counts.items():
         for n in range(count):
-            Entity.objects.create(integration=integration, data_type="order", source_id=f"{status}-{n}",
-                                  reference=f"{status}-{n}", status=status)
+            Entity.objects.create(
+                integration=integration,
+                data_type="order",
+                source_id=f"{status}-{n}",
+                reference=f"{status}-{n}",
+                status=status,
+            )
 
 
 @pytest.fixture
@@ -46,23 +58,45 @@ def world(db) -> Integration:
     flow = integration.flows.get()
     now = timezone.now()
     two_hours_ago = now - timedelta(hours=2)
-    Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.SCHEDULE,
-                        status=Task.Status.SUCCEEDED, created_at=two_hours_ago,
-                        started_at=two_hours_ago, finished_at=two_hours_ago + timedelta(seconds=5))
-    failed = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.WEBHOOK,
-                                 status=Task.Status.FAILED, created_at=now - timedelta(minutes=5),
-                                 started_at=now - timedelta(minutes=5), finished_at=now - timedelta(minutes=4),
-                                 error_code="http.client_error")
+    Task.objects.create(
+        integration=integration,
+        flow=flow,
+        trigger=Task.Trigger.SCHEDULE,
+        status=Task.Status.SUCCEEDED,
+        created_at=two_hours_ago,
+        started_at=two_hours_ago,
+        finished_at=two_hours_ago + timedelta(seconds=5),
+    )
+    failed = Task.objects.create(
+        integration=integration,
+        flow=flow,
+        trigger=Task.Trigger.WEBHOOK,
+        status=Task.Status.FAILED,
+        created_at=now - timedelta(minutes=5),
+        started_at=now - timedelta(minutes=5),
+        finished_at=now - timedelta(minutes=4),
+        error_code="http.client_error",
+    )
     make_entities(integration, pending=2, failed=1, needs_attention=3, synced=4, skipped=1)
     Entity.objects.create(integration=integration, data_type="order_customer", source_id="c1", status="pending")
-    TimeHistory.objects.create(integration=integration, data_type="order", direction="commerce_to_erp",
-                               last_loaded_at=now - timedelta(hours=3))
-    LogEntry.objects.create(integration=integration, task=failed, level=LogEntry.Level.ERROR, code="http.client_error",
-                            reference="100234", data_type="order", message="Fortnox said no", hint="Fix it")
+    TimeHistory.objects.create(
+        integration=integration, data_type="order", direction="commerce_to_erp", last_loaded_at=now - timedelta(hours=3)
+    )
+    LogEntry.objects.create(
+        integration=integration,
+        task=failed,
+        level=LogEntry.Level.ERROR,
+        code="http.client_error",
+        reference="100234",
+        data_type="order",
+        message="Fortnox said no",
+        hint="Fix it",
+    )
     LogEntry.objects.create(integration=integration, task=failed, level=LogEntry.Level.INFO, message="started")
     Reference.objects.create(integration=integration, data_type="order", source_id="S-1", target_id="701")
-    Reference.objects.create(integration=integration, data_type="order_customer", source_id="anna@example.com",
-                             target_id="12")
+    Reference.objects.create(
+        integration=integration, data_type="order_customer", source_id="anna@example.com", target_id="12"
+    )
     return integration
 
 
@@ -146,16 +180,38 @@ def test_task_filters(api, world):
     assert len(results(api.get("/api/v1/tasks/", {"created_after": since}))) == 2
 
 
-@pytest.mark.parametrize("params", [
-    {"status": "exploded"}, {"integration": "x"}, {"created_after": "yesterday"},
-    {"created_after": "2025-02-30"}, {"created_before": "2025-01-01T00:00:00+24:00"},
-    {"created_after": "2025-01-01T25:00"}, {"created_after": "9999-12-31T23:00:00-05:00"},
-    {"created_after": "２０２５-01-01"}, {"integration": "١"}, {"flow": "-1"}, {"integration": " 1"},
-    {"integration": "9223372036854775808"}, {"integration": "99999999999999999999"}, {"integration": ""},
-    {"status": ""}, {"trigger": "AAA"}, {"flow_kind": "orders\x00"}, {"limit": "0"}, {"limit": "501"},
-    {"limit": str(2**64)}, {"limit": "x"}, {"offset": "-1"}, {"offset": str(2**63)}, {"stauts": "failed"},
-    {"": "false"}, {"flow": "0" * 5000 + "x"}, {"flow": "0"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "exploded"},
+        {"integration": "x"},
+        {"created_after": "yesterday"},
+        {"created_after": "2025-02-30"},
+        {"created_before": "2025-01-01T00:00:00+24:00"},
+        {"created_after": "2025-01-01T25:00"},
+        {"created_after": "9999-12-31T23:00:00-05:00"},
+        {"created_after": "２０２５-01-01"},
+        {"integration": "١"},
+        {"flow": "-1"},
+        {"integration": " 1"},
+        {"integration": "9223372036854775808"},
+        {"integration": "99999999999999999999"},
+        {"integration": ""},
+        {"status": ""},
+        {"trigger": "AAA"},
+        {"flow_kind": "orders\x00"},
+        {"limit": "0"},
+        {"limit": "501"},
+        {"limit": str(2**64)},
+        {"limit": "x"},
+        {"offset": "-1"},
+        {"offset": str(2**63)},
+        {"stauts": "failed"},
+        {"": "false"},
+        {"flow": "0" * 5000 + "x"},
+        {"flow": "0"},
+    ],
+)
 def test_bad_filter_values_answer_400(api, world, params):
     response = api.get("/api/v1/tasks/", params)
     assert response.status_code == 400, response.content
@@ -163,13 +219,21 @@ def test_bad_filter_values_answer_400(api, world, params):
     assert next(iter(params)) in response.json()
 
 
-@pytest.mark.parametrize(("url", "params"), [
-    ("/api/v1/logs/", {"task": "null"}), ("/api/v1/logs/", {"code": "a\x00b"}),
-    ("/api/v1/logs/", {"level": "AAA"}), ("/api/v1/references/", {"origin": "AAA"}),
-    ("/api/v1/integrations/", {"status": "AAA"}), ("/api/v1/integrations/", {"merchant": "\x00"}),
-    ("/api/v1/connect-jobs/", {"status": "AAA"}), ("/api/v1/connect-jobs/", {"job_id": "1\x00"}),
-    ("/api/v1/references/", {"source_id": "\x00"}), ("/api/v1/logs/", {"created_after": "2025-02-29"}),
-])
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        ("/api/v1/logs/", {"task": "null"}),
+        ("/api/v1/logs/", {"code": "a\x00b"}),
+        ("/api/v1/logs/", {"level": "AAA"}),
+        ("/api/v1/references/", {"origin": "AAA"}),
+        ("/api/v1/integrations/", {"status": "AAA"}),
+        ("/api/v1/integrations/", {"merchant": "\x00"}),
+        ("/api/v1/connect-jobs/", {"status": "AAA"}),
+        ("/api/v1/connect-jobs/", {"job_id": "1\x00"}),
+        ("/api/v1/references/", {"source_id": "\x00"}),
+        ("/api/v1/logs/", {"created_after": "2025-02-29"}),
+    ],
+)
 def test_bad_values_answer_400_on_every_list(api, world, url, params):
     response = api.get(url, params)
     assert response.status_code == 400, response.content
@@ -206,12 +270,21 @@ def test_a_non_staff_token_is_forbidden(world):
         assert "anna@example.com" not in response.content.decode()
 
 
-@pytest.mark.parametrize(("method", "url", "status"), [
-    ("get", "/api/v1/nothing-here/", 404), ("get", "/api/nothing/", 404), ("post", "/api/v1/nope/", 404),
-    ("get", "/api/v1/tasks/999999/", 404), ("get", "/api/v1/tasks/null/", 404), ("get", "/api/v1/tasks/١/", 404),
-    ("get", "/api/v1/tasks/99999999999999999999/", 404), ("post", "/api/v1/tasks/", 405),
-    ("delete", "/api/v1/references/1/", 405), ("get", "/api/v1/tasks/?format=api", 404),
-])
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("get", "/api/v1/nothing-here/", 404),
+        ("get", "/api/nothing/", 404),
+        ("post", "/api/v1/nope/", 404),
+        ("get", "/api/v1/tasks/999999/", 404),
+        ("get", "/api/v1/tasks/null/", 404),
+        ("get", "/api/v1/tasks/١/", 404),
+        ("get", "/api/v1/tasks/99999999999999999999/", 404),
+        ("post", "/api/v1/tasks/", 405),
+        ("delete", "/api/v1/references/1/", 405),
+        ("get", "/api/v1/tasks/?format=api", 404),
+    ],
+)
 def test_every_error_is_a_json_reason(api, world, method, url, status):
     response = getattr(api, method)(url)
     assert response.status_code == status, response.content
@@ -269,8 +342,17 @@ def test_no_secret_or_token_in_any_response(api, world):
         assert "credentials" not in text and "refresh_token" not in text
     [item] = results(api.get("/api/v1/integrations/"))
     for connector in item["connectors"]:
-        assert set(connector) == {"system", "role", "base_url", "last_test_ok", "last_test_at", "token_expires_at",
-                                  "needs_reconnect", "reconnect_needed_at", "reconnect_reason"}
+        assert set(connector) == {
+            "system",
+            "role",
+            "base_url",
+            "last_test_ok",
+            "last_test_at",
+            "token_expires_at",
+            "needs_reconnect",
+            "reconnect_needed_at",
+            "reconnect_reason",
+        }
 
 
 def test_integration_list_query_count_does_not_grow(api, world):

@@ -2,6 +2,7 @@
 order of the same company (another buyer's e-mail) finds that customer by it.
 
 The orders flow runs in this process against the Fortnox simulator over real HTTP."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,8 +23,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def company_order(ref: str, *, email: str, company: dict[str, Any]) -> dict[str, Any]:
     body = pushed_order(ref, seed=8)
-    person = {"FirstName": "Karin", "LastName": "Berg", "Email": email,
-              "Address": {"Line1": "Industrivägen 4", "ZipCode": "17148", "City": "Solna", "Country": "SE"}}
+    person = {
+        "FirstName": "Karin",
+        "LastName": "Berg",
+        "Email": email,
+        "Address": {"Line1": "Industrivägen 4", "ZipCode": "17148", "City": "Solna", "Country": "SE"},
+    }
     party = {"Company": {"Code": "C-41", "Name": "Bergs Kontor AB", **company}, "Person": person}
     body.update(SellTo=party, BillTo=party, ShipTo=party)
     return body
@@ -42,10 +47,14 @@ def customers_named(fortnox, name: str) -> list[dict[str, Any]]:
         return [dict(c) for c in fortnox.customers.values() if c.get("Name") == name]
 
 
-@pytest.mark.parametrize("company", [{"OrganisationNumber": "559012-3456"}, {"VatNo": "SE559012345601"}],
-                         ids=["organisation-number", "vat-number-only"])
+@pytest.mark.parametrize(
+    "company",
+    [{"OrganisationNumber": "559012-3456"}, {"VatNo": "SE559012345601"}],
+    ids=["organisation-number", "vat-number-only"],
+)
 def test_a_company_order_creates_a_customer_with_its_organisation_number_and_the_next_order_finds_it(
-        world, fortnox, company):
+    world, fortnox, company
+):
     invoice(world, "710001", company_order("710001", email="karin@bergs.example.com", company=company))
     (customer,) = customers_named(fortnox, "Bergs Kontor AB")
     assert customer["OrganisationNumber"] == "559012-3456"

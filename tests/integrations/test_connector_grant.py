@@ -1,5 +1,6 @@
 """The Fortnox grant in admin: a Grant line on the connector page, inputs that edit the
 settings, validation errors on the form, and "Connect to Fortnox" only by POST."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,11 @@ from tests.conftest import build_integration
 def world(db) -> Integration:
     integration = build_integration()
     fortnox = integration.connectors.get(system=Connector.System.FORTNOX)
-    fortnox.tokens = {"access_token": "fortnox-access-token-value", "refresh_token": "fortnox-refresh-token-value",
-                      "expires_at": (timezone.now() + timedelta(hours=1)).isoformat()}
+    fortnox.tokens = {
+        "access_token": "fortnox-access-token-value",
+        "refresh_token": "fortnox-refresh-token-value",
+        "expires_at": (timezone.now() + timedelta(hours=1)).isoformat(),
+    }
     fortnox.token_expires_at = timezone.now() + timedelta(hours=1)
     fortnox.save()
     return integration
@@ -35,8 +39,12 @@ def connect_url(connector: Connector) -> str:
 
 
 def post_data(connector: Connector, **fields: str) -> dict[str, str]:
-    data = {"role": connector.role, "base_url": connector.base_url, "auth_url": connector.auth_url,
-            "settings": json.dumps(connector.settings)}
+    data = {
+        "role": connector.role,
+        "base_url": connector.base_url,
+        "auth_url": connector.auth_url,
+        "settings": json.dumps(connector.settings),
+    }
     for key in ("client_id", "client_secret", "receiver_username", "receiver_password", "event_secret"):
         data[f"credential_{key}"] = ""
     data.update(fields)
@@ -72,14 +80,16 @@ def test_connector_page_shows_the_grant_and_its_inputs(admin_client, world):
 
 def test_choosing_client_credentials_without_a_tenant_id_is_refused_on_the_form(admin_client, world):
     fortnox = fortnox_of(world)
-    response = admin_client.post(change_url(fortnox), post_data(fortnox, fortnox_grant="client_credentials",
-                                                                fortnox_tenant_id=""))
+    response = admin_client.post(
+        change_url(fortnox), post_data(fortnox, fortnox_grant="client_credentials", fortnox_tenant_id="")
+    )
     assert response.status_code == 200
     assert "&#x27;tenant_id&#x27; is required" in response.content.decode()
     assert Connector.objects.get(pk=fortnox.pk).settings == {}
 
-    response = admin_client.post(change_url(fortnox), post_data(fortnox, fortnox_grant="client_credentials",
-                                                                fortnox_tenant_id="12 34"))
+    response = admin_client.post(
+        change_url(fortnox), post_data(fortnox, fortnox_grant="client_credentials", fortnox_tenant_id="12 34")
+    )
     assert response.status_code == 200
     assert "must be Fortnox&#x27;s DatabaseNumber" in response.content.decode()
 
@@ -88,19 +98,26 @@ def test_the_grant_inputs_are_stored_in_the_settings(admin_client, world):
     fortnox = fortnox_of(world)
     fortnox.settings = {"freight_part_nos": ["FRAKT"]}
     fortnox.save()
-    response = admin_client.post(change_url(fortnox), post_data(fortnox, fortnox_grant="client_credentials",
-                                                                fortnox_tenant_id=" 987654 "))
+    response = admin_client.post(
+        change_url(fortnox), post_data(fortnox, fortnox_grant="client_credentials", fortnox_tenant_id=" 987654 ")
+    )
     assert response.status_code == 302
     assert Connector.objects.get(pk=fortnox.pk).settings == {
-        "freight_part_nos": ["FRAKT"], "grant": "client_credentials", "tenant_id": "987654"}
+        "freight_part_nos": ["FRAKT"],
+        "grant": "client_credentials",
+        "tenant_id": "987654",
+    }
 
     # Back to the code grant, with the tenant id emptied.
     fortnox.refresh_from_db()
-    response = admin_client.post(change_url(fortnox), post_data(fortnox, fortnox_grant="authorization_code",
-                                                                fortnox_tenant_id=""))
+    response = admin_client.post(
+        change_url(fortnox), post_data(fortnox, fortnox_grant="authorization_code", fortnox_tenant_id="")
+    )
     assert response.status_code == 302
-    assert Connector.objects.get(pk=fortnox.pk).settings == {"freight_part_nos": ["FRAKT"],
-                                                             "grant": "authorization_code"}
+    assert Connector.objects.get(pk=fortnox.pk).settings == {
+        "freight_part_nos": ["FRAKT"],
+        "grant": "authorization_code",
+    }
 
 
 def test_the_old_service_account_flag_is_refused_with_its_replacement(admin_client, world):
@@ -116,7 +133,7 @@ def test_connect_to_fortnox_is_a_post_form_and_refuses_get(admin_client, world, 
     settings.SITE_URL = "https://brygga.example.com"
     fortnox = fortnox_of(world)
     page = admin_client.get(change_url(fortnox)).content.decode()
-    form = re.search(r'<form method="post" action="%s">(.*?)</form>' % re.escape(connect_url(fortnox)), page, re.S)
+    form = re.search(rf'<form method="post" action="{re.escape(connect_url(fortnox))}">(.*?)</form>', page, re.S)
     assert form and "csrfmiddlewaretoken" in form.group(1) and "Connect to Fortnox" in form.group(1)
     assert f'href="{connect_url(fortnox)}"' not in page
 

@@ -1,4 +1,5 @@
 """The task engine: claiming, outcomes, owned retries, leases, the sweeper, cursors, schedules."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,8 +8,8 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
-from integrations import registry, schedules, services
 from core.errors import SyncError
+from integrations import registry, schedules, services
 from integrations.models import Entity, Flow, LogEntry, ScheduleRule, Task, TimeHistory
 from tests.conftest import build_integration
 
@@ -37,21 +38,34 @@ def stub_runner(task: Task, ctx: services.FlowContext) -> None:
 @pytest.fixture
 def stub_flow(db, monkeypatch):
     BEHAVIOUR.clear()
-    monkeypatch.setitem(registry.FLOWS, "stub", registry.FlowSpec(
-        kind="stub", label="Stub", data_type="thing", direction="a_to_b", source_role="commerce", target_role="erp",
-        runner="tests.integrations.test_engine.stub_runner"))
+    monkeypatch.setitem(
+        registry.FLOWS,
+        "stub",
+        registry.FlowSpec(
+            kind="stub",
+            label="Stub",
+            data_type="thing",
+            direction="a_to_b",
+            source_role="commerce",
+            target_role="erp",
+            runner="tests.integrations.test_engine.stub_runner",
+        ),
+    )
     integration = build_integration()
     return Flow.objects.create(integration=integration, kind="stub")
 
 
 def make_entities(flow: Flow, *names: str) -> list[int]:
-    return [Entity.objects.create(integration=flow.integration, data_type="thing", source_id=n, reference=n).pk
-            for n in names]
+    return [
+        Entity.objects.create(integration=flow.integration, data_type="thing", source_id=n, reference=n).pk
+        for n in names
+    ]
 
 
 def new_task(flow: Flow, ids: list[int]) -> Task:
-    return Task.objects.create(integration=flow.integration, flow=flow, trigger=Task.Trigger.MANUAL,
-                               params={"entity_ids": ids}, max_attempts=3)
+    return Task.objects.create(
+        integration=flow.integration, flow=flow, trigger=Task.Trigger.MANUAL, params={"entity_ids": ids}, max_attempts=3
+    )
 
 
 def test_all_records_succeed(stub_flow):
@@ -218,8 +232,7 @@ def test_retry_entity_and_retry_task(stub_flow):
 
 def test_sweeper_requeues_stuck_tasks(stub_flow):
     task = new_task(stub_flow, [])
-    Task.objects.filter(pk=task.pk).update(status=Task.Status.RUNNING,
-                                           heartbeat_at=timezone.now() - timedelta(hours=1))
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
     fresh = new_task(stub_flow, [])
     Task.objects.filter(pk=fresh.pk).update(status=Task.Status.RUNNING, heartbeat_at=timezone.now())
     queued_before = OrmQ.objects.count()
@@ -236,7 +249,9 @@ def test_cursor_only_moves_forward(integration):
     services.advance_cursor(integration, "order", "commerce_to_erp", now)
     services.advance_cursor(integration, "order", "commerce_to_erp", now - timedelta(hours=1))
     assert services.get_cursor(integration, "order", "commerce_to_erp") == now
-    TimeHistory.objects.filter(integration=integration).update(last_loaded_at=now - timedelta(days=2))  # staff moves it back
+    TimeHistory.objects.filter(integration=integration).update(
+        last_loaded_at=now - timedelta(days=2)
+    )  # staff moves it back
     assert services.get_cursor(integration, "order", "commerce_to_erp") == now - timedelta(days=2)
 
 
@@ -269,10 +284,17 @@ def test_a_firing_rule_queues_one_task_per_flow_and_not_twice(integration, djang
 
 def test_only_one_follow_up_task_sends_statuses_at_a_time(integration):
     flow = integration.flows.get(kind="orders_to_erp")
-    running = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
-                                  params={"acknowledge": True}, status=Task.Status.RUNNING, heartbeat_at=timezone.now())
-    waiting = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
-                                  params={"acknowledge": True})
+    running = Task.objects.create(
+        integration=integration,
+        flow=flow,
+        trigger=Task.Trigger.FOLLOW_UP,
+        params={"acknowledge": True},
+        status=Task.Status.RUNNING,
+        heartbeat_at=timezone.now(),
+    )
+    waiting = Task.objects.create(
+        integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP, params={"acknowledge": True}
+    )
     assert services.execute_task(waiting.pk) == Task.Status.QUEUED
     waiting.refresh_from_db()
     assert waiting.error_code == "task.busy" and waiting.next_retry_at is not None
@@ -285,9 +307,8 @@ def test_holding_a_record_keeps_other_tasks_out_until_released(stub_flow):
     first = services.FlowContext(task=new_task(stub_flow, []))
     second = services.FlowContext(task=new_task(stub_flow, []))
     with first.holding(entity_id):
-        with pytest.raises(SyncError) as busy:
-            with second.holding(entity_id, wait=0.3):
-                pass
+        with pytest.raises(SyncError) as busy, second.holding(entity_id, wait=0.3):
+            pass
         assert busy.value.code == "task.busy" and not busy.value.permanent
     with second.holding(entity_id, wait=0.3):
         assert Entity.objects.get(pk=entity_id).claimed_by_task == second.task.pk

@@ -1,21 +1,22 @@
 """The engine recovers by itself: records that wait, runs stopped by the queue's timeout,
 leases that follow the worker's heartbeat, and backlogs sent in slices."""
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Iterator
 
 import pytest
 from django.utils import timezone
 
-from simulators.norce.server import NorceSimulator
-from integrations import registry, services
 from core.errors import SyncError
-from integrations.models import Entity, Flow, LogEntry, Task
-from tests.conftest import build_integration
+from integrations import registry, services
 from integrations.engine.clients import client_for
+from integrations.models import Entity, Flow, LogEntry, Task
+from simulators.norce.server import NorceSimulator
+from tests.conftest import build_integration
 
 BEHAVIOUR: dict = {}
 
@@ -44,23 +45,41 @@ def recovery_runner(task: Task, ctx: services.FlowContext) -> None:
 @pytest.fixture
 def flow(db, monkeypatch) -> Flow:
     BEHAVIOUR.clear()
-    monkeypatch.setitem(registry.FLOWS, "recovery", registry.FlowSpec(
-        kind="recovery", label="Recovery", data_type="thing", direction="a_to_b", source_role="commerce",
-        target_role="erp", runner="tests.integrations.test_engine_recovery.recovery_runner"))
+    monkeypatch.setitem(
+        registry.FLOWS,
+        "recovery",
+        registry.FlowSpec(
+            kind="recovery",
+            label="Recovery",
+            data_type="thing",
+            direction="a_to_b",
+            source_role="commerce",
+            target_role="erp",
+            runner="tests.integrations.test_engine_recovery.recovery_runner",
+        ),
+    )
     return Flow.objects.create(integration=build_integration(), kind="recovery")
 
 
 def entities(flow: Flow, *names: str) -> list[int]:
-    return [Entity.objects.create(integration=flow.integration, data_type="thing", source_id=n, reference=n).pk
-            for n in names]
+    return [
+        Entity.objects.create(integration=flow.integration, data_type="thing", source_id=n, reference=n).pk
+        for n in names
+    ]
 
 
 def task_for(flow: Flow, ids: list[int], max_attempts: int = 3) -> Task:
-    return Task.objects.create(integration=flow.integration, flow=flow, trigger=Task.Trigger.MANUAL,
-                               params={"entity_ids": ids}, max_attempts=max_attempts)
+    return Task.objects.create(
+        integration=flow.integration,
+        flow=flow,
+        trigger=Task.Trigger.MANUAL,
+        params={"entity_ids": ids},
+        max_attempts=max_attempts,
+    )
 
 
 # -- records that wait ----------------------------------------------------------------------------
+
 
 def test_a_waiting_record_is_no_failure_and_no_attempt_and_its_task_comes_back_when_the_wait_is_over(flow):
     BEHAVIOUR.update({"a": "wait"})
@@ -96,6 +115,7 @@ def test_a_record_that_waits_beside_one_that_fails_goes_on_even_when_the_failure
 
 # -- a run stopped by the queue's timeout ---------------------------------------------------------
 
+
 def test_the_queues_timeout_hands_the_task_back_at_once_and_frees_its_record(flow):
     BEHAVIOUR.update({"b": "timeout"})
     ids = entities(flow, "a", "b", "c")
@@ -116,6 +136,7 @@ def test_the_queues_timeout_hands_the_task_back_at_once_and_frees_its_record(flo
 
 
 # -- leases follow the heartbeat ------------------------------------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_running_task_keeps_its_record_and_its_row_alive_past_the_lease_while_its_worker_lives(flow, settings):
@@ -153,6 +174,7 @@ def test_a_dead_workers_task_and_records_free_after_the_short_lease(flow, settin
 
 # -- the status follow-up works in slices ----------------------------------------------------------
 
+
 @pytest.fixture
 def norce_server() -> Iterator[NorceSimulator]:
     simulator = NorceSimulator(seed=5)
@@ -162,16 +184,24 @@ def norce_server() -> Iterator[NorceSimulator]:
 
 
 def test_the_status_follow_up_sends_in_slices_and_each_next_slice_starts_after_the_last_one_finished(
-        db, norce_server, settings, django_capture_on_commit_callbacks):
+    db, norce_server, settings, django_capture_on_commit_callbacks
+):
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False, "TASK_SLICE_SECONDS": 0}
     integration = build_integration(norce_url=norce_server.url)
     flow = integration.flows.get(kind="orders_to_erp")
     refs = sorted(norce_server.place_order(push=False)["ClientOrderRef"] for _ in range(4))
     for n, ref in enumerate(refs):
-        Entity.objects.create(integration=integration, data_type="order", source_id=ref, reference=ref,
-                              status=Entity.Status.SYNCED, target_id=str(100 + n))
-    first = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
-                                params={"acknowledge": True})
+        Entity.objects.create(
+            integration=integration,
+            data_type="order",
+            source_id=ref,
+            reference=ref,
+            status=Entity.Status.SYNCED,
+            target_id=str(100 + n),
+        )
+    first = Task.objects.create(
+        integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP, params={"acknowledge": True}
+    )
     ran = []
     task = first
     while task is not None and len(ran) < 10:
@@ -199,13 +229,20 @@ def test_order_statuses_may_use_the_connect_requests_kept_from_bulk_imports(db, 
     integration = build_integration(norce_url=norce_server.url)
     flow = integration.flows.get(kind="orders_to_erp")
     ref = norce_server.place_order(push=False)["ClientOrderRef"]
-    Entity.objects.create(integration=integration, data_type="order", source_id=ref, reference=ref,
-                          status=Entity.Status.SYNCED, target_id="100")
+    Entity.objects.create(
+        integration=integration,
+        data_type="order",
+        source_id=ref,
+        reference=ref,
+        status=Entity.Status.SYNCED,
+        target_id="100",
+    )
     key = f"norce-connect:{client_for(integration.connectors.get(role='commerce')).host}"
     spent = CONNECT_LIMIT.limit - 10
     RateLimitBucket.objects.update_or_create(key=key, defaults={"hits": [clock.time()] * spent})
-    task = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP,
-                               params={"acknowledge": True})
+    task = Task.objects.create(
+        integration=integration, flow=flow, trigger=Task.Trigger.FOLLOW_UP, params={"acknowledge": True}
+    )
     assert services.execute_task(task.pk) == Task.Status.SUCCEEDED
     assert Entity.objects.get(source_id=ref).acknowledged_at is not None
     # Sent within the same window: a bulk caller would have waited for the 50 hits to expire first.
@@ -213,6 +250,7 @@ def test_order_statuses_may_use_the_connect_requests_kept_from_bulk_imports(db, 
 
 
 # -- the sweeper hands out only what has no live message; on-time polls have their own queue ------
+
 
 def overdue(task: Task) -> None:
     Task.objects.filter(pk=task.pk).update(created_at=timezone.now() - timedelta(minutes=5))
@@ -291,7 +329,8 @@ def test_a_message_handed_to_a_cluster_that_died_counts_as_lost(flow, settings):
     handed_out_at = timezone.now() - timedelta(seconds=30)
     # The ORM queue handed the message to a cluster 30 s ago: locked until `retry` after that.
     OrmQ.objects.filter(pk=messages_for(held)[0].pk).update(
-        lock=handed_out_at + timedelta(seconds=settings.Q_CLUSTER["retry"]))
+        lock=handed_out_at + timedelta(seconds=settings.Q_CLUSTER["retry"])
+    )
     assert get_broker().queue_size() == 0  # nobody else can take it before the lock runs out
 
     cluster_born(handed_out_at - timedelta(minutes=5), "old")  # alive, and may hold it: wait
@@ -306,7 +345,8 @@ def test_a_message_handed_to_a_cluster_that_died_counts_as_lost(flow, settings):
 
 
 def test_an_on_time_poll_and_its_retries_go_to_the_priority_queue_and_the_rest_to_the_ordinary_one(
-        integration, settings):
+    integration, settings
+):
     from django_q.models import Schedule
 
     settings.BRYGGA = {**settings.BRYGGA, "PRIORITY_CLUSTER": "brygga-priority"}
@@ -328,6 +368,7 @@ def test_an_on_time_poll_and_its_retries_go_to_the_priority_queue_and_the_rest_t
 
 def test_the_sweeper_and_the_rules_follow_the_priority_cluster_setting(integration, settings):
     from django_q.models import Schedule
+
     from integrations import schedules
     from integrations.models import ScheduleRule
 
@@ -344,18 +385,21 @@ def test_the_sweeper_and_the_rules_follow_the_priority_cluster_setting(integrati
 
 
 def test_a_scheduled_poll_only_stores_and_a_follow_up_on_the_ordinary_queue_invoices(
-        db, norce_server, fortnox, settings, django_capture_on_commit_callbacks):
+    db, norce_server, fortnox, settings, django_capture_on_commit_callbacks
+):
     from integrations.engine.tokens import store_tokens
     from integrations.models import Connector
 
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False, "PRIORITY_CLUSTER": "brygga-priority"}
-    integration = build_integration(norce_url=norce_server.url, fortnox_url=fortnox.url,
-                                    flow_settings={"freight_article": "FRAKT"})
+    integration = build_integration(
+        norce_url=norce_server.url, fortnox_url=fortnox.url, flow_settings={"freight_article": "FRAKT"}
+    )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox.issue_tokens("fortnox-client"))
     flow = integration.flows.get(kind="orders_to_erp")
     ref = norce_server.place_order(push=False)["ClientOrderRef"]
-    poll = Task.objects.create(integration=integration, flow=flow, trigger=Task.Trigger.SCHEDULE,
-                               params={"mode": "incremental"})
+    poll = Task.objects.create(
+        integration=integration, flow=flow, trigger=Task.Trigger.SCHEDULE, params={"mode": "incremental"}
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.execute_task(poll.pk) == Task.Status.SUCCEEDED
     order = Entity.objects.get(data_type="order", source_id=ref)

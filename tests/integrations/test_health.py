@@ -1,4 +1,5 @@
 """/healthz: 200 only when the database answers and a task cluster reports in through the shared cache."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ got two live invoices anyway is found by the reconciliation and flagged with bot
 staff credit the extra one from admin, once however often they press.
 
 Runs the orders flow in this process against the Fortnox simulator over real HTTP."""
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,15 @@ from connectors.fortnox.settings import DEFAULT_COMMIT_WAIT_SECONDS, commit_wait
 from integrations import jobs, services
 from integrations.flows import orders
 from integrations.models import Connector, Entity, Integration, LogEntry, Reference, Task
-from tests.integrations.test_relink import (fortnox_action, invoice_lookups, invoices_for, receive, run_order_task,
-                                            run_queued, world)  # noqa: F401 - fixture
+from tests.integrations.test_relink import (
+    fortnox_action,
+    invoice_lookups,
+    invoices_for,
+    receive,
+    run_order_task,
+    run_queued,  # noqa: F401 - fixture
+    world,  # noqa: F401 - fixture
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,8 +56,11 @@ def wait_for_invoice(fortnox, ref: str, timeout: float = 10) -> list[dict]:
 
 
 def live_numbers(fortnox, ref: str) -> list[str]:
-    return [i["DocumentNumber"] for i in invoices_for(fortnox, ref)
-            if not i["Cancelled"] and i["Credit"] != "true" and i["CreditInvoiceReference"] in ("", "0")]
+    return [
+        i["DocumentNumber"]
+        for i in invoices_for(fortnox, ref)
+        if not i["Cancelled"] and i["Credit"] != "true" and i["CreditInvoiceReference"] in ("", "0")
+    ]
 
 
 def run_reconciliation(integration: Integration) -> Task:
@@ -68,6 +79,7 @@ def slow_fortnox(world, fortnox, settings):  # noqa: F811
 
 
 # -- the commit wait ---------------------------------------------------------------------------------
+
 
 def test_commit_wait_is_a_connector_setting_with_a_documented_default():
     assert commit_wait_seconds({}) == DEFAULT_COMMIT_WAIT_SECONDS == 180
@@ -154,6 +166,7 @@ def test_a_worker_killed_during_the_create_leaves_the_record_waiting_for_the_com
 
 # -- detection and the staff action -----------------------------------------------------------------
 
+
 def duplicated_order(world, fortnox, ref: str) -> tuple[Entity, str, str]:  # noqa: F811
     """An order invoiced twice: the commit wait set to 0, so the early retry created a second one."""
     set_commit_wait(world, 0)
@@ -209,8 +222,9 @@ def test_the_sweeper_queues_one_reconciliation_per_flow_at_its_interval(world, f
 
 
 @pytest.mark.parametrize("booked", [False, True])
-def test_credit_the_extra_invoice_undoes_it_once_however_often_pressed(world, slow_fortnox, admin_client, admin_user,
-                                                                       booked):
+def test_credit_the_extra_invoice_undoes_it_once_however_often_pressed(
+    world, slow_fortnox, admin_client, admin_user, booked
+):
     entity, kept, extra = duplicated_order(world, slow_fortnox, "810006")
     run_reconciliation(world)
     if booked:
@@ -222,7 +236,8 @@ def test_credit_the_extra_invoice_undoes_it_once_however_often_pressed(world, sl
     page = admin_client.get(url).content.decode()
     assert f"{'Credit' if booked else 'Cancel'} invoice {extra}" in page and "linked — stays" in page
     assert f"invoice {kept}" not in page.split("<table")[1].split("</table>")[0].replace(
-        f"<td>{kept}</td>", "")  # the linked invoice has no button
+        f"<td>{kept}</td>", ""
+    )  # the linked invoice has no button
     assert live_numbers(slow_fortnox, "810006") == sorted([kept, extra], key=int)  # a GET changes nothing
 
     first = admin_client.post(url, {"invoice": extra})

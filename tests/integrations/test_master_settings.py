@@ -1,4 +1,5 @@
 """Settings of the master-data flows: defaults, refused keys and values, and the admin form using them."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,12 @@ from integrations.flows.master_settings import (
 )
 from integrations.models import Flow
 
-KINDS = {"products_to_commerce": ProductSettings, "prices_to_commerce": PriceSettings,
-         "stock_to_commerce": StockSettings, "customers_to_commerce": CustomerSettings}
+KINDS = {
+    "products_to_commerce": ProductSettings,
+    "prices_to_commerce": PriceSettings,
+    "stock_to_commerce": StockSettings,
+    "customers_to_commerce": CustomerSettings,
+}
 
 
 @pytest.mark.parametrize("kind, cls", KINDS.items())
@@ -39,10 +44,20 @@ def test_defaults_suit_a_swedish_shop():
     assert (products.culture_code, products.active_status, products.inactive_status) == ("sv-SE", 1, 5)
     assert products.batch_size == 500 and products.fallback_manufacturer_code == "ERP"
     prices = parse_settings("prices_to_commerce", {})
-    assert (prices.source, prices.fortnox_price_list, prices.currency, prices.batch_size) == ("price_list", "A", "SEK", 1000)
+    assert (prices.source, prices.fortnox_price_list, prices.currency, prices.batch_size) == (
+        "price_list",
+        "A",
+        "SEK",
+        1000,
+    )
     assert prices.fortnox_prices_include_vat is False and prices.norce_prices_include_vat is False
     stock = parse_settings("stock_to_commerce", {})
-    assert (stock.source, stock.quantity, stock.max_wait_seconds, stock.stale_after_minutes) == ("articles", "available", 0, 15)
+    assert (stock.source, stock.quantity, stock.max_wait_seconds, stock.stale_after_minutes) == (
+        "articles",
+        "available",
+        0,
+        15,
+    )
     assert stock.negative_as_zero is True and stock.stock_points == []
     customers = parse_settings("customers_to_commerce", {})
     assert customers.send_inactive is True and customers.default_country_code == "SE"
@@ -50,8 +65,10 @@ def test_defaults_suit_a_swedish_shop():
 
 
 def test_given_values_override_the_defaults():
-    settings = parse_settings("stock_to_commerce", {"quantity": "in_stock", "stock_points": ["A", "B"],
-                                                     "negative_as_zero": False, "batch_size": 50})
+    settings = parse_settings(
+        "stock_to_commerce",
+        {"quantity": "in_stock", "stock_points": ["A", "B"], "negative_as_zero": False, "batch_size": 50},
+    )
     assert settings.quantity == "in_stock" and settings.stock_points == ["A", "B"]
     assert settings.negative_as_zero is False and settings.batch_size == 50
     assert settings.warehouse_code == "MAIN"
@@ -70,40 +87,49 @@ def test_a_setting_of_another_flow_kind_is_unknown():
         parse_settings("customers_to_commerce", {"warehouse_code": "MAIN"})
 
 
-@pytest.mark.parametrize("kind, raw, said", [
-    ("products_to_commerce", {"webshop_only": "yes"}, "webshop_only must be true or false"),
-    ("products_to_commerce", {"webshop_only": 1}, "webshop_only must be true or false"),
-    ("products_to_commerce", {"active_status": "1"}, "active_status must be a whole number"),
-    ("products_to_commerce", {"active_status": 1.5}, "active_status must be a whole number"),
-    ("products_to_commerce", {"active_status": True}, "active_status must be a whole number"),
-    ("products_to_commerce", {"max_wait_seconds": -1}, "max_wait_seconds must be a whole number ≥ 0"),
-    ("products_to_commerce", {"culture_code": 5}, "culture_code must be text"),
-    ("prices_to_commerce", {"fortnox_price_list": None}, "fortnox_price_list must be text"),
-    ("stock_to_commerce", {"stock_points": "A"}, "stock_points must be a list of strings"),
-    ("stock_to_commerce", {"stock_points": ["A", 2]}, "stock_points must be a list of strings"),
-    ("customers_to_commerce", {"send_inactive": "false"}, "send_inactive must be true or false"),
-])
+@pytest.mark.parametrize(
+    "kind, raw, said",
+    [
+        ("products_to_commerce", {"webshop_only": "yes"}, "webshop_only must be true or false"),
+        ("products_to_commerce", {"webshop_only": 1}, "webshop_only must be true or false"),
+        ("products_to_commerce", {"active_status": "1"}, "active_status must be a whole number"),
+        ("products_to_commerce", {"active_status": 1.5}, "active_status must be a whole number"),
+        ("products_to_commerce", {"active_status": True}, "active_status must be a whole number"),
+        ("products_to_commerce", {"max_wait_seconds": -1}, "max_wait_seconds must be a whole number ≥ 0"),
+        ("products_to_commerce", {"culture_code": 5}, "culture_code must be text"),
+        ("prices_to_commerce", {"fortnox_price_list": None}, "fortnox_price_list must be text"),
+        ("stock_to_commerce", {"stock_points": "A"}, "stock_points must be a list of strings"),
+        ("stock_to_commerce", {"stock_points": ["A", 2]}, "stock_points must be a list of strings"),
+        ("customers_to_commerce", {"send_inactive": "false"}, "send_inactive must be true or false"),
+    ],
+)
 def test_wrong_types_are_refused(kind, raw, said):
     with pytest.raises(ValueError) as raised:
         parse_settings(kind, raw)
     assert said in str(raised.value)
 
 
-@pytest.mark.parametrize("kind, raw, said", [
-    ("prices_to_commerce", {"source": "warehouse"}, "source must be one of price_list, article"),
-    ("stock_to_commerce", {"source": "price_list"}, "source must be one of articles, warehouse"),
-    ("stock_to_commerce", {"quantity": "reserved"}, "quantity must be one of available, in_stock"),
-])
+@pytest.mark.parametrize(
+    "kind, raw, said",
+    [
+        ("prices_to_commerce", {"source": "warehouse"}, "source must be one of price_list, article"),
+        ("stock_to_commerce", {"source": "price_list"}, "source must be one of articles, warehouse"),
+        ("stock_to_commerce", {"quantity": "reserved"}, "quantity must be one of available, in_stock"),
+    ],
+)
 def test_choices_are_enforced(kind, raw, said):
     with pytest.raises(ValueError) as raised:
         parse_settings(kind, raw)
     assert said in str(raised.value)
 
 
-@pytest.mark.parametrize("kind, raw", [
-    ("prices_to_commerce", {"source": "article"}),
-    ("stock_to_commerce", {"source": "warehouse", "quantity": "in_stock"}),
-])
+@pytest.mark.parametrize(
+    "kind, raw",
+    [
+        ("prices_to_commerce", {"source": "article"}),
+        ("stock_to_commerce", {"source": "warehouse", "quantity": "in_stock"}),
+    ],
+)
 def test_allowed_choices_pass(kind, raw):
     settings = parse_settings(kind, raw)
     assert all(getattr(settings, key) == value for key, value in raw.items())
@@ -143,6 +169,7 @@ def test_each_master_flow_registers_its_validator(kind):
 
 # -- admin -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def master_flows(integration) -> dict[str, Flow]:
     return add_master_data_flows(integration)
@@ -152,12 +179,15 @@ def flow_change_url(flow: Flow) -> str:
     return reverse("admin:integrations_flow_change", args=[flow.pk])
 
 
-@pytest.mark.parametrize("kind, raw, said", [
-    ("products_to_commerce", {"colour": "red"}, "Unknown setting(s): colour"),
-    ("prices_to_commerce", {"source": "warehouse"}, "source must be one of price_list, article"),
-    ("stock_to_commerce", {"batch_size": 0}, "batch_size must be between 1 and 10000"),
-    ("customers_to_commerce", {"send_inactive": "no"}, "send_inactive must be true or false"),
-])
+@pytest.mark.parametrize(
+    "kind, raw, said",
+    [
+        ("products_to_commerce", {"colour": "red"}, "Unknown setting(s): colour"),
+        ("prices_to_commerce", {"source": "warehouse"}, "source must be one of price_list, article"),
+        ("stock_to_commerce", {"batch_size": 0}, "batch_size must be between 1 and 10000"),
+        ("customers_to_commerce", {"send_inactive": "no"}, "send_inactive must be true or false"),
+    ],
+)
 def test_admin_flow_form_refuses_bad_settings(admin_client, master_flows, kind, raw, said):
     flow = master_flows[kind]
     response = admin_client.post(flow_change_url(flow), {"enabled": "on", "settings": json.dumps(raw)})
@@ -169,9 +199,9 @@ def test_admin_flow_form_refuses_bad_settings(admin_client, master_flows, kind, 
 
 def test_admin_flow_form_keeps_only_what_staff_set(admin_client, master_flows):
     flow = master_flows["stock_to_commerce"]
-    response = admin_client.post(flow_change_url(flow), {"enabled": "on",
-                                                         "settings": json.dumps({"quantity": "in_stock",
-                                                                                 "batch_size": 200})})
+    response = admin_client.post(
+        flow_change_url(flow), {"enabled": "on", "settings": json.dumps({"quantity": "in_stock", "batch_size": 200})}
+    )
     assert response.status_code == 302
     flow.refresh_from_db()
     assert flow.settings == {"quantity": "in_stock", "batch_size": 200}

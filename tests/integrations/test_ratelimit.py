@@ -1,4 +1,5 @@
 """The shared limiter holds across database connections (as across processes)."""
+
 from __future__ import annotations
 
 import threading

@@ -1,12 +1,13 @@
 """A reserve in the shared limit: bulk callers leave room that priority callers (stock) can still use."""
+
 from __future__ import annotations
 
 import pytest
 from django.test import override_settings
 
 from integrations.engine import ratelimit
-from integrations.models import Connector, RateLimitBucket
 from integrations.engine.clients import client_for
+from integrations.models import Connector, RateLimitBucket
 
 RATE = ratelimit.RateLimit(limit=10, window=60.0, margin=0.0, reserve=3)
 T0 = 1_000_000.0

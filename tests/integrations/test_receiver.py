@@ -1,4 +1,5 @@
 """The Norce order receiver and event webhook: durable first, idempotent, clear refusals."""
+
 from __future__ import annotations
 
 import base64
@@ -13,15 +14,42 @@ from integrations.models import Entity, LogEntry, Reference, Task, WebhookDelive
 def order_request(ref: str = "700123", **overrides) -> dict:
     body = {
         "Header": {"ApplicationKey": "15d62d1f-3a4e-4111-845a-4db40bf08e87"},
-        "ClientOrderRef": ref, "SubmitDate": "2026-11-20T09:59:12", "CurrencyCode": "SEK", "OrderType": 1,
+        "ClientOrderRef": ref,
+        "SubmitDate": "2026-11-20T09:59:12",
+        "CurrencyCode": "SEK",
+        "OrderType": 1,
         "Source": "WEB",
-        "BillTo": {"Person": {"FirstName": "Anna", "LastName": "Svensson", "Email": "anna@example.se",
-                              "Address": {"Line1": "Storgatan 1", "ZipCode": "11122", "City": "Stockholm", "Country": "SE"}}},
+        "BillTo": {
+            "Person": {
+                "FirstName": "Anna",
+                "LastName": "Svensson",
+                "Email": "anna@example.se",
+                "Address": {"Line1": "Storgatan 1", "ZipCode": "11122", "City": "Stockholm", "Country": "SE"},
+            }
+        },
         "Items": [
-            {"LineNo": 1, "Type": "ErpStandard", "TypeGroup": "Physical", "PartNo": "1000-42", "Description": "Löparsko",
-             "Quantity": 1, "UnitPrice": 799.20, "UnitVat": 199.80, "VatRate": 25},
-            {"LineNo": 2, "Type": "Freight", "TypeGroup": "Fee", "PartNo": "FRAKT", "Description": "Frakt",
-             "Quantity": 1, "UnitPrice": 39.20, "UnitVat": 9.80, "VatRate": 25},
+            {
+                "LineNo": 1,
+                "Type": "ErpStandard",
+                "TypeGroup": "Physical",
+                "PartNo": "1000-42",
+                "Description": "Löparsko",
+                "Quantity": 1,
+                "UnitPrice": 799.20,
+                "UnitVat": 199.80,
+                "VatRate": 25,
+            },
+            {
+                "LineNo": 2,
+                "Type": "Freight",
+                "TypeGroup": "Fee",
+                "PartNo": "FRAKT",
+                "Description": "Frakt",
+                "Quantity": 1,
+                "UnitPrice": 39.20,
+                "UnitVat": 9.80,
+                "VatRate": 25,
+            },
         ],
     }
     body.update(overrides)
@@ -43,8 +71,13 @@ def push(integration):
 
     def _push(body, *, authorization=auth, raw=None):
         data = raw if raw is not None else json.dumps(body)
-        return client.post(f"/norce/{integration.pk}/orders", data=data, content_type="application/json",
-                           HTTP_AUTHORIZATION=authorization)
+        return client.post(
+            f"/norce/{integration.pk}/orders",
+            data=data,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=authorization,
+        )
+
     return _push
 
 
@@ -67,7 +100,10 @@ def test_a_repeated_push_answers_ok_and_queues_nothing_new(integration, push):
     assert again.status_code == 200 and again.json()["StatusCode"] == "OK"
     assert Entity.objects.filter(data_type="order").count() == 1
     assert Task.objects.count() == 1
-    assert list(WebhookDelivery.objects.order_by("received_at").values_list("outcome", flat=True)) == ["accepted", "duplicate"]
+    assert list(WebhookDelivery.objects.order_by("received_at").values_list("outcome", flat=True)) == [
+        "accepted",
+        "duplicate",
+    ]
 
 
 def test_a_push_for_an_invoiced_order_names_the_invoice_but_not_as_erp_order_no(integration, push):
@@ -86,11 +122,14 @@ def test_enum_integers_and_lowercase_names_are_read(integration, push):
     assert Entity.objects.filter(source_id="700124").exists()
 
 
-@pytest.mark.parametrize("raw, needle", [
-    ("{not json", "JSON"),
-    (json.dumps([1, 2]), "JSON object"),
-    (json.dumps({"Items": []}), "ClientOrderRef"),
-])
+@pytest.mark.parametrize(
+    "raw, needle",
+    [
+        ("{not json", "JSON"),
+        (json.dumps([1, 2]), "JSON object"),
+        (json.dumps({"Items": []}), "ClientOrderRef"),
+    ],
+)
 def test_an_unusable_body_gets_400_with_a_reason_and_is_kept(integration, push, raw, needle):
     response = push(None, raw=raw)
     assert response.status_code == 400
@@ -119,21 +158,30 @@ def test_event_queues_a_fetch_once_and_needs_the_secret(integration, push):
     assert Task.objects.get().params == {"fetch_refs": ["700200"]}
     # An event for an order the push already delivered queues nothing.
     push(order_request("700201"))
-    dup = client.post(url, json.dumps({**event, "ClientOrderRef": "700201"}), content_type="application/json",
-                      HTTP_X_BRYGGA_SECRET="event-secret-value")
+    dup = client.post(
+        url,
+        json.dumps({**event, "ClientOrderRef": "700201"}),
+        content_type="application/json",
+        HTTP_X_BRYGGA_SECRET="event-secret-value",
+    )
     assert dup.json()["status"] == "duplicate"
     assert Task.objects.count() == 2
 
 
 def test_other_events_are_acknowledged_and_ignored(integration):
-    response = Client().post(f"/norce/{integration.pk}/events", json.dumps({"JobId": 5, "StatusId": 2}),
-                             content_type="application/json", HTTP_X_BRYGGA_SECRET="event-secret-value")
+    response = Client().post(
+        f"/norce/{integration.pk}/events",
+        json.dumps({"JobId": 5, "StatusId": 2}),
+        content_type="application/json",
+        HTTP_X_BRYGGA_SECRET="event-secret-value",
+    )
     assert response.status_code == 200 and response.json()["status"] == "ignored"
     assert WebhookDelivery.objects.get().outcome == WebhookDelivery.Outcome.IGNORED
     assert not Reference.objects.exists()
 
 
 # --- Bad input: every request gets a 4xx with a JSON reason, is kept and logged; nothing 500s ----------
+
 
 def test_an_order_with_nul_in_the_buyer_note_and_address_is_stored(integration, push):
     body = order_request("700300", CustomerOrderComment="Ring på\u0000dörren")
@@ -158,15 +206,19 @@ def test_an_order_with_a_lone_surrogate_is_stored(integration, push):
     assert Entity.objects.get(source_id="700301").payload["CustomerOrderComment"] == "\ufffd half an emoji"
 
 
-@pytest.mark.parametrize("raw, needle", [
-    ('{"ClientOrderRef": "700302", "Items": [], "Total": NaN}', "NaN"),
-    ('{"ClientOrderRef": "700302", "Items": [], "Total": -Infinity}', "Infinity"),
-    ('{"ClientOrderRef": "700302", "Items": [], "Total": 1e400}', "too large"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-    ('{"a":' * 200 + "1" + "}" * 200, "nested too deeply"),
-    ('{"ClientOrderRef": "7003\x0002"}', "JSON"),  # a raw NUL byte: not JSON, and not storable as text
-    ('\x00\x00\x00', "JSON"),
-], ids=["nan", "infinity", "1e400", "deep-lists", "deep-objects", "nul-byte-in-string", "nul-bytes"])
+@pytest.mark.parametrize(
+    "raw, needle",
+    [
+        ('{"ClientOrderRef": "700302", "Items": [], "Total": NaN}', "NaN"),
+        ('{"ClientOrderRef": "700302", "Items": [], "Total": -Infinity}', "Infinity"),
+        ('{"ClientOrderRef": "700302", "Items": [], "Total": 1e400}', "too large"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"a":' * 200 + "1" + "}" * 200, "nested too deeply"),
+        ('{"ClientOrderRef": "7003\x0002"}', "JSON"),  # a raw NUL byte: not JSON, and not storable as text
+        ("\x00\x00\x00", "JSON"),
+    ],
+    ids=["nan", "infinity", "1e400", "deep-lists", "deep-objects", "nul-byte-in-string", "nul-bytes"],
+)
 def test_unusable_numbers_nesting_and_nul_bytes_get_400_and_are_kept(integration, push, raw, needle):
     response = push(None, raw=raw)
     assert response.status_code == 400
@@ -208,14 +260,17 @@ def test_a_body_over_the_receivers_limit_gets_413_and_its_start_is_kept(integrat
     assert not Entity.objects.exists()
 
 
-@pytest.mark.parametrize("authorization", [
-    "Basic " + base64.b64encode(b"norce:wrong").decode(),
-    "",
-    "Basic " + base64.b64encode("nörce:lösenord".encode()).decode(),
-    "Basic nörce:lösenord",
-    "Basic ===",
-    "Bearer receiver-secret-value",
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic " + base64.b64encode(b"norce:wrong").decode(),
+        "",
+        "Basic " + base64.b64encode("nörce:lösenord".encode()).decode(),
+        "Basic nörce:lösenord",
+        "Basic ===",
+        "Bearer receiver-secret-value",
+    ],
+)
 def test_refused_basic_auth_is_logged_without_secrets(integration, push, authorization):
     response = push(order_request(), authorization=authorization)
     assert response.status_code == 401 and response.json()["Description"] == "Authentication failed"
@@ -250,21 +305,29 @@ def event(client, integration, raw, **headers):
 @pytest.mark.parametrize("secret", [None, "wrong", "hemlig-nyckel-ö", "event-secret-value\u0000"])
 def test_a_refused_event_is_logged_as_receiver_auth(integration, secret):
     headers = {} if secret is None else {"HTTP_X_BRYGGA_SECRET": secret}
-    response = Client().post(f"/norce/{integration.pk}/events", json.dumps({"ClientOrderRef": "1"}),
-                             content_type="application/json", **headers)
+    response = Client().post(
+        f"/norce/{integration.pk}/events",
+        json.dumps({"ClientOrderRef": "1"}),
+        content_type="application/json",
+        **headers,
+    )
     assert response.status_code == 401 and response.json()["error"]
     entry = LogEntry.objects.get(code="receiver.auth")
     assert "event-secret-value" not in entry.message
     assert WebhookDelivery.objects.get().outcome == WebhookDelivery.Outcome.REJECTED
 
 
-@pytest.mark.parametrize("raw, status", [
-    ('{"ClientOrderRef": "7\x0001"}', 400),
-    ('{"ClientOrderRef": 1e400}', 400),
-    ("[" * 50_000, 400),
-    (json.dumps({"ClientOrderRef": "9" * 101}), 400),
-    (json.dumps({"JobId": {"id": 1}}), 400),
-], ids=["nul-byte", "1e400", "deep", "long-ref", "job-id-object"])
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        ('{"ClientOrderRef": "7\x0001"}', 400),
+        ('{"ClientOrderRef": 1e400}', 400),
+        ("[" * 50_000, 400),
+        (json.dumps({"ClientOrderRef": "9" * 101}), 400),
+        (json.dumps({"JobId": {"id": 1}}), 400),
+    ],
+    ids=["nul-byte", "1e400", "deep", "long-ref", "job-id-object"],
+)
 def test_unusable_events_get_400_with_a_reason_and_are_kept(integration, raw, status):
     response = event(Client(), integration, raw)
     assert response.status_code == status and response.json()["error"]
@@ -288,9 +351,19 @@ def test_an_event_with_nul_in_its_reference_queues_the_cleaned_reference(integra
 
 # --- The Fortnox OAuth callback ---------------------------------------------------------------
 
-@pytest.mark.parametrize("query", [
-    "", "state=", "state=forged&code=abc", "state=%00&code=%00", "state=" + "a" * 5000, "state=%ff%fe&code=%ff",
-], ids=["none", "empty", "forged", "nul", "long", "not-utf8"])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "state=",
+        "state=forged&code=abc",
+        "state=%00&code=%00",
+        "state=" + "a" * 5000,
+        "state=%ff%fe&code=%ff",
+    ],
+    ids=["none", "empty", "forged", "nul", "long", "not-utf8"],
+)
 def test_a_fortnox_callback_with_garbage_gets_a_readable_400(db, admin_client, query):
     browser = admin_client.get(f"/oauth/fortnox/callback?{query}", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*")
     assert browser.status_code == 400 and browser["Content-Type"].startswith("text/html")

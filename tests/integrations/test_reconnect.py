@@ -1,5 +1,6 @@
 """A Fortnox refresh whose answer is lost: recovered where Fortnox allows it, and otherwise one
 clear "reconnect Fortnox" state while the orders wait — then they go on by themselves."""
+
 from __future__ import annotations
 
 import base64
@@ -9,13 +10,14 @@ import requests
 from django.utils import timezone
 
 from connectors.fortnox.client import tenant_of
-from simulators.norce.server import NorceSimulator
-from integrations.engine.tokens import store_tokens
+from core.errors import SyncError
 from integrations import services
+from integrations.engine.clients import client_for
+from integrations.engine.tokens import store_tokens
 from integrations.flows.orders import store_order
 from integrations.models import Connector, Entity, LogEntry, Task
+from simulators.norce.server import NorceSimulator
 from tests.conftest import build_integration
-from integrations.engine.clients import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +36,9 @@ def world(fortnox, norce_server, settings):
     token has just expired, so the next call refreshes."""
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False}
     norce_server.reset()
-    integration = build_integration(norce_url=norce_server.url, fortnox_url=fortnox.url,
-                                    flow_settings={"freight_article": "FRAKT"})
+    integration = build_integration(
+        norce_url=norce_server.url, fortnox_url=fortnox.url, flow_settings={"freight_article": "FRAKT"}
+    )
     erp = integration.connectors.get(role=Connector.Role.ERP)
     issued = fortnox.issue_tokens("fortnox-client")
     store_tokens(erp, issued, grant_type="authorization_code")
@@ -50,8 +53,12 @@ def world(fortnox, norce_server, settings):
 def spend_refresh_token_elsewhere(fortnox, refresh_token: str) -> None:
     """Our earlier refresh reached Fortnox and rotated the token, but its answer never came back."""
     basic = base64.b64encode(b"fortnox-client:fortnox-secret-value").decode()
-    answer = requests.post(f"{fortnox.url}/oauth-v1/token", headers={"Authorization": f"Basic {basic}"},
-                           data={"grant_type": "refresh_token", "refresh_token": refresh_token}, timeout=5)
+    answer = requests.post(
+        f"{fortnox.url}/oauth-v1/token",
+        headers={"Authorization": f"Basic {basic}"},
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        timeout=5,
+    )
     assert answer.status_code == 200
 
 
@@ -111,18 +118,28 @@ def test_a_refresh_whose_request_never_arrived_is_sent_again_with_the_same_token
 
 
 def test_without_a_service_account_a_spent_token_stops_the_integration_at_once_and_orders_wait(
-        world, fortnox, norce_server):
+    world, fortnox, norce_server
+):
     fortnox.require_service_consent = True  # the app may not use service accounts: a person must reconnect
     spend_refresh_token_elsewhere(fortnox, world["issued"]["refresh_token"])
     integration, flow = world["integration"], world["integration"].flows.get(kind="orders_to_erp")
     refs = [norce_server.place_order(push=False)["ClientOrderRef"] for _ in range(3)]
     ids = []
     for ref in refs:
-        entity, _ = store_order(integration=integration, source_id=ref, payload=norce_server.render_order_request(ref),
-                                received_via="push", reference=ref)
+        entity, _ = store_order(
+            integration=integration,
+            source_id=ref,
+            payload=norce_server.render_order_request(ref),
+            received_via="push",
+            reference=ref,
+        )
         ids.append(entity.pk)
-    tasks = [services.create_task(integration=integration, flow=flow, trigger=Task.Trigger.ORDER_PUSH,
-                                  params={"entity_ids": [entity_id]}) for entity_id in ids]
+    tasks = [
+        services.create_task(
+            integration=integration, flow=flow, trigger=Task.Trigger.ORDER_PUSH, params={"entity_ids": [entity_id]}
+        )
+        for entity_id in ids
+    ]
 
     for _ in range(3):  # the first meets the refused refresh; every run after that waits at once
         for task in tasks:
@@ -151,7 +168,7 @@ def test_the_reconnect_state_is_shown_on_the_dashboard_the_connector_and_the_api
     fortnox.require_service_consent = True
     spend_refresh_token_elsewhere(fortnox, world["issued"]["refresh_token"])
     erp = world["erp"]
-    with pytest.raises(Exception):
+    with pytest.raises(SyncError):
         client_for(erp).company_information()
     index = admin_client.get("/admin/").content.decode()
     assert "Needs a person now" in index and "Reconnect Fortnox" in index

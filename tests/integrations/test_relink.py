@@ -3,6 +3,7 @@ Fortnox first and a live invoice is linked again; a new one while another is liv
 a confirmed staff action; staff actions show on the record's timeline with their name.
 
 Runs the orders flow in this process against the Fortnox simulator over real HTTP."""
+
 from __future__ import annotations
 
 import random
@@ -13,12 +14,12 @@ import requests
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from simulators.fortnox.server import FortnoxSimulator
-from simulators.norce.orders import DEMO_CATALOGUE, generate_order
-from integrations.engine.tokens import store_tokens
 from integrations import services
+from integrations.engine.tokens import store_tokens
 from integrations.flows.orders import store_order
 from integrations.models import Connector, Entity, Integration, LogEntry, Reference, Task
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.orders import DEMO_CATALOGUE, generate_order
 from tests.conftest import build_integration
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,8 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def world(fortnox, settings) -> Integration:
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False}
-    integration = build_integration(fortnox_url=fortnox.url,
-                                    flow_settings={"freight_article": "FRAKT", "send_status_to_norce": False})
+    integration = build_integration(
+        fortnox_url=fortnox.url, flow_settings={"freight_article": "FRAKT", "send_status_to_norce": False}
+    )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox.issue_tokens("fortnox-client"))
     return integration
 
@@ -40,14 +42,19 @@ def pushed_order(ref: str, *, seed: int = 3) -> dict[str, Any]:
 
 
 def receive(integration: Integration, ref: str) -> Entity:
-    entity, _ = store_order(integration=integration, source_id=ref, payload=pushed_order(ref), received_via="push",
-                            reference=ref)
+    entity, _ = store_order(
+        integration=integration, source_id=ref, payload=pushed_order(ref), received_via="push", reference=ref
+    )
     return entity
 
 
 def run_order_task(integration: Integration, entity: Entity) -> Task:
-    task = services.create_task(integration=integration, flow=integration.flows.get(), trigger=Task.Trigger.ORDER_PUSH,
-                                params={"entity_ids": [entity.pk]})
+    task = services.create_task(
+        integration=integration,
+        flow=integration.flows.get(),
+        trigger=Task.Trigger.ORDER_PUSH,
+        params={"entity_ids": [entity.pk]},
+    )
     services.execute_task(task.pk)
     return task
 
@@ -63,8 +70,10 @@ def run_queued(integration: Integration) -> list[Task]:
 
 def invoices_for(fortnox: FortnoxSimulator, ref: str) -> list[dict[str, Any]]:
     with fortnox.lock:
-        return sorted((dict(i) for i in fortnox.invoices.values() if i.get("ExternalInvoiceReference1") == ref),
-                      key=lambda i: int(i["DocumentNumber"]))
+        return sorted(
+            (dict(i) for i in fortnox.invoices.values() if i.get("ExternalInvoiceReference1") == ref),
+            key=lambda i: int(i["DocumentNumber"]),
+        )
 
 
 def invoice_lookups(fortnox: FortnoxSimulator) -> int:
@@ -91,15 +100,20 @@ def press_retry(client, entity: Entity) -> None:
 
 def fortnox_action(fortnox: FortnoxSimulator, number: str, action: str) -> None:
     token = fortnox.issue_tokens("fortnox-client")["access_token"]
-    response = requests.put(f"{fortnox.url}/3/invoices/{number}/{action}", timeout=5,
-                            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    response = requests.put(
+        f"{fortnox.url}/3/invoices/{number}/{action}",
+        timeout=5,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    )
     assert response.status_code == 200, response.text
 
 
 # -- the failing scenario: order had invoice 1, reference deleted, "Retry this record" ----------------
 
-def test_retry_after_a_deleted_reference_relinks_the_live_invoice_and_creates_none(world, fortnox, admin_client,
-                                                                                   admin_user):
+
+def test_retry_after_a_deleted_reference_relinks_the_live_invoice_and_creates_none(
+    world, fortnox, admin_client, admin_user
+):
     entity = receive(world, "700001")
     before = invoice_lookups(fortnox)
     run_order_task(world, entity)
@@ -165,14 +179,16 @@ def test_a_cancelled_or_credited_invoice_is_not_relinked_a_new_one_is_created(wo
 
     entity = invoiced(world, "700002")
     documents = {i["DocumentNumber"]: i for i in invoices_for(fortnox, "700002")}
-    live = [n for n, i in documents.items()
-            if not i["Cancelled"] and i["Credit"] != "true" and i["CreditInvoiceReference"] in ("", "0")]
+    live = [
+        n
+        for n, i in documents.items()
+        if not i["Cancelled"] and i["Credit"] != "true" and i["CreditInvoiceReference"] in ("", "0")
+    ]
     assert live == [entity.target_id] and entity.target_id != first["DocumentNumber"]
     assert not LogEntry.objects.filter(entity=entity, code="order.relinked").exists()
 
 
-def test_create_anyway_names_the_live_invoice_and_pressing_twice_creates_one(world, fortnox, admin_client,
-                                                                              admin_user):
+def test_create_anyway_names_the_live_invoice_and_pressing_twice_creates_one(world, fortnox, admin_client, admin_user):
     entity = receive(world, "700003")
     run_order_task(world, entity)
     (first,) = invoices_for(fortnox, "700003")
@@ -211,8 +227,7 @@ def test_create_anyway_names_the_live_invoice_and_pressing_twice_creates_one(wor
     assert len(invoices_for(fortnox, "700003")) == 2
 
 
-def test_a_lost_answer_to_the_new_invoice_links_it_instead_of_creating_a_third(world, fortnox,
-                                                                                            admin_client):
+def test_a_lost_answer_to_the_new_invoice_links_it_instead_of_creating_a_third(world, fortnox, admin_client):
     entity = receive(world, "700004")
     run_order_task(world, entity)
     (first,) = invoices_for(fortnox, "700004")
@@ -236,22 +251,32 @@ def test_a_lost_answer_to_the_new_invoice_links_it_instead_of_creating_a_third(w
 
 def test_adding_a_reference_in_admin_is_on_the_timeline_with_the_staff_name(world, fortnox, admin_client, admin_user):
     entity = receive(world, "700005")
-    response = admin_client.post(reverse("admin:integrations_reference_add"), {
-        "integration": world.pk, "data_type": "order", "source_id": "700005", "target_id": "42", "note": "",
-    })
+    response = admin_client.post(
+        reverse("admin:integrations_reference_add"),
+        {
+            "integration": world.pk,
+            "data_type": "order",
+            "source_id": "700005",
+            "target_id": "42",
+            "note": "",
+        },
+    )
     assert response.status_code == 302
     entry = LogEntry.objects.get(entity=entity, code="reference.saved")
     assert entry.actor == admin_user.get_username() and "42" in entry.message
 
 
-def test_a_bulk_reference_deletion_is_on_each_record_timeline_with_the_staff_name(world, fortnox, admin_client,
-                                                                                  admin_user):
+def test_a_bulk_reference_deletion_is_on_each_record_timeline_with_the_staff_name(
+    world, fortnox, admin_client, admin_user
+):
     entities = [receive(world, ref) for ref in ("700006", "700007")]
     for entity in entities:
         run_order_task(world, entity)
     references = Reference.objects.filter(integration=world, data_type="order", source_id__in=["700006", "700007"])
-    response = admin_client.post(reverse("admin:integrations_reference_changelist"), {
-        "action": "delete_selected", "_selected_action": [r.pk for r in references], "post": "yes"})
+    response = admin_client.post(
+        reverse("admin:integrations_reference_changelist"),
+        {"action": "delete_selected", "_selected_action": [r.pk for r in references], "post": "yes"},
+    )
     assert response.status_code == 302
     for entity in entities:
         entry = LogEntry.objects.get(entity=entity, code="reference.deleted")

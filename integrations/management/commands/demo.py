@@ -1,4 +1,5 @@
 """`make demo`: the whole product on one machine, with simulated Norce and Fortnox."""
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from integrations.demo import ensure_admin, seed_demo_integration
 from simulators.fortnox.server import FortnoxSimulator
 from simulators.norce.server import NorceSimulator
-from integrations.demo import ensure_admin, seed_demo_integration
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -32,16 +33,21 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         call_command("migrate", verbosity=0)
         # The web server serves static files as in production: collected, compressed, content-hashed.
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-                       cwd=ROOT, env={**os.environ, "STATIC_MANIFEST": "true"}, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=ROOT,
+            env={**os.environ, "STATIC_MANIFEST": "true"},
+            check=True,
+        )
         login = ensure_admin()
         fortnox = FortnoxSimulator("127.0.0.1", options["fortnox_port"])
         fortnox.seed_demo()
         norce = NorceSimulator("127.0.0.1", options["norce_port"], seed=options["seed"])
         fortnox.start()
         norce.start()
-        integration = seed_demo_integration(norce_url=norce.url, fortnox_url=fortnox.url,
-                                            fortnox_grant=fortnox.issue_tokens("fortnox-client"))
+        integration = seed_demo_integration(
+            norce_url=norce.url, fortnox_url=fortnox.url, fortnox_grant=fortnox.issue_tokens("fortnox-client")
+        )
         commerce = integration.connectors.get(role="commerce")
         site = f"http://127.0.0.1:{options['port']}"
         env = {**os.environ, "SITE_URL": site, "PYTHONUNBUFFERED": "1", "STATIC_MANIFEST": "true"}
@@ -49,15 +55,31 @@ class Command(BaseCommand):
         children = [
             subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, start_new_session=True),
             # The priority queue's own cluster: the sweeper, schedule rules and fail-safe polls.
-            *([subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT,
-                                env={**env, "Q_CLUSTER_NAME": priority}, start_new_session=True)] if priority else []),
-            subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"],
-                             cwd=ROOT, env=env, start_new_session=True),
+            *(
+                [
+                    subprocess.Popen(
+                        [sys.executable, "manage.py", "qcluster"],
+                        cwd=ROOT,
+                        env={**env, "Q_CLUSTER_NAME": priority},
+                        start_new_session=True,
+                    )
+                ]
+                if priority
+                else []
+            ),
+            subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+            ),
         ]
-        norce.configure_receiver(f"{site}/norce/{integration.pk}/orders", "norce",
-                                 commerce.credentials["receiver_password"])
-        norce.configure_events(f"{site}/norce/{integration.pk}/events",
-                               {"X-Brygga-Secret": commerce.credentials["event_secret"]})
+        norce.configure_receiver(
+            f"{site}/norce/{integration.pk}/orders", "norce", commerce.credentials["receiver_password"]
+        )
+        norce.configure_events(
+            f"{site}/norce/{integration.pk}/events", {"X-Brygga-Secret": commerce.credentials["event_secret"]}
+        )
         time.sleep(2)
         norce.start_trickle(options["interval"], options["seed"], 0.06, 0.04)
         self.stdout.write(self.style.SUCCESS("\nBrygga demo is running.\n"))
@@ -65,7 +87,8 @@ class Command(BaseCommand):
             f"  Admin       {site}/admin/\n"
             f"  Username    {login.username}\n"
             f"  Password    {login.password}\n"
-            f"  API token   {login.token}   (curl -H 'Authorization: Token {login.token}' {site}/api/v1/integrations/)\n"
+            f"  API token   {login.token}   "
+            f"(curl -H 'Authorization: Token {login.token}' {site}/api/v1/integrations/)\n"
             f"  API docs    {site}/api/docs/   (schema: {site}/api/schema/)\n"
             f"  Health      {site}/healthz\n"
             f"  Simulators  Norce {norce.url}  Fortnox {fortnox.url}  (faults: POST /_sim/faults)\n\n"

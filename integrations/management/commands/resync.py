@@ -8,6 +8,7 @@ With --full: the whole catalogue goes to Norce as one FullFile import per method
 streamed in bounded memory. An interrupted full file resumes when run again.
 --dry-run reads and maps, reports what would be sent (and deactivated), writes nothing.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,13 +19,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from integrations import resync, services
 from core.errors import SyncError
+from integrations import resync, services
 from integrations.flows import connect_jobs, master
 from integrations.models import Entity, Flow, Integration, ResyncRun, Task
 
-KINDS = {"products": "products_to_commerce", "prices": "prices_to_commerce", "stock": "stock_to_commerce",
-         "customers": "customers_to_commerce"}
+KINDS = {
+    "products": "products_to_commerce",
+    "prices": "prices_to_commerce",
+    "stock": "stock_to_commerce",
+    "customers": "customers_to_commerce",
+}
 
 
 class ProgressBar:
@@ -82,13 +87,21 @@ class Command(BaseCommand):
         if options["dry_run"]:
             task = Task(integration=integration, flow=flow, trigger=Task.Trigger.RESYNC)  # not saved
             ctx = services.FlowContext(task=task)
-            report = resync.dry_run(flow, settings, ctx.client("erp"), ctx.client("commerce"), full=options["full"],
-                                    since=since, progress=progress)
+            report = resync.dry_run(
+                flow,
+                settings,
+                ctx.client("erp"),
+                ctx.client("commerce"),
+                full=options["full"],
+                since=since,
+                progress=progress,
+            )
             self._print_dry_run(report, full=options["full"])
             return
 
-        task = resync.command_task(flow, {"mode": "full" if options["full"] else "incremental",
-                                          "since": since.isoformat() if since else None})
+        task = resync.command_task(
+            flow, {"mode": "full" if options["full"] else "incremental", "since": since.isoformat() if since else None}
+        )
         ctx = services.FlowContext(task=task)
         error: SyncError | None = None
         try:
@@ -112,17 +125,23 @@ class Command(BaseCommand):
         norce, fortnox = master.commerce_client(ctx, flow), ctx.client("erp")
         resumed = resync.active_run(flow)
         if resumed:
-            self.stdout.write(f"Resuming full file #{resumed.pk} ({resumed.status}, {resumed.pages_done} page(s), "
-                              f"{resumed.items:,} items spooled)")
+            self.stdout.write(
+                f"Resuming full file #{resumed.pk} ({resumed.status}, {resumed.pages_done} page(s), "
+                f"{resumed.items:,} items spooled)"
+            )
         run = resync.full_file(ctx, flow, settings, norce, fortnox, progress=progress)
         if run.status in ResyncRun.ACTIVE:
             raise SyncError("task.unfinished", f"Full file #{run.pk} is still {run.status}; run again to continue")
         jobs = ", ".join(str(j) for j in run.job_ids)
-        self.stdout.write(f"\nFull file #{run.pk} {run.status}: {run.items:,} items in {run.pages_done} page(s); "
-                          f"job row(s) {jobs}")
+        self.stdout.write(
+            f"\nFull file #{run.pk} {run.status}: {run.items:,} items in {run.pages_done} page(s); job row(s) {jobs}"
+        )
         if run.status == ResyncRun.Status.FAILED:
-            raise SyncError("norce.job_failed", run.error or "the import job failed",
-                            hint="Restart the job from the Connect jobs list in admin, or run the full file again.")
+            raise SyncError(
+                "norce.job_failed",
+                run.error or "the import job failed",
+                hint="Restart the job from the Connect jobs list in admin, or run the full file again.",
+            )
 
     def _incremental(self, ctx, flow, settings, since, progress) -> None:
         norce = master.commerce_client(ctx, flow)
@@ -130,8 +149,10 @@ class Command(BaseCommand):
         stats = master.collect(ctx, flow, settings, since=since)
         state.items = stats.read
         progress(state, final=True)
-        self.stdout.write(f"\nRead {stats.read:,}: {stats.changed:,} changed, {stats.unchanged:,} unchanged, "
-                          f"{stats.failed:,} with errors")
+        self.stdout.write(
+            f"\nRead {stats.read:,}: {stats.changed:,} changed, {stats.unchanged:,} unchanged, "
+            f"{stats.failed:,} with errors"
+        )
         state.phase = "sending"
         sent = 0
         while master.sendable(flow).exists():
@@ -143,8 +164,12 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 3600
         while connect_jobs.follow(ctx, flow, norce, wait=30) and time.monotonic() < deadline:
             pass
-        failed = Entity.objects.filter(integration=flow.integration, data_type=flow.data_type, payload__flow_id=flow.pk,
-                                       status__in=[Entity.Status.NEEDS_ATTENTION, Entity.Status.FAILED]).count()
+        failed = Entity.objects.filter(
+            integration=flow.integration,
+            data_type=flow.data_type,
+            payload__flow_id=flow.pk,
+            status__in=[Entity.Status.NEEDS_ATTENTION, Entity.Status.FAILED],
+        ).count()
         self.stdout.write(f"\nSent {sent:,} record(s); {ctx.succeeded:,} confirmed by Norce, {failed:,} need attention")
 
     # -- helpers -----------------------------------------------------------------------------
@@ -172,8 +197,11 @@ class Command(BaseCommand):
             query |= Q(pk=int(value))
         matches = list(Integration.objects.filter(query)[:2])
         if len(matches) != 1:
-            raise CommandError(f"No single integration matches {value!r}" if not matches else
-                               f"Several integrations match {value!r}; use its id")
+            raise CommandError(
+                f"No single integration matches {value!r}"
+                if not matches
+                else f"Several integrations match {value!r}; use its id"
+            )
         return matches[0]
 
     @staticmethod

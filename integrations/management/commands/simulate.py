@@ -1,4 +1,5 @@
 """Run the Norce and Fortnox simulators standalone (for trying Brygga against them)."""
+
 from __future__ import annotations
 
 import threading

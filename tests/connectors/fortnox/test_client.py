@@ -1,10 +1,12 @@
 """FortnoxClient against a fake HTTP transport: only the adapter under requests.Session is faked."""
+
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,8 +20,8 @@ from connectors.fortnox import oauth
 from connectors.fortnox.client import FortnoxClient
 from connectors.fortnox.errors import error_for, oauth_error_for
 from core.errors import SyncError
-from integrations.models import Connector, RateLimitBucket
 from integrations.engine.clients import client_for
+from integrations.models import Connector, RateLimitBucket
 
 SECRETS = ("fortnox-secret-value", "refresh-secret-1", "access-secret-old", "refresh-secret-2", "access-secret-new")
 
@@ -87,8 +89,11 @@ def no_rate_limits(settings):
 @pytest.fixture
 def connector(integration) -> Connector:
     erp = integration.connectors.get(role=Connector.Role.ERP)
-    erp.tokens = {"access_token": "access-secret-old", "refresh_token": "refresh-secret-1",
-                  "expires_at": (timezone.now() + timedelta(hours=1)).isoformat()}
+    erp.tokens = {
+        "access_token": "access-secret-old",
+        "refresh_token": "refresh-secret-1",
+        "expires_at": (timezone.now() + timedelta(hours=1)).isoformat(),
+    }
     erp.save()
     return erp
 
@@ -114,7 +119,9 @@ def assert_no_secrets(error: SyncError) -> None:
 
 # -- plain calls ------------------------------------------------------------------------
 def test_company_information_sends_bearer_token(client, fake):
-    fake.on("GET", "/3/companyinformation", (200, {"CompanyInformation": {"CompanyName": "Demo AB", "DatabaseNumber": 42}}))
+    fake.on(
+        "GET", "/3/companyinformation", (200, {"CompanyInformation": {"CompanyName": "Demo AB", "DatabaseNumber": 42}})
+    )
     assert client.company_information() == {"CompanyName": "Demo AB", "DatabaseNumber": 42}
     sent = fake.sent[0]
     assert sent.headers["Authorization"] == "Bearer access-secret-old"
@@ -126,16 +133,23 @@ LISTED = {"Credit": "false", "CreditInvoiceReference": "0"}
 
 
 def test_live_invoices_exact_match_ignores_substrings_and_cancelled(client, fake):
-    fake.on("GET", "/3/invoices", (200, {
-        "Invoices": [
-            {"DocumentNumber": "3", "ExternalInvoiceReference1": "1234", "Cancelled": False, **LISTED},
-            {"DocumentNumber": "4", "ExternalInvoiceReference1": "123", "Cancelled": True, **LISTED},
-            {"DocumentNumber": "9", "ExternalInvoiceReference1": "123", "Cancelled": False, **LISTED},
-            {"DocumentNumber": "7", "ExternalInvoiceReference1": "123", "Cancelled": False, **LISTED},
-            {"DocumentNumber": "8", "ExternalInvoiceReference1": "0123", "Cancelled": False, **LISTED},
-        ],
-        "MetaInformation": {"@TotalResources": 5, "@TotalPages": 1, "@CurrentPage": 1},
-    }))
+    fake.on(
+        "GET",
+        "/3/invoices",
+        (
+            200,
+            {
+                "Invoices": [
+                    {"DocumentNumber": "3", "ExternalInvoiceReference1": "1234", "Cancelled": False, **LISTED},
+                    {"DocumentNumber": "4", "ExternalInvoiceReference1": "123", "Cancelled": True, **LISTED},
+                    {"DocumentNumber": "9", "ExternalInvoiceReference1": "123", "Cancelled": False, **LISTED},
+                    {"DocumentNumber": "7", "ExternalInvoiceReference1": "123", "Cancelled": False, **LISTED},
+                    {"DocumentNumber": "8", "ExternalInvoiceReference1": "0123", "Cancelled": False, **LISTED},
+                ],
+                "MetaInformation": {"@TotalResources": 5, "@TotalPages": 1, "@CurrentPage": 1},
+            },
+        ),
+    )
     found = client.live_invoices("ExternalInvoiceReference1", "123")
     assert [i["DocumentNumber"] for i in found] == ["7", "9"]  # exact, non-cancelled hits, oldest first
     params = query(fake.sent[0])
@@ -146,8 +160,10 @@ def test_live_invoices_exact_match_ignores_substrings_and_cancelled(client, fake
 def test_live_invoices_reads_every_page(client, fake):
     def page(request):
         number = int(query(request)["page"])
-        items = {1: [{"DocumentNumber": "1", "YourOrderNumber": "1001", **LISTED}],
-                 2: [{"DocumentNumber": "2", "YourOrderNumber": "100", **LISTED}]}[number]
+        items = {
+            1: [{"DocumentNumber": "1", "YourOrderNumber": "1001", **LISTED}],
+            2: [{"DocumentNumber": "2", "YourOrderNumber": "100", **LISTED}],
+        }[number]
         return (200, {"Invoices": items, "MetaInformation": {"@TotalPages": 2, "@CurrentPage": number}})
 
     fake.on("GET", "/3/invoices", page)
@@ -157,26 +173,49 @@ def test_live_invoices_reads_every_page(client, fake):
 
 
 def test_live_invoices_nothing_found(client, fake):
-    fake.on("GET", "/3/invoices", (200, {"Invoices": [{"DocumentNumber": "1", "ExternalInvoiceReference1": "1234", **LISTED}]}))
+    fake.on(
+        "GET",
+        "/3/invoices",
+        (200, {"Invoices": [{"DocumentNumber": "1", "ExternalInvoiceReference1": "1234", **LISTED}]}),
+    )
     assert client.live_invoices("ExternalInvoiceReference1", "123") == []
 
 
 def test_find_customer_exact_case_insensitive_active_first(client, fake):
-    fake.on("GET", "/3/customers", (200, {"Customers": [
-        {"CustomerNumber": "1", "Email": "anna@example.se.old", "Active": True},
-        {"CustomerNumber": "2", "Email": "ANNA@example.se", "Active": False},
-        {"CustomerNumber": "5", "Email": "anna@example.se", "Active": True},
-        {"CustomerNumber": "3", "Email": "xanna@example.se", "Active": True},
-    ], "MetaInformation": {"@TotalPages": 1}}))
+    fake.on(
+        "GET",
+        "/3/customers",
+        (
+            200,
+            {
+                "Customers": [
+                    {"CustomerNumber": "1", "Email": "anna@example.se.old", "Active": True},
+                    {"CustomerNumber": "2", "Email": "ANNA@example.se", "Active": False},
+                    {"CustomerNumber": "5", "Email": "anna@example.se", "Active": True},
+                    {"CustomerNumber": "3", "Email": "xanna@example.se", "Active": True},
+                ],
+                "MetaInformation": {"@TotalPages": 1},
+            },
+        ),
+    )
     assert client.find_customer("email", "Anna@Example.se")["CustomerNumber"] == "5"
     assert query(fake.sent[0])["email"] == "Anna@Example.se"
 
 
 def test_find_customer_by_organisation_number(client, fake):
-    fake.on("GET", "/3/customers", (200, {"Customers": [
-        {"CustomerNumber": "1", "OrganisationNumber": "556677-88990", "Active": True},
-        {"CustomerNumber": "2", "OrganisationNumber": "556677-8899", "Active": True},
-    ]}))
+    fake.on(
+        "GET",
+        "/3/customers",
+        (
+            200,
+            {
+                "Customers": [
+                    {"CustomerNumber": "1", "OrganisationNumber": "556677-88990", "Active": True},
+                    {"CustomerNumber": "2", "OrganisationNumber": "556677-8899", "Active": True},
+                ]
+            },
+        ),
+    )
     assert client.find_customer("organisationnumber", "556677-8899")["CustomerNumber"] == "2"
     with pytest.raises(ValueError):
         client.find_customer("name", "x")
@@ -191,8 +230,12 @@ def test_create_and_get_invoice(client, fake):
 
 
 def test_create_invoice_is_not_resent_after_a_server_error(client, fake):
-    fake.on("POST", "/3/invoices", (500, {"ErrorInformation": {"error": 1, "message": "Oops", "code": 1000003}}),
-            (201, {"Invoice": {"DocumentNumber": "101"}}))
+    fake.on(
+        "POST",
+        "/3/invoices",
+        (500, {"ErrorInformation": {"error": 1, "message": "Oops", "code": 1000003}}),
+        (201, {"Invoice": {"DocumentNumber": "101"}}),
+    )
     with pytest.raises(SyncError) as caught:
         client.create_invoice({"CustomerNumber": "1"})
     assert not caught.value.permanent
@@ -218,8 +261,12 @@ def test_customers_and_articles(client, fake):
 
 # -- rate limits ------------------------------------------------------------------------
 def test_429_then_success(client, fake):
-    fake.on("GET", "/3/companyinformation", (429, {"message": "Too many"}, {"Retry-After": "0"}),
-            (200, {"CompanyInformation": {"CompanyName": "Demo AB"}}))
+    fake.on(
+        "GET",
+        "/3/companyinformation",
+        (429, {"message": "Too many"}, {"Retry-After": "0"}),
+        (200, {"CompanyInformation": {"CompanyName": "Demo AB"}}),
+    )
     assert client.company_information()["CompanyName"] == "Demo AB"
     assert len(fake.sent) == 2
 
@@ -248,10 +295,15 @@ def test_rate_limit_counts_api_calls_per_connector_but_not_the_token_endpoint(cl
 
 # -- tokens -----------------------------------------------------------------------------
 def test_401_refreshes_the_token_once_then_succeeds(client, fake, connector):
-    fake.on("GET", "/3/companyinformation",
-            lambda r: (200, {"CompanyInformation": {"CompanyName": "Demo AB"}})
+    fake.on(
+        "GET",
+        "/3/companyinformation",
+        lambda r: (
+            (200, {"CompanyInformation": {"CompanyName": "Demo AB"}})
             if r.headers["Authorization"] == "Bearer access-secret-new"
-            else (401, {"ErrorInformation": {"error": 1, "message": "Unauthorized", "code": 2000310}}))
+            else (401, {"ErrorInformation": {"error": 1, "message": "Unauthorized", "code": 2000310}})
+        ),
+    )
     fake.on("POST", "/oauth-v1/token", token_reply("access-secret-new", "refresh-secret-2"))
     assert client.company_information()["CompanyName"] == "Demo AB"
 
@@ -293,7 +345,11 @@ def test_invalid_grant_on_refresh_is_permanent_and_clears_nothing(client, fake, 
 
 
 def test_a_second_401_after_refresh_is_an_auth_error_without_secrets(client, fake):
-    fake.on("GET", "/3/companyinformation", (401, {"ErrorInformation": {"Error": 1, "Message": "Invalid token", "Code": 2000310}}))
+    fake.on(
+        "GET",
+        "/3/companyinformation",
+        (401, {"ErrorInformation": {"Error": 1, "Message": "Invalid token", "Code": 2000310}}),
+    )
     fake.on("POST", "/oauth-v1/token", token_reply("access-secret-new", "refresh-secret-2"))
     with pytest.raises(SyncError) as caught:
         client.company_information()
@@ -330,7 +386,11 @@ def test_client_credentials_with_tenant_id(client, fake, connector):
 def test_wrong_client_secret_is_an_auth_error_without_secrets(client, fake, connector):
     connector.tokens = {"refresh_token": "refresh-secret-1"}
     connector.save()
-    fake.on("POST", "/oauth-v1/token", (401, {"error": "invalid_client", "error_description": "Client authentication failed"}))
+    fake.on(
+        "POST",
+        "/oauth-v1/token",
+        (401, {"error": "invalid_client", "error_description": "Client authentication failed"}),
+    )
     with pytest.raises(SyncError) as caught:
         client.company_information()
     assert caught.value.code == "fortnox.auth"
@@ -339,10 +399,13 @@ def test_wrong_client_secret_is_an_auth_error_without_secrets(client, fake, conn
 
 
 # -- error bodies -----------------------------------------------------------------------
-@pytest.mark.parametrize("info", [
-    {"error": 1, "message": "Kunde inte hitta artikel \"X-1\"", "code": 2001302},
-    {"Error": 1, "Message": "Kunde inte hitta artikel \"X-1\"", "Code": 2001302},
-])
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"error": 1, "message": 'Kunde inte hitta artikel "X-1"', "code": 2001302},
+        {"Error": 1, "Message": 'Kunde inte hitta artikel "X-1"', "Code": 2001302},
+    ],
+)
 def test_error_body_in_either_casing(client, fake, info):
     fake.on("POST", "/3/invoices", (400, {"ErrorInformation": info}))
     with pytest.raises(SyncError) as caught:
@@ -352,39 +415,60 @@ def test_error_body_in_either_casing(client, fake, info):
     assert error.permanent and error.status == 400
     assert "X-1" in error.message and "2001302" in error.message
     assert error.details["fortnox_code"] == 2001302
-    assert error.details["fortnox_message"] == "Kunde inte hitta artikel \"X-1\""
+    assert error.details["fortnox_message"] == 'Kunde inte hitta artikel "X-1"'
 
 
-@pytest.mark.parametrize("status, info, code, permanent", [
-    (400, {"error": 1, "message": "Kan inte hitta kontot.", "code": 2001304}, "fortnox.account_not_found", True),
-    (403, {"error": 1, "message": "Saknar behörighet för scope", "code": 2000663}, "fortnox.no_scope", True),
-    (403, {"Error": 1, "Message": "Ingen licens", "Code": 2001101}, "fortnox.no_licence", True),
-    (400, {"error": 1, "message": "Ogiltigt fältnamn", "code": 2001399}, "fortnox.invalid_field", True),
-    (400, {"error": 1, "message": "Kundnummer används redan", "code": 2000637}, "fortnox.customer_number_used", True),
-    (400, {"error": 1, "message": "JSON syntax error", "code": 2002115}, "fortnox.json_syntax", True),
-    (404, {"error": 1, "message": "Kan inte hitta kunden.", "code": 2000433}, "fortnox.customer_not_found", True),
-    (500, {"error": 1, "message": "Systemfel", "code": 1000003}, "fortnox.system_exception", False),
-    (400, {"error": 1, "message": "Systemfel", "code": 1000003}, "fortnox.system_exception", False),
-    (503, None, "fortnox.server_error", False),
-    (401, None, "fortnox.auth", True),
-    # message fallbacks for failures without a known code
-    (400, {"error": 1, "message": "Kunde inte hämta moms", "code": 2999999}, "fortnox.vat_not_set_up", True),
-    (400, {"error": 1, "message": "Valutan USD finns inte", "code": 2999998}, "fortnox.currency_not_set_up", True),
-    (400, {"error": 1, "message": "Räkenskapsår saknas för datumet", "code": 2999997}, "fortnox.fiscal_year_missing", True),
-    (400, {"Error": 1, "Message": "No financial year found", "Code": 2999996}, "fortnox.fiscal_year_missing", True),
-    (400, {"error": 1, "message": "Kan inte hitta kunden", "code": 2999995}, "fortnox.customer_not_found", True),
-    (400, {"error": 1, "message": "Kunden måste ha ett namn"}, "fortnox.customer_name_empty", True),
-    (400, {"error": 1, "message": "Fakturan är bokförd och kan inte ändras"}, "fortnox.document_locked", True),
-    (400, {"error": 1, "message": "Fakturan är makulerad och kan inte ändras.", "code": 2999008},
-     "fortnox.document_locked", True),
-    (400, {"error": 1, "message": "Kunde inte hämta/hitta valuta (USD)", "code": 2999004},
-     "fortnox.currency_not_set_up", True),
-    (400, {"error": 1, "message": "Kundnamn måste anges.", "code": 2999001}, "fortnox.customer_name_empty", True),
-    (400, {"error": 1, "message": "Felaktigt fältnamn (Foo)", "code": 2999999}, "fortnox.invalid_field", True),
-    (400, {"error": 1, "message": "Artikelnummer A-1 används redan.", "code": 2999006}, "fortnox.validation", True),
-    (400, {"error": 1, "message": "Något annat gick fel", "code": 2000106}, "fortnox.validation", True),
-    (404, {"error": 1, "message": "Hittades inte"}, "fortnox.not_found", True),
-])
+@pytest.mark.parametrize(
+    "status, info, code, permanent",
+    [
+        (400, {"error": 1, "message": "Kan inte hitta kontot.", "code": 2001304}, "fortnox.account_not_found", True),
+        (403, {"error": 1, "message": "Saknar behörighet för scope", "code": 2000663}, "fortnox.no_scope", True),
+        (403, {"Error": 1, "Message": "Ingen licens", "Code": 2001101}, "fortnox.no_licence", True),
+        (400, {"error": 1, "message": "Ogiltigt fältnamn", "code": 2001399}, "fortnox.invalid_field", True),
+        (
+            400,
+            {"error": 1, "message": "Kundnummer används redan", "code": 2000637},
+            "fortnox.customer_number_used",
+            True,
+        ),
+        (400, {"error": 1, "message": "JSON syntax error", "code": 2002115}, "fortnox.json_syntax", True),
+        (404, {"error": 1, "message": "Kan inte hitta kunden.", "code": 2000433}, "fortnox.customer_not_found", True),
+        (500, {"error": 1, "message": "Systemfel", "code": 1000003}, "fortnox.system_exception", False),
+        (400, {"error": 1, "message": "Systemfel", "code": 1000003}, "fortnox.system_exception", False),
+        (503, None, "fortnox.server_error", False),
+        (401, None, "fortnox.auth", True),
+        # message fallbacks for failures without a known code
+        (400, {"error": 1, "message": "Kunde inte hämta moms", "code": 2999999}, "fortnox.vat_not_set_up", True),
+        (400, {"error": 1, "message": "Valutan USD finns inte", "code": 2999998}, "fortnox.currency_not_set_up", True),
+        (
+            400,
+            {"error": 1, "message": "Räkenskapsår saknas för datumet", "code": 2999997},
+            "fortnox.fiscal_year_missing",
+            True,
+        ),
+        (400, {"Error": 1, "Message": "No financial year found", "Code": 2999996}, "fortnox.fiscal_year_missing", True),
+        (400, {"error": 1, "message": "Kan inte hitta kunden", "code": 2999995}, "fortnox.customer_not_found", True),
+        (400, {"error": 1, "message": "Kunden måste ha ett namn"}, "fortnox.customer_name_empty", True),
+        (400, {"error": 1, "message": "Fakturan är bokförd och kan inte ändras"}, "fortnox.document_locked", True),
+        (
+            400,
+            {"error": 1, "message": "Fakturan är makulerad och kan inte ändras.", "code": 2999008},
+            "fortnox.document_locked",
+            True,
+        ),
+        (
+            400,
+            {"error": 1, "message": "Kunde inte hämta/hitta valuta (USD)", "code": 2999004},
+            "fortnox.currency_not_set_up",
+            True,
+        ),
+        (400, {"error": 1, "message": "Kundnamn måste anges.", "code": 2999001}, "fortnox.customer_name_empty", True),
+        (400, {"error": 1, "message": "Felaktigt fältnamn (Foo)", "code": 2999999}, "fortnox.invalid_field", True),
+        (400, {"error": 1, "message": "Artikelnummer A-1 används redan.", "code": 2999006}, "fortnox.validation", True),
+        (400, {"error": 1, "message": "Något annat gick fel", "code": 2000106}, "fortnox.validation", True),
+        (404, {"error": 1, "message": "Hittades inte"}, "fortnox.not_found", True),
+    ],
+)
 def test_error_for(status, info, code, permanent):
     body = None if info is None else {"ErrorInformation": info}
     error = error_for(status, body, json.dumps(body) if body else "<html>boom</html>")
@@ -401,22 +485,35 @@ def test_error_for_without_json_keeps_the_text():
 
 
 def test_oauth_error_for():
-    assert oauth_error_for(400, {"error": "invalid_grant"}, "", grant_type="refresh_token").code == \
-        "fortnox.invalid_refresh_token"
+    assert (
+        oauth_error_for(400, {"error": "invalid_grant"}, "", grant_type="refresh_token").code
+        == "fortnox.invalid_refresh_token"
+    )
     assert oauth_error_for(400, {"error": "invalid_scope"}, "").code == "fortnox.no_scope"
     assert oauth_error_for(502, None, "bad gateway").permanent is False
 
 
 # -- oauth ------------------------------------------------------------------------------
 def test_authorization_url(connector):
-    url = oauth.authorization_url(connector, redirect_uri="https://brygga.example/cb", state="s1",
-                                  scopes=["invoice", "customer"], service_account=True)
+    url = oauth.authorization_url(
+        connector,
+        redirect_uri="https://brygga.example/cb",
+        state="s1",
+        scopes=["invoice", "customer"],
+        service_account=True,
+    )
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "http://127.0.0.1:9/oauth-v1/auth"
     params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    assert params == {"client_id": "fortnox-client", "redirect_uri": "https://brygga.example/cb",
-                      "scope": "invoice customer", "state": "s1", "access_type": "offline",
-                      "response_type": "code", "account_type": "service"}
+    assert params == {
+        "client_id": "fortnox-client",
+        "redirect_uri": "https://brygga.example/cb",
+        "scope": "invoice customer",
+        "state": "s1",
+        "access_type": "offline",
+        "response_type": "code",
+        "account_type": "service",
+    }
     assert "%20" in parts.query
     assert "fortnox-secret-value" not in url
 
@@ -445,8 +542,11 @@ def test_exchange_code_stores_tokens(connector, fake):
     session = requests.Session()
     session.mount("http://", fake)
     client_for(connector, session=session).exchange_code(code="c0de", redirect_uri="https://brygga.example/cb")
-    assert form(fake.sent[0]) == {"grant_type": "authorization_code", "code": "c0de",
-                                  "redirect_uri": "https://brygga.example/cb"}
+    assert form(fake.sent[0]) == {
+        "grant_type": "authorization_code",
+        "code": "c0de",
+        "redirect_uri": "https://brygga.example/cb",
+    }
     assert fake.sent[0].headers["Authorization"].startswith("Basic ")
     stored = Connector.objects.get(pk=connector.pk)
     assert stored.tokens["refresh_token"] == "refresh-secret-2"

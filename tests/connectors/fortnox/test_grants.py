@@ -4,20 +4,21 @@ A connector uses the grant its settings name whatever tokens it holds: one switc
 the authorization-code grant to client credentials stops using its refresh token; one
 switched back uses the refresh token it still has, or asks for 'Connect to Fortnox'.
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from connectors.fortnox import oauth
 from connectors.fortnox.settings import parse_auth_settings, validate_settings
-from simulators.fortnox.server import FortnoxSimulator
-from integrations.engine.tokens import store_tokens
 from core.errors import SyncError
-from integrations.models import Connector
-from tests.conftest import build_integration
 from integrations.engine.clients import client_for
+from integrations.engine.tokens import store_tokens
+from integrations.models import Connector
+from simulators.fortnox.server import FortnoxSimulator
+from tests.conftest import build_integration
 
 
 @pytest.fixture
@@ -77,8 +78,9 @@ def test_tokens_stored_without_a_grant_count_as_the_code_grants(fortnox, erp):
     client_for(Connector.objects.get(pk=erp.pk)).company_information()
     assert grants_issued(fortnox) == ["seed"]  # the code grant keeps using them
 
-    erp = use_grant(Connector.objects.get(pk=erp.pk),
-                    {"grant": "client_credentials", "tenant_id": str(fortnox.tenant_id)})
+    erp = use_grant(
+        Connector.objects.get(pk=erp.pk), {"grant": "client_credentials", "tenant_id": str(fortnox.tenant_id)}
+    )
     client_for(erp).company_information()
     assert grants_issued(fortnox) == ["seed", "client_credentials"]
     assert "refresh_token" not in Connector.objects.get(pk=erp.pk).tokens
@@ -144,14 +146,17 @@ def test_consent_url_asks_for_a_service_account_when_the_grant_says_so(erp):
     assert "grant" in caught.value.message
 
 
-@pytest.mark.parametrize("raw, problem", [
-    ({"grant": "password"}, "'grant' must be one of"),
-    ({"grant": "client_credentials"}, "'tenant_id' is required"),
-    ({"grant": "client_credentials", "tenant_id": "12a"}, "'tenant_id' must be"),
-    ({"grant": "client_credentials", "tenant_id": "١٢٣"}, "'tenant_id' must be"),
-    ({"tenant_id": True}, "'tenant_id' must be"),
-    ({"service_account": True}, "'service_account' is no longer read"),
-])
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        ({"grant": "password"}, "'grant' must be one of"),
+        ({"grant": "client_credentials"}, "'tenant_id' is required"),
+        ({"grant": "client_credentials", "tenant_id": "12a"}, "'tenant_id' must be"),
+        ({"grant": "client_credentials", "tenant_id": "١٢٣"}, "'tenant_id' must be"),
+        ({"tenant_id": True}, "'tenant_id' must be"),
+        ({"service_account": True}, "'service_account' is no longer read"),
+    ],
+)
 def test_bad_grant_settings_name_the_problem(raw, problem):
     with pytest.raises(ValueError, match=problem):
         parse_auth_settings(raw)
@@ -159,6 +164,9 @@ def test_bad_grant_settings_name_the_problem(raw, problem):
 
 def test_grant_settings_are_normalised_and_other_keys_kept():
     assert validate_settings({}) == {"grant": "authorization_code"}
-    assert validate_settings({"grant": "client_credentials", "tenant_id": 987654, "other": 1}) == \
-        {"grant": "client_credentials", "tenant_id": "987654", "other": 1}
+    assert validate_settings({"grant": "client_credentials", "tenant_id": 987654, "other": 1}) == {
+        "grant": "client_credentials",
+        "tenant_id": "987654",
+        "other": 1,
+    }
     assert validate_settings({"grant": "authorization_code", "tenant_id": ""}) == {"grant": "authorization_code"}

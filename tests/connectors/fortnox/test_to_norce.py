@@ -1,4 +1,5 @@
 """Fortnox articles, prices, stock and customers mapped to Norce Connect records."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -17,9 +18,21 @@ from integrations.flows.master_settings import (
 
 
 def article(**fields):
-    return {"ArticleNumber": "A-100", "Description": "Löparsko Pro", "VAT": 25, "Active": True, "Expired": False,
-            "StockGoods": True, "Type": "STOCK", "Unit": "st", "EAN": "7300000000017", "Manufacturer": "Acme Sport AB",
-            "Weight": 850, "WebshopArticle": True, **fields}
+    return {
+        "ArticleNumber": "A-100",
+        "Description": "Löparsko Pro",
+        "VAT": 25,
+        "Active": True,
+        "Expired": False,
+        "StockGoods": True,
+        "Type": "STOCK",
+        "Unit": "st",
+        "EAN": "7300000000017",
+        "Manufacturer": "Acme Sport AB",
+        "Weight": 850,
+        "WebshopArticle": True,
+        **fields,
+    }
 
 
 def product(settings: ProductSettings | None = None, **fields):
@@ -28,29 +41,46 @@ def product(settings: ProductSettings | None = None, **fields):
 
 # -- products -------------------------------------------------------------------------------------
 
+
 def test_product_record_fields_and_identity():
     record = product()
     assert record.method == connect.PRODUCTS
     assert record.source_id == "A-100" and record.reference == "A-100" and record.label == "Löparsko Pro"
-    assert record.identity == {"ManufacturerCode": "ACME-SPORT-AB", "Code": "A-100", "ManufacturerPartNo": "A-100",
-                               "PartNo": "A-100", "CultureCode": "sv-SE"}
+    assert record.identity == {
+        "ManufacturerCode": "ACME-SPORT-AB",
+        "Code": "A-100",
+        "ManufacturerPartNo": "A-100",
+        "PartNo": "A-100",
+        "CultureCode": "sv-SE",
+    }
     assert record.fields == {
-        "Product.ManufacturerCode": "ACME-SPORT-AB", "Product.ManufacturerName": "Acme Sport AB",
-        "Product.Code": "A-100", "ProductCulture.Name": "Löparsko Pro", "SkuCulture.ErpName": "Löparsko Pro",
-        "Sku.Status": 1, "Sku.Type": 1, "Sku.UnitOfMeasurementType": 1, "Sku.UnitOfMeasurementCount": 1,
-        "Sku.VatRates": [{"SalesArea": 1, "Rate": 25}], "Sku.EanCode": "7300000000017", "Sku.ActualWeight": 0.85,
+        "Product.ManufacturerCode": "ACME-SPORT-AB",
+        "Product.ManufacturerName": "Acme Sport AB",
+        "Product.Code": "A-100",
+        "ProductCulture.Name": "Löparsko Pro",
+        "SkuCulture.ErpName": "Löparsko Pro",
+        "Sku.Status": 1,
+        "Sku.Type": 1,
+        "Sku.UnitOfMeasurementType": 1,
+        "Sku.UnitOfMeasurementCount": 1,
+        "Sku.VatRates": [{"SalesArea": 1, "Rate": 25}],
+        "Sku.EanCode": "7300000000017",
+        "Sku.ActualWeight": 0.85,
     }
     # Every field the mapping sets is one Norce's header can list.
     connect.check_fields(connect.PRODUCTS, record.fields)
 
 
-@pytest.mark.parametrize("fields, status", [
-    ({}, 1),
-    ({"Active": False}, 5),
-    ({"Active": "false"}, 5),
-    ({"Expired": True}, 5),
-    ({"Active": None}, 1),  # absent from the list item: active
-])
+@pytest.mark.parametrize(
+    "fields, status",
+    [
+        ({}, 1),
+        ({"Active": False}, 5),
+        ({"Active": "false"}, 5),
+        ({"Expired": True}, 5),
+        ({"Active": None}, 1),  # absent from the list item: active
+    ],
+)
 def test_status_active_inactive_expired(fields, status):
     assert product(**fields).fields["Sku.Status"] == status
 
@@ -123,10 +153,26 @@ def test_ean_is_trimmed():
     assert product(EAN=" 7300000000017 ").fields["Sku.EanCode"] == "7300000000017"
 
 
-@pytest.mark.parametrize("unit, number", [
-    ("st", 1), ("ST", 1), ("pcs", 1), ("tim", 2), ("kg", 3), ("liter", 4), ("par", 5), ("kvm", 6), ("m", 7),
-    ("kartong", 8), ("rulle", 9), (" Kg ", 3), ("furlong", 1), ("", 1), (None, 1),
-])
+@pytest.mark.parametrize(
+    "unit, number",
+    [
+        ("st", 1),
+        ("ST", 1),
+        ("pcs", 1),
+        ("tim", 2),
+        ("kg", 3),
+        ("liter", 4),
+        ("par", 5),
+        ("kvm", 6),
+        ("m", 7),
+        ("kartong", 8),
+        ("rulle", 9),
+        (" Kg ", 3),
+        ("furlong", 1),
+        ("", 1),
+        (None, 1),
+    ],
+)
 def test_unit_mapping(unit, number):
     assert product(Unit=unit).fields["Sku.UnitOfMeasurementType"] == number
 
@@ -147,14 +193,17 @@ def test_unreadable_weight_is_product_invalid():
     assert raised.value.code == "product.invalid"
 
 
-@pytest.mark.parametrize("manufacturer, code", [
-    ("Acme Sport AB", "ACME-SPORT-AB"),
-    ("  åäö & Co.  ", "CO"),  # non-ASCII letters are not kept
-    ("", "ERP"),
-    (None, "ERP"),
-    ("---", "ERP"),
-    ("x" * 80, "X" * 50),
-])
+@pytest.mark.parametrize(
+    "manufacturer, code",
+    [
+        ("Acme Sport AB", "ACME-SPORT-AB"),
+        ("  åäö & Co.  ", "CO"),  # non-ASCII letters are not kept
+        ("", "ERP"),
+        (None, "ERP"),
+        ("---", "ERP"),
+        ("x" * 80, "X" * 50),
+    ],
+)
 def test_manufacturer_code_derived_from_the_manufacturer(manufacturer, code):
     record = product(Manufacturer=manufacturer)
     assert record.fields["Product.ManufacturerCode"] == code
@@ -164,16 +213,21 @@ def test_manufacturer_code_derived_from_the_manufacturer(manufacturer, code):
 def test_manufacturer_code_setting_and_fallback():
     fixed = product(ProductSettings(manufacturer_code="SHOP"), Manufacturer="Acme")
     assert fixed.fields["Product.ManufacturerCode"] == "SHOP" and fixed.fields["Product.ManufacturerName"] == "Acme"
-    assert product(ProductSettings(fallback_manufacturer_code="OWN"), Manufacturer="").identity[
-        "ManufacturerCode"] == "OWN"
+    assert (
+        product(ProductSettings(fallback_manufacturer_code="OWN"), Manufacturer="").identity["ManufacturerCode"]
+        == "OWN"
+    )
 
 
-@pytest.mark.parametrize("fields, sku_type", [
-    ({}, 1),
-    ({"StockGoods": False}, 16),
-    ({"Type": "SERVICE"}, 16),
-    ({"StockGoods": "true"}, 1),
-])
+@pytest.mark.parametrize(
+    "fields, sku_type",
+    [
+        ({}, 1),
+        ({"StockGoods": False}, 16),
+        ({"Type": "SERVICE"}, 16),
+        ({"StockGoods": "true"}, 1),
+    ],
+)
 def test_sku_type_stock_and_service(fields, sku_type):
     assert product(**fields).fields["Sku.Type"] == sku_type
 
@@ -186,6 +240,7 @@ def test_culture_code_from_settings():
 
 
 # -- prices ---------------------------------------------------------------------------------------
+
 
 def test_price_record_without_conversion():
     record = to_norce.price_record("A-100", "199.90", PriceSettings())
@@ -242,8 +297,7 @@ def test_zero_price_is_allowed():
 
 @pytest.mark.parametrize("from_quantity, quantity_break", [(0, 1), (None, 1), (1, 1), ("10", 10), (25.0, 25)])
 def test_quantity_breaks(from_quantity, quantity_break):
-    record = to_norce.price_record("A-100", 50, PriceSettings(norce_price_list_code="B2B"),
-                                   from_quantity=from_quantity)
+    record = to_norce.price_record("A-100", 50, PriceSettings(norce_price_list_code="B2B"), from_quantity=from_quantity)
     assert record.identity["QuantityBreak"] == quantity_break
     assert record.source_id == f"A-100@B2B/{quantity_break}"
 
@@ -256,9 +310,17 @@ def test_vat_factor():
 
 # -- stock ----------------------------------------------------------------------------------------
 
+
 def stock_article(**fields):
-    return {"ArticleNumber": "A-100", "StockGoods": True, "Type": "STOCK", "QuantityInStock": 10,
-            "ReservedQuantity": 3, "DisposableQuantity": 7, **fields}
+    return {
+        "ArticleNumber": "A-100",
+        "StockGoods": True,
+        "Type": "STOCK",
+        "QuantityInStock": 10,
+        "ReservedQuantity": 3,
+        "DisposableQuantity": 7,
+        **fields,
+    }
 
 
 def test_available_stock_is_disposable_quantity():
@@ -304,18 +366,44 @@ def test_fractional_stock_and_unreadable_stock():
 
 # -- customers ------------------------------------------------------------------------------------
 
+
 def private_customer(**fields):
-    return {"CustomerNumber": "1", "Name": "Anna Maria Svensson", "Email": "anna@example.se", "Type": "PRIVATE",
-            "Address1": "Vasagatan 12", "Address2": "lgh 1101", "ZipCode": "411 24", "City": "Göteborg",
-            "CountryCode": "", "Phone1": "031-123456", "Phone2": "070-1234567", "Active": True, **fields}
+    return {
+        "CustomerNumber": "1",
+        "Name": "Anna Maria Svensson",
+        "Email": "anna@example.se",
+        "Type": "PRIVATE",
+        "Address1": "Vasagatan 12",
+        "Address2": "lgh 1101",
+        "ZipCode": "411 24",
+        "City": "Göteborg",
+        "CountryCode": "",
+        "Phone1": "031-123456",
+        "Phone2": "070-1234567",
+        "Active": True,
+        **fields,
+    }
 
 
 def company_customer(**fields):
-    return {"CustomerNumber": "2", "Name": "Norrlands Kontor AB", "OrganisationNumber": "556123-4567",
-            "Email": "faktura@norrlandskontor.se", "Type": "COMPANY", "Address1": "Storgatan 5", "ZipCode": "903 26",
-            "City": "Umeå", "CountryCode": "SE", "Phone1": "090-11111", "VATNumber": "SE556123456701",
-            "DeliveryAddress1": "Lagervägen 1", "DeliveryZipCode": "903 30", "DeliveryCity": "Umeå",
-            "DeliveryCountryCode": "se", **fields}
+    return {
+        "CustomerNumber": "2",
+        "Name": "Norrlands Kontor AB",
+        "OrganisationNumber": "556123-4567",
+        "Email": "faktura@norrlandskontor.se",
+        "Type": "COMPANY",
+        "Address1": "Storgatan 5",
+        "ZipCode": "903 26",
+        "City": "Umeå",
+        "CountryCode": "SE",
+        "Phone1": "090-11111",
+        "VATNumber": "SE556123456701",
+        "DeliveryAddress1": "Lagervägen 1",
+        "DeliveryZipCode": "903 30",
+        "DeliveryCity": "Umeå",
+        "DeliveryCountryCode": "se",
+        **fields,
+    }
 
 
 def test_private_customer_goes_to_import_customers():
@@ -328,8 +416,13 @@ def test_private_customer_goes_to_import_customers():
     assert fields["Customer.EmailAddress"] == "anna@example.se"
     assert fields["Customer.PhoneNumber"] == "031-123456" and fields["Customer.CellPhoneNumber"] == "070-1234567"
     assert fields["Customer.IsActive"] is True
-    assert fields["Customer.InvoiceAddress"] == {"AddressLine1": "Vasagatan 12", "AddressLine2": "lgh 1101",
-                                                 "ZipCode": "41124", "City": "Göteborg", "CountryCode": "SE"}
+    assert fields["Customer.InvoiceAddress"] == {
+        "AddressLine1": "Vasagatan 12",
+        "AddressLine2": "lgh 1101",
+        "ZipCode": "41124",
+        "City": "Göteborg",
+        "CountryCode": "SE",
+    }
     assert fields["Customer.DeliveryAddresses"] == []
     connect.check_fields(connect.CUSTOMERS, fields)
 
@@ -347,10 +440,16 @@ def test_company_goes_to_import_companies():
     assert fields["Company.Name"] == "Norrlands Kontor AB"
     assert fields["Company.OrganizationNo"] == "556123-4567"
     assert fields["Company.VatNo"] == "SE556123456701"
-    assert fields["Company.InvoiceAddress"] == {"AddressLine1": "Storgatan 5", "AddressLine2": "", "ZipCode": "90326",
-                                                "City": "Umeå", "CountryCode": "SE"}
-    assert fields["Company.DeliveryAddresses"] == [{"AddressLine1": "Lagervägen 1", "AddressLine2": "",
-                                                    "ZipCode": "90330", "City": "Umeå", "CountryCode": "SE"}]
+    assert fields["Company.InvoiceAddress"] == {
+        "AddressLine1": "Storgatan 5",
+        "AddressLine2": "",
+        "ZipCode": "90326",
+        "City": "Umeå",
+        "CountryCode": "SE",
+    }
+    assert fields["Company.DeliveryAddresses"] == [
+        {"AddressLine1": "Lagervägen 1", "AddressLine2": "", "ZipCode": "90330", "City": "Umeå", "CountryCode": "SE"}
+    ]
     assert not any(key.startswith("Customer.") for key in fields)
     connect.check_fields(connect.COMPANIES, fields)
 

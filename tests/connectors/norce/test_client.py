@@ -1,9 +1,11 @@
 """NorceClient against a fake Norce behind a requests transport adapter."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -13,11 +15,10 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from connectors.norce import errors
-from connectors.norce.client import CONNECT_LIMIT
+from connectors.norce.client import CONNECT_LIMIT, NorceClient
 from core.errors import SyncError
-from integrations.models import Connector
-from connectors.norce.client import NorceClient
 from integrations.engine.clients import client_for
+from integrations.models import Connector
 
 SECRET = "norce-secret-value"
 Reply = tuple[int, Any, dict[str, str]]
@@ -72,7 +73,9 @@ class FakeNorce(BaseAdapter):
         return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}, {}
 
     @staticmethod
-    def _response(request: requests.PreparedRequest, status: int, body: Any, headers: dict[str, str]) -> requests.Response:
+    def _response(
+        request: requests.PreparedRequest, status: int, body: Any, headers: dict[str, str]
+    ) -> requests.Response:
         response = requests.Response()
         response.status_code = status
         response.request = request
@@ -120,6 +123,7 @@ STATUS = "/commerce/connect/4.0/Order/SendOrderStatus"
 
 # --- auth ---------------------------------------------------------------------------------
 
+
 def test_token_is_fetched_once_and_shared_by_clients(connector, norce):
     norce.routes[ORDERS] = lambda request, query: odata_page([{"Id": 1, "OrderNo": "700123"}])
     first, second = make_client(connector, norce), make_client(connector, norce)
@@ -131,7 +135,9 @@ def test_token_is_fetched_once_and_shared_by_clients(connector, norce):
     assert token_request.method == "POST"
     assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert parse_qs(token_request.body) == {
-        "grant_type": ["client_credentials"], "client_id": ["norce-client"], "client_secret": [SECRET],
+        "grant_type": ["client_credentials"],
+        "client_id": ["norce-client"],
+        "client_secret": [SECRET],
         "scope": ["playground"],
     }
     assert {r.headers["Authorization"] for r in norce.api_requests()} == {"Bearer token-1"}
@@ -155,7 +161,10 @@ def test_rejected_token_is_refreshed_once(connector, norce):
     assert client.get_order("1") == {"Id": 1}
     assert norce.tokens_issued == ["token-1", "token-2"]
     assert [r.headers["Authorization"] for r in norce.api_requests()] == [
-        "Bearer token-1", "Bearer token-1", "Bearer token-2"]
+        "Bearer token-1",
+        "Bearer token-1",
+        "Bearer token-2",
+    ]
 
 
 def test_token_refused_twice_is_an_auth_error(connector, norce):
@@ -191,16 +200,19 @@ def test_secret_echoed_by_norce_never_reaches_the_error(connector, norce):
 
 # --- Query --------------------------------------------------------------------------------
 
+
 def test_get_order_request_is_exactly_right(connector, norce):
     seen: list[dict[str, str]] = []
     norce.routes[ORDERS] = lambda request, query: (seen.append(query), odata_page([]))[1]
     assert make_client(connector, norce).get_order("70'0") is None
     [request] = norce.api_requests()
-    assert seen == [{
-        "$filter": "ApplicationId eq 1244 and ClientOrderRef eq '70''0'",
-        "$expand": "Items,Buyer,Payer,ShipTo",
-        "$top": "1",
-    }]
+    assert seen == [
+        {
+            "$filter": "ApplicationId eq 1244 and ClientOrderRef eq '70''0'",
+            "$expand": "Items,Buyer,Payer,ShipTo",
+            "$top": "1",
+        }
+    ]
     assert request.headers["applicationId"] == "1244"
     assert request.method == "GET"
     assert "+" not in request.url and "%20" in request.url and "$filter=" in request.url
@@ -225,7 +237,7 @@ def test_orders_since_filter_and_paging(connector, norce):
     assert [o["Id"] for o in result] == [1, 2, 3, 4]
     assert queries[0] == {
         "$filter": "ApplicationId eq 1244 and (Updated ge 2025-05-01T00:00:00Z or "
-                   "(Updated eq null and Created ge 2025-05-01T00:00:00Z))",
+        "(Updated eq null and Created ge 2025-05-01T00:00:00Z))",
         "$expand": "Items,Buyer,Payer,ShipTo",
         "$orderby": "Id",
         "$top": "2",
@@ -295,21 +307,31 @@ def test_test_connection(connector, norce):
 
 # --- Connect ------------------------------------------------------------------------------
 
+
 def test_send_order_status_body(connector, norce):
     bodies: list[Any] = []
     norce.routes[STATUS] = lambda request, query: (bodies.append(json.loads(request.body)), (200, "", {}))[1]
     assert make_client(connector, norce).send_order_status("700123", erp_order_no="FX-10045") is None
-    assert bodies == [{
-        "ClientOrderRef": 700123, "ErpOrderNo": "FX-10045", "OrderStatus": "Confirmed",
-        "Infos": [{"Code": "ErpRef", "Value": "FX-10045"}], "AccountId": 10000,
-    }]
+    assert bodies == [
+        {
+            "ClientOrderRef": 700123,
+            "ErpOrderNo": "FX-10045",
+            "OrderStatus": "Confirmed",
+            "Infos": [{"Code": "ErpRef", "Value": "FX-10045"}],
+            "AccountId": 10000,
+        }
+    ]
     [request] = norce.api_requests()
     assert request.method == "POST" and request.headers["Content-Type"] == "application/json"
     assert request.headers["Authorization"] == "Bearer token-1"
 
 
 def test_send_order_status_rejected(connector, norce):
-    norce.routes[STATUS] = lambda request, query: (400, {"StatusCode": "Failed", "Description": "Order 700123 not found"}, {})
+    norce.routes[STATUS] = lambda request, query: (
+        400,
+        {"StatusCode": "Failed", "Description": "Order 700123 not found"},
+        {},
+    )
     with pytest.raises(SyncError) as caught:
         make_client(connector, norce).send_order_status("700123", erp_order_no="FX-10045")
     assert caught.value.code == "norce.status_rejected" and caught.value.permanent
@@ -328,21 +350,46 @@ def test_connect_is_rate_limited_per_host_and_query_is_not(connector, norce):
 
 # --- error bodies -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, body, text, code, said", [
-    (400, {"StatusCode": "Failed", "Description": "Unknown order"}, "", "norce.validation", "Failed: Unknown order"),
-    (400, {"Message": "Bad filter"}, "", "norce.validation", "Bad filter"),
-    (422, {"message": "camel"}, "", "norce.validation", "camel"),
-    (400, {"title": "One or more validation errors occurred.", "errors": {"ClientOrderRef": ["is invalid"]}}, "",
-     "norce.validation", "ClientOrderRef: is invalid"),
-    (400, {"StatusCode": "Failed", "ValidationSummary": {"Messages": ["PartNo missing"]}}, "", "norce.validation",
-     "PartNo missing"),
-    (400, {"error": {"code": "400", "message": "$filter: unknown property 'Foo'"}}, "", "norce.validation",
-     "unknown property 'Foo'"),
-    (401, {"error": "invalid_client"}, "", "norce.auth", "invalid_client"),
-    (404, None, "Not Found", "http.client_error", "Not Found"),
-    (500, None, "", "http.server_error", "no error text"),
-    (429, None, "Too many requests", "http.rate_limited", "Too many requests"),
-])
+
+@pytest.mark.parametrize(
+    "status, body, text, code, said",
+    [
+        (
+            400,
+            {"StatusCode": "Failed", "Description": "Unknown order"},
+            "",
+            "norce.validation",
+            "Failed: Unknown order",
+        ),
+        (400, {"Message": "Bad filter"}, "", "norce.validation", "Bad filter"),
+        (422, {"message": "camel"}, "", "norce.validation", "camel"),
+        (
+            400,
+            {"title": "One or more validation errors occurred.", "errors": {"ClientOrderRef": ["is invalid"]}},
+            "",
+            "norce.validation",
+            "ClientOrderRef: is invalid",
+        ),
+        (
+            400,
+            {"StatusCode": "Failed", "ValidationSummary": {"Messages": ["PartNo missing"]}},
+            "",
+            "norce.validation",
+            "PartNo missing",
+        ),
+        (
+            400,
+            {"error": {"code": "400", "message": "$filter: unknown property 'Foo'"}},
+            "",
+            "norce.validation",
+            "unknown property 'Foo'",
+        ),
+        (401, {"error": "invalid_client"}, "", "norce.auth", "invalid_client"),
+        (404, None, "Not Found", "http.client_error", "Not Found"),
+        (500, None, "", "http.server_error", "no error text"),
+        (429, None, "Too many requests", "http.rate_limited", "Too many requests"),
+    ],
+)
 def test_error_for(status, body, text, code, said):
     error = errors.error_for(status, body, text)
     assert error.code == code and error.status == status

@@ -1,13 +1,17 @@
 """Reading Norce order JSON into Brygga's records, and building Norce's answers."""
+
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.norce import mapping
 from core.errors import SyncError
@@ -15,26 +19,74 @@ from core.errors import SyncError
 
 def order_request() -> dict[str, Any]:
     """A pushed OrderRequest as the Norce documentation shows it (PascalCase, enums as names)."""
-    person = {"FirstName": "Anna", "LastName": "Svensson", "Email": "anna@example.se", "CellPhone": "+46701234567",
-              "Address": {"Line1": "Storgatan 1", "ZipCode": "11122", "City": "Stockholm", "Country": "se"}}
+    person = {
+        "FirstName": "Anna",
+        "LastName": "Svensson",
+        "Email": "anna@example.se",
+        "CellPhone": "+46701234567",
+        "Address": {"Line1": "Storgatan 1", "ZipCode": "11122", "City": "Stockholm", "Country": "se"},
+    }
     return {
         "Header": {"ApplicationKey": "15d62d1f-3a4e-4111-845a-4db40bf08e87"},
-        "ClientOrderRef": "700123", "ErpOrderNo": None, "CustomerOrderRef": "PO-7", "SubmitDate": "2025-05-01T09:59:12",
-        "CurrencyCode": "SEK", "OrderType": "Order", "Source": "WEB", "DoHold": False,
+        "ClientOrderRef": "700123",
+        "ErpOrderNo": None,
+        "CustomerOrderRef": "PO-7",
+        "SubmitDate": "2025-05-01T09:59:12",
+        "CurrencyCode": "SEK",
+        "OrderType": "Order",
+        "Source": "WEB",
+        "DoHold": False,
         "SellTo": {"Person": copy.deepcopy(person)},
         "BillTo": {"Person": copy.deepcopy(person)},
-        "ShipTo": {"Person": {"FirstName": "Bo", "LastName": "Ek",
-                              "Address": {"Line1": "Lillgatan 2", "ZipCode": "41101", "City": "Göteborg", "Country": "SE"}}},
-        "Payments": [{"PaymentCode": 0, "PaymentMethodCode": "KLARNA", "PaymentRef": "kl-abc123", "Amount": 1048.00,
-                      "CurrencyCode": "SEK", "PaymentName": "Klarna"}],
+        "ShipTo": {
+            "Person": {
+                "FirstName": "Bo",
+                "LastName": "Ek",
+                "Address": {"Line1": "Lillgatan 2", "ZipCode": "41101", "City": "Göteborg", "Country": "SE"},
+            }
+        },
+        "Payments": [
+            {
+                "PaymentCode": 0,
+                "PaymentMethodCode": "KLARNA",
+                "PaymentRef": "kl-abc123",
+                "Amount": 1048.00,
+                "CurrencyCode": "SEK",
+                "PaymentName": "Klarna",
+            }
+        ],
         "ShippingAdvice": {"DeliveryMethodCode": "POSTNORD"},
         "Items": [
-            {"LineNo": 1, "Type": "ErpStandard", "TypeGroup": "Physical", "PartNo": "1000-42", "ErpPartNo": "1000-42",
-             "Description": "Löparsko 42", "Quantity": 1, "Quantity2": 1.0, "UnitPrice": 799.20,
-             "UnitPriceOriginal": 799.20, "Discount": 0, "UnitVat": 199.80, "VatRate": 25, "PriceListNo": 1},
-            {"LineNo": 2, "Type": "Freight", "TypeGroup": "Fee", "PartNo": "FRAKT", "Description": "Frakt",
-             "Quantity": 1, "Quantity2": 1.0, "UnitPrice": 39.20, "UnitPriceOriginal": 39.20, "Discount": 0,
-             "UnitVat": 9.80, "VatRate": 25},
+            {
+                "LineNo": 1,
+                "Type": "ErpStandard",
+                "TypeGroup": "Physical",
+                "PartNo": "1000-42",
+                "ErpPartNo": "1000-42",
+                "Description": "Löparsko 42",
+                "Quantity": 1,
+                "Quantity2": 1.0,
+                "UnitPrice": 799.20,
+                "UnitPriceOriginal": 799.20,
+                "Discount": 0,
+                "UnitVat": 199.80,
+                "VatRate": 25,
+                "PriceListNo": 1,
+            },
+            {
+                "LineNo": 2,
+                "Type": "Freight",
+                "TypeGroup": "Fee",
+                "PartNo": "FRAKT",
+                "Description": "Frakt",
+                "Quantity": 1,
+                "Quantity2": 1.0,
+                "UnitPrice": 39.20,
+                "UnitPriceOriginal": 39.20,
+                "Discount": 0,
+                "UnitVat": 9.80,
+                "VatRate": 25,
+            },
         ],
     }
 
@@ -61,6 +113,7 @@ def malformed(body: Any) -> SyncError:
 
 # --- OrderRequest -------------------------------------------------------------------------
 
+
 def test_documented_order_request_is_read():
     order = mapping.order_from_request(order_request())
     assert order.source_id == order.order_no == "700123"
@@ -69,7 +122,12 @@ def test_documented_order_request_is_read():
     assert order.customer_reference == "PO-7"
     assert order.delivery_method == "POSTNORD"
     product, freight = order.lines
-    assert (product.line_no, product.kind, product.part_no, product.description) == (1, "product", "1000-42", "Löparsko 42")
+    assert (product.line_no, product.kind, product.part_no, product.description) == (
+        1,
+        "product",
+        "1000-42",
+        "Löparsko 42",
+    )
     assert product.quantity == Decimal("1")
     assert product.unit_price == Decimal("799.20")
     assert product.unit_vat == Decimal("199.80")
@@ -108,17 +166,20 @@ def test_numbers_may_be_numeric_strings_and_ref_an_int():
     assert mapping.order_from_request(body) == mapping.order_from_request(order_request())
 
 
-@pytest.mark.parametrize("item, kind", [
-    ({"Type": "Freight", "TypeGroup": "Physical", "PartNo": "X1"}, "freight"),
-    ({"Type": "Undefined", "TypeGroup": "Fee", "PartNo": "SHIP-PN", "Description": "Hemleverans"}, "freight"),
-    ({"Type": "Undefined", "TypeGroup": "Fee", "PartNo": "frakt_01", "Description": "Avgift"}, "freight"),
-    ({"Type": "Undefined", "TypeGroup": "Fee", "PartNo": "FAKTAVG", "Description": "Fakturaavgift"}, "fee"),
-    ({"Type": "Invoice", "TypeGroup": "Physical", "PartNo": "FA", "Description": "Invoice fee"}, "fee"),
-    ({"Type": 0, "TypeGroup": 5, "PartNo": "GIFTWRAP", "Description": "Presentinslagning"}, "fee"),
-    ({"Type": "ErpStandard", "TypeGroup": "Physical", "PartNo": "1000-42", "Description": "Löparsko"}, "product"),
-    ({"PartNo": "1000-42", "Description": "Frakt-väska"}, "product"),  # no fee type: never guessed freight
-    ({"Type": "SomethingNew", "PartNo": "N1"}, "product"),
-])
+@pytest.mark.parametrize(
+    "item, kind",
+    [
+        ({"Type": "Freight", "TypeGroup": "Physical", "PartNo": "X1"}, "freight"),
+        ({"Type": "Undefined", "TypeGroup": "Fee", "PartNo": "SHIP-PN", "Description": "Hemleverans"}, "freight"),
+        ({"Type": "Undefined", "TypeGroup": "Fee", "PartNo": "frakt_01", "Description": "Avgift"}, "freight"),
+        ({"Type": "Undefined", "TypeGroup": "Fee", "PartNo": "FAKTAVG", "Description": "Fakturaavgift"}, "fee"),
+        ({"Type": "Invoice", "TypeGroup": "Physical", "PartNo": "FA", "Description": "Invoice fee"}, "fee"),
+        ({"Type": 0, "TypeGroup": 5, "PartNo": "GIFTWRAP", "Description": "Presentinslagning"}, "fee"),
+        ({"Type": "ErpStandard", "TypeGroup": "Physical", "PartNo": "1000-42", "Description": "Löparsko"}, "product"),
+        ({"PartNo": "1000-42", "Description": "Frakt-väska"}, "product"),  # no fee type: never guessed freight
+        ({"Type": "SomethingNew", "PartNo": "N1"}, "product"),
+    ],
+)
 def test_line_kind(item, kind):
     body = order_request()
     body["Items"] = [{"LineNo": 1, "Quantity": 1, "UnitPrice": 10, "VatRate": 25, **item}]
@@ -129,8 +190,11 @@ def test_company_buyer_from_bill_to_with_org_number_from_vat_number():
     body = order_request()
     body["BillTo"] = {
         "Company": {"Code": "C-77", "Name": "Exempel AB", "VatNo": "SE556677889901", "Email": "ekonomi@exempel.se"},
-        "Person": {"FirstName": "Karin", "LastName": "Berg", "Address": {"Line1": "Box 12", "ZipCode": "10101",
-                                                                         "City": "Stockholm", "Country": "SE"}},
+        "Person": {
+            "FirstName": "Karin",
+            "LastName": "Berg",
+            "Address": {"Line1": "Box 12", "ZipCode": "10101", "City": "Stockholm", "Country": "SE"},
+        },
     }
     buyer = mapping.order_from_request(body).buyer
     assert buyer.kind == "company"
@@ -152,8 +216,13 @@ def test_company_org_number_given_directly_wins():
 
 def test_company_org_number_from_additional_info():
     body = order_request()
-    body["SellTo"] = {"company": {"code": "C-1", "name": "Ab", "additionalInfo": [
-        {"Code": None, "Code2": "OrganizationNumber", "Value": "556677-8899"}]}}
+    body["SellTo"] = {
+        "company": {
+            "code": "C-1",
+            "name": "Ab",
+            "additionalInfo": [{"Code": None, "Code2": "OrganizationNumber", "Value": "556677-8899"}],
+        }
+    }
     body.pop("BillTo")
     assert mapping.order_from_request(body).buyer.organisation_number == "556677-8899"
 
@@ -185,33 +254,39 @@ def test_fractional_quantity2_wins_over_quantity():
 def test_submit_date_with_zone_is_kept():
     body = order_request()
     body["SubmitDate"] = "2025-05-01T07:59:12.1234567Z"
-    assert mapping.order_from_request(body).placed_at == datetime(2025, 5, 1, 7, 59, 12, 123456, tzinfo=timezone.utc)
+    assert mapping.order_from_request(body).placed_at == datetime(2025, 5, 1, 7, 59, 12, 123456, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("body, field", [
-    ([order_request()], "body"),
-    ("not json object", "body"),
-    (None, "body"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ([order_request()], "body"),
+        ("not json object", "body"),
+        (None, "body"),
+    ],
+)
 def test_body_that_is_not_an_object_is_malformed(body, field):
     assert malformed(body).details["field"] == field
 
 
-@pytest.mark.parametrize("change, field, words", [
-    (lambda b: b.pop("ClientOrderRef"), "ClientOrderRef", "missing"),
-    (lambda b: b.update(ClientOrderRef="  "), "ClientOrderRef", "missing"),
-    (lambda b: b.update(ClientOrderRef={"x": 1}), "ClientOrderRef", "text or a whole number"),
-    (lambda b: b.pop("Items"), "Items", "no items"),
-    (lambda b: b.update(Items=[]), "Items", "no items"),
-    (lambda b: b.update(Items={"LineNo": 1}), "Items", "array"),
-    (lambda b: b["Items"][1].update(UnitPrice="abc"), "Items[1].UnitPrice", "not a number"),
-    (lambda b: b["Items"][0].update(Quantity="two", Quantity2=None), "Items[0].Quantity", "not a number"),
-    (lambda b: b["Items"][0].update(VatRate="25%"), "Items[0].VatRate", "not a number"),
-    (lambda b: b["Items"][0].update(UnitPrice=True), "Items[0].UnitPrice", "not a number"),
-    (lambda b: b["Items"][0].pop("UnitPrice"), "Items[0].UnitPrice", "missing"),
-    (lambda b: b.update(SubmitDate="yesterday"), "SubmitDate", "ISO 8601"),
-    (lambda b: b.update(BillTo="Anna"), "BillTo", "object"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (lambda b: b.pop("ClientOrderRef"), "ClientOrderRef", "missing"),
+        (lambda b: b.update(ClientOrderRef="  "), "ClientOrderRef", "missing"),
+        (lambda b: b.update(ClientOrderRef={"x": 1}), "ClientOrderRef", "text or a whole number"),
+        (lambda b: b.pop("Items"), "Items", "no items"),
+        (lambda b: b.update(Items=[]), "Items", "no items"),
+        (lambda b: b.update(Items={"LineNo": 1}), "Items", "array"),
+        (lambda b: b["Items"][1].update(UnitPrice="abc"), "Items[1].UnitPrice", "not a number"),
+        (lambda b: b["Items"][0].update(Quantity="two", Quantity2=None), "Items[0].Quantity", "not a number"),
+        (lambda b: b["Items"][0].update(VatRate="25%"), "Items[0].VatRate", "not a number"),
+        (lambda b: b["Items"][0].update(UnitPrice=True), "Items[0].UnitPrice", "not a number"),
+        (lambda b: b["Items"][0].pop("UnitPrice"), "Items[0].UnitPrice", "missing"),
+        (lambda b: b.update(SubmitDate="yesterday"), "SubmitDate", "ISO 8601"),
+        (lambda b: b.update(BillTo="Anna"), "BillTo", "object"),
+    ],
+)
 def test_malformed_order_names_the_field(change, field, words):
     body = order_request()
     change(body)
@@ -231,23 +306,72 @@ def test_event_client_order_ref():
 
 # --- Query 2.0 ----------------------------------------------------------------------------
 
+
 def query_order() -> dict[str, Any]:
     return {
-        "Id": 987654, "ApplicationId": 1244, "OrderNo": "700123", "OrderDate": "2025-05-01T09:59:12Z",
-        "Created": "2025-05-01T09:59:13Z", "Updated": None, "StatusId": 0, "CurrencyId": 1, "FreightCost": 39.20,
-        "PaymentMethodId": 12, "DeliveryMode": "POSTNORD", "Source": "WEB", "PayerCompanyId": None,
+        "Id": 987654,
+        "ApplicationId": 1244,
+        "OrderNo": "700123",
+        "OrderDate": "2025-05-01T09:59:12Z",
+        "Created": "2025-05-01T09:59:13Z",
+        "Updated": None,
+        "StatusId": 0,
+        "CurrencyId": 1,
+        "FreightCost": 39.20,
+        "PaymentMethodId": 12,
+        "DeliveryMode": "POSTNORD",
+        "Source": "WEB",
+        "PayerCompanyId": None,
         "Items": [
-            {"Id": 5550001, "LineNumber": 1, "PartNo": "1000-42", "ProductName": "Löparsko 42", "QtyOrdered": 2,
-             "PriceSale": 799.20, "DiscountAmount": 0, "LineAmount": 1598.40, "VatRate": 25},
-            {"Id": 5550002, "LineNumber": 2, "PartNo": "FRAKT", "ProductName": "Frakt", "QtyOrdered": 1,
-             "PriceSale": 39.20, "LineAmount": 39.20, "VatRate": 25},
-            {"Id": 5550003, "LineNumber": 3, "PartNo": "SHIP-PN", "ProductName": "Postpaket", "QtyOrdered": 1,
-             "PriceSale": 10, "LineAmount": 10, "VatRate": 25},
+            {
+                "Id": 5550001,
+                "LineNumber": 1,
+                "PartNo": "1000-42",
+                "ProductName": "Löparsko 42",
+                "QtyOrdered": 2,
+                "PriceSale": 799.20,
+                "DiscountAmount": 0,
+                "LineAmount": 1598.40,
+                "VatRate": 25,
+            },
+            {
+                "Id": 5550002,
+                "LineNumber": 2,
+                "PartNo": "FRAKT",
+                "ProductName": "Frakt",
+                "QtyOrdered": 1,
+                "PriceSale": 39.20,
+                "LineAmount": 39.20,
+                "VatRate": 25,
+            },
+            {
+                "Id": 5550003,
+                "LineNumber": 3,
+                "PartNo": "SHIP-PN",
+                "ProductName": "Postpaket",
+                "QtyOrdered": 1,
+                "PriceSale": 10,
+                "LineAmount": 10,
+                "VatRate": 25,
+            },
         ],
-        "Buyer": {"Name": "Anna Svensson", "EmailAddress": "anna@example.se", "Line1": "Storgatan 1",
-                  "ZipCode": "11122", "City": "Stockholm", "CountryId": 1},
-        "Payer": {"Name": "Anna Svensson", "EmailAddress": "anna@example.se", "Line1": "Storgatan 1",
-                  "ZipCode": "11122", "City": "Stockholm", "CountryId": 1, "PhoneNumber": "0701234567"},
+        "Buyer": {
+            "Name": "Anna Svensson",
+            "EmailAddress": "anna@example.se",
+            "Line1": "Storgatan 1",
+            "ZipCode": "11122",
+            "City": "Stockholm",
+            "CountryId": 1,
+        },
+        "Payer": {
+            "Name": "Anna Svensson",
+            "EmailAddress": "anna@example.se",
+            "Line1": "Storgatan 1",
+            "ZipCode": "11122",
+            "City": "Stockholm",
+            "CountryId": 1,
+            "PhoneNumber": "0701234567",
+        },
         "ShipTo": {"Name": "Bo Ek", "Line1": "Lillgatan 2", "ZipCode": "41101", "City": "Göteborg", "CountryId": 1},
     }
 
@@ -257,12 +381,16 @@ def test_query_order_is_read():
     assert order.source_id == order.order_no == "700123"
     assert order.currency == "SEK"
     assert order.application_id == "1244"
-    assert order.placed_at == datetime(2025, 5, 1, 9, 59, 12, tzinfo=timezone.utc)
+    assert order.placed_at == datetime(2025, 5, 1, 9, 59, 12, tzinfo=UTC)
     assert order.delivery_method == "POSTNORD"
     assert [line.kind for line in order.lines] == ["product", "freight", "freight"]
     product = order.lines[0]
     assert (product.quantity, product.unit_price, product.vat_rate, product.unit_vat) == (
-        Decimal("2"), Decimal("799.20"), Decimal("25"), None)
+        Decimal("2"),
+        Decimal("799.20"),
+        Decimal("25"),
+        None,
+    )
     assert product.description == "Löparsko 42"
     assert order.buyer.display_name == "Anna Svensson"
     assert order.buyer.kind == "private"
@@ -285,8 +413,13 @@ def test_query_order_casing_currency_and_company():
 
 def test_query_company_from_address_fields_and_sku_types():
     body = query_order()
-    body["Payer"].update(Name="Exempel AB", Attention="Karin Berg", CompanyCode="C-77", CompanyName="Exempel AB",
-                         OrganizationNumber="5566778899")
+    body["Payer"].update(
+        Name="Exempel AB",
+        Attention="Karin Berg",
+        CompanyCode="C-77",
+        CompanyName="Exempel AB",
+        OrganizationNumber="5566778899",
+    )
     body["Items"][1].update(PartNo="P-1", SkuTypeId=3)
     body["Items"][2].update(PartNo="P-2", SkuTypeId=1)
     order = mapping.order_from_query(body)
@@ -306,8 +439,11 @@ def test_query_source_id_is_the_basket_id_even_when_order_no_was_replaced():
 
 
 def test_query_malformed():
-    for body, field in (([], "body"), ({**query_order(), "OrderNo": None}, "OrderNo"),
-                        ({**query_order(), "Items": []}, "Items")):
+    for body, field in (
+        ([], "body"),
+        ({**query_order(), "OrderNo": None}, "OrderNo"),
+        ({**query_order(), "Items": []}, "Items"),
+    ):
         with pytest.raises(SyncError) as caught:
             mapping.order_from_query(body)
         assert caught.value.code == "order.malformed" and caught.value.details["field"] == field
@@ -319,10 +455,14 @@ def test_query_malformed():
 
 # --- what goes back -----------------------------------------------------------------------
 
+
 def test_status_request_shape():
     assert mapping.status_request("700123", erp_order_no="FX-10045", account_id=10000) == {
-        "ClientOrderRef": 700123, "ErpOrderNo": "FX-10045", "OrderStatus": "Confirmed",
-        "Infos": [{"Code": "ErpRef", "Value": "FX-10045"}], "AccountId": 10000,
+        "ClientOrderRef": 700123,
+        "ErpOrderNo": "FX-10045",
+        "OrderStatus": "Confirmed",
+        "Infos": [{"Code": "ErpRef", "Value": "FX-10045"}],
+        "AccountId": 10000,
     }
     other = mapping.status_request("WEB-1", erp_order_no="7", status="invoiced", account_id=None)
     assert other["ClientOrderRef"] == "WEB-1" and other["OrderStatus"] == "Invoiced" and "AccountId" not in other
@@ -332,32 +472,46 @@ def test_status_request_shape():
 
 def test_order_response_shape():
     assert mapping.order_response(ok=True, description="Received", erp_order_no=None) == {
-        "StatusCode": "OK", "Description": "Received", "HasErpOrderNo": False, "ErpOrderNo": None}
+        "StatusCode": "OK",
+        "Description": "Received",
+        "HasErpOrderNo": False,
+        "ErpOrderNo": None,
+    }
     failed = mapping.order_response(ok=False, description="Malformed: Items", erp_order_no="FX-1")
-    assert failed == {"StatusCode": "Failed", "Description": "Malformed: Items", "HasErpOrderNo": True, "ErpOrderNo": "FX-1"}
+    assert failed == {
+        "StatusCode": "Failed",
+        "Description": "Malformed: Items",
+        "HasErpOrderNo": True,
+        "ErpOrderNo": "FX-1",
+    }
     assert len(failed["StatusCode"]) <= 50
 
 
 # -- company numbers: one reading for the push and the poll ------------------------------------------
 
-import re  # noqa: E402
-
-from hypothesis import given, strategies as st  # noqa: E402
 
 ORG_NUMBER_SPELLINGS = ["OrganisationNumber", "OrganizationNumber", "OrganisationNo", "OrganizationNo", "OrgNo"]
 
 
 def company_push(company: dict[str, Any]) -> dict[str, Any]:
     body = order_request()
-    body["BillTo"] = {"Company": {"Code": "C-77", "Name": "Exempel AB", **company},
-                      "Person": {"FirstName": "Karin", "LastName": "Berg", "Email": "karin@exempel.se"}}
+    body["BillTo"] = {
+        "Company": {"Code": "C-77", "Name": "Exempel AB", **company},
+        "Person": {"FirstName": "Karin", "LastName": "Berg", "Email": "karin@exempel.se"},
+    }
     return body
 
 
 def company_poll(company: dict[str, Any]) -> dict[str, Any]:
     body = query_order()
-    body["Payer"].update(Name="Exempel AB", Attention="Karin Berg", CompanyCode="C-77", CompanyName="Exempel AB",
-                         EmailAddress="karin@exempel.se", **company)
+    body["Payer"].update(
+        Name="Exempel AB",
+        Attention="Karin Berg",
+        CompanyCode="C-77",
+        CompanyName="Exempel AB",
+        EmailAddress="karin@exempel.se",
+        **company,
+    )
     return body
 
 
@@ -385,8 +539,7 @@ def test_a_private_buyer_carries_no_company_numbers_on_either_path():
     assert mapping.order_from_request(order_request()).buyer.organisation_number == ""
 
 
-@given(digits=st.text(alphabet="0123456789", min_size=10, max_size=10), spaced=st.booleans(),
-       lower=st.booleans())
+@given(digits=st.text(alphabet="0123456789", min_size=10, max_size=10), spaced=st.booleans(), lower=st.booleans())
 def test_any_swedish_vat_number_gives_its_ten_digits_as_the_organisation_number(digits, spaced, lower):
     vat = f"SE{digits[:6]} {digits[6:]} 01" if spaced else f"SE{digits}01"
     vat = vat.lower() if lower else vat

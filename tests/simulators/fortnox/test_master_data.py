@@ -1,16 +1,18 @@
 """The Fortnox simulator's master data over real HTTP: price lists and prices, the warehouse
 module's stock balances, a generated catalogue of up to a million articles, and customer lists."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from simulators.fortnox.server import Code, FortnoxSimulator
 from simulators.base import Faults
+from simulators.fortnox.server import Code, FortnoxSimulator
 
 T0 = datetime(2026, 3, 2, 9, 0, 0)
 
@@ -57,16 +59,23 @@ def sim(server: FortnoxSimulator, clock: Clock) -> FortnoxSimulator:
 @pytest.fixture
 def http(sim: FortnoxSimulator) -> Iterator[requests.Session]:
     session = requests.Session()
-    session.headers.update({"Authorization": f"Bearer {sim.issue_tokens()['access_token']}",
-                            "Content-Type": "application/json", "Accept": "application/json"})
+    session.headers.update(
+        {
+            "Authorization": f"Bearer {sim.issue_tokens()['access_token']}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+    )
     yield session
     session.close()
 
 
-def call(sim: FortnoxSimulator, http: requests.Session, method: str, path: str, body: Any = None,
-         **params: Any) -> requests.Response:
-    return http.request(method, sim.url + path, params=params or None, timeout=30,
-                        data=json.dumps(body) if body is not None else None)
+def call(
+    sim: FortnoxSimulator, http: requests.Session, method: str, path: str, body: Any = None, **params: Any
+) -> requests.Response:
+    return http.request(
+        method, sim.url + path, params=params or None, timeout=30, data=json.dumps(body) if body is not None else None
+    )
 
 
 def get(sim: FortnoxSimulator, http: requests.Session, path: str, **params: Any) -> Any:
@@ -86,8 +95,10 @@ def ean_is_valid(ean: str) -> bool:
 
 # -- price lists ------------------------------------------------------------------------------------
 
-def test_price_list_a_exists_and_price_lists_are_created_and_updated(sim: FortnoxSimulator,
-                                                                     http: requests.Session) -> None:
+
+def test_price_list_a_exists_and_price_lists_are_created_and_updated(
+    sim: FortnoxSimulator, http: requests.Session
+) -> None:
     lists = get(sim, http, "/3/pricelists")["PriceLists"]
     assert [(p["Code"], p["Description"]) for p in lists] == [("A", "Standard")]
 
@@ -95,8 +106,9 @@ def test_price_list_a_exists_and_price_lists_are_created_and_updated(sim: Fortno
     assert created.status_code == 201 and created.json()["PriceList"]["Code"] == "B2B"
     again = call(sim, http, "POST", "/3/pricelists", {"PriceList": {"Code": "B2B", "Description": "Igen"}})
     assert again.status_code == 400
-    updated = call(sim, http, "PUT", "/3/pricelists/B2B", {"PriceList": {"Description": "Återförsäljare",
-                                                                          "Comments": "Netto"}})
+    updated = call(
+        sim, http, "PUT", "/3/pricelists/B2B", {"PriceList": {"Description": "Återförsäljare", "Comments": "Netto"}}
+    )
     assert updated.status_code == 200
     assert get(sim, http, "/3/pricelists/B2B")["PriceList"]["Description"] == "Återförsäljare"
     assert [p["Code"] for p in get(sim, http, "/3/pricelists")["PriceLists"]] == ["A", "B2B"]
@@ -114,14 +126,22 @@ def test_prices_need_the_price_scope(sim: FortnoxSimulator) -> None:
 
 # -- prices --------------------------------------------------------------------------------------------
 
+
 def test_prices_are_created_read_updated_and_deleted(sim: FortnoxSimulator, http: requests.Session) -> None:
     sim.add_article("MUG", "Mugg", sales_price=100)
     call(sim, http, "POST", "/3/pricelists", {"PriceList": {"Code": "B", "Description": "Butik"}})
     for quantity, price in ((10, 80), (0, 95)):
-        created = call(sim, http, "POST", "/3/prices", {"Price": {
-            "PriceList": "B", "ArticleNumber": "MUG", "FromQuantity": quantity, "Price": price}})
+        created = call(
+            sim,
+            http,
+            "POST",
+            "/3/prices",
+            {"Price": {"PriceList": "B", "ArticleNumber": "MUG", "FromQuantity": quantity, "Price": price}},
+        )
         assert created.status_code == 201
-        assert created.json()["Price"]["Price"] == price and created.json()["Price"]["Date"].startswith("2026-03-02T09:00")
+        assert created.json()["Price"]["Price"] == price and created.json()["Price"]["Date"].startswith(
+            "2026-03-02T09:00"
+        )
 
     first = get(sim, http, "/3/prices/B/MUG")["Price"]
     assert (first["FromQuantity"], first["Price"], first["PriceList"], first["ArticleNumber"]) == (0, 95, "B", "MUG")
@@ -134,8 +154,13 @@ def test_prices_are_created_read_updated_and_deleted(sim: FortnoxSimulator, http
     assert [(p["FromQuantity"], p["Price"], p["Percent"]) for p in prices["Prices"]] == [(0, 90, 0), (10, 75, 5)]
     assert prices["MetaInformation"]["@TotalResources"] == 2
 
-    duplicate = call(sim, http, "POST", "/3/prices", {"Price": {"PriceList": "B", "ArticleNumber": "MUG",
-                                                                "FromQuantity": 10, "Price": 1}})
+    duplicate = call(
+        sim,
+        http,
+        "POST",
+        "/3/prices",
+        {"Price": {"PriceList": "B", "ArticleNumber": "MUG", "FromQuantity": 10, "Price": 1}},
+    )
     assert duplicate.status_code == 400
     moved = call(sim, http, "PUT", "/3/prices/B/MUG/10", {"Price": {"FromQuantity": 20, "Price": 1}})
     assert moved.status_code == 400
@@ -153,8 +178,7 @@ def test_prices_are_created_read_updated_and_deleted(sim: FortnoxSimulator, http
     assert no_key.status_code == 400
 
 
-def test_sales_price_and_price_list_a_stay_in_step(sim: FortnoxSimulator, http: requests.Session,
-                                                   clock: Clock) -> None:
+def test_sales_price_and_price_list_a_stay_in_step(sim: FortnoxSimulator, http: requests.Session, clock: Clock) -> None:
     sim.add_article("MUG", "Mugg", sales_price="127.20")
     assert get(sim, http, "/3/prices/A/MUG")["Price"]["Price"] == 127.2
 
@@ -179,7 +203,8 @@ def test_sales_price_and_price_list_a_stay_in_step(sim: FortnoxSimulator, http: 
 
 
 def test_price_list_sublist_is_paged_in_article_order_and_filtered_by_lastmodified(
-        sim: FortnoxSimulator, http: requests.Session, clock: Clock) -> None:
+    sim: FortnoxSimulator, http: requests.Session, clock: Clock
+) -> None:
     for number in ("B-2", "A-1", "10", "9", "C-3"):
         sim.add_article(number, f"Artikel {number}", sales_price=50)
     sim.set_price("A", "A-1", 40, from_quantity=5)
@@ -200,6 +225,7 @@ def test_price_list_sublist_is_paged_in_article_order_and_filtered_by_lastmodifi
 
 # -- warehouse -------------------------------------------------------------------------------------------
 
+
 def test_stock_balance_by_item_and_stock_point(sim: FortnoxSimulator, http: requests.Session) -> None:
     sim.add_article("MUG", "Mugg", StockGoods=True)
     sim.add_article("CUP", "Kopp", StockGoods=True)
@@ -208,13 +234,18 @@ def test_stock_balance_by_item_and_stock_point(sim: FortnoxSimulator, http: requ
     sim.set_stock("CUP", 7)
 
     rows = get(sim, http, "/api/warehouse/status-v1/stockbalance", itemIds="MUG")
-    assert rows == [{"itemId": "MUG", "stockPointCode": "MAIN", "availableStock": 7, "inStock": 10},
-                    {"itemId": "MUG", "stockPointCode": "STORE", "availableStock": 4, "inStock": 4}]
+    assert rows == [
+        {"itemId": "MUG", "stockPointCode": "MAIN", "availableStock": 7, "inStock": 10},
+        {"itemId": "MUG", "stockPointCode": "STORE", "availableStock": 4, "inStock": 4},
+    ]
     only_main = get(sim, http, "/api/warehouse/status-v1/stockbalance", itemIds="MUG,CUP", stockPointCodes="MAIN")
     assert [(r["itemId"], r["inStock"]) for r in only_main] == [("MUG", 10), ("CUP", 7)]
     everything = get(sim, http, "/api/warehouse/status-v1/stockbalance")
     assert [(r["itemId"], r["stockPointCode"]) for r in everything] == [
-        ("CUP", "MAIN"), ("MUG", "MAIN"), ("MUG", "STORE")]
+        ("CUP", "MAIN"),
+        ("MUG", "MAIN"),
+        ("MUG", "STORE"),
+    ]
     store = get(sim, http, "/api/warehouse/status-v1/stockbalance", stockPointCodes="STORE")
     assert [(r["itemId"], r["inStock"]) for r in store] == [("MUG", 4)]
 
@@ -222,8 +253,10 @@ def test_stock_balance_by_item_and_stock_point(sim: FortnoxSimulator, http: requ
     assert (article["QuantityInStock"], article["ReservedQuantity"], article["DisposableQuantity"]) == (14, 3, 11)
     # A PUT of the article's quantity lands on the default stock point; the others stay.
     call(sim, http, "PUT", "/3/articles/MUG", {"Article": {"QuantityInStock": 20}})
-    balances = {r["stockPointCode"]: r["inStock"]
-                for r in get(sim, http, "/api/warehouse/status-v1/stockbalance", itemIds="MUG")}
+    balances = {
+        r["stockPointCode"]: r["inStock"]
+        for r in get(sim, http, "/api/warehouse/status-v1/stockbalance", itemIds="MUG")
+    }
     assert balances == {"MAIN": 16, "STORE": 4}
 
     points = get(sim, http, "/api/warehouse/stockpoints-v1")
@@ -231,8 +264,9 @@ def test_stock_balance_by_item_and_stock_point(sim: FortnoxSimulator, http: requ
     assert [p["code"] for p in get(sim, http, "/api/warehouse/stockpoints-v1", q="stor")] == ["STORE"]
 
 
-def test_warehouse_module_switched_off_answers_with_web_exceptions(sim: FortnoxSimulator,
-                                                                   http: requests.Session) -> None:
+def test_warehouse_module_switched_off_answers_with_web_exceptions(
+    sim: FortnoxSimulator, http: requests.Session
+) -> None:
     assert get(sim, http, "/api/warehouse/tenants-v4") == {"activated": True, "tenantId": sim.tenant_id}
     requests.post(sim.url + "/_sim/settings", json={"warehouse_active": False}, timeout=5)
     assert get(sim, http, "/api/warehouse/tenants-v4")["activated"] is False
@@ -255,35 +289,68 @@ def test_stock_change_touches_the_article(sim: FortnoxSimulator, http: requests.
     clock.advance(minutes=1)
     sim.set_stock("CUP", 12, reserved=2)
     changed = get(sim, http, "/3/articles", lastmodified=stamp(since))["Articles"]
-    assert [(a["ArticleNumber"], a["QuantityInStock"], a["DisposableQuantity"]) for a in changed] == [
-        ("CUP", 12, "10")]
+    assert [(a["ArticleNumber"], a["QuantityInStock"], a["DisposableQuantity"]) for a in changed] == [("CUP", 12, "10")]
 
-    answer = requests.post(sim.url + "/_sim/stock", timeout=5,
-                           json={"ArticleNumber": "MUG", "InStock": 3, "StockPoint": "EAST"})
+    answer = requests.post(
+        sim.url + "/_sim/stock", timeout=5, json={"ArticleNumber": "MUG", "InStock": 3, "StockPoint": "EAST"}
+    )
     assert answer.status_code == 200 and answer.json()["Article"]["QuantityInStock"] == 3
     assert "EAST" in sim.stock_points
-    assert requests.post(sim.url + "/_sim/stock", json={"ArticleNumber": "NONE", "InStock": 1},
-                         timeout=5).status_code == 404
+    assert (
+        requests.post(sim.url + "/_sim/stock", json={"ArticleNumber": "NONE", "InStock": 1}, timeout=5).status_code
+        == 404
+    )
 
 
 # -- articles list ---------------------------------------------------------------------------------------
 
+
 def test_article_list_items_carry_the_webshop_fields(sim: FortnoxSimulator, http: requests.Session) -> None:
-    sim.add_article("MUG", "Mugg", sales_price="127.20", StockGoods=True, WebshopArticle=True, EAN="7312345678901",
-                    Manufacturer="Nordvik", ManufacturerArticleNumber="NV-1", Weight=350, Width=9, Height=10,
-                    Depth=9, quantity_in_stock=5)
+    sim.add_article(
+        "MUG",
+        "Mugg",
+        sales_price="127.20",
+        StockGoods=True,
+        WebshopArticle=True,
+        EAN="7312345678901",
+        Manufacturer="Nordvik",
+        ManufacturerArticleNumber="NV-1",
+        Weight=350,
+        Width=9,
+        Height=10,
+        Depth=9,
+        quantity_in_stock=5,
+    )
     item = get(sim, http, "/3/articles")["Articles"][0]
-    wanted = {"Active", "Manufacturer", "ManufacturerArticleNumber", "EAN", "Unit", "VAT", "StockGoods",
-              "QuantityInStock", "ReservedQuantity", "DisposableQuantity", "SalesPrice", "WebshopArticle", "Weight",
-              "Width", "Height", "Depth", "Type"}
+    wanted = {
+        "Active",
+        "Manufacturer",
+        "ManufacturerArticleNumber",
+        "EAN",
+        "Unit",
+        "VAT",
+        "StockGoods",
+        "QuantityInStock",
+        "ReservedQuantity",
+        "DisposableQuantity",
+        "SalesPrice",
+        "WebshopArticle",
+        "Weight",
+        "Width",
+        "Height",
+        "Depth",
+        "Type",
+    }
     assert wanted <= set(item)
     assert (item["SalesPrice"], item["VAT"], item["Width"], item["Manufacturer"]) == ("127.2", "25", 9, "Nordvik")
 
 
 # -- generated catalogue --------------------------------------------------------------------------------
 
-def test_generated_catalogue_reads_like_stored_articles(sim: FortnoxSimulator, http: requests.Session,
-                                                        clock: Clock) -> None:
+
+def test_generated_catalogue_reads_like_stored_articles(
+    sim: FortnoxSimulator, http: requests.Session, clock: Clock
+) -> None:
     sim.add_article("A-1", "Vanlig artikel")
     sim.seed_generated(100_000)
     first = get(sim, http, "/3/articles", limit=500)
@@ -305,8 +372,14 @@ def test_generated_catalogue_reads_like_stored_articles(sim: FortnoxSimulator, h
     assert call(sim, http, "GET", "/3/articles/G00100001").status_code == 404
     assert get(sim, http, "/3/prices/A/G00050000")["Price"]["Price"] == single["SalesPrice"]
     balance = get(sim, http, "/api/warehouse/status-v1/stockbalance", itemIds="G00050000")
-    assert balance == [{"itemId": "G00050000", "stockPointCode": "MAIN", "inStock": single["QuantityInStock"],
-                        "availableStock": single["DisposableQuantity"]}]
+    assert balance == [
+        {
+            "itemId": "G00050000",
+            "stockPointCode": "MAIN",
+            "inStock": single["QuantityInStock"],
+            "availableStock": single["DisposableQuantity"],
+        }
+    ]
     # Reading is deterministic and stores nothing.
     assert get(sim, http, "/3/articles/G00050000")["Article"] == single
     assert sim.state_summary()["materialised_articles"] == 0
@@ -368,8 +441,9 @@ def test_a_million_generated_articles_are_paged_in_full(sim: FortnoxSimulator, h
     previous = ""
     page, pages = 1, None
     while pages is None or page <= pages:
-        body = get(sim, http, "/3/articles", limit=500, page=page, filter="active",
-                   lastmodified=stamp(T0 - timedelta(days=1)))
+        body = get(
+            sim, http, "/3/articles", limit=500, page=page, filter="active", lastmodified=stamp(T0 - timedelta(days=1))
+        )
         pages = body["MetaInformation"]["@TotalPages"]
         numbers = [a["ArticleNumber"] for a in body["Articles"]]
         assert numbers[0] > previous
@@ -383,13 +457,15 @@ def test_a_million_generated_articles_are_paged_in_full(sim: FortnoxSimulator, h
 
 # -- control API ----------------------------------------------------------------------------------------
 
+
 def test_control_api_generates_and_sets_prices(sim: FortnoxSimulator, http: requests.Session) -> None:
     answer = requests.post(sim.url + "/_sim/generate", json={"articles": 1_000, "customers": 20}, timeout=10)
     assert answer.status_code == 200
     state = answer.json()["state"]
     assert (state["generated_articles"], state["customers"], state["stock_points"]) == (1_000, 20, 1)
-    price = requests.post(sim.url + "/_sim/prices", timeout=5,
-                          json={"PriceList": "A", "ArticleNumber": "G00000005", "Price": 12.5})
+    price = requests.post(
+        sim.url + "/_sim/prices", timeout=5, json={"PriceList": "A", "ArticleNumber": "G00000005", "Price": 12.5}
+    )
     assert price.status_code == 200 and price.json()["Price"]["Price"] == 12.5
     assert get(sim, http, "/3/articles/G00000005")["Article"]["SalesPrice"] == 12.5
     state = requests.get(sim.url + "/_sim/state", timeout=5).json()
@@ -398,8 +474,10 @@ def test_control_api_generates_and_sets_prices(sim: FortnoxSimulator, http: requ
 
 # -- customers ------------------------------------------------------------------------------------------
 
-def test_customer_lists_filter_page_and_follow_lastmodified(sim: FortnoxSimulator, http: requests.Session,
-                                                            clock: Clock) -> None:
+
+def test_customer_lists_filter_page_and_follow_lastmodified(
+    sim: FortnoxSimulator, http: requests.Session, clock: Clock
+) -> None:
     numbers = sim.seed_generated_customers(600, companies_share=0.3)
     assert len(numbers) == 600 and len(set(numbers)) == 600
     everyone = get(sim, http, "/3/customers", limit=1000)
@@ -407,9 +485,27 @@ def test_customer_lists_filter_page_and_follow_lastmodified(sim: FortnoxSimulato
 
     customers = [c for p in (1, 2) for c in get(sim, http, "/3/customers", limit=500, page=p)["Customers"]]
     assert len({c["CustomerNumber"] for c in customers}) == 600
-    fields = {"CustomerNumber", "Name", "Type", "OrganisationNumber", "Email", "Phone1", "Phone2", "Address1",
-              "Address2", "ZipCode", "City", "CountryCode", "DeliveryName", "DeliveryAddress1", "DeliveryZipCode",
-              "DeliveryCity", "DeliveryCountryCode", "VATNumber", "Active"}
+    fields = {
+        "CustomerNumber",
+        "Name",
+        "Type",
+        "OrganisationNumber",
+        "Email",
+        "Phone1",
+        "Phone2",
+        "Address1",
+        "Address2",
+        "ZipCode",
+        "City",
+        "CountryCode",
+        "DeliveryName",
+        "DeliveryAddress1",
+        "DeliveryZipCode",
+        "DeliveryCity",
+        "DeliveryCountryCode",
+        "VATNumber",
+        "Active",
+    }
     assert all(fields <= set(c) for c in customers)
     companies = [c for c in customers if c["Type"] == "COMPANY"]
     assert 120 <= len(companies) <= 240 and all(c["OrganisationNumber"] for c in companies)

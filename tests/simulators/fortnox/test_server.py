@@ -1,4 +1,5 @@
 """The Fortnox simulator over real HTTP: OAuth, rate limit, errors, lists and invoice totals."""
+
 from __future__ import annotations
 
 import base64
@@ -11,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from simulators.fortnox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FortnoxSimulator
 from simulators.base import Faults
+from simulators.fortnox.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FortnoxSimulator
 
 BASIC = "Basic " + base64.b64encode(f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}".encode()).decode()
 
@@ -40,12 +41,18 @@ def token(sim: FortnoxSimulator) -> str:
     return sim.issue_tokens()["access_token"]
 
 
-def api(sim: FortnoxSimulator, method: str, path: str, token: str, body: Any = None,
-        **params: Any) -> requests.Response:
+def api(
+    sim: FortnoxSimulator, method: str, path: str, token: str, body: Any = None, **params: Any
+) -> requests.Response:
     data = body if isinstance(body, (str, bytes)) else (json.dumps(body) if body is not None else None)
-    return requests.request(method, sim.url + path, params=params or None, data=data, timeout=5,
-                            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                     "Accept": "application/json"})
+    return requests.request(
+        method,
+        sim.url + path,
+        params=params or None,
+        data=data,
+        timeout=5,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"},
+    )
 
 
 def decimal_json(response: requests.Response) -> Any:
@@ -53,8 +60,7 @@ def decimal_json(response: requests.Response) -> Any:
 
 
 def token_request(sim: FortnoxSimulator, form: dict[str, str], **headers: str) -> requests.Response:
-    return requests.post(sim.url + "/oauth-v1/token", data=form, timeout=5,
-                         headers={"Authorization": BASIC, **headers})
+    return requests.post(sim.url + "/oauth-v1/token", data=form, timeout=5, headers={"Authorization": BASIC, **headers})
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -71,11 +77,22 @@ def seed_shop(sim: FortnoxSimulator) -> None:
 
 # -- OAuth -------------------------------------------------------------------------------------
 
+
 def test_authorization_code_gives_tokens_once(sim: FortnoxSimulator) -> None:
     redirect = "https://brygga.example/oauth/fortnox/callback"
-    consent = requests.get(sim.url + "/oauth-v1/auth", allow_redirects=False, timeout=5, params={
-        "client_id": DEFAULT_CLIENT_ID, "redirect_uri": redirect, "scope": "invoice customer article",
-        "state": "xyz", "access_type": "offline", "response_type": "code"})
+    consent = requests.get(
+        sim.url + "/oauth-v1/auth",
+        allow_redirects=False,
+        timeout=5,
+        params={
+            "client_id": DEFAULT_CLIENT_ID,
+            "redirect_uri": redirect,
+            "scope": "invoice customer article",
+            "state": "xyz",
+            "access_type": "offline",
+            "response_type": "code",
+        },
+    )
     assert consent.status_code == 302
     location = urlsplit(consent.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect
@@ -96,9 +113,18 @@ def test_authorization_code_gives_tokens_once(sim: FortnoxSimulator) -> None:
 
 
 def test_consent_page_refuses_unknown_client(sim: FortnoxSimulator) -> None:
-    page = requests.get(sim.url + "/oauth-v1/auth", allow_redirects=False, timeout=5, params={
-        "client_id": "nobody", "redirect_uri": "https://x.example/cb", "scope": "invoice", "state": "s",
-        "response_type": "code"})
+    page = requests.get(
+        sim.url + "/oauth-v1/auth",
+        allow_redirects=False,
+        timeout=5,
+        params={
+            "client_id": "nobody",
+            "redirect_uri": "https://x.example/cb",
+            "scope": "invoice",
+            "state": "s",
+            "response_type": "code",
+        },
+    )
     assert page.status_code == 400 and "text/html" in page.headers["Content-Type"]
 
 
@@ -120,9 +146,12 @@ def test_refresh_rotates_and_reuse_is_invalid_grant(sim: FortnoxSimulator) -> No
 
 def test_token_endpoint_needs_client_credentials(sim: FortnoxSimulator) -> None:
     refresh = sim.issue_tokens()["refresh_token"]
-    wrong = requests.post(sim.url + "/oauth-v1/token", timeout=5,
-                          data={"grant_type": "refresh_token", "refresh_token": refresh},
-                          headers={"Authorization": "Basic " + base64.b64encode(b"fortnox-client:wrong").decode()})
+    wrong = requests.post(
+        sim.url + "/oauth-v1/token",
+        timeout=5,
+        data={"grant_type": "refresh_token", "refresh_token": refresh},
+        headers={"Authorization": "Basic " + base64.b64encode(b"fortnox-client:wrong").decode()},
+    )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
 
 
@@ -154,6 +183,7 @@ def test_missing_scope_is_forbidden(sim: FortnoxSimulator) -> None:
 
 # -- rate limit and faults ------------------------------------------------------------------------
 
+
 def test_rate_limit_is_per_access_token(sim: FortnoxSimulator, token: str) -> None:
     statuses = [api(sim, "GET", "/3/companyinformation", token).status_code for _ in range(25)]
     assert statuses == [200] * 25
@@ -184,6 +214,7 @@ def test_control_api_sets_a_5xx_rate(sim: FortnoxSimulator, token: str) -> None:
 
 # -- errors --------------------------------------------------------------------------------------
 
+
 def test_unknown_article_is_2001302_with_lowercase_keys(sim: FortnoxSimulator, token: str) -> None:
     seed_shop(sim)
     body = {"Invoice": {"CustomerNumber": "1", "InvoiceRows": [{"ArticleNumber": "NOPE", "DeliveredQuantity": 1}]}}
@@ -203,13 +234,16 @@ def test_capitalised_error_keys_switch(sim: FortnoxSimulator, token: str) -> Non
     assert missing.json() == {"ErrorInformation": {"Error": 1, "Message": "Kan inte hitta kunden.", "Code": 2000433}}
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ("", 2001392),
-    ("{\"Customer\": {\"Name\": ", 2002115),
-    ({"Kund": {"Name": "A"}}, 2001399),
-    ({"Customer": {"Name": "A", "Nickname": "B"}}, 2001399),
-    ({"Customer": {"Email": "a@example.se"}}, None),  # Name is required (the code is unpublished)
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("", 2001392),
+        ('{"Customer": {"Name": ', 2002115),
+        ({"Kund": {"Name": "A"}}, 2001399),
+        ({"Customer": {"Name": "A", "Nickname": "B"}}, 2001399),
+        ({"Customer": {"Email": "a@example.se"}}, None),  # Name is required (the code is unpublished)
+    ],
+)
 def test_bad_customer_bodies(sim: FortnoxSimulator, token: str, body: Any, code: int | None) -> None:
     refused = api(sim, "POST", "/3/customers", token, body)
     assert refused.status_code == 400
@@ -225,8 +259,12 @@ def test_invoice_validation_codes(sim: FortnoxSimulator, token: str) -> None:
         return api(sim, "POST", "/3/invoices", token, {"Invoice": {**invoice, **header}})
 
     assert post({"CustomerNumber": "404"}).json()["ErrorInformation"]["code"] == 2000204
-    assert post({}, {"Description": "Frakt", "Price": 49, "DeliveredQuantity": 1, "AccountNumber": 9999}) \
-        .json()["ErrorInformation"]["code"] == 2001304
+    assert (
+        post({}, {"Description": "Frakt", "Price": 49, "DeliveredQuantity": 1, "AccountNumber": 9999}).json()[
+            "ErrorInformation"
+        ]["code"]
+        == 2001304
+    )
     assert post({}, {"ArticleNumber": "TS-1", "DeliveredQuantity": 1, "VAT": 19}).status_code == 400
     assert post({"Currency": "XYZ"}).status_code == 400
     assert post({"Currency": "EUR"}).status_code == 201
@@ -235,13 +273,18 @@ def test_invoice_validation_codes(sim: FortnoxSimulator, token: str) -> None:
 
 # -- customers and lists ---------------------------------------------------------------------------
 
+
 def test_customers_are_numbered_and_searched_by_substring(sim: FortnoxSimulator, token: str) -> None:
     first = api(sim, "POST", "/3/customers", token, {"Customer": {"Name": "Anna", "Email": "Anna@Example.se"}})
     second = api(sim, "POST", "/3/customers", token, {"Customer": {"Name": "Bo", "Email": "bo@example.se"}})
     assert first.status_code == 201 and first.json()["Customer"]["CustomerNumber"] == "1"
     assert second.json()["Customer"]["CustomerNumber"] == "2"
-    assert api(sim, "POST", "/3/customers", token, {"Customer": {"Name": "C", "CustomerNumber": "2"}}) \
-        .json()["ErrorInformation"]["code"] == 2000637
+    assert (
+        api(sim, "POST", "/3/customers", token, {"Customer": {"Name": "C", "CustomerNumber": "2"}}).json()[
+            "ErrorInformation"
+        ]["code"]
+        == 2000637
+    )
 
     found = api(sim, "GET", "/3/customers", token, email="anna@example").json()
     assert [c["CustomerNumber"] for c in found["Customers"]] == ["1"]
@@ -296,11 +339,15 @@ def test_company_information_carries_the_tenant(sim: FortnoxSimulator, token: st
 
 # -- invoices ---------------------------------------------------------------------------------------
 
+
 def test_search_on_external_reference_matches_substrings(sim: FortnoxSimulator, token: str) -> None:
     seed_shop(sim)
     for reference in ("1234", "9123", "555"):
-        invoice = {"CustomerNumber": "1", "ExternalInvoiceReference1": reference,
-                   "InvoiceRows": [{"ArticleNumber": "TS-1", "DeliveredQuantity": 1}]}
+        invoice = {
+            "CustomerNumber": "1",
+            "ExternalInvoiceReference1": reference,
+            "InvoiceRows": [{"ArticleNumber": "TS-1", "DeliveredQuantity": 1}],
+        }
         assert api(sim, "POST", "/3/invoices", token, {"Invoice": invoice}).status_code == 201
     found = api(sim, "GET", "/3/invoices", token, externalinvoicereference1="123").json()
     assert sorted(i["ExternalInvoiceReference1"] for i in found["Invoices"]) == ["1234", "9123"]
@@ -314,17 +361,38 @@ MIXED_ROWS = [
 ]
 
 
-@pytest.mark.parametrize(("vat_included", "expected"), [
-    (True, {"Net": "772.83", "Gross": "812.03", "TotalVAT": "130.97", "FreightVAT": "9.80", "Total": "943.00",
-            "rows": [("398.00", "318.40", "159.20"), ("267.00", "238.39", "79.46"), ("229.00", "216.04", "216.04")]}),
-    (False, {"Net": "894.00", "Gross": "943.00", "TotalVAT": "157.53", "FreightVAT": "12.25", "Total": "1100.53",
-             "rows": [("398.00", "398.00", "199.00"), ("267.00", "267.00", "89.00"), ("229.00", "229.00", "229.00")]}),
-])
-def test_mixed_vat_invoice_totals(sim: FortnoxSimulator, token: str, vat_included: bool,
-                                  expected: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("vat_included", "expected"),
+    [
+        (
+            True,
+            {
+                "Net": "772.83",
+                "Gross": "812.03",
+                "TotalVAT": "130.97",
+                "FreightVAT": "9.80",
+                "Total": "943.00",
+                "rows": [("398.00", "318.40", "159.20"), ("267.00", "238.39", "79.46"), ("229.00", "216.04", "216.04")],
+            },
+        ),
+        (
+            False,
+            {
+                "Net": "894.00",
+                "Gross": "943.00",
+                "TotalVAT": "157.53",
+                "FreightVAT": "12.25",
+                "Total": "1100.53",
+                "rows": [("398.00", "398.00", "199.00"), ("267.00", "267.00", "89.00"), ("229.00", "229.00", "229.00")],
+            },
+        ),
+    ],
+)
+def test_mixed_vat_invoice_totals(
+    sim: FortnoxSimulator, token: str, vat_included: bool, expected: dict[str, Any]
+) -> None:
     seed_shop(sim)
-    body = {"Invoice": {"CustomerNumber": "1", "VATIncluded": vat_included, "Freight": 49,
-                        "InvoiceRows": MIXED_ROWS}}
+    body = {"Invoice": {"CustomerNumber": "1", "VATIncluded": vat_included, "Freight": 49, "InvoiceRows": MIXED_ROWS}}
     created = api(sim, "POST", "/3/invoices", token, body)
     assert created.status_code == 201
     invoice = decimal_json(created)["Invoice"]
@@ -332,8 +400,10 @@ def test_mixed_vat_invoice_totals(sim: FortnoxSimulator, token: str, vat_include
         assert Decimal(invoice[name]) == Decimal(expected[name]), name
     assert Decimal(invoice["RoundOff"]) == 0
     assert Decimal(invoice["Balance"]) == Decimal(expected["Total"])
-    rows = [(Decimal(r["Total"]), Decimal(r["TotalExcludingVAT"]), Decimal(r["PriceExcludingVAT"]))
-            for r in invoice["InvoiceRows"]]
+    rows = [
+        (Decimal(r["Total"]), Decimal(r["TotalExcludingVAT"]), Decimal(r["PriceExcludingVAT"]))
+        for r in invoice["InvoiceRows"]
+    ]
     assert rows == [tuple(Decimal(v) for v in row) for row in expected["rows"]]
     assert invoice["InvoiceRows"][0]["Description"] == "T-shirt"  # taken from the article
     assert invoice["DocumentNumber"] == "1" and invoice["CustomerName"] == "Anna Svensson"
@@ -351,10 +421,16 @@ def test_round_off_to_whole_kronor(sim: FortnoxSimulator, token: str) -> None:
 
 def test_discounts_and_article_defaults(sim: FortnoxSimulator, token: str) -> None:
     seed_shop(sim)
-    body = {"Invoice": {"CustomerNumber": "1", "VATIncluded": True, "InvoiceRows": [
-        {"ArticleNumber": "TS-1", "DeliveredQuantity": 3, "Discount": 10, "DiscountType": "PERCENT"},
-        {"Description": "Rabattkod", "DeliveredQuantity": 1, "Price": -50, "AccountNumber": 3001},
-    ]}}
+    body = {
+        "Invoice": {
+            "CustomerNumber": "1",
+            "VATIncluded": True,
+            "InvoiceRows": [
+                {"ArticleNumber": "TS-1", "DeliveredQuantity": 3, "Discount": 10, "DiscountType": "PERCENT"},
+                {"Description": "Rabattkod", "DeliveredQuantity": 1, "Price": -50, "AccountNumber": 3001},
+            ],
+        }
+    }
     invoice = decimal_json(api(sim, "POST", "/3/invoices", token, body))["Invoice"]
     first, second = invoice["InvoiceRows"]
     assert Decimal(first["Price"]) == Decimal("199.00")  # article price 159.20 + 25 % VAT
@@ -367,8 +443,13 @@ def test_discounts_and_article_defaults(sim: FortnoxSimulator, token: str) -> No
 def test_fail_after_create_creates_but_answers_503(sim: FortnoxSimulator, token: str) -> None:
     seed_shop(sim)
     sim.fail_after_create = 1
-    body = {"Invoice": {"CustomerNumber": "1", "ExternalInvoiceReference1": "norce:42",
-                        "InvoiceRows": [{"ArticleNumber": "TS-1", "DeliveredQuantity": 1}]}}
+    body = {
+        "Invoice": {
+            "CustomerNumber": "1",
+            "ExternalInvoiceReference1": "norce:42",
+            "InvoiceRows": [{"ArticleNumber": "TS-1", "DeliveredQuantity": 1}],
+        }
+    }
     lost = api(sim, "POST", "/3/invoices", token, body)
     assert lost.status_code == 503
     assert [i["ExternalInvoiceReference1"] for i in sim.invoices.values()] == ["norce:42"]
@@ -399,6 +480,7 @@ def test_invoice_lifecycle(sim: FortnoxSimulator, token: str) -> None:
 
     assert api(sim, "PUT", "/3/invoices/2/externalprint", token).json()["Invoice"]["Sent"] is True
     assert api(sim, "PUT", "/3/invoices/2/cancel", token).json()["Invoice"]["Cancelled"] is True
+
     def numbers(state: str) -> list[str]:
         return [i["DocumentNumber"] for i in api(sim, "GET", "/3/invoices", token, filter=state).json()["Invoices"]]
 
@@ -412,9 +494,24 @@ def test_invoice_lifecycle(sim: FortnoxSimulator, token: str) -> None:
 
 
 def test_articles_round_trip(sim: FortnoxSimulator, token: str) -> None:
-    created = api(sim, "POST", "/3/articles", token, {"Article": {
-        "ArticleNumber": "MUG", "Description": "Mugg", "SalesPrice": 127.2, "VAT": 25, "StockGoods": True,
-        "QuantityInStock": 10, "ReservedQuantity": 3, "WebshopArticle": True}})
+    created = api(
+        sim,
+        "POST",
+        "/3/articles",
+        token,
+        {
+            "Article": {
+                "ArticleNumber": "MUG",
+                "Description": "Mugg",
+                "SalesPrice": 127.2,
+                "VAT": 25,
+                "StockGoods": True,
+                "QuantityInStock": 10,
+                "ReservedQuantity": 3,
+                "WebshopArticle": True,
+            }
+        },
+    )
     assert created.status_code == 201 and created.json()["Article"]["DisposableQuantity"] == 7
     updated = api(sim, "PUT", "/3/articles/MUG", token, {"Article": {"QuantityInStock": 2}}).json()["Article"]
     assert updated["DisposableQuantity"] == -1

@@ -1,12 +1,14 @@
 """The Norce simulator's Connect 4.0 imports over real HTTP: bodies, headers, jobs, FullFile, events, Query."""
+
 from __future__ import annotations
 
 import io
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -18,13 +20,18 @@ TOKEN = "/identity/1.0/connect/token"
 CONNECT = "/commerce/connect/4.0"
 PRODUCT_SKUS = "/commerce/query/2.0/Products/ProductSkus"
 
-PRODUCT_HEADER = {"AccountId": 1001, "ProductFieldsThatAreSet": [0, 1, 3, 4, 5],
-                  "ProductCultureFieldsThatAreSet": ["Name", "Description"], "VariantFieldsThatAreSet": [0, 5],
-                  "SkuFieldsThatAreSet": ["Status", "Type", "EanCode", "UnitOfMeasurementType", "VatRate"],
-                  "SkuCultureFieldsThatAreSet": [0]}
+PRODUCT_HEADER = {
+    "AccountId": 1001,
+    "ProductFieldsThatAreSet": [0, 1, 3, 4, 5],
+    "ProductCultureFieldsThatAreSet": ["Name", "Description"],
+    "VariantFieldsThatAreSet": [0, 5],
+    "SkuFieldsThatAreSet": ["Status", "Type", "EanCode", "UnitOfMeasurementType", "VatRate"],
+    "SkuCultureFieldsThatAreSet": [0],
+}
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def running_sim() -> Iterator[NorceSimulator]:
@@ -44,16 +51,28 @@ def sim(running_sim: NorceSimulator) -> NorceSimulator:
 
 @pytest.fixture
 def api(sim: NorceSimulator) -> requests.Session:
-    form = {"grant_type": "client_credentials", "client_id": "norce-client", "client_secret": "norce-secret-value",
-            "scope": "playground"}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "norce-client",
+        "client_secret": "norce-secret-value",
+        "scope": "playground",
+    }
     session = requests.Session()
     token = requests.post(sim.url + TOKEN, data=form, timeout=5).json()["access_token"]
     session.headers.update({"Authorization": f"Bearer {token}", "applicationId": "1244"})
     return session
 
 
-def post_import(sim: NorceSimulator, api: requests.Session, method: str, header: dict[str, Any] | str | None,
-                body: Any, *, raw: bytes | Iterator[bytes] | None = None, service: str = "Product") -> requests.Response:
+def post_import(
+    sim: NorceSimulator,
+    api: requests.Session,
+    method: str,
+    header: dict[str, Any] | str | None,
+    body: Any,
+    *,
+    raw: bytes | Iterator[bytes] | None = None,
+    service: str = "Product",
+) -> requests.Response:
     headers = {"Content-Type": "application/json"}
     if header is not None:
         headers["X-StormConnect-Header"] = header if isinstance(header, str) else json.dumps(header)
@@ -61,8 +80,9 @@ def post_import(sim: NorceSimulator, api: requests.Session, method: str, header:
     return api.post(f"{sim.url}{CONNECT}/{service}/{method}", data=data, headers=headers, timeout=60)
 
 
-def run_import(sim: NorceSimulator, api: requests.Session, method: str, header: dict[str, Any], body: Any,
-               **kwargs: Any) -> dict[str, Any]:
+def run_import(
+    sim: NorceSimulator, api: requests.Session, method: str, header: dict[str, Any], body: Any, **kwargs: Any
+) -> dict[str, Any]:
     """Import, wait for the job, return the stored job."""
     response = post_import(sim, api, method, header, body, **kwargs)
     assert response.status_code == 200, response.text
@@ -71,8 +91,12 @@ def run_import(sim: NorceSimulator, api: requests.Session, method: str, header: 
 
 
 def product(code: str, mpn: str, *skus: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"ManufacturerCode": "ACME", "Code": code, **fields,
-            "Variants": [{"ManufacturerPartNo": mpn, "Skus": list(skus)}]}
+    return {
+        "ManufacturerCode": "ACME",
+        "Code": code,
+        **fields,
+        "Variants": [{"ManufacturerPartNo": mpn, "Skus": list(skus)}],
+    }
 
 
 def seed_catalogue(sim: NorceSimulator, api: requests.Session, *part_nos: str) -> None:
@@ -109,6 +133,7 @@ class EventReceiver:
 
 # -- bodies -----------------------------------------------------------------------------------
 
+
 def test_array_back_to_back_and_chunked_bodies_are_all_read(sim: NorceSimulator, api: requests.Session) -> None:
     rows = [product("P-1", "M-1", {"PartNo": "A-1"}), product("P-2", "M-2", {"PartNo": "A-2"}, {"PartNo": "A-3"})]
     array = post_import(sim, api, "ImportProducts", PRODUCT_HEADER, rows)
@@ -123,7 +148,7 @@ def test_array_back_to_back_and_chunked_bodies_are_all_read(sim: NorceSimulator,
     def chunks() -> Iterator[bytes]:  # a generator body: requests sends it chunked
         text = json.dumps([product(f"P-C{n}", f"M-C{n}", {"PartNo": f"C-{n}"}) for n in range(50)]).encode()
         for start in range(0, len(text), 13):
-            yield text[start:start + 13]
+            yield text[start : start + 13]
 
     third = post_import(sim, api, "ImportProducts", PRODUCT_HEADER, None, raw=chunks())
     assert third.status_code == 200 and third.json()["ValidationSummary"]["NrOfItemsInTotal"] == 50
@@ -159,12 +184,23 @@ def test_incremental_parser_handles_split_chunks_and_multibyte_text() -> None:
 
 # -- the X-StormConnect-Header ------------------------------------------------------------------
 
+
 def test_only_fields_listed_in_the_header_are_written(sim: NorceSimulator, api: requests.Session) -> None:
-    row = product("P-1", "M-1", {"PartNo": "1000-42", "EanCode": "7310000000012", "CommodityCode": "6404",
-                                 "Type": "ErpStandard", "UnitOfMeasurementType": 1,
-                                 "Cultures": [{"CultureCode": "sv-SE", "ErpName": "Sko", "Comment": "not listed"}]},
-                  ManufacturerName="Acme AB", Alias="not listed",
-                  Cultures=[{"CultureCode": "sv-SE", "Name": "Löparsko", "Title": "not listed"}])
+    row = product(
+        "P-1",
+        "M-1",
+        {
+            "PartNo": "1000-42",
+            "EanCode": "7310000000012",
+            "CommodityCode": "6404",
+            "Type": "ErpStandard",
+            "UnitOfMeasurementType": 1,
+            "Cultures": [{"CultureCode": "sv-SE", "ErpName": "Sko", "Comment": "not listed"}],
+        },
+        ManufacturerName="Acme AB",
+        Alias="not listed",
+        Cultures=[{"CultureCode": "sv-SE", "Name": "Löparsko", "Title": "not listed"}],
+    )
     job = run_import(sim, api, "ImportProducts", PRODUCT_HEADER, [row])
     assert job["StatusId"] == 2 and job["Inserts"] == 1
     sku = sim.connect.sku("1000-42")
@@ -177,43 +213,77 @@ def test_only_fields_listed_in_the_header_are_written(sim: NorceSimulator, api: 
     # The same fields by integer (SkuField 4 = CommodityCode) and by name in any case.
     header = dict(PRODUCT_HEADER, SkuFieldsThatAreSet=[4, "eancode"], ProductFieldsThatAreSet=["Alias"])
     assert run_import(sim, api, "ImportProducts", header, [row])["StatusId"] == 2
-    assert sim.connect.sku("1000-42")["CommodityCode"] == "6404" and sim.connect.product_of("1000-42")["Alias"] == "not listed"
+    assert (
+        sim.connect.sku("1000-42")["CommodityCode"] == "6404"
+        and sim.connect.product_of("1000-42")["Alias"] == "not listed"
+    )
 
 
-@pytest.mark.parametrize("header, fragment", [
-    (None, "X-StormConnect-Header header is required"),
-    ({"FullFile": False, "SkuOnhandFieldsThatAreSet": [3]}, "AccountId"),
-    ({"AccountId": "one", "SkuOnhandFieldsThatAreSet": [3]}, "AccountId"),
-    ({"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnHandQty"]}, "'OnHandQty' in SkuOnhandFieldsThatAreSet"),
-    ({"AccountId": 1, "SkuOnhandFieldsThatAreSet": [42]}, "42 in SkuOnhandFieldsThatAreSet"),
-    ({"AccountId": 1, "SkuFieldsThatAreSet": [1]}, "Unknown X-StormConnect-Header property 'SkuFieldsThatAreSet'"),
-    ('{"AccountId": 1, ', "not valid JSON"),
-    ({"AccountId": 1, "FullFile": "yes"}, "FullFile"),
-])
-def test_bad_headers_are_a_400_naming_the_problem(sim: NorceSimulator, api: requests.Session, header: Any,
-                                                  fragment: str) -> None:
-    response = post_import(sim, api, "ImportOnhands", header, [{"PartNo": "1", "WarehouseCode": "W",
-                                                                "LocationCode": "L", "OnhandValue": 1}])
+@pytest.mark.parametrize(
+    "header, fragment",
+    [
+        (None, "X-StormConnect-Header header is required"),
+        ({"FullFile": False, "SkuOnhandFieldsThatAreSet": [3]}, "AccountId"),
+        ({"AccountId": "one", "SkuOnhandFieldsThatAreSet": [3]}, "AccountId"),
+        ({"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnHandQty"]}, "'OnHandQty' in SkuOnhandFieldsThatAreSet"),
+        ({"AccountId": 1, "SkuOnhandFieldsThatAreSet": [42]}, "42 in SkuOnhandFieldsThatAreSet"),
+        ({"AccountId": 1, "SkuFieldsThatAreSet": [1]}, "Unknown X-StormConnect-Header property 'SkuFieldsThatAreSet'"),
+        ('{"AccountId": 1, ', "not valid JSON"),
+        ({"AccountId": 1, "FullFile": "yes"}, "FullFile"),
+    ],
+)
+def test_bad_headers_are_a_400_naming_the_problem(
+    sim: NorceSimulator, api: requests.Session, header: Any, fragment: str
+) -> None:
+    response = post_import(
+        sim,
+        api,
+        "ImportOnhands",
+        header,
+        [{"PartNo": "1", "WarehouseCode": "W", "LocationCode": "L", "OnhandValue": 1}],
+    )
     assert response.status_code == 400
     assert fragment in response.json()["Description"]
     assert sim.connect.jobs == {}
 
 
-def test_header_names_are_case_insensitive_and_customers_ignore_full_file(sim: NorceSimulator,
-                                                                         api: requests.Session) -> None:
+def test_header_names_are_case_insensitive_and_customers_ignore_full_file(
+    sim: NorceSimulator, api: requests.Session
+) -> None:
     header = '{"accountid": 5, "FullFile": true, "customerFieldsThatAreSet": ["EmailAddress", 6, 8, "IsActive"]}'
-    rows = [{"Code": "C-1", "EmailAddress": "anna@example.se", "FirstName": "Anna", "LastName": "Svensson",
-             "IsActive": True, "PhoneNumber": "not listed"},
-            {"code": "C-2", "emailAddress": "bo@example.se"}]
+    rows = [
+        {
+            "Code": "C-1",
+            "EmailAddress": "anna@example.se",
+            "FirstName": "Anna",
+            "LastName": "Svensson",
+            "IsActive": True,
+            "PhoneNumber": "not listed",
+        },
+        {"code": "C-2", "emailAddress": "bo@example.se"},
+    ]
     job = run_import(sim, api, "ImportCustomers", header, rows, service="Customer")
     assert job["StatusId"] == 2 and job["full_file"] is False and job["deactivated"] == 0
     assert sim.connect.imports[-1]["header"]["AccountId"] == 5
-    assert sim.connect.customer("C-1") == {"Code": "C-1", "EmailAddress": "anna@example.se", "FirstName": "Anna",
-                                           "LastName": "Svensson", "IsActive": True}
+    assert sim.connect.customer("C-1") == {
+        "Code": "C-1",
+        "EmailAddress": "anna@example.se",
+        "FirstName": "Anna",
+        "LastName": "Svensson",
+        "IsActive": True,
+    }
     assert sim.connect.customer("C-2") == {"Code": "C-2", "EmailAddress": "bo@example.se"}
 
-    companies = [{"Code": "F-1", "Name": "Firma AB", "OrganizationNo": "556000-0001", "VatNo": "SE556000000101",
-                  "InvoiceAddress": {"AddressLine1": "Storgatan 1", "City": "Stockholm"}, "PhoneNumber": "x"}]
+    companies = [
+        {
+            "Code": "F-1",
+            "Name": "Firma AB",
+            "OrganizationNo": "556000-0001",
+            "VatNo": "SE556000000101",
+            "InvoiceAddress": {"AddressLine1": "Storgatan 1", "City": "Stockholm"},
+            "PhoneNumber": "x",
+        }
+    ]
     header = {"AccountId": 5, "CompanyFieldsThatAreSet": ["Name", "OrganizationNo", "VatNo", "InvoiceAddress"]}
     assert run_import(sim, api, "ImportCompanies", header, companies, service="Customer")["StatusId"] == 2
     company = sim.connect.company("F-1")
@@ -224,10 +294,16 @@ def test_header_names_are_case_insensitive_and_customers_ignore_full_file(sim: N
 
 # -- products --------------------------------------------------------------------------------------
 
-def test_a_product_is_created_updated_and_deactivated_through_status(sim: NorceSimulator,
-                                                                     api: requests.Session) -> None:
-    row = product("P-1000", "ACME-RUN", {"PartNo": "1000-42", "EanCode": "7310000000012"},
-                  Cultures=[{"CultureCode": "sv-SE", "Name": "Löparsko"}])
+
+def test_a_product_is_created_updated_and_deactivated_through_status(
+    sim: NorceSimulator, api: requests.Session
+) -> None:
+    row = product(
+        "P-1000",
+        "ACME-RUN",
+        {"PartNo": "1000-42", "EanCode": "7310000000012"},
+        Cultures=[{"CultureCode": "sv-SE", "Name": "Löparsko"}],
+    )
     created = run_import(sim, api, "ImportProducts", PRODUCT_HEADER, [row])
     assert (created["Inserts"], created["Updates"]) == (1, 0)
     assert sim.connect.sku("1000-42")["Status"] == 1  # a new SKU is Active unless Status is written
@@ -235,8 +311,19 @@ def test_a_product_is_created_updated_and_deactivated_through_status(sim: NorceS
     assert sim.connect.sku("1000-42")["ManufacturerPartNo"] == "ACME-RUN"
 
     # An update by PartNo alone (no ManufacturerCode / ManufacturerPartNo needed).
-    update = {"Variants": [{"Skus": [{"PartNo": "1000-42", "Status": "Hidden",
-                                      "Cultures": [{"CultureCode": "en-GB", "ErpName": "Running shoe"}]}]}]}
+    update = {
+        "Variants": [
+            {
+                "Skus": [
+                    {
+                        "PartNo": "1000-42",
+                        "Status": "Hidden",
+                        "Cultures": [{"CultureCode": "en-GB", "ErpName": "Running shoe"}],
+                    }
+                ]
+            }
+        ]
+    }
     updated = run_import(sim, api, "ImportProducts", PRODUCT_HEADER, [update])
     assert (updated["StatusId"], updated["Inserts"], updated["Updates"]) == (2, 0, 1)
     assert sim.connect.sku("1000-42")["Status"] == 4 and sim.connect.sku("1000-42")["EanCode"] == "7310000000012"
@@ -250,6 +337,7 @@ def test_a_product_is_created_updated_and_deactivated_through_status(sim: NorceS
 
 
 # -- jobs ---------------------------------------------------------------------------------------------
+
 
 def test_job_lifecycle_from_queued_to_succeeded_on_both_job_paths(sim: NorceSimulator, api: requests.Session) -> None:
     sim.connect.job_delay = 0.5
@@ -266,8 +354,21 @@ def test_job_lifecycle_from_queued_to_succeeded_on_both_job_paths(sim: NorceSimu
         job = api.get(f"{sim.url}{CONNECT}{path}", params={"id": answer["JobId"]}, timeout=5).json()
         assert job["JobId"] == int(answer["JobId"]) and job["StatusId"] == 2 and job["IsFinished"] is True
         assert job["Insert"] == job["Inserts"] == 1 and job["Totals"] == 1 and job["Fail"] == 0
-        assert set(job) == {"JobId", "StatusId", "StorageName", "Totals", "Insert", "Inserts", "Updates", "Fail",
-                            "Start", "Stop", "LastUpdated", "IsFinished", "RunTime"}
+        assert set(job) == {
+            "JobId",
+            "StatusId",
+            "StorageName",
+            "Totals",
+            "Insert",
+            "Inserts",
+            "Updates",
+            "Fail",
+            "Start",
+            "Stop",
+            "LastUpdated",
+            "IsFinished",
+            "RunTime",
+        }
         assert len(job["RunTime"].split(":")) == 3 and job["Start"] <= job["Stop"]
     log = api.get(f"{sim.url}{CONNECT}/api/Job/GetLog", params={"id": answer["JobId"]}, timeout=5).json()
     assert log and set(log[0]) == {"SeverityId", "Message", "TimeStamp", "ImportedRow"}
@@ -297,33 +398,50 @@ def test_bad_rows_fail_validation_and_the_others_are_applied(sim: NorceSimulator
     assert "no PartNo" in errors[7] and set(errors) == {3, 4, 5, 6, 7}
     assert sim.connect.sku("1000-40") and all(sim.connect.sku(p) is None for p in ("1000-42", "1000-43", "1000-44"))
 
-    prices = [{"PartNo": "1000-40", "PriceListCode": "SEK", "PriceSale": -1},
-              {"PartNo": "1000-40", "PriceSale": 10},
-              {"PartNo": "9999", "PriceListCode": "SEK", "PriceSale": 10},
-              {"PartNo": "1000-41", "PriceListCode": "SEK", "PriceSale": 10, "CurrencyCode": "SEK"}]
+    prices = [
+        {"PartNo": "1000-40", "PriceListCode": "SEK", "PriceSale": -1},
+        {"PartNo": "1000-40", "PriceSale": 10},
+        {"PartNo": "9999", "PriceListCode": "SEK", "PriceSale": 10},
+        {"PartNo": "1000-41", "PriceListCode": "SEK", "PriceSale": 10, "CurrencyCode": "SEK"},
+    ]
     job = run_import(sim, api, "ImportSkuPriceLists", {"AccountId": 1, "SkuPriceListFieldsThatAreSet": [3]}, prices)
     log = sim.connect.job_log(job["JobId"])
     assert job["StatusId"] == 4 and job["Fail"] == 2 and job["ignored"] == 1 and job["Inserts"] == 1
     assert [(e["ImportedRow"], e["SeverityId"]) for e in log if e["SeverityId"] > 1] == [(1, 3), (2, 3), (3, 2)]
     assert "PriceSale -1 is negative" in log[0]["Message"] and "PriceListCode is missing" in log[1]["Message"]
-    assert sim.connect.price("1000-41", "SEK") == {"PartNo": "1000-41", "PriceListCode": "SEK", "QuantityBreak": 1,
-                                                   "IsActive": True, "CurrencyCode": "SEK", "PriceSale": 10}
+    assert sim.connect.price("1000-41", "SEK") == {
+        "PartNo": "1000-41",
+        "PriceListCode": "SEK",
+        "QuantityBreak": 1,
+        "IsActive": True,
+        "CurrencyCode": "SEK",
+        "PriceSale": 10,
+    }
 
-    onhands = [{"PartNo": "1000-40", "WarehouseCode": "W", "OnhandValue": 3},
-               {"PartNo": "1000-40", "WarehouseCode": "W", "LocationCode": "L", "OnhandValue": "many"},
-               {"PartNo": "1000-40", "WarehouseCode": "W", "LocationCode": "L", "OnhandValue": 7, "IncomingValue": 9}]
+    onhands = [
+        {"PartNo": "1000-40", "WarehouseCode": "W", "OnhandValue": 3},
+        {"PartNo": "1000-40", "WarehouseCode": "W", "LocationCode": "L", "OnhandValue": "many"},
+        {"PartNo": "1000-40", "WarehouseCode": "W", "LocationCode": "L", "OnhandValue": 7, "IncomingValue": 9},
+    ]
     job = run_import(sim, api, "ImportOnhands", {"AccountId": 1, "SkuOnhandFieldsThatAreSet": ["OnhandValue"]}, onhands)
     assert job["StatusId"] == 4 and job["Fail"] == 2
-    assert sim.connect.onhand("1000-40", "W", "L") == {"PartNo": "1000-40", "WarehouseCode": "W",
-                                                       "LocationCode": "L", "IsActive": True, "OnhandValue": 7}
+    assert sim.connect.onhand("1000-40", "W", "L") == {
+        "PartNo": "1000-40",
+        "WarehouseCode": "W",
+        "LocationCode": "L",
+        "IsActive": True,
+        "OnhandValue": 7,
+    }
 
 
 def test_a_failed_job_is_restarted_and_then_succeeds(sim: NorceSimulator, api: requests.Session) -> None:
     sim.connect.fail_next_jobs = 1
     job = run_import(sim, api, "ImportProducts", PRODUCT_HEADER, [product("P-1", "M-1", {"PartNo": "1"})])
     assert job["StatusId"] == 3 and sim.connect.sku("1") is None
-    assert any(e["Message"] == "Simulated processing failure" and e["SeverityId"] == 3
-               for e in sim.connect.job_log(job["JobId"]))
+    assert any(
+        e["Message"] == "Simulated processing failure" and e["SeverityId"] == 3
+        for e in sim.connect.job_log(job["JobId"])
+    )
 
     restart = api.post(f"{sim.url}{CONNECT}/Job/Restart", params={"id": job["JobId"]}, timeout=5)
     assert restart.status_code == 200 and restart.json()["JobId"] == str(job["JobId"])
@@ -372,8 +490,7 @@ def test_job_completed_event_reaches_the_subscriber(sim: NorceSimulator, api: re
 
 def test_connect_allows_sixty_calls_a_minute_job_calls_included(sim: NorceSimulator, api: requests.Session) -> None:
     job_id = post_import(sim, api, "ImportOnhands", {"AccountId": 1}, []).json()["JobId"]
-    statuses = [api.get(f"{sim.url}{CONNECT}/Job/Get", params={"id": job_id}, timeout=5).status_code
-                for _ in range(59)]
+    statuses = [api.get(f"{sim.url}{CONNECT}/Job/Get", params={"id": job_id}, timeout=5).status_code for _ in range(59)]
     assert statuses == [200] * 59
     limited = post_import(sim, api, "ImportOnhands", {"AccountId": 1}, [{"PartNo": "1"}] * 1000)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
@@ -384,29 +501,49 @@ def test_connect_allows_sixty_calls_a_minute_job_calls_included(sim: NorceSimula
 
 # -- FullFile -------------------------------------------------------------------------------------------
 
+
 def test_full_file_product_import_deactivates_every_sku_not_in_it(sim: NorceSimulator, api: requests.Session) -> None:
     seed_catalogue(sim, api, "A", "B")
     assert sim.connect.seed_skus(["S-1", {"PartNo": "S-2", "Status": "Hidden"}]) == 2
     header = dict(PRODUCT_HEADER, FullFile=True)
-    job = run_import(sim, api, "ImportProducts", header, [product("P-A", "M-A", {"PartNo": "A"}),
-                                                          product("P-C", "M-C", {"PartNo": "C"})])
+    job = run_import(
+        sim,
+        api,
+        "ImportProducts",
+        header,
+        [product("P-A", "M-A", {"PartNo": "A"}), product("P-C", "M-C", {"PartNo": "C"})],
+    )
     assert job["StatusId"] == 2 and job["deactivated"] == 3 and job["Updates"] == 1 + 3 and job["Inserts"] == 1
     assert {p: sim.connect.sku(p)["Status"] for p in ("A", "B", "C", "S-1", "S-2")} == {
-        "A": 1, "B": 5, "C": 1, "S-1": 5, "S-2": 5}
+        "A": 1,
+        "B": 5,
+        "C": 1,
+        "S-1": 5,
+        "S-2": 5,
+    }
     again = run_import(sim, api, "ImportProducts", header, [product("P-A", "M-A", {"PartNo": "A"})])
     assert again["deactivated"] == 1  # only C: the others are inactive already
 
 
-def test_full_file_prices_deactivate_rows_of_the_price_lists_in_the_job(sim: NorceSimulator,
-                                                                       api: requests.Session) -> None:
+def test_full_file_prices_deactivate_rows_of_the_price_lists_in_the_job(
+    sim: NorceSimulator, api: requests.Session
+) -> None:
     seed_catalogue(sim, api, "A", "B")
     header = {"AccountId": 1, "SkuPriceListFieldsThatAreSet": ["PriceSale", "IsActive"]}
-    rows = [{"PartNo": p, "PriceListCode": pl, "PriceSale": 100, "CurrencyCode": "SEK"}
-            for p in ("A", "B") for pl in ("SEK", "EUR")]
+    rows = [
+        {"PartNo": p, "PriceListCode": pl, "PriceSale": 100, "CurrencyCode": "SEK"}
+        for p in ("A", "B")
+        for pl in ("SEK", "EUR")
+    ]
     rows.append({"PartNo": "A", "PriceListCode": "SEK", "QuantityBreak": 10, "PriceSale": 90})
     assert run_import(sim, api, "ImportSkuPriceLists", header, rows)["Inserts"] == 5
-    job = run_import(sim, api, "ImportSkuPriceLists", dict(header, FullFile=True),
-                     [{"PartNo": "A", "PriceListCode": "SEK", "PriceSale": 120}])
+    job = run_import(
+        sim,
+        api,
+        "ImportSkuPriceLists",
+        dict(header, FullFile=True),
+        [{"PartNo": "A", "PriceListCode": "SEK", "PriceSale": 120}],
+    )
     assert job["StatusId"] == 2 and job["deactivated"] == 2 and job["Updates"] == 3
     assert sim.connect.price("A", "SEK")["IsActive"] is True and sim.connect.price("A", "SEK")["PriceSale"] == 120
     assert sim.connect.price("B", "SEK")["IsActive"] is False
@@ -417,23 +554,47 @@ def test_full_file_prices_deactivate_rows_of_the_price_lists_in_the_job(sim: Nor
 def test_full_file_onhands_zero_rows_of_the_locations_in_the_job(sim: NorceSimulator, api: requests.Session) -> None:
     seed_catalogue(sim, api, "A", "B")
     header = {"AccountId": 1, "SkuOnhandFieldsThatAreSet": [3, 4]}
-    rows = [{"PartNo": p, "WarehouseCode": w, "LocationCode": "L1", "OnhandValue": 5, "IncomingValue": 2}
-            for p in ("A", "B") for w in ("MAIN", "STORE")]
+    rows = [
+        {"PartNo": p, "WarehouseCode": w, "LocationCode": "L1", "OnhandValue": 5, "IncomingValue": 2}
+        for p in ("A", "B")
+        for w in ("MAIN", "STORE")
+    ]
     assert run_import(sim, api, "ImportOnhands", header, rows)["Inserts"] == 4
-    job = run_import(sim, api, "ImportOnhands", dict(header, FullFile=True),
-                     [{"PartNo": "A", "WarehouseCode": "MAIN", "LocationCode": "L1", "OnhandValue": 8}])
+    job = run_import(
+        sim,
+        api,
+        "ImportOnhands",
+        dict(header, FullFile=True),
+        [{"PartNo": "A", "WarehouseCode": "MAIN", "LocationCode": "L1", "OnhandValue": 8}],
+    )
     assert job["deactivated"] == 1 and job["Updates"] == 2
     assert sim.connect.onhand("A", "MAIN", "L1")["OnhandValue"] == 8
-    assert sim.connect.onhand("B", "MAIN", "L1") == {"PartNo": "B", "WarehouseCode": "MAIN", "LocationCode": "L1",
-                                                     "IsActive": False, "OnhandValue": 0, "IncomingValue": 2}
+    assert sim.connect.onhand("B", "MAIN", "L1") == {
+        "PartNo": "B",
+        "WarehouseCode": "MAIN",
+        "LocationCode": "L1",
+        "IsActive": False,
+        "OnhandValue": 0,
+        "IncomingValue": 2,
+    }
     assert sim.connect.onhand("B", "STORE", "L1")["OnhandValue"] == 5
 
 
 # -- Query 2.0 ProductSkus --------------------------------------------------------------------------------
 
+
 def test_query_product_skus_pages_in_part_no_order(sim: NorceSimulator, api: requests.Session) -> None:
-    sim.connect.seed_skus([{"PartNo": f"{n:04d}", "Status": 5 if n % 3 == 0 else 1, "ProductCode": f"P{n // 10}",
-                            "ManufacturerPartNo": f"M{n}"} for n in range(1199, -1, -1)])
+    sim.connect.seed_skus(
+        [
+            {
+                "PartNo": f"{n:04d}",
+                "Status": 5 if n % 3 == 0 else 1,
+                "ProductCode": f"P{n // 10}",
+                "ManufacturerPartNo": f"M{n}",
+            }
+            for n in range(1199, -1, -1)
+        ]
+    )
     assert requests.get(sim.url + PRODUCT_SKUS, timeout=5).status_code == 401
     assert api.get(sim.url + PRODUCT_SKUS, headers={"applicationId": ""}, timeout=5).status_code == 400
     url, seen = f"{sim.url}{PRODUCT_SKUS}?$select=PartNo,StatusId,ProductCode,ManufacturerPartNo&$top=1000", []
@@ -453,14 +614,16 @@ def test_query_product_skus_pages_in_part_no_order(sim: NorceSimulator, api: req
 
 # -- control API, reset, scale -------------------------------------------------------------------------------
 
+
 def test_control_api_settings_seed_and_inspection(sim: NorceSimulator, api: requests.Session) -> None:
     control = sim.url + "/_sim/connect"
-    assert requests.post(control + "/settings", json={"job_delay": 0.01, "fail_next_jobs": 1,
-                                                      "reject_rows": {"X": "no"}}, timeout=5).json() == {
-        "job_delay": 0.01, "fail_next_jobs": 1, "reject_rows": {"X": "no"}}
+    assert requests.post(
+        control + "/settings", json={"job_delay": 0.01, "fail_next_jobs": 1, "reject_rows": {"X": "no"}}, timeout=5
+    ).json() == {"job_delay": 0.01, "fail_next_jobs": 1, "reject_rows": {"X": "no"}}
     assert requests.post(control + "/settings", json={"speed": 1}, timeout=5).status_code == 400
-    assert requests.post(control + "/seed", json={"skus": ["S-1", {"PartNo": "S-2", "ProductCode": "P"}]},
-                         timeout=5).json() == {"created": 2, "skus": 2}
+    assert requests.post(
+        control + "/seed", json={"skus": ["S-1", {"PartNo": "S-2", "ProductCode": "P"}]}, timeout=5
+    ).json() == {"created": 2, "skus": 2}
     sku = requests.get(control + "/skus/S-2", timeout=5).json()
     assert sku["sku"]["Status"] == 1 and sku["product"]["Code"] == "P"
     assert requests.get(control + "/skus/none", timeout=5).status_code == 404
@@ -484,8 +647,9 @@ def test_a_200000_sku_body_is_streamed_and_imported(sim: NorceSimulator, api: re
     def body() -> Iterator[bytes]:
         yield b"["
         for n in range(200_000 // per_product):
-            row = product(f"P{n}", f"M{n}", *({"PartNo": f"{n}-{i}", "EanCode": "7310000000012"}
-                                               for i in range(per_product)))
+            row = product(
+                f"P{n}", f"M{n}", *({"PartNo": f"{n}-{i}", "EanCode": "7310000000012"} for i in range(per_product))
+            )
             yield (b"," if n else b"") + json.dumps(row).encode()
         yield b"]"
 

@@ -1,4 +1,5 @@
 """The Norce simulator over real HTTP: OAuth, Query 2.0, Connect Order service, order push and events."""
+
 from __future__ import annotations
 
 import base64
@@ -6,16 +7,17 @@ import json
 import random
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from simulators.norce.orders import DEMO_CATALOGUE, generate_order, order_gross_total, split_gross
-from simulators.norce.server import NorceSimulator, camel_case, parse_filter, FilterError
+from simulators.norce.server import FilterError, NorceSimulator, camel_case, parse_filter
 
 TOKEN = "/identity/1.0/connect/token"
 ORDERS = "/commerce/query/2.0/Orders/Orders"
@@ -24,6 +26,7 @@ FAST_RETRIES = [0.05, 0.05, 0.05]
 
 
 # -- fixtures --------------------------------------------------------------------------------
+
 
 class Receiver:
     """A tiny HTTP endpoint that records what it gets and answers from a script."""
@@ -39,8 +42,9 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                              "json": json.loads(body.decode("utf-8"))})
+                    receiver.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "json": json.loads(body.decode("utf-8"))}
+                    )
                     status, answer = receiver.script.pop(0) if receiver.script else receiver.default
                 payload = json.dumps(answer).encode() if answer is not None else b""
                 self.send_response(status)
@@ -86,16 +90,22 @@ def receiver() -> Iterator[Receiver]:
 
 
 def get_token(sim: NorceSimulator, **overrides: str) -> requests.Response:
-    form = {"grant_type": "client_credentials", "client_id": "norce-client", "client_secret": "norce-secret-value",
-            "scope": "playground", **overrides}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "norce-client",
+        "client_secret": "norce-secret-value",
+        "scope": "playground",
+        **overrides,
+    }
     return requests.post(sim.url + TOKEN, data=form, timeout=5)
 
 
 @pytest.fixture
 def api(sim: NorceSimulator) -> requests.Session:
     session = requests.Session()
-    session.headers.update({"Authorization": f"Bearer {get_token(sim).json()['access_token']}",
-                            "applicationId": "1244"})
+    session.headers.update(
+        {"Authorization": f"Bearer {get_token(sim).json()['access_token']}", "applicationId": "1244"}
+    )
     return session
 
 
@@ -111,11 +121,14 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def gross(order_request: dict[str, Any]) -> Decimal:
-    return sum(((Decimal(str(i["UnitPrice"])) + Decimal(str(i["UnitVat"]))) * i["Quantity"]
-                for i in order_request["Items"]), Decimal(0))
+    return sum(
+        ((Decimal(str(i["UnitPrice"])) + Decimal(str(i["UnitVat"]))) * i["Quantity"] for i in order_request["Items"]),
+        Decimal(0),
+    )
 
 
 # -- OAuth ----------------------------------------------------------------------------------
+
 
 def test_token_endpoint_issues_tokens_then_limits_the_burst(sim: NorceSimulator) -> None:
     first = get_token(sim)
@@ -148,16 +161,22 @@ def test_commerce_paths_need_a_valid_bearer(sim: NorceSimulator, api: requests.S
 
 # -- Query 2.0 ------------------------------------------------------------------------------
 
+
 def test_query_filters_on_updated_created_and_application(sim: NorceSimulator, api: requests.Session) -> None:
-    base = datetime(2025, 5, 1, tzinfo=timezone.utc)
+    base = datetime(2025, 5, 1, tzinfo=UTC)
     old = sim.place_order(at=base - timedelta(days=2))
     new = sim.place_order(at=base + timedelta(hours=1))
     changed = sim.place_order(at=base - timedelta(days=5))
-    api.post(sim.url + CONNECT + "/SendOrderStatus",
-             json={"ClientOrderRef": int(changed["ClientOrderRef"]), "OrderStatus": "Confirmed"}, timeout=5)
+    api.post(
+        sim.url + CONNECT + "/SendOrderStatus",
+        json={"ClientOrderRef": int(changed["ClientOrderRef"]), "OrderStatus": "Confirmed"},
+        timeout=5,
+    )
 
-    incremental = ("ApplicationId eq 1244 and (Updated ge 2025-05-01T00:00:00Z or "
-                   "(Updated eq null and Created ge 2025-05-01T00:00:00Z))")
+    incremental = (
+        "ApplicationId eq 1244 and (Updated ge 2025-05-01T00:00:00Z or "
+        "(Updated eq null and Created ge 2025-05-01T00:00:00Z))"
+    )
     refs = [o["ClientOrderRef"] for o in query(sim, api, filter=incremental, orderby="Id").json()["value"]]
     assert refs == [new["ClientOrderRef"], changed["ClientOrderRef"]]
 
@@ -215,9 +234,12 @@ def test_query_expands_only_what_is_asked(sim: NorceSimulator, api: requests.Ses
 
 def test_query_renders_freight_and_company_buyers(sim: NorceSimulator, api: requests.Session) -> None:
     rng = random.Random(7)
-    orders = [sim.place_order(generate_order(rng, order_ref=str(800000 + n), catalogue=DEMO_CATALOGUE))
-              for n in range(12)]
-    rendered = {o["ClientOrderRef"]: o for o in query(sim, api, expand="Items,Buyer,ShipTo,Payer,Infos").json()["value"]}
+    orders = [
+        sim.place_order(generate_order(rng, order_ref=str(800000 + n), catalogue=DEMO_CATALOGUE)) for n in range(12)
+    ]
+    rendered = {
+        o["ClientOrderRef"]: o for o in query(sim, api, expand="Items,Buyer,ShipTo,Payer,Infos").json()["value"]
+    }
     company = next(o for o in orders if o["SellTo"]["Company"])
     buyer = rendered[company["ClientOrderRef"]]["Buyer"]
     assert buyer["CompanyName"] == company["SellTo"]["Company"]["Name"] == buyer["Name"]
@@ -228,17 +250,20 @@ def test_query_renders_freight_and_company_buyers(sim: NorceSimulator, api: requ
     assert freight_line["PartNo"] == "FRAKT" and shown["FreightCost"] == freight_line["LineAmount"]
 
 
-@pytest.mark.parametrize("bad_filter", [
-    "Updated ge",
-    "Updated gte 2025-05-01T00:00:00Z",
-    "Colour eq 'red'",
-    "ApplicationId eq '1244'",
-    "Created ge 2025-13-45T00:00:00Z",
-    "(Updated ge 2025-05-01T00:00:00Z",
-    "contains(OrderNo, '7')",
-    "ApplicationId eq 1244 AND Id eq 1",
-    "not (Id eq 1)",
-])
+@pytest.mark.parametrize(
+    "bad_filter",
+    [
+        "Updated ge",
+        "Updated gte 2025-05-01T00:00:00Z",
+        "Colour eq 'red'",
+        "ApplicationId eq '1244'",
+        "Created ge 2025-13-45T00:00:00Z",
+        "(Updated ge 2025-05-01T00:00:00Z",
+        "contains(OrderNo, '7')",
+        "ApplicationId eq 1244 AND Id eq 1",
+        "not (Id eq 1)",
+    ],
+)
 def test_query_rejects_filters_it_cannot_parse(sim: NorceSimulator, api: requests.Session, bad_filter: str) -> None:
     response = query(sim, api, filter=bad_filter)
     assert response.status_code == 400
@@ -250,13 +275,15 @@ def test_query_needs_the_application_id_header(sim: NorceSimulator, api: request
     missing = requests.get(sim.url + ORDERS, headers={"Authorization": bearer}, timeout=5)
     assert missing.status_code == 400 and "applicationId" in missing.json()["error"]["message"]
     for spelling in ("applicationId", "application-id", "ApplicationId"):
-        assert requests.get(sim.url + ORDERS, headers={"Authorization": bearer, spelling: "1244"},
-                            timeout=5).status_code == 200
+        assert (
+            requests.get(sim.url + ORDERS, headers={"Authorization": bearer, spelling: "1244"}, timeout=5).status_code
+            == 200
+        )
     assert query(sim, api, apply="groupby((Id))").status_code == 400  # unsupported query option
 
 
 def test_filter_parser_semantics() -> None:
-    row = {"Id": 5, "Updated": None, "Created": datetime(2025, 5, 2, tzinfo=timezone.utc), "OrderNo": "O'Brien"}
+    row = {"Id": 5, "Updated": None, "Created": datetime(2025, 5, 2, tzinfo=UTC), "OrderNo": "O'Brien"}
     assert parse_filter("Updated eq null and Created ge 2025-05-01T00:00:00")(row)
     assert not parse_filter("Updated ge 2025-05-01T00:00:00Z")(row)  # null compares false
     assert parse_filter("Updated ne 2025-05-01T00:00:00Z")(row)
@@ -267,6 +294,7 @@ def test_filter_parser_semantics() -> None:
 
 
 # -- order push ---------------------------------------------------------------------------------
+
 
 def test_place_order_pushes_an_order_request_with_basic_auth(sim: NorceSimulator, receiver: Receiver) -> None:
     sim.configure_receiver(receiver.url + "/norce/orders", "norce", "receiver-secret-value")
@@ -283,8 +311,23 @@ def test_place_order_pushes_an_order_request_with_basic_auth(sim: NorceSimulator
     for key in ("SellTo", "BillTo", "ShipTo", "Payments", "ShippingAdvice"):
         assert body[key]
     item = body["Items"][0]
-    for key in ("LineNo", "Type", "TypeGroup", "PartNo", "ErpPartNo", "Description", "Quantity", "Quantity2",
-                "UnitPrice", "UnitPriceOriginal", "Discount", "UnitVat", "VatRate", "PriceListNo", "AdditionalInfo"):
+    for key in (
+        "LineNo",
+        "Type",
+        "TypeGroup",
+        "PartNo",
+        "ErpPartNo",
+        "Description",
+        "Quantity",
+        "Quantity2",
+        "UnitPrice",
+        "UnitPriceOriginal",
+        "Discount",
+        "UnitVat",
+        "VatRate",
+        "PriceListNo",
+        "AdditionalInfo",
+    ):
         assert key in item
     assert gross(body) == Decimal(str(body["Payments"][0]["Amount"]))
     wait_for(lambda: sim.push_state["700001"] == "delivered")
@@ -354,10 +397,15 @@ def test_enum_style_and_key_case(sim: NorceSimulator, receiver: Receiver) -> Non
     assert all(t[1] == 1 and t[2] == 1 for t in types if t[0] != "FRAKT")
     if any(i["Type"] == "Freight" for i in order["Items"]):
         assert ("FRAKT", 3, 3) in types
-    assert camel_case("SSN") == "ssn" and camel_case("ErpPartNo") == "erpPartNo" and camel_case("DoSMSNotify") == "doSMSNotify"
+    assert (
+        camel_case("SSN") == "ssn"
+        and camel_case("ErpPartNo") == "erpPartNo"
+        and camel_case("DoSMSNotify") == "doSMSNotify"
+    )
 
 
 # -- events ------------------------------------------------------------------------------------
+
 
 def test_order_received_event_with_static_headers(sim: NorceSimulator, receiver: Receiver) -> None:
     sim.configure_events(receiver.url + "/events", {"X-Event-Secret": "event-secret-value"})
@@ -369,9 +417,15 @@ def test_order_received_event_with_static_headers(sim: NorceSimulator, receiver:
     assert events[-1]["headers"]["X-Event-Secret"] == "event-secret-value"
     person = order["SellTo"]["Person"]
     assert events[-1]["json"] == {
-        "ClientId": 1234, "ApplicationId": 1244, "ClientOrderRef": order["ClientOrderRef"], "Email": person["Email"],
-        "CellPhone": person["CellPhone"], "FirstName": person["FirstName"], "LastName": person["LastName"],
-        "Source": "WEB"}
+        "ClientId": 1234,
+        "ApplicationId": 1244,
+        "ClientOrderRef": order["ClientOrderRef"],
+        "Email": person["Email"],
+        "CellPhone": person["CellPhone"],
+        "FirstName": person["FirstName"],
+        "LastName": person["LastName"],
+        "Source": "WEB",
+    }
     assert [e["result"] for e in sim.event_log] == ["http_error", "ok"]
 
     sim.lose_events = 1
@@ -382,21 +436,41 @@ def test_order_received_event_with_static_headers(sim: NorceSimulator, receiver:
 
 # -- Connect Order service -------------------------------------------------------------------
 
+
 def test_send_order_status_by_name_and_by_number(sim: NorceSimulator, api: requests.Session) -> None:
     first, second = sim.place_order(), sim.place_order()
-    ok = api.post(sim.url + CONNECT + "/SendOrderStatus", timeout=5, json={
-        "ClientOrderRef": int(first["ClientOrderRef"]), "ErpOrderNo": "FX-10045", "OrderStatus": "Confirmed",
-        "Infos": [{"Code": "ErpRef", "Value": "FX-10045"}]})
+    ok = api.post(
+        sim.url + CONNECT + "/SendOrderStatus",
+        timeout=5,
+        json={
+            "ClientOrderRef": int(first["ClientOrderRef"]),
+            "ErpOrderNo": "FX-10045",
+            "OrderStatus": "Confirmed",
+            "Infos": [{"Code": "ErpRef", "Value": "FX-10045"}],
+        },
+    )
     assert ok.status_code == 200 and ok.content == b""
     assert first["StatusId"] == 2 and first["OrderNo"] == "FX-10045" and first["Updated"] is not None
 
     # camelCase properties, a string ClientOrderRef and an int enum are all accepted
-    assert api.post(sim.url + CONNECT + "/SendOrderStatus", timeout=5, json={
-        "clientOrderRef": second["ClientOrderRef"], "orderStatus": 2}).status_code == 200
+    assert (
+        api.post(
+            sim.url + CONNECT + "/SendOrderStatus",
+            timeout=5,
+            json={"clientOrderRef": second["ClientOrderRef"], "orderStatus": 2},
+        ).status_code
+        == 200
+    )
     assert second["StatusId"] == 2
     # and by ERP order number alone
-    assert api.post(sim.url + CONNECT + "/SendOrderStatus", timeout=5, json={
-        "ErpOrderNo": "FX-10045", "OrderStatus": "Delivered"}).status_code == 200
+    assert (
+        api.post(
+            sim.url + CONNECT + "/SendOrderStatus",
+            timeout=5,
+            json={"ErpOrderNo": "FX-10045", "OrderStatus": "Delivered"},
+        ).status_code
+        == 200
+    )
     assert first["StatusId"] == 4
     assert [s["status_name"] for s in sim.order_statuses] == ["Confirmed", "Confirmed", "Delivered"]
 
@@ -405,16 +479,28 @@ def test_send_order_status_by_name_and_by_number(sim: NorceSimulator, api: reque
 
     unknown = api.post(sim.url + CONNECT + "/SendOrderStatus", json={"ClientOrderRef": 1, "OrderStatus": 2}, timeout=5)
     assert unknown.status_code == 400 and unknown.json()["StatusCode"] == "Failed"
-    bad_status = api.post(sim.url + CONNECT + "/SendOrderStatus", timeout=5,
-                          json={"ClientOrderRef": int(first["ClientOrderRef"]), "OrderStatus": "Shipped"})
+    bad_status = api.post(
+        sim.url + CONNECT + "/SendOrderStatus",
+        timeout=5,
+        json={"ClientOrderRef": int(first["ClientOrderRef"]), "OrderStatus": "Shipped"},
+    )
     assert bad_status.status_code == 400
 
 
 def test_delivery_notes_invoices_and_cancellations_are_recorded(sim: NorceSimulator, api: requests.Session) -> None:
     a, b = sim.place_order(), sim.place_order()
     post = lambda method, body: api.post(sim.url + CONNECT + "/" + method, json=body, timeout=5)  # noqa: E731
-    assert post("CreateDeliveryNote", {"OrderNo": a["OrderNo"], "NoteNo": "DN-1",
-                                       "DeliverynoteItems": [{"RowNumber": 1, "ItemNo": "X", "Qty": 1}]}).status_code == 200
+    assert (
+        post(
+            "CreateDeliveryNote",
+            {
+                "OrderNo": a["OrderNo"],
+                "NoteNo": "DN-1",
+                "DeliverynoteItems": [{"RowNumber": 1, "ItemNo": "X", "Qty": 1}],
+            },
+        ).status_code
+        == 200
+    )
     assert post("CreateInvoice", {"ClientOrderRef": int(a["ClientOrderRef"]), "InvoiceNo": "1001"}).status_code == 200
     assert post("CreateInvoice", {"InvoiceNo": "1002"}).status_code == 200
     assert post("CancelOrder", {"clientOrderRef": int(b["ClientOrderRef"])}).status_code == 200
@@ -435,6 +521,7 @@ def test_connect_allows_sixty_calls_a_minute(sim: NorceSimulator, api: requests.
 
 # -- generator, trickle, control API -------------------------------------------------------------
 
+
 def test_generator_is_deterministic_and_mixes_vat() -> None:
     def batch(seed: int) -> list[dict[str, Any]]:
         rng = random.Random(seed)
@@ -445,8 +532,9 @@ def test_generator_is_deterministic_and_mixes_vat() -> None:
     rates = {i.get("VatRate") for o in first for i in o["Items"]}
     assert {25, 12, 6} <= rates
     assert any(o["SellTo"]["Company"] for o in first) and any(not o["SellTo"]["Company"] for o in first)
-    assert any(i["PartNo"] == "FRAKT" and i["Type"] == "Freight" and i["TypeGroup"] == "Fee"
-               for o in first for i in o["Items"])
+    assert any(
+        i["PartNo"] == "FRAKT" and i["Type"] == "Freight" and i["TypeGroup"] == "Fee" for o in first for i in o["Items"]
+    )
     assert any(i["UnitPriceOriginal"] > i["UnitPrice"] for o in first for i in o["Items"])
     for order in first:
         assert 1 <= sum(1 for i in order["Items"] if i["TypeGroup"] != "Fee") <= 5
@@ -458,14 +546,17 @@ def test_generator_is_deterministic_and_mixes_vat() -> None:
 def test_generator_defects() -> None:
     rng = random.Random(5)
     known = {a["part_no"] for a in DEMO_CATALOGUE}
-    orders = [generate_order(rng, order_ref=str(n), catalogue=DEMO_CATALOGUE, unknown_article_rate=1.0,
-                             missing_data_rate=1.0) for n in range(20)]
+    orders = [
+        generate_order(rng, order_ref=str(n), catalogue=DEMO_CATALOGUE, unknown_article_rate=1.0, missing_data_rate=1.0)
+        for n in range(20)
+    ]
     assert all(any(i["PartNo"] not in known | {"FRAKT"} for i in o["Items"]) for o in orders)
     missing_identity = [o for o in orders if "missing_buyer_identity" in o["_defects"]]
     missing_vat = [o for o in orders if "missing_vat_rate" in o["_defects"]]
     assert missing_identity and missing_vat and len(missing_identity) + len(missing_vat) == 20
-    assert all(o["SellTo"]["Person"]["Email"] is None and o["BillTo"]["Person"]["FirstName"] is None
-               for o in missing_identity)
+    assert all(
+        o["SellTo"]["Person"]["Email"] is None and o["BillTo"]["Person"]["FirstName"] is None for o in missing_identity
+    )
     assert all(any("VatRate" not in i for i in o["Items"]) for o in missing_vat)
 
 
@@ -486,8 +577,12 @@ def test_trickle_places_orders_steadily(sim: NorceSimulator) -> None:
 
 
 def test_control_api_places_orders_and_reports_state(sim: NorceSimulator, receiver: Receiver) -> None:
-    assert requests.post(sim.url + "/_sim/receiver", json={"url": receiver.url, "username": "u", "password": "p"},
-                         timeout=5).status_code == 200
+    assert (
+        requests.post(
+            sim.url + "/_sim/receiver", json={"url": receiver.url, "username": "u", "password": "p"}, timeout=5
+        ).status_code
+        == 200
+    )
     assert requests.post(sim.url + "/_sim/settings", json={"key_case": "camel"}, timeout=5).status_code == 200
     assert requests.post(sim.url + "/_sim/settings", json={"colour": "red"}, timeout=5).status_code == 400
     placed = requests.post(sim.url + "/_sim/orders", timeout=5)
