@@ -36,8 +36,9 @@ from django.utils import timezone
 from connectors.norce import connect
 from core.errors import SyncError
 from integrations import services
-from integrations.flows import connect_jobs, master
+from integrations.flows import connect_jobs
 from integrations.flows.master_settings import MasterSettings
+from integrations.flows.master_source import read_source, record_mapping_error
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, ResyncRun, Task
 
 Progress = Callable[["RunProgress"], None]
@@ -99,7 +100,7 @@ def read_into_spool(
         spool.truncate(run.spool_offset)  # drop a page written but never committed
         spool.seek(run.spool_offset)
         keys = set(run.fields)
-        for batch in master.read_source(flow.kind, settings, fortnox, since=None, start_page=run.pages_done + 1):
+        for batch in read_source(flow.kind, settings, fortnox, since=None, start_page=run.pages_done + 1):
             lines = []
             for record in batch.records:
                 keys.update(record.fields)
@@ -110,7 +111,7 @@ def read_into_spool(
                 spool.flush()
                 os.fsync(spool.fileno())
             for source_id, reference, error in batch.errors:
-                master._record_mapping_error(ctx, flow, None, source_id, reference, error)
+                record_mapping_error(ctx, flow, None, source_id, reference, error)
             run.pages_done, run.total_pages = batch.page, batch.total_pages
             run.items += len(lines)
             run.spool_offset = spool.tell()
@@ -265,7 +266,7 @@ def full_file(
 
 def run_full_file_slice(ctx, flow: Flow, settings: MasterSettings, norce) -> None:
     """A task's share of a full file; what is left continues in a follow-up task."""
-    deadline = time.monotonic() + master.slice_seconds()
+    deadline = time.monotonic() + services.slice_seconds()
     run = full_file(ctx, flow, settings, norce, ctx.client("erp"), deadline=deadline)
     if run.status in ResyncRun.ACTIVE:
         delay = 10 if run.status == ResyncRun.Status.FOLLOWING else 0
@@ -302,7 +303,7 @@ def dry_run(
         since = cursor - timedelta(minutes=settings.overlap_minutes) if cursor else None
     feed: set[str] = set()
     state = RunProgress(phase="reading (dry run)")
-    for batch in master.read_source(flow.kind, settings, fortnox, since=None if full else since):
+    for batch in read_source(flow.kind, settings, fortnox, since=None if full else since):
         report.read += batch.read
         report.errors += len(batch.errors)
         report.error_samples.extend(f"{e[1]}: {e[2].message}" for e in batch.errors[: 3 - len(report.error_samples)])

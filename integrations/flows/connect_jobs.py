@@ -27,6 +27,7 @@ from connectors.norce import connect
 from core.errors import SyncError, lookup
 from integrations import services
 from integrations.engine.clients import client_for
+from integrations.flows import products_first
 from integrations.models import ConnectJob, Connector, Entity, Flow, LogEntry
 
 log = logging.getLogger("brygga.connect_jobs")
@@ -206,9 +207,7 @@ def apply_result(ctx, job: ConnectJob, status_id: int, dto: dict[str, Any], entr
 def _release_dependents(job: ConnectJob) -> None:
     """A products job ended: prices and stock held back for its SKUs may go now."""
     if job.flow_id and job.flow.kind == "products_to_commerce":
-        from integrations.flows import master
-
-        master.release_dependents(job.flow)
+        products_first.release_dependents(job.flow)
 
 
 # After this many ignored attempts a row waits for a person instead of being sent again.

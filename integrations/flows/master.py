@@ -29,51 +29,33 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, Min, OuterRef, Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from connectors.fortnox import to_norce
 from connectors.norce import connect
 from connectors.norce.client import gzip_body
-from connectors.norce.connect import ConnectRecord
 from core.errors import SyncError
-from integrations import services
+from integrations import resync, services
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import (
     MasterSettings,
-    PriceSettings,
-    ProductSettings,
-    StockSettings,
     parse_settings,
 )
+from integrations.flows.master_source import SourceBatch, read_source, record_mapping_error
+from integrations.flows.products_first import SENDABLE, held_back, ready
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, Task
 
 log = logging.getLogger("brygga.flows.master")
 
-SENDABLE = (Entity.Status.PENDING, Entity.Status.FAILED)
-PRODUCTS_KIND = "products_to_commerce"
-# Flows whose rows name a SKU that the products flow creates in Norce.
-NEEDS_PRODUCTS = ("prices_to_commerce", "stock_to_commerce")
 # Flows whose calls may use Norce's reserved share of the Connect limit.
 PRIORITY_KINDS = {"stock_to_commerce"}
-
-
-@dataclass
-class SourceBatch:
-    """One page of the source, mapped."""
-
-    page: int
-    total_pages: int
-    records: list[ConnectRecord] = field(default_factory=list)
-    errors: list[tuple[str, str, SyncError]] = field(default_factory=list)  # (source id, reference, error)
-    read: int = 0
 
 
 @dataclass
@@ -85,128 +67,6 @@ class CollectStats:
     forced: int = 0  # unchanged, but sent again because the task asked for it (force)
 
 
-# -- reading the source ------------------------------------------------------------------------
-def _map(batch: SourceBatch, source_id: str, build) -> None:
-    batch.read += 1
-    try:
-        record = build()
-    except SyncError as exc:
-        batch.errors.append((source_id, source_id.split("@", 1)[0], exc))
-        return
-    if record is not None:
-        batch.records.append(record)
-
-
-def _mapped(
-    pages, source_id: Callable[[dict[str, Any]], str], build: Callable[[dict[str, Any]], ConnectRecord | None]
-) -> Iterator[SourceBatch]:
-    """Source pages with each item mapped (or its error kept) under its source id."""
-    for page in pages:
-        batch = SourceBatch(page.number, page.total_pages)
-        for item in page.items:
-            _map(batch, source_id(item), lambda i=item: build(i))
-        yield batch
-
-
-def _article_number(item: dict[str, Any]) -> str:
-    return str(item.get("ArticleNumber") or "")
-
-
-def read_source(
-    kind: str, settings: MasterSettings, fortnox, *, since=None, start_page: int = 1
-) -> Iterator[SourceBatch]:
-    """The flow's source data since `since` (everything when None), page by page, mapped."""
-    if kind == "products_to_commerce":
-        assert isinstance(settings, ProductSettings)
-        yield from _mapped(
-            fortnox.article_pages(since=since, start_page=start_page),
-            _article_number,
-            lambda article: to_norce.product_record(article, settings),
-        )
-    elif kind == "prices_to_commerce":
-        assert isinstance(settings, PriceSettings)
-        yield from _read_prices(settings, fortnox, since=since, start_page=start_page)
-    elif kind == "stock_to_commerce":
-        assert isinstance(settings, StockSettings)
-        yield from _read_stock(settings, fortnox, since=since, start_page=start_page)
-    elif kind == "customers_to_commerce":
-        yield from _mapped(
-            fortnox.customer_pages(since=since, start_page=start_page),
-            lambda customer: str(customer.get("CustomerNumber") or ""),
-            lambda customer: to_norce.customer_record(customer, settings),
-        )
-    else:
-        raise SyncError("config.flow_settings", f"No master-data source for flow kind {kind!r}")
-
-
-def _read_prices(settings: PriceSettings, fortnox, *, since, start_page: int) -> Iterator[SourceBatch]:
-    convert = settings.fortnox_prices_include_vat != settings.norce_prices_include_vat
-    if settings.source == "article":
-        yield from _mapped(
-            fortnox.article_pages(since=since, start_page=start_page),
-            lambda a: f"{_article_number(a)}@{settings.norce_price_list_code}/1",
-            lambda a: to_norce.price_record(_article_number(a), a.get("SalesPrice") or 0, settings, vat=a.get("VAT")),
-        )
-        return
-    vat_rates: dict[str, Any] = {}
-
-    def vat_of(number: str) -> Any:
-        # Only needed when VAT is added or removed: the price list has no rate, the article does.
-        if not convert:
-            return None
-        if number not in vat_rates:
-            article = fortnox.get_article(number)
-            vat_rates[number] = article.get("VAT") if article else None
-        return vat_rates[number]
-
-    def source_id(price: dict[str, Any]) -> str:
-        try:
-            quantity = max(1, int(Decimal(str(price.get("FromQuantity") or 0))))
-        except (ArithmeticError, ValueError):
-            quantity = 1  # price_record reports the bad quantity on this record
-        return f"{_article_number(price)}@{settings.norce_price_list_code}/{quantity}"
-
-    yield from _mapped(
-        fortnox.price_pages(settings.fortnox_price_list, since=since, start_page=start_page),
-        source_id,
-        lambda p: to_norce.price_record(
-            _article_number(p),
-            p.get("Price"),
-            settings,
-            from_quantity=p.get("FromQuantity"),
-            vat=vat_of(_article_number(p)),
-        ),
-    )
-
-
-def _read_stock(settings: StockSettings, fortnox, *, since, start_page: int) -> Iterator[SourceBatch]:
-    suffix = f"@{settings.warehouse_code}/{settings.location_code}"
-    if settings.source == "warehouse":
-        # The stock balance has no change filter: every run reads it whole and the
-        # content comparison sends only what changed.
-        totals: dict[str, Decimal] = {}
-        key = "inStock" if settings.quantity == "in_stock" else "availableStock"
-        for row in fortnox.stock_balance(settings.stock_points):
-            item = str(row.get("itemId") or "")
-            totals[item] = totals.get(item, Decimal(0)) + Decimal(str(row.get(key) or 0))
-        batch = SourceBatch(1, 1)
-        for number, quantity in sorted(totals.items()):
-            _map(batch, number + suffix, lambda n=number, q=quantity: to_norce.stock_record(n, q, settings))
-        yield batch
-        return
-
-    def build(article: dict[str, Any]) -> ConnectRecord | None:
-        value = to_norce.article_stock(article, settings)
-        return None if value is None else to_norce.stock_record(_article_number(article), value, settings)
-
-    yield from _mapped(
-        fortnox.article_pages(since=since, start_page=start_page),
-        lambda article: _article_number(article) + suffix,
-        build,
-    )
-
-
-# -- storing what changed ----------------------------------------------------------------------
 def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> CollectStats:
     """Write one mapped page onto its Entities; changed records become pending.
 
@@ -285,32 +145,9 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> 
                 ],
             )
         for source_id, reference, error in batch.errors:
-            _record_mapping_error(ctx, flow, existing.get(source_id), source_id, reference, error)
+            record_mapping_error(ctx, flow, existing.get(source_id), source_id, reference, error)
             stats.failed += 1
     return stats
-
-
-def _record_mapping_error(
-    ctx, flow: Flow, entity: Entity | None, source_id: str, reference: str, error: SyncError
-) -> None:
-    if not source_id:
-        ctx.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, data_type=flow.data_type)
-        return
-    if entity is None:
-        entity, _ = Entity.objects.get_or_create(
-            integration_id=flow.integration_id,
-            data_type=flow.data_type,
-            source_id=source_id,
-            defaults={"reference": reference[:100], "payload": {"flow_id": flow.pk}, "received_via": "poll"},
-        )
-    Entity.objects.filter(pk=entity.pk).update(
-        status=Entity.Status.NEEDS_ATTENTION,
-        last_error_code=error.code,
-        last_error_message=error.message[:2000],
-        payload_hash="",
-    )
-    ctx.log(LogEntry.Level.ERROR, error.message, code=error.code, hint=error.hint, entity=entity)
-    ctx.failed += 1
 
 
 def collect(
@@ -353,66 +190,6 @@ def collect(
 
 
 # -- sending -----------------------------------------------------------------------------------
-def sendable(flow: Flow):
-    return Entity.objects.filter(
-        integration_id=flow.integration_id, data_type=flow.data_type, status__in=SENDABLE, payload__flow_id=flow.pk
-    )
-
-
-# -- prices and stock wait for their products ----------------------------------------------------
-def products_loaded(products: Flow) -> bool:
-    """Whether the products flow has read the catalogue at least once (its cursor is set, or a
-    run of it finished)."""
-    if services.get_cursor(products.integration, products.data_type, products.direction) is not None:
-        return True
-    return Task.objects.filter(flow=products, status__in=(Task.Status.SUCCEEDED, Task.Status.PARTLY_FAILED)).exists()
-
-
-def waiting_for_products(flow: Flow) -> Q | None:
-    """A filter on the flow's records: those whose SKU the products flow has not created in Norce yet.
-    None when the flow does not wait (not prices or stock, or no enabled products flow).
-
-    A record waits while the product record of its SKU exists in Brygga and Norce has never
-    confirmed it (it is pending, on its way, or needs attention first). A SKU without a product
-    record waits only until the products flow has read the catalogue once (a new integration's
-    first run); after that, it is a SKU Norce has from elsewhere (a shop connected with its
-    catalogue in place), so its rows go at once and Norce decides."""
-    if flow.kind not in NEEDS_PRODUCTS:
-        return None
-    products = Flow.objects.filter(integration_id=flow.integration_id, kind=PRODUCTS_KIND, enabled=True).first()
-    if products is None:  # the products are kept in Norce by other means
-        return None
-    product = Entity.objects.filter(
-        integration_id=flow.integration_id, data_type=products.data_type, source_id=OuterRef("reference")
-    )
-    if products_loaded(products):
-        return Q(Exists(product.filter(sent_hash="")))
-    return ~Q(Exists(product.exclude(sent_hash="")))
-
-
-def ready(flow: Flow):
-    """The flow's sendable records that may go now."""
-    waiting = waiting_for_products(flow)
-    return sendable(flow) if waiting is None else sendable(flow).exclude(waiting)
-
-
-def held_back(flow: Flow):
-    """The flow's sendable records that wait for their products."""
-    waiting = waiting_for_products(flow)
-    return sendable(flow).none() if waiting is None else sendable(flow).filter(waiting)
-
-
-def release_dependents(products: Flow) -> list[Task]:
-    """After a products job ended: a send for each prices/stock flow with records that may go now."""
-    queued = []
-    for flow in Flow.objects.filter(integration_id=products.integration_id, kind__in=NEEDS_PRODUCTS, enabled=True):
-        if ready(flow).exists():
-            task = services.queue_follow_up(flow, {"send_only": True})
-            if task is not None:
-                queued.append(task)
-    return queued
-
-
 def _log_held_back(ctx, flow: Flow) -> None:
     held = held_back(flow)
     count = held.count()
@@ -596,8 +373,6 @@ def run(task: Task, ctx) -> None:
         connect_jobs.follow(ctx, flow, norce, wait=0, job_ids=params.get("job_ids"))
         return
     if params.get("mode") == "full":
-        from integrations import resync
-
         resync.run_full_file_slice(ctx, flow, settings, norce)
         return
 
@@ -678,7 +453,7 @@ def reread(ctx, flow: Flow, settings: MasterSettings, entity_ids: list[int]) -> 
             else:
                 continue  # price-list prices: the stored record is sent again
         except SyncError as exc:
-            _record_mapping_error(ctx, flow, entity, entity.source_id, entity.reference, exc)
+            record_mapping_error(ctx, flow, entity, entity.source_id, entity.reference, exc)
             continue
         if record is None:
             continue

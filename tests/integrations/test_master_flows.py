@@ -682,6 +682,25 @@ def test_full_file_deactivates_a_norce_only_sku(flows, norce, fortnox):
     assert not os.path.exists(run_.spool_path), "the spool is removed when the run is done"
 
 
+def test_a_full_file_started_from_admin_runs_as_queued_tasks_to_its_end(flows, norce, fortnox):
+    """A full file on the queue (admin's 'Full file', a scheduled one) works in slices: each task
+    hands what is left to a follow-up, and the last one leaves the run done."""
+    flow = flows["products_to_commerce"]
+    norce.connect.seed_skus([NORCE_ONLY])
+    first = run(flow, mode="full")
+    assert first.status == Task.Status.SUCCEEDED, first.error_message
+    for _ in range(60):
+        if not run_queued_follow_ups(flow, mode="full"):
+            break
+        time.sleep(0.5)  # the Connect job finishes in the simulator meanwhile
+    run_ = ResyncRun.objects.get(flow=flow)
+    assert run_.status == ResyncRun.Status.DONE, run_.error
+    assert not Task.objects.filter(flow=flow, status=Task.Status.FAILED).exists()
+    numbers = {a["ArticleNumber"] for a in demo_articles(fortnox)}
+    assert numbers <= set(norce.connect.skus)
+    assert norce.connect.sku(NORCE_ONLY)["Status"] == 5
+
+
 def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox, monkeypatch):
     monkeypatch.setattr("connectors.fortnox.client.PAGE_SIZE", 10)
     flow = flows["products_to_commerce"]

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from core.errors import SyncError
 from integrations import resync, services
-from integrations.flows import connect_jobs, master
+from integrations.flows import connect_jobs, master, products_first
 from integrations.models import Entity, Flow, Integration, ResyncRun, Task
 
 KINDS = {
@@ -155,7 +155,7 @@ class Command(BaseCommand):
         )
         state.phase = "sending"
         sent = 0
-        while master.sendable(flow).exists():
+        while products_first.sendable(flow).exists():
             sent += master.send_pending(ctx, flow, settings, norce)
             state.sent = sent
             progress(state)
