@@ -52,12 +52,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.run import (
+from bench.harness import (
     DEFAULT_DATABASE_URL,
     ROOT,
     VAR,
     Child,
     bench_database_url,
+    build_integration,
     child_env,
     log,
     recreate_database,
@@ -89,7 +90,6 @@ class World:
         seeded_before: timedelta | None = None,
         with_schedules: bool = False,
     ) -> None:
-        from bench.run import build_integration
         from integrations.demo import add_master_data_flows
         from integrations.engine.tokens import store_tokens
         from simulators.fortnox.server import FortnoxSimulator

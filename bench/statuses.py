@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from bench.run import (
+from bench.harness import (
     BENCH_DB,
     DEFAULT_DATABASE_URL,
     VAR,
