@@ -21,7 +21,15 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from core.errors import SyncError
+from core.errors import (
+    HTTP_BAD_RESPONSE,
+    HTTP_CLIENT_ERROR,
+    HTTP_CONNECTION,
+    HTTP_RATE_LIMITED,
+    HTTP_SERVER_ERROR,
+    HTTP_TIMEOUT,
+    SyncError,
+)
 from core.limits import RateLimit
 from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
 
@@ -77,7 +85,7 @@ class ApiClient:
 
     def error_from_response(self, response: requests.Response) -> SyncError:
         return SyncError(
-            "http.client_error",
+            HTTP_CLIENT_ERROR.code,
             f"{response.status_code} from {self.system}: {response.text[:300]}",
             status=response.status_code,
         )
@@ -125,13 +133,13 @@ class ApiClient:
                 )
             except requests.Timeout as exc:
                 last_error = SyncError(
-                    "http.timeout",
+                    HTTP_TIMEOUT.code,
                     f"{method} {self._path(url)} timed out after {self.timeout:g}s",
                     details={"error": type(exc).__name__},
                 )
             except requests.ConnectionError as exc:
                 last_error = SyncError(
-                    "http.connection",
+                    HTTP_CONNECTION.code,
                     f"{method} {self._path(url)}: cannot connect to {self.system}",
                     details={"error": type(exc).__name__},
                 )
@@ -152,7 +160,7 @@ class ApiClient:
                         # arrived bunched up: only this request pauses, the window stays as it is.
                         self.limiter.penalise(limit[0], limit[1], wait)
                     last_error = SyncError(
-                        "http.rate_limited",
+                        HTTP_RATE_LIMITED.code,
                         f"{method} {self._path(url)}: 429 from {self.system}",
                         retry_after=wait,
                         status=429,
@@ -160,7 +168,7 @@ class ApiClient:
                 elif response.status_code in TRANSIENT_STATUSES:
                     error = self.error_from_response(response)
                     last_error = SyncError(
-                        "http.server_error",
+                        HTTP_SERVER_ERROR.code,
                         f"{method} {self._path(url)}: {response.status_code} from {self.system}: {error.message}",
                         retry_after=retry_after,
                         status=response.status_code,
@@ -184,7 +192,7 @@ class ApiClient:
             return response.json()
         except (ValueError, json.JSONDecodeError) as exc:
             raise SyncError(
-                "http.bad_response",
+                HTTP_BAD_RESPONSE.code,
                 f"{self.system} answered {response.status_code} with a body that is not JSON: {response.text[:120]!r}",
             ) from exc
 

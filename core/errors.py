@@ -132,6 +132,7 @@ HTTP_BAD_RESPONSE = register(
     "Transient: Brygga retries. If it persists, the API may have changed; report it.",
     permanent=False,
 )
+# No longer raised (a system's own auth code is); kept so older records still explain their code.
 AUTH_FAILED = register(
     "auth.failed",
     "Authentication with the API failed",

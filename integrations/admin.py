@@ -33,7 +33,7 @@ from django.utils.timesince import timesince
 from django_q.models import Schedule
 
 from core import errors
-from core.errors import SyncError
+from core.errors import REFERENCE_SAVED, SyncError
 from integrations import admin_views, registry, selectors
 from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import (
@@ -1937,7 +1937,7 @@ class ReferenceAdmin(admin.ModelAdmin):
             services.record_staff_action(
                 entity=entity,
                 actor=actor,
-                code="reference.saved",
+                code=REFERENCE_SAVED.code,
                 message=f"{actor} {what} ({obj.data_type} {obj.source_id})",
                 details={"target_id": obj.target_id, "previous": before or ""},
             )

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.norce import connect
+from connectors.norce.errors import JOB_FAILED
 from core.errors import SyncError
 from integrations import services
 from integrations.flows import connect_jobs
@@ -273,7 +274,7 @@ def run_full_file_slice(ctx, flow: Flow, settings: MasterSettings, norce) -> Non
         services.queue_follow_up(flow, {"mode": "full"}, at=timezone.now() + timedelta(seconds=delay))
     elif run.status == ResyncRun.Status.FAILED:
         raise SyncError(
-            "norce.job_failed",
+            JOB_FAILED.code,
             f"Full file for {flow} failed: {run.error}",
             hint="Restart the Norce job from the Connect jobs list, or start the full file again.",
         )

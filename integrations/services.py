@@ -23,7 +23,20 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from core.errors import SyncError, lookup
+from core.errors import (
+    CONNECTOR_MISSING,
+    FLOW_SETTINGS,
+    INTEGRATION_PAUSED,
+    RECONNECT_NEEDED,
+    REFERENCE_DELETED,
+    STAFF_ACTION,
+    TASK_BUSY,
+    TASK_INTERRUPTED,
+    TASK_STUCK,
+    UNEXPECTED,
+    SyncError,
+    lookup,
+)
 from integrations import registry
 from integrations.engine.clients import client_for
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
@@ -196,7 +209,7 @@ class FlowContext:
     def connector(self, role: str) -> Connector:
         connector = Connector.objects.filter(integration_id=self.task.integration_id, role=role).first()
         if connector is None:
-            raise SyncError("config.connector_missing", f"{self.integration} has no {role} connector")
+            raise SyncError(CONNECTOR_MISSING.code, f"{self.integration} has no {role} connector")
         return connector
 
     def client(self, role: str):
@@ -266,7 +279,7 @@ class FlowContext:
         deadline = time.monotonic() + wait
         while not self._lease(Entity.objects.filter(pk=entity_id)):
             if time.monotonic() > deadline:
-                raise SyncError("task.busy", "Another worker is still working on the same record", retry_after=10)
+                raise SyncError(TASK_BUSY.code, "Another worker is still working on the same record", retry_after=10)
             time.sleep(0.1)
         try:
             yield
@@ -366,7 +379,7 @@ def stopped_connector(integration_id: int, error: SyncError | None = None) -> Co
 
 def reconnect_error(connector: Connector) -> SyncError:
     return SyncError(
-        "connector.reconnect_needed",
+        RECONNECT_NEEDED.code,
         f"{connector.get_system_display()} must be connected again: "
         f"{connector.reconnect_reason or 'it refused access'}",
         hint=lookup_hint("connector.reconnect_needed"),
@@ -482,13 +495,13 @@ def execute_task(task_id: int) -> str:
     with Heartbeat(task_id):
         try:
             if not task.integration.is_active:
-                raise SyncError("integration.paused", f"{task.integration} is paused", retry_after=300)
+                raise SyncError(INTEGRATION_PAUSED.code, f"{task.integration} is paused", retry_after=300)
             stopped = stopped_connector(task.integration_id)
             if stopped is not None:
                 raise reconnect_error(stopped)
             if task.flow is None or not task.flow.enabled:
                 raise SyncError(
-                    "config.flow_settings",
+                    FLOW_SETTINGS.code,
                     "The task's flow is missing or disabled",
                     hint="Enable the flow in admin, then retry the task.",
                 )
@@ -498,7 +511,7 @@ def execute_task(task_id: int) -> str:
         except Exception as exc:  # noqa: BLE001 - anything unexpected becomes a transient, logged failure
             log.exception("task %s crashed", task_id)
             error = SyncError(
-                "internal.unexpected",
+                UNEXPECTED.code,
                 f"{type(exc).__name__}: {exc}",
                 details={"traceback": traceback.format_exc()[-4000:]},
             )
@@ -511,7 +524,7 @@ def execute_task(task_id: int) -> str:
 def _interrupted(task: Task, ctx: FlowContext, exc: BaseException) -> None:
     """Hand an interrupted run back to the queue: what it did counts, the rest runs again."""
     error = SyncError(
-        "task.interrupted",
+        TASK_INTERRUPTED.code,
         f"The run was stopped before it finished ({type(exc).__name__}: {exc})"[:500],
         hint="Nothing to do: the task was queued again and goes on where it stopped. If it happens "
         "every time, the work is too big for one run of the queue's timeout (Q_TIMEOUT).",
@@ -649,7 +662,7 @@ def sweep(*, stuck_after: int | None = None) -> dict[str, int]:
                 integration_id=Task.objects.values_list("integration_id", flat=True).get(pk=task_id),
                 task_id=task_id,
                 level=LogEntry.Level.WARNING,
-                code="task.stuck",
+                code=TASK_STUCK.code,
                 message=f"Task #{task_id} stopped reporting progress (worker died?) and was queued again",
                 hint="Nothing to do: records already in the target system are recognised, not created twice.",
             )
@@ -856,7 +869,7 @@ def forget_references(references, *, actor: str = "") -> int:
                 level=LogEntry.Level.WARNING,
                 data_type=ref.data_type,
                 reference=entity.reference if entity is not None else ref.source_id,
-                code="reference.deleted",
+                code=REFERENCE_DELETED.code,
                 actor=actor[:150],
                 details={"source_id": ref.source_id, "target_id": ref.target_id},
                 message=f"Reference {ref.data_type} {ref.source_id} → {ref.target_id} deleted{by}; the next sync "
@@ -873,7 +886,7 @@ def record_staff_action(
     entity: Entity,
     message: str,
     actor: str,
-    code: str = "staff.action",
+    code: str = STAFF_ACTION.code,
     level: str = LogEntry.Level.INFO,
     details: dict[str, Any] | None = None,
     task: Task | None = None,

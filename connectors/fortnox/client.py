@@ -19,7 +19,7 @@ from connectors.fortnox import oauth
 from connectors.fortnox.errors import INVALID_REFRESH_TOKEN, NOT_CONNECTED, error_for, oauth_error_for
 from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings, commit_wait_seconds
 from connectors.transport import ApiClient
-from core.errors import SyncError, answer_lost
+from core.errors import HTTP_BAD_RESPONSE, SyncError, answer_lost
 from core.limits import RateLimit
 from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
 
@@ -190,7 +190,7 @@ class FortnoxClient(ApiClient):
             self._grant_type = ""
         body = self.decode(response)
         if not isinstance(body, dict) or not body.get("access_token"):
-            raise SyncError("http.bad_response", "Fortnox token endpoint answered without an access token")
+            raise SyncError(HTTP_BAD_RESPONSE.code, "Fortnox token endpoint answered without an access token")
         return body
 
     def exchange_code(self, *, code: str, redirect_uri: str) -> None:
@@ -327,7 +327,7 @@ class FortnoxClient(ApiClient):
         while True:
             body = self.get_json(self.url(resource), params={**(params or {}), "limit": PAGE_SIZE, "page": page}) or {}
             if not isinstance(body, dict):
-                raise SyncError("http.bad_response", f"Fortnox {resource} list is not a JSON object")
+                raise SyncError(HTTP_BAD_RESPONSE.code, f"Fortnox {resource} list is not a JSON object")
             meta = body.get("MetaInformation") or {}
             try:
                 pages = int(meta.get("@TotalPages") or 1)
@@ -370,7 +370,7 @@ class FortnoxClient(ApiClient):
             params["itemIds"] = ",".join(item_ids)
         body = self.get_json(f"{self.api_base}/api/warehouse/status-v1/stockbalance", params=params)
         if not isinstance(body, list):
-            raise SyncError("http.bad_response", "Fortnox stockbalance did not answer with a list")
+            raise SyncError(HTTP_BAD_RESPONSE.code, "Fortnox stockbalance did not answer with a list")
         return [row for row in body if isinstance(row, dict)]
 
     @staticmethod
@@ -388,7 +388,7 @@ class FortnoxClient(ApiClient):
     @staticmethod
     def _unwrap(body: Any, key: str) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get(key), dict):
-            raise SyncError("http.bad_response", f"Fortnox answered without the expected {key!r} object")
+            raise SyncError(HTTP_BAD_RESPONSE.code, f"Fortnox answered without the expected {key!r} object")
         unwrapped: dict[str, Any] = body[key]
         return unwrapped
 

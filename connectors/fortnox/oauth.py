@@ -20,7 +20,7 @@ from django.core import signing
 
 from connectors.fortnox.errors import AUTH
 from connectors.fortnox.settings import FortnoxAuthSettings, parse_auth_settings
-from core.errors import SyncError
+from core.errors import CONNECTOR_SETTINGS, SyncError
 from core.ports import ConnectorAccount
 
 DEFAULT_AUTH_URL = "https://apps.fortnox.se"
@@ -35,7 +35,7 @@ def auth_settings(connector: ConnectorAccount) -> FortnoxAuthSettings:
         return parse_auth_settings(connector.settings)
     except ValueError as exc:
         raise SyncError(
-            "config.connector_settings",
+            CONNECTOR_SETTINGS.code,
             f"Fortnox connector settings: {exc}",
             permanent=True,
             hint="Correct 'Grant' and 'Tenant id' on the Fortnox connector in Brygga admin.",

@@ -16,35 +16,35 @@ from connectors.norce.connect import ConnectRecord
 from core.errors import SyncError, register
 from integrations.flows.master_settings import CustomerSettings, PriceSettings, ProductSettings, StockSettings
 
-register(
+PRODUCT_INVALID = register(
     "product.invalid",
     "Article cannot be sent to Norce",
     "Correct the article in Fortnox (the message names the field); it is sent with the next run.",
     permanent=True,
     system="fortnox",
 )
-register(
+PRODUCT_VAT_MISSING = register(
     "product.vat_missing",
     "Article has no VAT rate",
     "Set the article's VAT (25, 12, 6 or 0) in Fortnox; it is sent with the next run.",
     permanent=True,
     system="fortnox",
 )
-register(
+PRICE_INVALID = register(
     "price.invalid",
     "Price cannot be sent to Norce",
     "Correct the price in Fortnox (a number ≥ 0); it is sent with the next run.",
     permanent=True,
     system="fortnox",
 )
-register(
+STOCK_INVALID = register(
     "stock.invalid",
     "Stock value cannot be sent to Norce",
     "Correct the article's stock in Fortnox; it is sent with the next run.",
     permanent=True,
     system="fortnox",
 )
-register(
+CUSTOMER_INVALID = register(
     "customer.invalid",
     "Customer cannot be sent to Norce",
     "Correct the customer in Fortnox (the message names the field); it is sent with the next run.",
@@ -127,14 +127,16 @@ def product_record(article: dict[str, Any], settings: ProductSettings) -> Connec
     part_no = _part_no(article, "product.invalid")
     description = _text(article.get("Description"))
     if not description:
-        raise SyncError("product.invalid", f"Article {part_no} has no description (Norce needs a name)", permanent=True)
+        raise SyncError(
+            PRODUCT_INVALID.code, f"Article {part_no} has no description (Norce needs a name)", permanent=True
+        )
     vat_raw = article.get("VAT")
     if vat_raw in (None, ""):
-        raise SyncError("product.vat_missing", f"Article {part_no} has no VAT rate", permanent=True)
-    vat = _decimal(vat_raw, code="product.vat_missing", what="VAT", source_id=part_no)
+        raise SyncError(PRODUCT_VAT_MISSING.code, f"Article {part_no} has no VAT rate", permanent=True)
+    vat = _decimal(vat_raw, code=PRODUCT_VAT_MISSING.code, what="VAT", source_id=part_no)
     if vat not in VAT_RATES:
         raise SyncError(
-            "product.vat_missing",
+            PRODUCT_VAT_MISSING.code,
             f"Article {part_no} has VAT {vat_raw}, not a Swedish rate ({', '.join(map(str, VAT_RATES))})",
             permanent=True,
         )
@@ -160,7 +162,7 @@ def product_record(article: dict[str, Any], settings: ProductSettings) -> Connec
     weight = article.get("Weight")
     if weight not in (None, "", 0, "0"):
         # Fortnox keeps the weight in grams; Norce's ActualWeight is read as kilograms.
-        grams = _decimal(weight, code="product.invalid", what="Weight", source_id=part_no)
+        grams = _decimal(weight, code=PRODUCT_INVALID.code, what="Weight", source_id=part_no)
         fields["Sku.ActualWeight"] = _number(grams / 1000, 3)
     identity = {
         "ManufacturerCode": fields["Product.ManufacturerCode"],
@@ -192,14 +194,14 @@ def price_record(
     part_no: str, price: Any, settings: PriceSettings, *, from_quantity: Any = 0, vat: Decimal | int | None = None
 ) -> ConnectRecord:
     part_no = _part_no({"ArticleNumber": part_no}, "price.invalid")
-    amount = _decimal(price, code="price.invalid", what="Price", source_id=part_no)
+    amount = _decimal(price, code=PRICE_INVALID.code, what="Price", source_id=part_no)
     if amount < 0:
-        raise SyncError("price.invalid", f"Price of {part_no} is negative ({amount})", permanent=True)
+        raise SyncError(PRICE_INVALID.code, f"Price of {part_no} is negative ({amount})", permanent=True)
     if vat is None and settings.fortnox_prices_include_vat != settings.norce_prices_include_vat:
         raise SyncError(
-            "product.vat_missing", f"Article {part_no} has no VAT rate to convert its price with", permanent=True
+            PRODUCT_VAT_MISSING.code, f"Article {part_no} has no VAT rate to convert its price with", permanent=True
         )
-    quantity = _decimal(from_quantity or 0, code="price.invalid", what="FromQuantity", source_id=part_no)
+    quantity = _decimal(from_quantity or 0, code=PRICE_INVALID.code, what="FromQuantity", source_id=part_no)
     quantity_break = max(1, int(quantity))
     sale = amount * vat_factor(vat, settings)
     identity = {
@@ -223,7 +225,7 @@ def price_record(
 # -- stock -------------------------------------------------------------------------------------
 def stock_record(part_no: str, quantity: Any, settings: StockSettings) -> ConnectRecord:
     part_no = _part_no({"ArticleNumber": part_no}, "stock.invalid")
-    value = _decimal(quantity, code="stock.invalid", what="Stock", source_id=part_no)
+    value = _decimal(quantity, code=STOCK_INVALID.code, what="Stock", source_id=part_no)
     if value < 0 and settings.negative_as_zero:
         value = Decimal(0)
     identity = {"PartNo": part_no, "WarehouseCode": settings.warehouse_code, "LocationCode": settings.location_code}
@@ -248,13 +250,13 @@ def article_stock(article: dict[str, Any], settings: StockSettings) -> Any | Non
     if disposable in (None, ""):
         in_stock = _decimal(
             article.get("QuantityInStock") or 0,
-            code="stock.invalid",
+            code=STOCK_INVALID.code,
             what="Stock",
             source_id=_text(article.get("ArticleNumber")),
         )
         reserved = _decimal(
             article.get("ReservedQuantity") or 0,
-            code="stock.invalid",
+            code=STOCK_INVALID.code,
             what="Reserved",
             source_id=_text(article.get("ArticleNumber")),
         )
@@ -277,10 +279,10 @@ def customer_record(customer: dict[str, Any], settings: CustomerSettings) -> Con
     """A private customer for ImportCustomers, a company for ImportCompanies (None: not sent)."""
     code = _text(customer.get("CustomerNumber"))
     if not code:
-        raise SyncError("customer.invalid", "A Fortnox customer has no CustomerNumber", permanent=True)
+        raise SyncError(CUSTOMER_INVALID.code, "A Fortnox customer has no CustomerNumber", permanent=True)
     name = _text(customer.get("Name"))
     if not name:
-        raise SyncError("customer.invalid", f"Customer {code} has no name", permanent=True)
+        raise SyncError(CUSTOMER_INVALID.code, f"Customer {code} has no name", permanent=True)
     active = customer.get("Active") not in (False, "false", "False")
     if not active and not settings.send_inactive:
         return None

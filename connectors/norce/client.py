@@ -13,8 +13,9 @@ import requests
 from django.conf import settings
 
 from connectors.norce import connect, errors, mapping
+from connectors.norce.errors import APPLICATION_ID_MISSING, AUTH, IMPORT_REJECTED, JOB_RESTART_REFUSED, STATUS_REJECTED
 from connectors.transport import ApiClient
-from core.errors import SyncError
+from core.errors import CONNECTOR_SETTINGS, HTTP_BAD_RESPONSE, SyncError
 from core.limits import RateLimit
 from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
 
@@ -74,12 +75,12 @@ class NorceClient(ApiClient):
         """The Norce application id from the connector settings (required by the Query API)."""
         value = (self.connector.settings or {}).get("application_id")
         if value in (None, ""):
-            raise SyncError("norce.application_id_missing", "The Norce connector has no 'application_id' setting")
+            raise SyncError(APPLICATION_ID_MISSING.code, "The Norce connector has no 'application_id' setting")
         try:
             return int(value)
         except (TypeError, ValueError):
             raise SyncError(
-                "norce.application_id_missing",
+                APPLICATION_ID_MISSING.code,
                 f"The Norce connector's 'application_id' must be a whole number, not {value!r}",
             ) from None
 
@@ -91,7 +92,7 @@ class NorceClient(ApiClient):
             return int(value) if value not in (None, "") else DEFAULT_ACCOUNT_ID
         except (TypeError, ValueError):
             raise SyncError(
-                "config.connector_settings", f"The Norce connector's 'account_id' must be a whole number, not {value!r}"
+                CONNECTOR_SETTINGS.code, f"The Norce connector's 'account_id' must be a whole number, not {value!r}"
             ) from None
 
     @property
@@ -121,7 +122,7 @@ class NorceClient(ApiClient):
         """POST the client credentials to the token endpoint; called under the connector's row lock."""
         credentials = self.connector.credentials or {}
         if not credentials.get("client_id") or not credentials.get("client_secret"):
-            raise SyncError("norce.auth", "The Norce connector has no client id or client secret")
+            raise SyncError(AUTH.code, "The Norce connector has no client id or client secret")
         form = {
             "grant_type": "client_credentials",
             "client_id": credentials["client_id"],
@@ -134,7 +135,7 @@ class NorceClient(ApiClient):
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 raise self._scrubbed(
                     SyncError(
-                        "norce.auth",
+                        AUTH.code,
                         f"Norce's token endpoint refused the credentials (scope {self.scope!r}): "
                         f"{exc.details.get('norce_message', exc.message)}",
                         status=exc.status,
@@ -143,7 +144,7 @@ class NorceClient(ApiClient):
             raise
         grant = self.decode(response)
         if not isinstance(grant, dict) or not grant.get("access_token"):
-            raise SyncError("http.bad_response", "Norce's token endpoint answered without an access_token")
+            raise SyncError(HTTP_BAD_RESPONSE.code, "Norce's token endpoint answered without an access_token")
         return grant
 
     def _scrubbed(self, error: SyncError) -> SyncError:
@@ -178,7 +179,7 @@ class NorceClient(ApiClient):
     def _query_page(self, url: str) -> dict[str, Any]:
         page = self.get_json(url, headers=self._query_headers())
         if not isinstance(page, dict) or not isinstance(page.get("value", []), list):
-            raise SyncError("http.bad_response", "Norce Query answered without an OData 'value' list")
+            raise SyncError(HTTP_BAD_RESPONSE.code, "Norce Query answered without an OData 'value' list")
         return page
 
     def get_order(self, client_order_ref: str) -> dict[str, Any] | None:
@@ -233,7 +234,7 @@ class NorceClient(ApiClient):
         except SyncError as exc:
             if exc.code in ("norce.validation", "http.client_error") and exc.status and exc.status < 500:
                 raise SyncError(
-                    "norce.status_rejected",
+                    STATUS_REJECTED.code,
                     f"Norce rejected status {status} for order {client_order_ref}: "
                     f"{exc.details.get('norce_message', exc.message)}",
                     status=exc.status,
@@ -272,7 +273,7 @@ class NorceClient(ApiClient):
         answer = self.decode(response)
         if not isinstance(answer, dict) or answer.get("JobId") in (None, ""):
             raise SyncError(
-                "norce.import_rejected",
+                IMPORT_REJECTED.code,
                 f"Norce accepted {method} without a JobId: {str(answer)[:200]}",
                 hint="Check the Norce Connect job list in Norce Admin; the import may not have started.",
             )
@@ -288,7 +289,7 @@ class NorceClient(ApiClient):
         """Job/Get: the JobDto (StatusId, IsFinished, counts)."""
         job = self.get_json(self.base_url + CONNECT_BASE + "Job/Get", params={"id": job_id})
         if not isinstance(job, dict) or "StatusId" not in job:
-            raise SyncError("http.bad_response", f"Norce Job/Get for job {job_id} answered without a StatusId")
+            raise SyncError(HTTP_BAD_RESPONSE.code, f"Norce Job/Get for job {job_id} answered without a StatusId")
         return job
 
     def get_job_log(self, job_id: str) -> list[dict[str, Any]]:
@@ -303,7 +304,7 @@ class NorceClient(ApiClient):
         except SyncError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 raise SyncError(
-                    "norce.job_restart_refused",
+                    JOB_RESTART_REFUSED.code,
                     f"Norce refused to restart job {job_id}: {exc.details.get('norce_message', exc.message)}",
                     status=exc.status,
                 ) from None

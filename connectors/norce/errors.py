@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import SyncError, register
+from core.errors import HTTP_CLIENT_ERROR, HTTP_RATE_LIMITED, HTTP_SERVER_ERROR, SyncError, register
 
 SYSTEM = "norce"
 
@@ -49,13 +49,6 @@ RECEIVER_AUTH = register(
     "An order push had wrong credentials",
     "The username/password in Norce Admin > Client settings > ERP integration must match the receiver "
     "username/password on the Norce connector.",
-    system=SYSTEM,
-)
-EVENT_AUTH = register(
-    "norce.event_auth",
-    "A Norce event had a missing or wrong secret header",
-    "Set the static header of the event subscription in Norce Admin > Integration > Event to the event "
-    "secret on the Norce connector.",
     system=SYSTEM,
 )
 VALIDATION = register(
@@ -153,11 +146,11 @@ def error_for(status: int, body: Any, text: str = "") -> SyncError:
     said = describe(body, text)
     details = {"status": status, "norce_message": said}
     if status in (401, 403):
-        return SyncError("norce.auth", f"{status} from Norce: {said}", status=status, details=details)
+        return SyncError(AUTH.code, f"{status} from Norce: {said}", status=status, details=details)
     if status == 429:
-        return SyncError("http.rate_limited", f"429 from Norce: {said}", status=status, details=details)
+        return SyncError(HTTP_RATE_LIMITED.code, f"429 from Norce: {said}", status=status, details=details)
     if status >= 500:
-        return SyncError("http.server_error", f"{status} from Norce: {said}", status=status, details=details)
+        return SyncError(HTTP_SERVER_ERROR.code, f"{status} from Norce: {said}", status=status, details=details)
     if status in (400, 422):
-        return SyncError("norce.validation", f"{status} from Norce: {said}", status=status, details=details)
-    return SyncError("http.client_error", f"{status} from Norce: {said}", status=status, details=details)
+        return SyncError(VALIDATION.code, f"{status} from Norce: {said}", status=status, details=details)
+    return SyncError(HTTP_CLIENT_ERROR.code, f"{status} from Norce: {said}", status=status, details=details)

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.errors import SyncError
+from core.errors import ORDER_MALFORMED, SyncError
 from core.records import Address, Order, OrderLine, Party, Payment
 
 # Norce is a Swedish platform; a SubmitDate/OrderDate written without an offset
@@ -120,7 +120,7 @@ def normalise_keys(value: Any) -> Any:
 
 
 def _malformed(field: str, problem: str) -> SyncError:
-    return SyncError("order.malformed", f"{field}: {problem}", details={"field": field})
+    return SyncError(ORDER_MALFORMED.code, f"{field}: {problem}", details={"field": field})
 
 
 def _object(node: dict[str, Any], key: str, field: str) -> dict[str, Any]:

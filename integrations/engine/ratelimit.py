@@ -13,7 +13,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from core.errors import SyncError
+from core.errors import HTTP_RATE_LIMITED, SyncError
 from core.limits import RateLimit
 from integrations.models import RateLimitBucket
 
@@ -56,7 +56,7 @@ def acquire(key: str, rate: RateLimit, *, max_wait: float = 300.0, priority: boo
             return waited
         if waited + wait > max_wait:
             raise SyncError(
-                "http.rate_limited",
+                HTTP_RATE_LIMITED.code,
                 f"Rate limit {rate.limit}/{rate.window:g}s for {key} still full after {waited:.0f}s",
                 retry_after=wait,
             )

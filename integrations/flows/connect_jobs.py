@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.norce import connect
+from connectors.norce.errors import JOB_RESTART_REFUSED, ROW_IGNORED
 from core.errors import SyncError, lookup
 from integrations import services
 from integrations.engine.clients import client_for
@@ -301,10 +302,10 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: 
                 entity.status = (
                     Entity.Status.NEEDS_ATTENTION if entity.attempts >= IGNORED_ATTEMPTS else Entity.Status.FAILED
                 )
-                entity.last_error_code, entity.last_error_message = "norce.row_ignored", message[:2000]
+                entity.last_error_code, entity.last_error_message = ROW_IGNORED.code, message[:2000]
                 confirmed.append(entity)
                 resend = True
-            logs.append(_entry(ctx, job, entity, LogEntry.Level.WARNING, message, "norce.row_ignored"))
+            logs.append(_entry(ctx, job, entity, LogEntry.Level.WARNING, message, ROW_IGNORED.code))
             continue
         if entity_id in row_errors:
             message = f"Norce job {job.job_id}: {row_errors[entity_id]}"
@@ -404,7 +405,7 @@ def restart(job_pk: int) -> ConnectJob:
     job = ConnectJob.objects.select_related("flow", "integration").get(pk=job_pk)
     ok, reason = restartable(job)
     if not ok:
-        raise SyncError("norce.job_restart_refused", f"Job {job.job_id} cannot be restarted: {reason}")
+        raise SyncError(JOB_RESTART_REFUSED.code, f"Job {job.job_id} cannot be restarted: {reason}")
     connector = Connector.objects.get(integration_id=job.integration_id, role=Connector.Role.COMMERCE)
     client_for(connector).restart_job(job.job_id)
     with transaction.atomic():

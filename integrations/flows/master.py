@@ -41,7 +41,8 @@ from django.utils import timezone
 from connectors.fortnox import to_norce
 from connectors.norce import connect
 from connectors.norce.client import gzip_body
-from core.errors import SyncError
+from connectors.norce.errors import IMPORT_REJECTED
+from core.errors import FLOW_SETTINGS, SyncError
 from integrations import resync, services
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import (
@@ -277,7 +278,7 @@ def send_pending(
 def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], full: set[int] | None) -> int:
     """Send one batch of one method. `full`: the records to send whole (None: all of them)."""
     if method not in connect.METHODS:
-        error = SyncError("config.flow_settings", f"Record has no Connect method ({method!r})")
+        error = SyncError(FLOW_SETTINGS.code, f"Record has no Connect method ({method!r})")
         _release(entities, Entity.Status.NEEDS_ATTENTION, error)
         return 0
     # One header for the batch: the union of what changed in its records.
@@ -303,7 +304,7 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
     except SyncError as exc:
         if exc.permanent or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
             error = SyncError(
-                "norce.import_rejected",
+                IMPORT_REJECTED.code,
                 f"Norce refused the {method} import: {exc.message}",
                 status=exc.status,
                 details=exc.details,
@@ -421,7 +422,7 @@ def parse_flow_settings(flow: Flow) -> MasterSettings:
         return parse_settings(flow.kind, flow.settings)
     except ValueError as exc:
         raise SyncError(
-            "config.flow_settings",
+            FLOW_SETTINGS.code,
             f"Flow settings: {exc}",
             hint="Correct the flow's settings in admin, then retry the task.",
             permanent=True,

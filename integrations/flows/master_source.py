@@ -10,7 +10,7 @@ from typing import Any
 
 from connectors.fortnox import to_norce
 from connectors.norce.connect import ConnectRecord
-from core.errors import SyncError
+from core.errors import FLOW_SETTINGS, SyncError
 from integrations.flows.master_settings import MasterSettings, PriceSettings, ProductSettings, StockSettings
 from integrations.models import Entity, Flow, LogEntry
 
@@ -77,7 +77,7 @@ def read_source(
             lambda customer: to_norce.customer_record(customer, settings),
         )
     else:
-        raise SyncError("config.flow_settings", f"No master-data source for flow kind {kind!r}")
+        raise SyncError(FLOW_SETTINGS.code, f"No master-data source for flow kind {kind!r}")
 
 
 def _read_prices(settings: PriceSettings, fortnox, *, since, start_page: int) -> Iterator[SourceBatch]:

@@ -15,9 +15,35 @@ from django.utils import timezone
 
 from bookkeeping.vat import check_line_vat
 from connectors.fortnox.client import invoice_is_live
+from connectors.fortnox.errors import ARTICLE_NOT_FOUND
 from connectors.fortnox.mapping import customer_payload, invoice_matches_order, invoice_payload, order_reference
+from connectors.norce.errors import ORDER_NOT_FOUND
 from connectors.norce.mapping import order_from_query, order_from_request
-from core.errors import SyncError, answer_lost
+from core.errors import (
+    CONNECTOR_MISSING,
+    FLOW_SETTINGS,
+    ORDER_ACKNOWLEDGED,
+    ORDER_ALREADY_SYNCED,
+    ORDER_CREATE_ANYWAY,
+    ORDER_CREATE_UNCONFIRMED,
+    ORDER_CREDIT_UNCONFIRMED,
+    ORDER_DUPLICATE_INVOICE,
+    ORDER_DUPLICATE_TARGET,
+    ORDER_EXCLUDED,
+    ORDER_EXTRA_CREDITED,
+    ORDER_FOUND_BY_POLL,
+    ORDER_INVOICE_FOUND,
+    ORDER_INVOICED,
+    ORDER_MISSING_DATA,
+    ORDER_RECONCILED,
+    ORDER_RELINKED,
+    ORDER_TOTAL_MISMATCH,
+    ORDER_VAT_ROUNDING,
+    TASK_BUSY,
+    UNEXPECTED,
+    SyncError,
+    answer_lost,
+)
 from core.records import Order, Party
 from integrations import services
 from integrations.engine.clients import client_for
@@ -174,7 +200,7 @@ def acknowledge_orders(ctx, settings: OrderFlowSettings, *, batch: int = 100) ->
     this one's row is finished; so does a follow-up that waited for it.
     """
     if status_follow_ups(ctx.task.flow_id, Task.Status.RUNNING).exclude(pk=ctx.task.pk).exists():
-        raise SyncError("task.busy", "Another follow-up task is sending order statuses", retry_after=5)
+        raise SyncError(TASK_BUSY.code, "Another follow-up task is sending order statuses", retry_after=5)
     norce = ctx.client("commerce")
     # Order statuses may use the whole Connect window (60 a minute), including the requests a
     # long import may not touch (CONNECT_PRIORITY_RESERVE): they are what that reserve is for.
@@ -220,7 +246,7 @@ def acknowledge_order(ctx, norce, entity_id: int) -> None:
     ctx.log(
         LogEntry.Level.EXPORTED,
         f"Norce told: order {entity.reference} Confirmed with invoice {entity.target_id}",
-        code="order.acknowledged",
+        code=ORDER_ACKNOWLEDGED.code,
         entity=entity,
     )
     ctx.succeeded += 1
@@ -230,7 +256,7 @@ def parse_settings_or_error(raw: dict[str, Any] | None) -> OrderFlowSettings:
     try:
         return parse_settings(raw)
     except ValueError as exc:
-        raise SyncError("config.flow_settings", f"Orders flow settings: {exc}") from exc
+        raise SyncError(FLOW_SETTINGS.code, f"Orders flow settings: {exc}") from exc
 
 
 def fetch_orders(ctx, settings: OrderFlowSettings, refs: list[str]) -> list[int]:
@@ -245,7 +271,7 @@ def fetch_orders(ctx, settings: OrderFlowSettings, refs: list[str]) -> list[int]
             continue
         raw = norce.get_order(str(ref))
         if raw is None:
-            raise SyncError("norce.order_not_found", f"Order {ref} is not (yet) in Norce's Query API", permanent=False)
+            raise SyncError(ORDER_NOT_FOUND.code, f"Order {ref} is not (yet) in Norce's Query API", permanent=False)
         order = order_from_query(raw, **options)
         entity, _ = store_order(
             integration=ctx.integration,
@@ -297,7 +323,7 @@ def poll_orders(ctx, settings: OrderFlowSettings, *, full: bool = False) -> None
             ctx.log(
                 LogEntry.Level.INFO,
                 f"Order {order.order_no} found by the fail-safe poll (push and event missed)",
-                code="order.found_by_poll",
+                code=ORDER_FOUND_BY_POLL.code,
                 entity=entity,
             )
         stamp = _order_stamp(raw)
@@ -347,7 +373,7 @@ class OrderPipeline:
             self.ctx.fail(entity, exc)
         except Exception as exc:  # noqa: BLE001 - one bad order never blocks the others
             log.exception("order %s crashed", entity.reference)
-            self.ctx.fail(entity, SyncError("internal.unexpected", f"{type(exc).__name__}: {exc}"))
+            self.ctx.fail(entity, SyncError(UNEXPECTED.code, f"{type(exc).__name__}: {exc}"))
 
     def _process(self, entity: Entity) -> None:
         existing = Reference.objects.filter(
@@ -366,7 +392,7 @@ class OrderPipeline:
             self.ctx.skip(
                 entity,
                 f"Order {entity.reference} already has invoice {existing.target_id}",
-                code="order.already_synced",
+                code=ORDER_ALREADY_SYNCED.code,
                 status=Entity.Status.SYNCED,
             )
             return
@@ -381,7 +407,7 @@ class OrderPipeline:
                 entity,
                 f"Order {order.order_no} was placed {order.placed_at:%Y-%m-%d %H:%M}, before the "
                 f"integration's exclusion date",
-                code="order.excluded",
+                code=ORDER_EXCLUDED.code,
             )
             return
         for line in order.lines:
@@ -395,7 +421,7 @@ class OrderPipeline:
                 entity,
                 f"Order {order.order_no} linked to Fortnox invoice {number}",
                 target_id=number,
-                code="order.invoiced",
+                code=ORDER_INVOICED.code,
             )
             return
         customer_number = self._customer_number(order.buyer, order)
@@ -408,7 +434,7 @@ class OrderPipeline:
             self.recheck_at = at if self.recheck_at is None else max(self.recheck_at, at)
         self._check_totals(entity, order, invoice)
         self.ctx.succeed(
-            entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number, code="order.invoiced"
+            entity, f"Order {order.order_no} → Fortnox invoice {number}", target_id=number, code=ORDER_INVOICED.code
         )
 
     # exactly once ------------------------------------------------------------------
@@ -430,7 +456,7 @@ class OrderPipeline:
         self.ctx.fail(
             entity,
             SyncError(
-                "order.duplicate_invoice",
+                ORDER_DUPLICATE_INVOICE.code,
                 f"Order {entity.reference} still has {len(extra) + 1} live invoices in Fortnox: "
                 f"{kept} (linked) and {', '.join(extra)} (extra)",
                 hint=f"Press 'Credit the extra invoice' on the order to cancel or credit {', '.join(extra)}; "
@@ -453,7 +479,7 @@ class OrderPipeline:
         self.ctx.wait(
             entity,
             seconds=remaining,
-            code="order.create_unconfirmed",
+            code=ORDER_CREATE_UNCONFIRMED.code,
             message=f"Order {entity.reference}: the invoice create sent at "
             f"{timezone.localtime(entity.create_unconfirmed_at):%H:%M:%S} got no clear answer and "
             f"Fortnox may still be saving it; nothing is created for the order before "
@@ -484,7 +510,7 @@ class OrderPipeline:
                 LogEntry.Level.INFO,
                 f"Invoice {number} for order {order.order_no} already existed in "
                 "Fortnox (an earlier attempt created it); it was linked, not created again",
-                code="order.invoice_found",
+                code=ORDER_INVOICE_FOUND.code,
                 entity=entity,
             )
         else:
@@ -493,7 +519,7 @@ class OrderPipeline:
                 f"Order {order.order_no} had no reference, but Fortnox has live invoice "
                 f"{number} for it ({_invoice_summary(found)}); it was linked again and no invoice was "
                 "created",
-                code="order.relinked",
+                code=ORDER_RELINKED.code,
                 entity=entity,
                 details={"invoice": str(number)},
             )
@@ -555,14 +581,14 @@ class OrderPipeline:
             self.ctx.log(
                 LogEntry.Level.WARNING,
                 f"Order {order.order_no}: article(s) {', '.join(missing)} not in Fortnox; invoiced as text rows",
-                code="fortnox.article_not_found",
+                code=ARTICLE_NOT_FOUND.code,
                 entity=entity,
                 hint="Create the articles in Fortnox to get stock and statistics right.",
             )
             return self._post_invoice(entity, payload)
         names = ", ".join(missing) if missing else "(named by Fortnox)"
         raise SyncError(
-            "fortnox.article_not_found",
+            ARTICLE_NOT_FOUND.code,
             f"Order {order.order_no}: article {names} does not exist in Fortnox. Fortnox said: {error.message}",
             details={**error.details, "missing_articles": missing},
         )
@@ -584,7 +610,7 @@ class OrderPipeline:
             other = Reference.objects.get(integration=self.integration, data_type=DATA_TYPE, source_id=entity.source_id)
             if other.target_id != number:
                 raise SyncError(
-                    "order.duplicate_target",
+                    ORDER_DUPLICATE_TARGET.code,
                     f"Order {entity.reference} is already linked to invoice "
                     f"{other.target_id}, but invoice {number} was also found for it",
                     hint="Cancel the extra invoice in Fortnox; the reference keeps the first one.",
@@ -596,13 +622,16 @@ class OrderPipeline:
         ok, explanation = invoice_matches_order(invoice, order)
         if ok and explanation:  # e.g. VAT rounded per rate instead of per row: gross still exact
             self.ctx.log(
-                LogEntry.Level.INFO, f"Order {order.order_no}: {explanation}", code="order.vat_rounding", entity=entity
+                LogEntry.Level.INFO,
+                f"Order {order.order_no}: {explanation}",
+                code=ORDER_VAT_ROUNDING.code,
+                entity=entity,
             )
         elif not ok:
             self.ctx.log(
                 LogEntry.Level.WARNING,
                 f"Order {order.order_no}: {explanation}",
-                code="order.total_mismatch",
+                code=ORDER_TOTAL_MISMATCH.code,
                 entity=entity,
                 hint="Compare the invoice with the order; usually a rounding or VAT setting in Fortnox.",
             )
@@ -623,7 +652,7 @@ class OrderPipeline:
         if self.settings.default_customer_number:
             return "default", "", ""
         raise SyncError(
-            "order.missing_data",
+            ORDER_MISSING_DATA.code,
             f"The buyer ({party.display_name or 'no name'}) has no "
             f"{'organisation number or e-mail' if party.kind == 'company' else 'e-mail'} to find the customer by",
             hint="Add it to the order in Norce, or set default_customer_number on the flow, then retry.",
@@ -679,7 +708,9 @@ def may_have_invoice(entity: Entity) -> bool:
 def superseded_invoices(entity: Entity) -> set[str]:
     """Invoice numbers staff chose to leave behind with "Create a new invoice anyway"."""
     left: set[str] = set()
-    for details in LogEntry.objects.filter(entity=entity, code="order.create_anyway").values_list("details", flat=True):
+    for details in LogEntry.objects.filter(entity=entity, code=ORDER_CREATE_ANYWAY.code).values_list(
+        "details", flat=True
+    ):
         left.update(str(number) for number in (details or {}).get("superseded") or [])
     return left
 
@@ -699,7 +730,7 @@ def live_invoices_for(*, entity_id: int) -> list[dict[str, Any]]:
     settings = parse_settings_or_error(flow.settings if flow else {})
     connectors = {c.role: c for c in entity.integration.connectors.all()}
     if "erp" not in connectors or "commerce" not in connectors:
-        raise SyncError("config.connector_missing", f"{entity.integration} lacks its commerce or ERP connector")
+        raise SyncError(CONNECTOR_MISSING.code, f"{entity.integration} lacks its commerce or ERP connector")
     order = parse_order(entity, query_options(connectors["commerce"], settings))
     erp = client_for(connectors["erp"])
     return erp.live_invoices(settings.reference_field, order_reference(order, settings))
@@ -727,7 +758,7 @@ def request_new_invoice(*, entity_id: int, superseded: list[str], actor: str) ->
             )
         if reference is None and entity.status != Entity.Status.SYNCED:
             earlier = (
-                LogEntry.objects.filter(entity=entity, code="order.create_anyway")
+                LogEntry.objects.filter(entity=entity, code=ORDER_CREATE_ANYWAY.code)
                 .order_by("-created_at", "-pk")
                 .values_list("details", flat=True)
                 .first()
@@ -746,7 +777,7 @@ def request_new_invoice(*, entity_id: int, superseded: list[str], actor: str) ->
         )
         services.record_staff_action(
             entity=entity,
-            code="order.create_anyway",
+            code=ORDER_CREATE_ANYWAY.code,
             actor=actor,
             level=LogEntry.Level.WARNING,
             details={"superseded": numbers},
@@ -879,7 +910,7 @@ def reconcile_invoices(ctx, settings: OrderFlowSettings) -> None:
         LogEntry.Level.INFO,
         f"Reconciled {read} Fortnox invoice(s) changed since "
         f"{timezone.localtime(since):%Y-%m-%d %H:%M}: {flagged} order(s) with an extra live invoice",
-        code="order.reconciled",
+        code=ORDER_RECONCILED.code,
         data_type=DATA_TYPE,
         details={"read": read, "flagged": flagged},
     )
@@ -889,7 +920,7 @@ def flag_duplicate(ctx, *, entity: Entity, kept: str, extra: list[str], live: li
     """Mark the order as needing attention with every live invoice named; once per extra set."""
     extra = sorted(set(extra), key=lambda n: (len(n), n))
     earlier = (
-        LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice")
+        LogEntry.objects.filter(entity=entity, code=ORDER_DUPLICATE_INVOICE.code)
         .order_by("-created_at", "-pk")
         .values_list("details", flat=True)
         .first()
@@ -918,7 +949,7 @@ def flag_duplicate(ctx, *, entity: Entity, kept: str, extra: list[str], live: li
     ctx.log(
         LogEntry.Level.ERROR,
         message,
-        code="order.duplicate_invoice",
+        code=ORDER_DUPLICATE_INVOICE.code,
         hint=hint,
         entity=entity,
         details={"kept": kept, "extra": extra, "live": live},
@@ -929,7 +960,7 @@ def flag_duplicate(ctx, *, entity: Entity, kept: str, extra: list[str], live: li
 def duplicate_details(entity: Entity) -> dict[str, Any] | None:
     """The last duplicate found for the order ({"kept", "extra", "live"}), if any."""
     details = (
-        LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice")
+        LogEntry.objects.filter(entity=entity, code=ORDER_DUPLICATE_INVOICE.code)
         .order_by("-created_at", "-pk")
         .values_list("details", flat=True)
         .first()
@@ -960,10 +991,10 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
             raise ValueError(f"Invoice {number} is the one order {entity.reference} is linked to; it is not credited.")
         connectors = {c.role: c for c in entity.integration.connectors.all()}
         if "erp" not in connectors or "commerce" not in connectors:
-            raise SyncError("config.connector_missing", f"{entity.integration} lacks its commerce or ERP connector")
+            raise SyncError(CONNECTOR_MISSING.code, f"{entity.integration} lacks its commerce or ERP connector")
         erp = client_for(connectors["erp"])
         last_unclear = (
-            LogEntry.objects.filter(entity=entity, code="order.credit_unconfirmed", details__invoice=number)
+            LogEntry.objects.filter(entity=entity, code=ORDER_CREDIT_UNCONFIRMED.code, details__invoice=number)
             .order_by("-created_at")
             .first()
         )
@@ -1000,7 +1031,7 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
             unclear = exc
             services.record_staff_action(
                 entity=entity,
-                code="order.credit_unconfirmed",
+                code=ORDER_CREDIT_UNCONFIRMED.code,
                 actor=actor,
                 level=LogEntry.Level.WARNING,
                 details={"invoice": number, "error": exc.code},
@@ -1016,7 +1047,7 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
                 )
             services.record_staff_action(
                 entity=entity,
-                code="order.extra_invoice_credited",
+                code=ORDER_EXTRA_CREDITED.code,
                 actor=actor,
                 details={"invoice": number, "kept": reference.target_id, "outcome": done, "remaining": remaining},
                 message=f"{actor or 'Staff'} pressed 'Credit the extra invoice': Fortnox invoice {number} of order "

@@ -19,7 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from core.errors import SyncError
+from connectors.norce.errors import JOB_FAILED
+from core.errors import TASK_INTERRUPTED, TASK_UNFINISHED, SyncError
 from integrations import resync, services
 from integrations.flows import connect_jobs, master, products_first
 from integrations.models import Entity, Flow, Integration, ResyncRun, Task
@@ -112,7 +113,7 @@ class Command(BaseCommand):
         except SyncError as exc:
             error = exc
         except KeyboardInterrupt:
-            error = SyncError("task.interrupted", "Interrupted; run the same command again to resume")
+            error = SyncError(TASK_INTERRUPTED.code, "Interrupted; run the same command again to resume")
             raise
         finally:
             sys.stderr.write("\n")
@@ -131,14 +132,14 @@ class Command(BaseCommand):
             )
         run = resync.full_file(ctx, flow, settings, norce, fortnox, progress=progress)
         if run.status in ResyncRun.ACTIVE:
-            raise SyncError("task.unfinished", f"Full file #{run.pk} is still {run.status}; run again to continue")
+            raise SyncError(TASK_UNFINISHED.code, f"Full file #{run.pk} is still {run.status}; run again to continue")
         jobs = ", ".join(str(j) for j in run.job_ids)
         self.stdout.write(
             f"\nFull file #{run.pk} {run.status}: {run.items:,} items in {run.pages_done} page(s); job row(s) {jobs}"
         )
         if run.status == ResyncRun.Status.FAILED:
             raise SyncError(
-                "norce.job_failed",
+                JOB_FAILED.code,
                 run.error or "the import job failed",
                 hint="Restart the job from the Connect jobs list in admin, or run the full file again.",
             )
