@@ -32,9 +32,11 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django_q.models import Schedule
 
+from connectors.fortnox import settings as fortnox_settings
 from core import errors
 from core.errors import REFERENCE_SAVED, SyncError
-from integrations import admin_views, registry, selectors
+from integrations import admin_views, registry, schedules, selectors, services
+from integrations.flows import connect_jobs, orders
 from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import (
     ConnectJob,
@@ -582,8 +584,6 @@ FORTNOX_GRANT_FIELDS = ("fortnox_grant", "fortnox_tenant_id")
 
 def fortnox_grant_fields() -> dict[str, forms.Field]:
     """The Fortnox grant inputs; they edit the settings JSON's keys "grant" and "tenant_id"."""
-    from connectors.fortnox import settings as fortnox_settings
-
     return {
         "fortnox_grant": forms.ChoiceField(
             label="OAuth grant",
@@ -657,8 +657,6 @@ class ConnectorForm(forms.ModelForm):
 
         An input the user changed wins over the same key typed in the JSON.
         """
-        from connectors.fortnox import settings as fortnox_settings
-
         raw = cleaned.get("settings")
         if raw in (None, ""):
             raw = {}
@@ -763,8 +761,6 @@ class ConnectorAdmin(BryggaAdmin):
         super().save_model(request, obj, form, change)
         values = form.credential_values()
         if values:
-            from integrations import services
-
             services.set_connector_credentials(obj.pk, values)
 
     @admin.display(description="Integration", ordering="integration__name")
@@ -786,8 +782,6 @@ class ConnectorAdmin(BryggaAdmin):
 
     @admin.display(description="Grant")
     def grant_status(self, obj: Connector) -> str:
-        from connectors.fortnox import settings as fortnox_settings
-
         try:
             return fortnox_settings.parse_auth_settings(obj.settings).label
         except ValueError as exc:
@@ -795,8 +789,6 @@ class ConnectorAdmin(BryggaAdmin):
 
     @admin.display(description="Token")
     def token_status(self, obj: Connector) -> str | SafeString:
-        from connectors.fortnox import settings as fortnox_settings
-
         if obj.needs_reconnect:
             return format_html(
                 "{} since {}: {}",
@@ -864,8 +856,6 @@ class ConnectorAdmin(BryggaAdmin):
         return buttons
 
     def _test(self, request: HttpRequest, connector: Connector) -> None:
-        from integrations import services
-
         try:
             ok, message = services.test_connection(connector.pk)
         except SyncError as exc:
@@ -900,8 +890,6 @@ class ConnectorAdmin(BryggaAdmin):
 
 def run_flow_now(model_admin: admin.ModelAdmin, request: HttpRequest, flow: Flow) -> None:
     """Queue a manual run of the flow and tell staff which task it became."""
-    from integrations import services
-
     try:
         task = services.run_flow_now(flow.pk, trigger=Task.Trigger.MANUAL)
     except (SyncError, ValueError) as exc:
@@ -1017,8 +1005,6 @@ class FlowAdmin(BryggaAdmin):
 
     def full_file_view(self, request: HttpRequest, obj: Flow) -> HttpResponse:
         """Queue a full file (FullFile=true: what the ERP lacks is deactivated in Norce), resuming an unfinished one."""
-        from integrations import services
-
         if obj.kind not in FULL_FILE_KINDS:
             self.message_user(request, f"{obj}: this flow has no full file.", messages.ERROR)
             return self.back_to(obj)
@@ -1136,19 +1122,13 @@ class ScheduleRuleAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        from integrations import schedules
-
         schedules.sync_schedule(form.instance)
 
     def delete_model(self, request: HttpRequest, obj: ScheduleRule) -> None:
-        from integrations import schedules
-
         schedules.remove_schedule(obj)
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ScheduleRule]) -> None:
-        from integrations import schedules
-
         for rule in queryset:
             schedules.remove_schedule(rule)
         super().delete_queryset(request, queryset)
@@ -1219,8 +1199,6 @@ class TimeHistoryAdmin(BryggaAdmin):
         return buttons
 
     def _queue(self, request: HttpRequest, cursor: TimeHistory, *, force: bool) -> HttpResponse:
-        from integrations import services
-
         flow = cursor_flow(cursor)
         if flow is None:
             self.message_user(
@@ -1464,8 +1442,6 @@ class TaskAdmin(HistoryAdmin):
         return buttons
 
     def _retry(self, request: HttpRequest, task: Task) -> None:
-        from integrations import services
-
         try:
             new_task = services.retry_task(task.pk)
         except (SyncError, ValueError) as exc:
@@ -1744,8 +1720,6 @@ class EntityAdmin(HistoryAdmin):
         return buttons
 
     def _retry(self, request: HttpRequest, entity: Entity) -> None:
-        from integrations import services
-
         try:
             task = services.retry_entity(entity.pk)
         except (SyncError, ValueError) as exc:
@@ -1762,8 +1736,6 @@ class EntityAdmin(HistoryAdmin):
     def create_anyway_view(self, request: HttpRequest, obj: Entity) -> HttpResponse:
         """Confirmation page naming the live invoice(s); its POST asks for a new invoice (once)."""
         from django.template.response import TemplateResponse
-
-        from integrations.flows import orders
 
         if obj.data_type != orders.DATA_TYPE:
             raise Http404("Only orders become invoices")
@@ -1819,8 +1791,6 @@ class EntityAdmin(HistoryAdmin):
         """Confirmation page: the order's live invoices, which one is linked and which are extra;
         its POST cancels or credits one extra invoice (idempotently)."""
         from django.template.response import TemplateResponse
-
-        from integrations.flows import orders
 
         if obj.data_type != orders.DATA_TYPE:
             raise Http404("Only orders have invoices")
@@ -1908,18 +1878,12 @@ class ReferenceAdmin(admin.ModelAdmin):
     readonly_fields = ("origin", "entity_link", "created_at", "updated_at")
 
     def delete_model(self, request: HttpRequest, obj: Reference) -> None:
-        from integrations import services
-
         services.forget_references([obj], actor=request.user.get_username())
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Reference]) -> None:
-        from integrations import services
-
         services.forget_references(queryset, actor=request.user.get_username())
 
     def save_model(self, request: HttpRequest, obj: Reference, form: forms.ModelForm, change: bool) -> None:
-        from integrations import services
-
         if not change:
             obj.origin = Reference.Origin.STAFF
         super().save_model(request, obj, form, change)
@@ -2122,8 +2086,6 @@ class ConnectJobAdmin(HistoryAdmin):
     def messages_table(self, obj: ConnectJob) -> SafeString | str:
         from django.template.loader import render_to_string
 
-        from integrations.flows import connect_jobs
-
         rows = connect_jobs.message_rows(obj)
         if not rows:
             return EMPTY
@@ -2163,14 +2125,10 @@ class ConnectJobAdmin(HistoryAdmin):
         )
 
     def object_buttons(self, request: HttpRequest, obj: ConnectJob) -> list[ObjectButton]:
-        from integrations.flows import connect_jobs
-
         ok, _reason = connect_jobs.restartable(obj)
         return [ObjectButton("Restart job", self.object_view_url(obj, "restart"))] if ok else []
 
     def _restart(self, request: HttpRequest, job: ConnectJob) -> None:
-        from integrations.flows import connect_jobs
-
         try:
             connect_jobs.restart(job.pk)
         except SyncError as exc:

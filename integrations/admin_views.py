@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from connectors.fortnox import oauth
 from core.errors import SyncError
 from integrations import selectors, services
 from integrations.engine.clients import client_for
@@ -79,8 +80,6 @@ def fortnox_connect(request: HttpRequest, connector: Connector) -> HttpResponse:
     link or reloading a page never does. The consent page asks for a service account
     when the connector's grant is client credentials.
     """
-    from connectors.fortnox import oauth
-
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     url = oauth.authorization_url(
@@ -130,8 +129,6 @@ def fortnox_callback(request: HttpRequest) -> HttpResponse:
     saying why; Fortnox's own answers (denied, or the exchange failed) go back to the
     connector with a message.
     """
-    from connectors.fortnox import oauth
-
     if not request.user.has_perm("integrations.change_connector"):
         messages.error(request, "You may not change connectors, so the Fortnox connection was not stored.")
         return HttpResponseRedirect(reverse("admin:index"))

@@ -16,6 +16,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from integrations.schedules import SWEEPER_NAME
+from integrations.services import priority_cluster
+
 log = logging.getLogger("brygga.health")
 
 
@@ -47,8 +50,6 @@ def priority_queue_state(priority: str) -> str:
     overdue by more than `PRIORITY_OVERDUE` means no cluster serves it. (The clusters' statistics
     do not say which queue a cluster serves.)"""
     from django_q.models import Schedule
-
-    from integrations.schedules import SWEEPER_NAME
 
     schedule = Schedule.objects.filter(name=SWEEPER_NAME).values("next_run", "cluster").first()
     if schedule is None:
@@ -89,8 +90,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
     # With a priority queue, a cluster must serve it too: the sweeper, the schedule rules and the
     # fail-safe order polls run only there.
-    from integrations.services import priority_cluster
-
     priority = priority_cluster()
     if priority:
         body["priority_queue"] = priority_queue_state(priority)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from integrations import services
+from integrations import schedules, services
+from integrations.flows import orders
 
 
 def run_task(task_id: int) -> str:
@@ -11,14 +12,10 @@ def run_task(task_id: int) -> str:
 
 def sweep() -> dict[str, int]:
     """Every minute: hand out lost tasks again, and queue the reconciliations that are due."""
-    from integrations.flows import orders
-
     result = services.sweep()
     result["reconciliations"] = len(orders.queue_due_reconciliations())
     return result
 
 
 def run_schedule_rule(rule_id: int) -> list[int]:
-    from integrations import schedules
-
     return schedules.trigger_rule(rule_id)

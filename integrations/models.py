@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from integrations.crypto import EncryptedJSONField
+from integrations.registry import flow_spec
 
 
 class Merchant(models.Model):
@@ -114,20 +115,14 @@ class Flow(models.Model):
         constraints = [models.UniqueConstraint(fields=["integration", "kind"], name="one_flow_per_kind")]
 
     def __str__(self) -> str:
-        from integrations.registry import flow_spec
-
         return f"{flow_spec(self.kind).label} · {self.integration}"
 
     @property
     def data_type(self) -> str:
-        from integrations.registry import flow_spec
-
         return flow_spec(self.kind).data_type
 
     @property
     def direction(self) -> str:
-        from integrations.registry import flow_spec
-
         return flow_spec(self.kind).direction
 
 

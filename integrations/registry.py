@@ -6,7 +6,7 @@ Entries are dotted paths, imported lazily, so importing the registry is cheap.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
@@ -38,7 +38,6 @@ class FlowSpec:
     runner: str
     # dotted path to `def validate_settings(settings: dict) -> dict` (returns normalised settings, raises ValueError)
     settings_validator: str | None = None
-    systems: tuple[str, ...] = field(default_factory=tuple)
     # Its scheduled runs are short fail-safe polls that must run on time, even when the queue
     # is long: they go to the priority queue (settings.Q_PRIORITY_CLUSTER), and the records
     # they find are worked through by a follow-up task on the ordinary queue.
@@ -55,7 +54,6 @@ FLOWS: dict[str, FlowSpec] = {
         target_role="erp",
         runner="integrations.flows.orders.run",
         settings_validator="integrations.flows.order_settings.validate_settings",
-        systems=("norce", "fortnox"),
         polls_on_time=True,
     ),
     **{
@@ -68,7 +66,6 @@ FLOWS: dict[str, FlowSpec] = {
             target_role="commerce",
             runner="integrations.flows.master.run",
             settings_validator=f"integrations.flows.master_settings.validate_{name}",
-            systems=("fortnox", "norce"),
         )
         for kind, label, data_type, name in (
             ("products_to_commerce", "Products ERP → Norce", "product", "products"),

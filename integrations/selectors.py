@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from core import errors
 from integrations import registry
+from integrations.flows import master_settings
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
 
 log = logging.getLogger("brygga.selectors")
@@ -170,8 +171,6 @@ def flow_statuses(integrations: Iterable[Integration | int]) -> dict[int, list[F
 
 def stale_after_seconds(flow: Flow) -> int | None:
     """The flow's staleness threshold from its settings (`stale_after_minutes`), if its kind has one."""
-    from integrations.flows import master_settings
-
     if flow.kind not in master_settings.SETTINGS_CLASSES:
         return None
     try:

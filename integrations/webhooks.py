@@ -19,6 +19,7 @@ from connectors.norce.mapping import event_client_order_ref, order_from_request,
 from core import errors
 from core.errors import SyncError
 from integrations import services
+from integrations.flows import connect_jobs
 from integrations.flows.orders import store_order
 from integrations.inbound import (
     MAX_BODY,
@@ -35,7 +36,7 @@ from integrations.inbound import (
     same_secret,
     storable_text,
 )
-from integrations.models import Connector, Entity, Integration, LogEntry, Task, WebhookDelivery
+from integrations.models import ConnectJob, Connector, Entity, Integration, LogEntry, Task, WebhookDelivery
 
 log = logging.getLogger("brygga.webhooks")
 
@@ -277,9 +278,6 @@ def norce_event(request: HttpRequest, integration_id: int) -> JsonResponse:
 
 def _job_completed(integration: Integration, event: dict[str, Any], body: Body) -> JsonResponse:
     """JobCompletedEvent: one of our Connect imports ended; check it now (Job/Get tells the outcome)."""
-    from integrations.flows import connect_jobs
-    from integrations.models import ConnectJob
-
     kind = WebhookDelivery.Kind.NORCE_EVENT
     value = event.get("JobId")
     if isinstance(value, bool) or not isinstance(value, (str, int)):

@@ -48,7 +48,7 @@ from core.records import Order, Party
 from integrations import services
 from integrations.engine.clients import client_for
 from integrations.flows.order_settings import OrderFlowSettings, parse_settings
-from integrations.models import Entity, Integration, LogEntry, Reference, Task
+from integrations.models import Entity, Flow, Integration, LogEntry, Reference, Task
 
 log = logging.getLogger("brygga.flows.orders")
 
@@ -824,8 +824,6 @@ def queue_due_reconciliations(*, every: timedelta | None = None) -> list[int]:
     """Queue a reconciliation for every active order flow whose last one is older than `every`
     (settings.BRYGGA["ORDER_RECONCILE_MINUTES"]); called by the sweeper each minute."""
     from django.conf import settings as django_settings
-
-    from integrations.models import Flow
 
     every = every or timedelta(minutes=float(django_settings.BRYGGA.get("ORDER_RECONCILE_MINUTES", 10)))
     if every <= timedelta(0):

@@ -55,6 +55,7 @@ from simulators.fortnox.catalogue import (
     window_positions,
 )
 from simulators.limits import SlidingWindow
+from simulators.norce.orders import DEMO_CATALOGUE
 from simulators.numbers import ean_check_digit, luhn_digit
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -2707,8 +2708,6 @@ def demo_articles() -> list[dict[str, Any]]:
     The same catalogue the Norce simulator sells from, so demo orders name articles
     that exist here (the ERP is the system of record for articles).
     """
-    from simulators.norce.orders import DEMO_CATALOGUE
-
     articles: list[dict[str, Any]] = []
     for index, item in enumerate(DEMO_CATALOGUE):
         number_, description = item["part_no"], item["name"]
