@@ -7,8 +7,14 @@ limit off for a test, and ``rejected`` counts what was refused.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+
+
+def retry_after(wait: float) -> str:
+    """A Retry-After header value for a wait `hit()` answered: whole seconds, at least one."""
+    return str(max(1, math.ceil(wait)))
 
 
 class RateLimiter:

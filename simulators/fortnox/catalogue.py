@@ -25,11 +25,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from simulators.fortnox.company import SALES_ACCOUNT_BY_VAT
 from simulators.numbers import ean_check_digit, luhn_digit
 
 MASK64 = (1 << 64) - 1
 NUMBER_WIDTH = 8  # digits after the prefix (at least): string order = numeric order
-Key = tuple  # natural sort key, as simulators.fortnox.server.natural_key builds it
+Key = tuple  # natural sort key, as simulators.fortnox.values.natural_key builds it
 ZERO = Decimal(0)
 
 ADJECTIVES = (
@@ -92,7 +93,6 @@ MANUFACTURERS = (
     ("Dala Form", "DF"),
 )
 GROSS_PRICES = (29, 49, 79, 99, 129, 149, 199, 249, 299, 349, 399, 499, 599, 799, 999, 1299, 1499, 1999, 2499)
-SALES_ACCOUNT_BY_VAT = {25: 3001, 12: 3002, 6: 3003, 0: 3004}
 
 FIRST_NAMES = (
     "Anna",
