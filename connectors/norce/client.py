@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 import requests
 from django.conf import settings
 
-from connectors.norce import connect, errors, mapping
+from connectors.norce import connect, errors, replies
 from connectors.norce.errors import APPLICATION_ID_MISSING, AUTH, IMPORT_REJECTED, JOB_RESTART_REFUSED, STATUS_REJECTED
 from connectors.transport import ApiClient
 from core.errors import CONNECTOR_SETTINGS, HTTP_BAD_RESPONSE, SyncError
@@ -226,7 +226,7 @@ class NorceClient(ApiClient):
     # -- Connect ----------------------------------------------------------------------------
     def send_order_status(self, client_order_ref: str, *, erp_order_no: str, status: str = "Confirmed") -> None:
         """Tell Norce the order's status (Confirmed by default) and the ERP's number for it."""
-        body = mapping.status_request(
+        body = replies.status_request(
             client_order_ref, erp_order_no=erp_order_no, status=status, account_id=self.account_id
         )
         try:

@@ -14,6 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.norce import mapping
+from connectors.norce.order_request import event_client_order_ref, order_from_request, order_type
+from connectors.norce.query_order import order_from_query
+from connectors.norce.replies import order_response, status_request
 from core.errors import SyncError
 
 
@@ -106,7 +109,7 @@ def camel(key: str) -> str:
 
 def malformed(body: Any) -> SyncError:
     with pytest.raises(SyncError) as caught:
-        mapping.order_from_request(body)
+        order_from_request(body)
     assert caught.value.code == "order.malformed"
     return caught.value
 
@@ -115,7 +118,7 @@ def malformed(body: Any) -> SyncError:
 
 
 def test_documented_order_request_is_read():
-    order = mapping.order_from_request(order_request())
+    order = order_from_request(order_request())
     assert order.source_id == order.order_no == "700123"
     assert order.currency == "SEK"
     assert order.placed_at == datetime(2025, 5, 1, 9, 59, 12, tzinfo=ZoneInfo("Europe/Stockholm"))
@@ -146,7 +149,7 @@ def test_documented_order_request_is_read():
 
 @pytest.mark.parametrize("how", [camel, str.lower, str.upper], ids=["camelCase", "lowercase", "UPPERCASE"])
 def test_any_key_casing_reads_the_same(how):
-    assert mapping.order_from_request(recase(order_request(), how)) == mapping.order_from_request(order_request())
+    assert order_from_request(recase(order_request(), how)) == order_from_request(order_request())
 
 
 def test_enums_as_integers_read_like_names():
@@ -154,16 +157,16 @@ def test_enums_as_integers_read_like_names():
     body["OrderType"] = 1
     body["Items"][0].update(Type=1, TypeGroup=1)
     body["Items"][1].update(Type=3, TypeGroup="3")
-    assert mapping.order_from_request(body) == mapping.order_from_request(order_request())
-    assert mapping.order_type(body) == mapping.order_type(order_request()) == "Order"
-    assert mapping.order_type({"orderType": 5}) == "ExternalOrder"
+    assert order_from_request(body) == order_from_request(order_request())
+    assert order_type(body) == order_type(order_request()) == "Order"
+    assert order_type({"orderType": 5}) == "ExternalOrder"
 
 
 def test_numbers_may_be_numeric_strings_and_ref_an_int():
     body = order_request()
     body["ClientOrderRef"] = 700123
     body["Items"][0].update(LineNo="1", Quantity="1", UnitPrice="799.20", UnitVat="199.80", VatRate="25")
-    assert mapping.order_from_request(body) == mapping.order_from_request(order_request())
+    assert order_from_request(body) == order_from_request(order_request())
 
 
 @pytest.mark.parametrize(
@@ -183,7 +186,7 @@ def test_numbers_may_be_numeric_strings_and_ref_an_int():
 def test_line_kind(item, kind):
     body = order_request()
     body["Items"] = [{"LineNo": 1, "Quantity": 1, "UnitPrice": 10, "VatRate": 25, **item}]
-    assert mapping.order_from_request(body).lines[0].kind == kind
+    assert order_from_request(body).lines[0].kind == kind
 
 
 def test_company_buyer_from_bill_to_with_org_number_from_vat_number():
@@ -196,7 +199,7 @@ def test_company_buyer_from_bill_to_with_org_number_from_vat_number():
             "Address": {"Line1": "Box 12", "ZipCode": "10101", "City": "Stockholm", "Country": "SE"},
         },
     }
-    buyer = mapping.order_from_request(body).buyer
+    buyer = order_from_request(body).buyer
     assert buyer.kind == "company"
     assert buyer.name == buyer.display_name == "Exempel AB"
     assert buyer.organisation_number == "556677-8899"
@@ -209,7 +212,7 @@ def test_company_buyer_from_bill_to_with_org_number_from_vat_number():
 def test_company_org_number_given_directly_wins():
     body = order_request()
     body["BillTo"] = {"Company": {"Name": "Exempel AB", "OrgNo": "5566778899", "VatNo": "SE999999999901"}}
-    buyer = mapping.order_from_request(body).buyer
+    buyer = order_from_request(body).buyer
     assert buyer.organisation_number == "556677-8899"
     assert buyer.vat_number == "SE999999999901"
 
@@ -224,14 +227,14 @@ def test_company_org_number_from_additional_info():
         }
     }
     body.pop("BillTo")
-    assert mapping.order_from_request(body).buyer.organisation_number == "556677-8899"
+    assert order_from_request(body).buyer.organisation_number == "556677-8899"
 
 
 def test_private_buyer_falls_back_to_sell_to_and_empty_company_is_ignored():
     body = order_request()
     body["BillTo"] = None
     body["SellTo"] = {"Company": {"Code": "", "Name": None}, "Person": {"FirstName": "Sven", "LastName": "Ek"}}
-    buyer = mapping.order_from_request(body).buyer
+    buyer = order_from_request(body).buyer
     assert (buyer.kind, buyer.display_name) == ("private", "Sven Ek")
 
 
@@ -240,7 +243,7 @@ def test_missing_vat_data_is_kept_not_rejected():
     del body["Items"][0]["VatRate"]
     del body["Items"][0]["UnitVat"]
     body["Items"][1]["VatRate"] = None
-    order = mapping.order_from_request(body)
+    order = order_from_request(body)
     assert order.lines[0].vat_rate is None and order.lines[0].unit_vat is None
     assert order.lines[1].vat_rate is None
 
@@ -248,13 +251,13 @@ def test_missing_vat_data_is_kept_not_rejected():
 def test_fractional_quantity2_wins_over_quantity():
     body = order_request()
     body["Items"][0].update(Quantity=2, Quantity2="1.5")
-    assert mapping.order_from_request(body).lines[0].quantity == Decimal("1.5")
+    assert order_from_request(body).lines[0].quantity == Decimal("1.5")
 
 
 def test_submit_date_with_zone_is_kept():
     body = order_request()
     body["SubmitDate"] = "2025-05-01T07:59:12.1234567Z"
-    assert mapping.order_from_request(body).placed_at == datetime(2025, 5, 1, 7, 59, 12, 123456, tzinfo=UTC)
+    assert order_from_request(body).placed_at == datetime(2025, 5, 1, 7, 59, 12, 123456, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -296,11 +299,11 @@ def test_malformed_order_names_the_field(change, field, words):
 
 
 def test_event_client_order_ref():
-    assert mapping.event_client_order_ref({"ClientId": 1, "ClientOrderRef": "700123"}) == "700123"
-    assert mapping.event_client_order_ref({"clientOrderRef": 700123}) == "700123"
+    assert event_client_order_ref({"ClientId": 1, "ClientOrderRef": "700123"}) == "700123"
+    assert event_client_order_ref({"clientOrderRef": 700123}) == "700123"
     for body in ({"ClientId": 1}, [], "x"):
         with pytest.raises(SyncError) as caught:
-            mapping.event_client_order_ref(body)
+            event_client_order_ref(body)
         assert caught.value.code == "order.malformed"
 
 
@@ -377,7 +380,7 @@ def query_order() -> dict[str, Any]:
 
 
 def test_query_order_is_read():
-    order = mapping.order_from_query(query_order(), country_ids={"1": "SE"}, freight_part_nos=["ship-pn"])
+    order = order_from_query(query_order(), country_ids={"1": "SE"}, freight_part_nos=["ship-pn"])
     assert order.source_id == order.order_no == "700123"
     assert order.currency == "SEK"
     assert order.application_id == "1244"
@@ -403,12 +406,12 @@ def test_query_order_casing_currency_and_company():
     body = recase(query_order(), str.lower)
     body["currencyid"] = 2
     body["payercompanycode"] = "C-77"
-    order = mapping.order_from_query(body, currency_ids={"2": "eur"})
+    order = order_from_query(body, currency_ids={"2": "eur"})
     assert order.currency == "EUR"
     assert order.buyer.kind == "company" and order.buyer.customer_code == "C-77"
     assert order.lines[2].kind == "product"  # SHIP-PN is freight only when configured
-    assert mapping.order_from_query({**query_order(), "CurrencyId": 9}).currency == ""
-    assert mapping.order_from_query({**query_order(), "CurrencyCode": "nok"}).currency == "NOK"
+    assert order_from_query({**query_order(), "CurrencyId": 9}).currency == ""
+    assert order_from_query({**query_order(), "CurrencyCode": "nok"}).currency == "NOK"
 
 
 def test_query_company_from_address_fields_and_sku_types():
@@ -422,20 +425,20 @@ def test_query_company_from_address_fields_and_sku_types():
     )
     body["Items"][1].update(PartNo="P-1", SkuTypeId=3)
     body["Items"][2].update(PartNo="P-2", SkuTypeId=1)
-    order = mapping.order_from_query(body)
+    order = order_from_query(body)
     buyer = order.buyer
     assert (buyer.kind, buyer.name, buyer.customer_code) == ("company", "Exempel AB", "C-77")
     assert (buyer.first_name, buyer.last_name, buyer.organisation_number) == ("Karin", "Berg", "556677-8899")
     assert [line.kind for line in order.lines] == ["product", "freight", "product"]
     body["Items"][2].update(Type="Freight")
-    assert mapping.order_from_query(body).lines[2].kind == "freight"
+    assert order_from_query(body).lines[2].kind == "freight"
 
 
 def test_query_source_id_is_the_basket_id_even_when_order_no_was_replaced():
     body = {**query_order(), "OrderNo": "FX-10045", "QuotationId": 700123}
-    order = mapping.order_from_query(body)
+    order = order_from_query(body)
     assert (order.source_id, order.order_no) == ("700123", "FX-10045")
-    assert mapping.order_from_query({**body, "ClientOrderRef": "700124"}).source_id == "700124"
+    assert order_from_query({**body, "ClientOrderRef": "700124"}).source_id == "700124"
 
 
 def test_query_malformed():
@@ -445,39 +448,39 @@ def test_query_malformed():
         ({**query_order(), "Items": []}, "Items"),
     ):
         with pytest.raises(SyncError) as caught:
-            mapping.order_from_query(body)
+            order_from_query(body)
         assert caught.value.code == "order.malformed" and caught.value.details["field"] == field
     body = query_order()
     body["Items"][0]["QtyOrdered"] = "many"
     with pytest.raises(SyncError, match=r"Items\[0\].QtyOrdered"):
-        mapping.order_from_query(body)
+        order_from_query(body)
 
 
 # --- what goes back -----------------------------------------------------------------------
 
 
 def test_status_request_shape():
-    assert mapping.status_request("700123", erp_order_no="FX-10045", account_id=10000) == {
+    assert status_request("700123", erp_order_no="FX-10045", account_id=10000) == {
         "ClientOrderRef": 700123,
         "ErpOrderNo": "FX-10045",
         "OrderStatus": "Confirmed",
         "Infos": [{"Code": "ErpRef", "Value": "FX-10045"}],
         "AccountId": 10000,
     }
-    other = mapping.status_request("WEB-1", erp_order_no="7", status="invoiced", account_id=None)
+    other = status_request("WEB-1", erp_order_no="7", status="invoiced", account_id=None)
     assert other["ClientOrderRef"] == "WEB-1" and other["OrderStatus"] == "Invoiced" and "AccountId" not in other
     with pytest.raises(ValueError):
-        mapping.status_request("1", erp_order_no="7", status="Shipped", account_id=None)
+        status_request("1", erp_order_no="7", status="Shipped", account_id=None)
 
 
 def test_order_response_shape():
-    assert mapping.order_response(ok=True, description="Received", erp_order_no=None) == {
+    assert order_response(ok=True, description="Received", erp_order_no=None) == {
         "StatusCode": "OK",
         "Description": "Received",
         "HasErpOrderNo": False,
         "ErpOrderNo": None,
     }
-    failed = mapping.order_response(ok=False, description="Malformed: Items", erp_order_no="FX-1")
+    failed = order_response(ok=False, description="Malformed: Items", erp_order_no="FX-1")
     assert failed == {
         "StatusCode": "Failed",
         "Description": "Malformed: Items",
@@ -517,26 +520,26 @@ def company_poll(company: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("spelling", ORG_NUMBER_SPELLINGS)
 def test_push_and_poll_read_the_organisation_number_in_every_spelling(spelling):
-    pushed = mapping.order_from_request(company_push({spelling: "556677-8899"})).buyer
-    polled = mapping.order_from_query(company_poll({spelling: "5566778899"})).buyer
+    pushed = order_from_request(company_push({spelling: "556677-8899"})).buyer
+    polled = order_from_query(company_poll({spelling: "5566778899"})).buyer
     for buyer in (pushed, polled):
         assert (buyer.kind, buyer.organisation_number, buyer.email) == ("company", "556677-8899", "karin@exempel.se")
 
 
 def test_push_and_poll_derive_the_organisation_number_from_a_swedish_vat_number():
-    pushed = mapping.order_from_request(company_push({"VatNo": "SE556677889901"})).buyer
-    polled = mapping.order_from_query(company_poll({"VatNo": "se 5566778899 01"})).buyer
+    pushed = order_from_request(company_push({"VatNo": "SE556677889901"})).buyer
+    polled = order_from_query(company_poll({"VatNo": "se 5566778899 01"})).buyer
     for buyer in (pushed, polled):
         assert (buyer.organisation_number, buyer.vat_number) == ("556677-8899", "SE556677889901")
     # A foreign VAT number gives no Swedish organisation number.
-    assert mapping.order_from_request(company_push({"VatNo": "NO999999999MVA"})).buyer.organisation_number == ""
+    assert order_from_request(company_push({"VatNo": "NO999999999MVA"})).buyer.organisation_number == ""
 
 
 def test_a_private_buyer_carries_no_company_numbers_on_either_path():
     body = query_order()
     body["Payer"]["VatNo"] = "SE556677889901"
-    assert mapping.order_from_query(body).buyer.organisation_number == ""
-    assert mapping.order_from_request(order_request()).buyer.organisation_number == ""
+    assert order_from_query(body).buyer.organisation_number == ""
+    assert order_from_request(order_request()).buyer.organisation_number == ""
 
 
 @given(digits=st.text(alphabet="0123456789", min_size=10, max_size=10), spaced=st.booleans(), lower=st.booleans())
@@ -545,8 +548,8 @@ def test_any_swedish_vat_number_gives_its_ten_digits_as_the_organisation_number(
     vat = vat.lower() if lower else vat
     expected = f"{digits[:6]}-{digits[6:]}"
     assert mapping.organisation_number("", vat) == expected
-    assert mapping.order_from_request(company_push({"VatNo": vat})).buyer.organisation_number == expected
-    assert mapping.order_from_query(company_poll({"VatNo": vat})).buyer.organisation_number == expected
+    assert order_from_request(company_push({"VatNo": vat})).buyer.organisation_number == expected
+    assert order_from_query(company_poll({"VatNo": vat})).buyer.organisation_number == expected
 
 
 @given(vat=st.text(max_size=20))
