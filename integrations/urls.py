@@ -1,6 +1,7 @@
 from django.urls import include, path
 
-from integrations import admin_views, health, webhooks
+from integrations import health, webhooks
+from integrations.admin import views as admin_views
 
 urlpatterns = [
     path("norce/<int:integration_id>/orders", webhooks.order_receiver, name="norce-order-receiver"),

@@ -7,11 +7,13 @@ connector, log in at Fortnox and approve; Fortnox sends the browser back to
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -103,10 +105,6 @@ _MAX_CODE_LENGTH = 2000
 def _callback_refused(request: HttpRequest, reason: str) -> HttpResponse:
     """A 400 for a callback that does not belong to a connection started here: a readable page
     for a browser (which asks for HTML), the reason as JSON for any other client."""
-    import logging
-
-    from django.http import JsonResponse
-
     logging.getLogger("brygga.oauth").warning("Fortnox callback refused: %s", reason)
     if "text/html" not in request.headers.get("Accept", ""):
         return JsonResponse({"error": "Fortnox connection failed", "reason": reason}, status=400)
