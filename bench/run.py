@@ -400,7 +400,7 @@ def run_scenario(
     try:
         flow_settings: dict[str, Any] = {"freight_article": "FRAKT"}
         if not sc.send_status:
-            flow_settings["send_status_to_norce"] = False
+            flow_settings["send_status_to_commerce"] = False
         integration, erp = build_integration(
             name=f"Bench ({sc.key}) {sc.title}",
             norce_url=norce.url,
@@ -704,7 +704,7 @@ Notes:
   PostgreSQL (live backends of the bench database; closed ones are missed) and this process (both
   simulators, the pushes, polling for progress) are shown but not counted.
 - Fortnox calls/order count requests to /3/ over the timed orders (token calls are in the JSON).
-- (b) runs with the flow's send_status_to_norce off so that only the Fortnox budget paces it; (c) is the
+- (b) runs with the flow's send_status_to_commerce off so that only the Fortnox budget paces it; (c) is the
   same with the status to Norce on and Norce Connect's 60/min limit. Our limiter counts a 5.1 s window
   (0.1 s margin), so the best ratio is 5/5.1 = 0.98.
 - Steady throughput skips the first invoices (the window starts with room for a burst), then spans

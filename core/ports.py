@@ -8,10 +8,12 @@ workers share. The engine implements these on its database; a test may hand in i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from core.limits import RateLimit
+from core.records import BookedOrder, CreatedInvoice, Invoice, InvoiceTerms, Order, Party, PolledOrder
 
 # `obtain(current_tokens)` asks the system's token endpoint and returns its JSON answer.
 TokenGrant = Callable[[dict[str, Any]], dict[str, Any]]
@@ -26,7 +28,6 @@ class ConnectorAccount(Protocol):
     auth_url: str
     settings: dict[str, Any]
     credentials: dict[str, Any]
-    tokens: dict[str, Any]
 
 
 class ConnectorStore(Protocol):
@@ -68,4 +69,87 @@ class RateLimiter(Protocol):
 
     def penalise(self, key: str, rate: RateLimit, seconds: float) -> None:
         """After an unexpected 429, hold every worker back for `seconds`."""
+        ...
+
+
+# -- business capabilities ---------------------------------------------------------------------
+# A flow asks for a capability ("order_source", "invoice_target"); the registry finds the
+# integration's connector whose system declares it and builds the adapter on that connector's
+# client. Flows speak only these protocols and the records in core.records.
+ORDER_SOURCE = "order_source"
+INVOICE_TARGET = "invoice_target"
+
+
+class OrderSource(Protocol):
+    """A webshop's orders: read as they arrive, fetched by reference, polled; told back their status."""
+
+    name: str  # the system as people name it: "Norce"
+    # Codes of a status refusal that will not change: such an order is not told again.
+    refused_status_codes: tuple[str, ...]
+
+    def read_order(self, payload: dict[str, Any], *, received_via: str, freight_articles: Sequence[str]) -> Order:
+        """The order in a stored payload (as pushed, or as fetched or polled). Raises SyncError."""
+        ...
+
+    def pushed_order(self, body: Any) -> Order:
+        """The order in a body the webshop pushed (structural problems raise SyncError)."""
+        ...
+
+    def fetch_order(self, reference: str) -> dict[str, Any]:
+        """The order's payload as fetched by its reference; a transient SyncError when the webshop
+        has none (yet)."""
+        ...
+
+    def orders_changed_since(self, since: datetime, *, freight_articles: Sequence[str]) -> Iterator[PolledOrder]:
+        """Every order created or changed at or after `since`."""
+        ...
+
+    def confirm_order(self, source_id: str, *, document: str) -> None:
+        """Tell the webshop the order is confirmed, with the ERP's document number.
+
+        A refusal that will not change raises a permanent SyncError."""
+        ...
+
+
+class InvoiceTarget(Protocol):
+    """An ERP that keeps customers and invoices. Every create is looked up by the order's
+    reference first whenever it may exist already, so an order gets exactly one invoice."""
+
+    name: str  # "Fortnox"
+    # Seconds the ERP is given to commit a create whose answer was lost, before a lookup is trusted.
+    commit_wait: float
+
+    def check_terms(self, terms: InvoiceTerms) -> None:
+        """Raise SyncError (flow.settings) when the ERP cannot carry these terms (e.g. a field name)."""
+        ...
+
+    def live_invoices(self, *, reference: str, reference_field: str) -> list[Invoice]:
+        """Every live invoice whose reference field holds exactly `reference`, oldest first."""
+        ...
+
+    def invoices_changed_since(self, since: datetime, *, reference_field: str) -> Iterator[Invoice]:
+        """Every invoice changed after `since` (for reconciliation; `reference` read from the field)."""
+        ...
+
+    def get_invoice(self, number: str, *, reference_field: str) -> Invoice: ...
+
+    def create_invoice(self, *, booked: BookedOrder, customer: str, terms: InvoiceTerms) -> CreatedInvoice:
+        """Create the order's invoice. A create whose answer was lost raises a SyncError for which
+        core.errors.answer_lost() is true; articles the ERP lacks are handled per terms.unknown_article."""
+        ...
+
+    def find_customer(self, *, match: str, value: str) -> str | None:
+        """The number of the customer whose `match` ("email" or "organisation_number") equals `value`."""
+        ...
+
+    def create_customer(self, *, party: Party, currency: str) -> str:
+        """Create a customer for the buyer; its number."""
+        ...
+
+    def cancel_invoice(self, number: str) -> None:
+        """Cancel an invoice that is not booked yet."""
+        ...
+
+    def credit_invoice(self, number: str) -> str:
+        """Credit a booked invoice; the credit invoice's number ("" when the ERP names none)."""
         ...

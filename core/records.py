@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+from core.errors import SyncError
 
 
 @dataclass
@@ -80,3 +83,95 @@ class Order:
     discount_code: str = ""
     delivery_method: str = ""
     application_id: str = ""
+
+
+@dataclass(frozen=True)
+class BookedLine:
+    """An order line as bookkeeping decided it goes on the invoice.
+
+    `price` is the unit price the ERP is sent: including VAT (exact, unrounded) when the
+    invoice carries prices including VAT, else `line.unit_price`. `net`, `vat` and `gross`
+    are the row's amounts in whole öre, as the buyer saw them."""
+
+    line: OrderLine
+    vat_rate: Decimal
+    price: Decimal
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class BookedOrder:
+    """An order checked and computed once by bookkeeping, for an invoice target to format."""
+
+    order: Order
+    prices_include_vat: bool
+    lines: tuple[BookedLine, ...]
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    # rate → (net, vat), highest rate first
+    vat_by_rate: dict[Decimal, tuple[Decimal, Decimal]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvoiceTerms:
+    """How an order becomes an invoice: the flow's choices, the same for every ERP."""
+
+    reference: str  # the order's matching key, written to the ERP's reference field
+    reference_field: str  # which of the ERP's fields carries it ("" = the ERP's default)
+    currency: str
+    freight_article: str = ""
+    freight_account: int | None = None
+    sales_account: int | None = None
+    # Articles the ERP lacks go as text rows on sales_account ("description_row") or stop the order ("error").
+    unknown_article: str = "error"
+    terms_of_payment: str = ""
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """An invoice as the ERP holds it, read back after a create or a lookup."""
+
+    number: str
+    reference: str = ""  # the value of the reference field it was looked up by ("" when not read)
+    live: bool = True  # neither cancelled, nor credited, nor itself a credit note
+    booked: bool = False
+    date: str = ""
+    customer_name: str = ""
+    currency: str = ""
+    total: Decimal | None = None  # what the buyer is asked to pay, after the ERP's öresavrundning
+    round_off: Decimal = Decimal("0")
+    vat: Decimal | None = None
+    vat_included: bool = True  # whether its rows were sent with prices including VAT
+
+    @property
+    def summary(self) -> str:
+        parts = [
+            f"dated {self.date}" if self.date else "",
+            f"total {self.total} {self.currency}".strip() if self.total is not None else "",
+        ]
+        return ", ".join(p for p in parts if p) or "no date or total given"
+
+
+@dataclass(frozen=True)
+class CreatedInvoice:
+    """What an invoice target's create returns: the invoice, and what it had to do to make it."""
+
+    invoice: Invoice
+    # e.g. articles the ERP lacks, invoiced as text rows: (code, message, hint) for the record's log
+    warnings: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PolledOrder:
+    """One order an order source found changed: its stored form, what it reads as, and when it changed.
+
+    `order` is None when it could not be read; `error` then says why."""
+
+    payload: dict[str, Any]
+    order: Order | None
+    changed_at: datetime | None
+    reference: str = ""
+    error: SyncError | None = None

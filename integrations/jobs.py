@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from integrations import schedules, services
-from integrations.flows import orders
+from integrations.flows import reconcile
 
 
 def run_task(task_id: int) -> str:
@@ -13,7 +13,7 @@ def run_task(task_id: int) -> str:
 def sweep() -> dict[str, int]:
     """Every minute: hand out lost tasks again, and queue the reconciliations that are due."""
     result = services.sweep()
-    result["reconciliations"] = len(orders.queue_due_reconciliations())
+    result["reconciliations"] = len(reconcile.queue_due_reconciliations())
     return result
 
 

@@ -52,6 +52,12 @@ class Integration(models.Model):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def erp_label(self) -> str:
+        """The ERP's name as people say it ("Fortnox"), or "ERP" when it has none yet."""
+        connector = next((c for c in self.connectors.all() if c.role == Connector.Role.ERP), None)
+        return connector.get_system_display() if connector else "ERP"
+
 
 class Connector(models.Model):
     """Access to one external system. Credentials and tokens are encrypted at rest."""

@@ -1,29 +1,60 @@
-"""One place mapping a connector system to its client and a flow kind to its code.
+"""One place mapping a connector system to its declaration and a flow kind to its code.
 
-Entries are dotted paths, imported lazily, so importing the registry is cheap.
+Systems come from the packages listed in settings.BRYGGA_CONNECTORS (each package's
+``system.SYSTEM``); flows ask for a capability and get the adapter of the integration's
+connector that declares it. Entries are dotted paths, imported lazily.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from importlib import import_module
 from typing import Any
 
-CLIENTS: dict[str, str] = {
-    "norce": "connectors.norce.client.NorceClient",
-    "fortnox": "connectors.fortnox.client.FortnoxClient",
-}
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
-# Modules that register error codes in core.errors.CATALOGUE on import.
+from core.systems import SystemDeclaration
+
+# Modules outside the connector packages that register error codes in core.errors.CATALOGUE on import.
 ERROR_MODULES: list[str] = [
     "core.errors",
-    "connectors.norce.errors",
-    "connectors.fortnox.errors",
-    "connectors.fortnox.to_norce",
     "integrations.flows.connect_jobs",
     "bookkeeping.vat",
 ]
+
+
+@cache
+def systems() -> dict[str, SystemDeclaration]:
+    """Every declared system by key, in the order settings list their packages."""
+    declared: dict[str, SystemDeclaration] = {}
+    for package in settings.BRYGGA_CONNECTORS:
+        system = import_module(f"{package}.system").SYSTEM
+        if system.key in declared:
+            raise ImproperlyConfigured(f"Two connector packages declare the system {system.key!r}")
+        declared[system.key] = system
+    return declared
+
+
+@receiver(setting_changed)
+def _connectors_changed(*, setting: str, **_: Any) -> None:
+    if setting == "BRYGGA_CONNECTORS":
+        systems.cache_clear()
+
+
+def system(key: str) -> SystemDeclaration | None:
+    return systems().get(key)
+
+
+def adapter_class(key: str, capability: str) -> type | None:
+    """The adapter class with which system `key` serves `capability`, or None when it does not."""
+    declared = system(key)
+    path = declared.capabilities.get(capability) if declared else None
+    return import_string(path) if path else None
 
 
 @dataclass(frozen=True)
@@ -93,10 +124,16 @@ def flow_runner(kind: str) -> Callable[..., Any]:
     return import_string(FLOWS[kind].runner)
 
 
-def client_class(system: str) -> type:
-    return import_string(CLIENTS[system])
+def client_class(key: str) -> type:
+    declared = system(key)
+    if declared is None:
+        raise ImproperlyConfigured(f"No connector package in BRYGGA_CONNECTORS declares the system {key!r}")
+    return import_string(declared.client)
 
 
 def load_error_catalogue() -> None:
     for module in ERROR_MODULES:
         import_module(module)
+    for declared in systems().values():
+        for module in declared.error_modules:
+            import_module(module)

@@ -16,11 +16,9 @@ Every function here runs a fixed number of queries, however many rows it covers.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import import_module
 
 from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce, NullIf
@@ -30,8 +28,6 @@ from core import errors
 from integrations import registry
 from integrations.flows import master_settings
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
-
-log = logging.getLogger("brygga.selectors")
 
 SUCCESS_STATUSES = (Task.Status.SUCCEEDED, Task.Status.PARTLY_FAILED)
 RETRYABLE_TASK_STATUSES = (Task.Status.PARTLY_FAILED, Task.Status.FAILED, Task.Status.NEEDS_ATTENTION)
@@ -194,21 +190,13 @@ def flow_status(integration: Integration | int) -> list[FlowStatus]:
     return flow_statuses([pk])[pk]
 
 
-def _load_catalogue() -> None:
-    for module in registry.ERROR_MODULES:
-        try:
-            import_module(module)
-        except ModuleNotFoundError as exc:
-            log.warning("error codes of %s not loaded: %s", module, exc)
-
-
 def catalogue_entry(code: str) -> errors.ErrorCode | None:
     """The catalogue entry of a code, with every connector's codes loaded."""
     if not code:
         return None
     entry = errors.lookup(code)
     if entry is None:
-        _load_catalogue()
+        registry.load_error_catalogue()
         entry = errors.lookup(code)
     return entry
 
@@ -219,7 +207,7 @@ def error_catalogue() -> list[errors.ErrorCode]:
     Connector packages register their codes on import. A connector package that
     cannot be imported is logged and skipped so the rest of the catalogue still shows.
     """
-    _load_catalogue()
+    registry.load_error_catalogue()
     return sorted(errors.CATALOGUE.values(), key=lambda entry: (entry.system != "brygga", entry.system, entry.code))
 
 

@@ -38,7 +38,7 @@ from core.errors import (
     lookup,
 )
 from integrations import registry
-from integrations.engine.clients import client_for
+from integrations.engine.clients import client_for, connector_for, port_for
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Task, TimeHistory
 
 log = logging.getLogger("brygga.engine")
@@ -215,6 +215,10 @@ class FlowContext:
     def client(self, role: str):
         connector = self.connector(role)
         return client_for(connector)
+
+    def port(self, capability: str) -> Any:
+        """The adapter of the integration's connector that serves `capability` (core.ports)."""
+        return port_for(connector_for(self.task.integration_id, capability), capability)
 
     def heartbeat(self) -> None:
         beat(self.task.pk)
@@ -793,7 +797,7 @@ def advance_cursor(integration: Integration, data_type: str, direction: str, mom
 def test_connection(connector_id: int) -> tuple[bool, str]:
     """Make one real API call with the connector's credentials and remember the outcome."""
     connector = Connector.objects.get(pk=connector_id)
-    if connector.system not in registry.CLIENTS:
+    if registry.system(connector.system) is None:
         ok, message = False, f"No client for {connector.get_system_display()} yet"
     else:
         try:

@@ -15,12 +15,13 @@ from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from connectors.norce.mapping import event_client_order_ref, order_from_request, order_response
+from connectors.norce.order_request import event_client_order_ref, order_from_request
+from connectors.norce.replies import order_response
 from core import errors
 from core.errors import SyncError
 from integrations import services
 from integrations.flows import connect_jobs
-from integrations.flows.orders import store_order
+from integrations.flows.order_records import store_order
 from integrations.inbound import (
     MAX_BODY,
     REFERENCE_LENGTH,

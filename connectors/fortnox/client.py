@@ -17,6 +17,7 @@ import requests
 
 from connectors.fortnox import oauth
 from connectors.fortnox.errors import INVALID_REFRESH_TOKEN, NOT_CONNECTED, error_for, oauth_error_for
+from connectors.fortnox.mapping import invoice_is_live, truthy
 from connectors.fortnox.settings import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, FortnoxAuthSettings, commit_wait_seconds
 from connectors.transport import ApiClient
 from core.errors import HTTP_BAD_RESPONSE, SyncError, answer_lost
@@ -128,10 +129,10 @@ class FortnoxClient(ApiClient):
         try:
             return self.grant(form)
         except SyncError as exc:
-            if exc.code != INVALID_REFRESH_TOKEN.code and not _answer_lost(exc):
+            if exc.code != INVALID_REFRESH_TOKEN.code and not answer_lost(exc):
                 raise
             first = exc
-        if _answer_lost(first):
+        if answer_lost(first):
             try:
                 return self.grant(form)  # the first request may never have reached Fortnox
             except SyncError as exc:
@@ -143,7 +144,7 @@ class FortnoxClient(ApiClient):
             try:
                 answer = self.grant({"grant_type": "client_credentials"}, headers={"TenantId": tenant})
             except SyncError as exc:
-                if _answer_lost(exc):
+                if answer_lost(exc):
                     raise
                 reason = (
                     f"{first.message}. Brygga then asked for a service-account token for tenant {tenant}, "
@@ -230,7 +231,7 @@ class FortnoxClient(ApiClient):
         hits = [
             item
             for item in self._list("invoices", "Invoices", {field.lower(): value})
-            if _field(item, field) == value and not _truthy(item.get("Cancelled"))
+            if _field(item, field) == value and not truthy(item.get("Cancelled"))
         ]
         live = []
         for item in sorted(hits, key=lambda item: _number_key(item.get("DocumentNumber"))):
@@ -438,26 +439,8 @@ def _number_key(value: Any) -> tuple[int, str]:
     return (int(text), text) if text.isdigit() else (10**18, text)
 
 
-def invoice_is_live(invoice: dict[str, Any]) -> bool:
-    """Whether an invoice still stands: not cancelled, not a credit note, not credited.
-
-    Unset document references read "0" in Fortnox, so "0" and "" both mean none."""
-    if _truthy(invoice.get("Cancelled")) or _truthy(invoice.get("Credit")):
-        return False
-    return str(invoice.get("CreditInvoiceReference") or "0").strip() in ("", "0")
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
-
-
 def _segment(value: str | int) -> str:
     return quote(str(value), safe="")
-
-
-def _answer_lost(error: SyncError) -> bool:
-    """The request may have reached Fortnox, but its answer did not reach us."""
-    return answer_lost(error)
 
 
 def tenant_of(access_token: str | None) -> str:

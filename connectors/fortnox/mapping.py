@@ -1,6 +1,6 @@
-"""Brygga's order records → Fortnox Invoice and Customer bodies, and the total check.
+"""Brygga's booked orders → Fortnox Invoice and Customer bodies; Fortnox invoices → Brygga's.
 
-Pure and deterministic: the same order and settings always give the same body.
+Pure and deterministic: the same booked order and terms always give the same body.
 Money leaves as JSON numbers (int or float from the exact Decimal, which
 round-trips to the same digits); quantities as strings, as the spec types them.
 """
@@ -12,11 +12,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bookkeeping.vat import check_line_vat, gross_unit_price, line_amounts, order_totals, quantize_ore, vat_from_gross
 from connectors.fortnox.errors import ARTICLE_NOT_FOUND
 from core.errors import FLOW_SETTINGS, ORDER_MISSING_DATA, SyncError
-from core.records import Address, Order, OrderLine, Party
-from integrations.flows.order_settings import OrderFlowSettings
+from core.records import Address, BookedLine, BookedOrder, Invoice, InvoiceTerms, Order, OrderLine, Party
 
 # Invoice dates are Swedish bookkeeping dates, whatever the server's zone.
 SWEDEN = ZoneInfo("Europe/Stockholm")
@@ -33,6 +31,10 @@ MAX_LENGTH = {
     "Name": 1024,
 }
 FREIGHT_DESCRIPTION = "Frakt"
+# The invoice fields an order's matching key may go in (exactly-once lookup, and later payout
+# matching). YourOrderNumber and ExternalInvoiceReference1 always carry the order number.
+REFERENCE_FIELDS = ("ExternalInvoiceReference1", "ExternalInvoiceReference2", "YourOrderNumber")
+DEFAULT_REFERENCE_FIELD = REFERENCE_FIELDS[0]
 # Invoice `Country`/`DeliveryCountry` take a country *name* as Fortnox lists it
 # (Swedish). Only names we are sure of are sent; for other countries the field is
 # left out and Fortnox takes the country from the customer card.
@@ -59,74 +61,67 @@ COUNTRY_NAMES = {
 }
 
 
-def order_reference(order: Order, settings: OrderFlowSettings) -> str:
-    """The matching key written to the invoice: reference_prefix + order number."""
-    return f"{settings.reference_prefix}{order.order_no}"
-
-
 def invoice_payload(
-    order: Order, *, customer_number: str, settings: OrderFlowSettings, known_articles: set[str] | None = None
+    booked: BookedOrder, *, customer_number: str, terms: InvoiceTerms, known_articles: set[str] | None = None
 ) -> dict[str, Any]:
-    """The body under ``{"Invoice": ...}`` for one order."""
-    for line in order.lines:
-        check_line_vat(line)
+    """The body under ``{"Invoice": ...}`` for one booked order."""
+    order = booked.order
     payload: dict[str, Any] = {
         "CustomerNumber": customer_number,
-        "Currency": (order.currency or settings.currency).upper(),
-        "VATIncluded": settings.prices_include_vat,
+        "Currency": (order.currency or terms.currency).upper(),
+        "VATIncluded": booked.prices_include_vat,
     }
     invoice_date = _local_date(order.placed_at)
     if invoice_date:  # without a date Fortnox uses today's
         payload["InvoiceDate"] = invoice_date.isoformat()
-    payload.update(_references(order, settings))
+    payload.update(_references(order, terms))
     if order.customer_reference.strip():
         payload["YourReference"] = _clip(order.customer_reference, "YourReference")
     if order.comment.strip():
         payload["Remarks"] = _clip(order.comment, "Remarks")
-    if settings.terms_of_payment:
-        payload["TermsOfPayment"] = settings.terms_of_payment
+    if terms.terms_of_payment:
+        payload["TermsOfPayment"] = terms.terms_of_payment
     payload.update(_address_fields(order.buyer, prefix="", name_key="CustomerName"))
     if order.buyer.phone.strip():
         payload["Phone1"] = order.buyer.phone.strip()
     if order.ship_to is not None:
         payload.update(_address_fields(order.ship_to, prefix="Delivery", name_key="DeliveryName"))
     payload["InvoiceRows"] = [
-        invoice_row(line, order=order, settings=settings, known_articles=known_articles) for line in order.lines
+        invoice_row(row, order=order, terms=terms, known_articles=known_articles) for row in booked.lines
     ]
     return payload
 
 
 def invoice_row(
-    line: OrderLine, *, order: Order, settings: OrderFlowSettings, known_articles: set[str] | None = None
+    row: BookedLine, *, order: Order, terms: InvoiceTerms, known_articles: set[str] | None = None
 ) -> dict[str, Any]:
     """One InvoiceRow: an article row, or a text row booked on an account."""
+    line = row.line
     description = _clip(line.description, "Description")
     if line.kind == "freight":
-        if settings.freight_article:
-            head = {"ArticleNumber": settings.freight_article, "Description": description or FREIGHT_DESCRIPTION}
+        if terms.freight_article:
+            head = {"ArticleNumber": terms.freight_article, "Description": description or FREIGHT_DESCRIPTION}
         else:
-            head = _account_row(description or FREIGHT_DESCRIPTION, settings.freight_account)
+            head = _account_row(description or FREIGHT_DESCRIPTION, terms.freight_account)
     elif not line.part_no:
         # Rows without a part number (discounts, fees) are text rows on the sales account.
-        head = _account_row(description or line.kind, settings.sales_account)
+        head = _account_row(description or line.kind, terms.sales_account)
     elif known_articles is not None and line.part_no not in known_articles:
-        head = _unknown_article_row(line, order, settings)
+        head = _unknown_article_row(line, order, terms)
     else:
         head = {"ArticleNumber": line.part_no}
         if description:
             head["Description"] = description
-    price = gross_unit_price(line) if settings.prices_include_vat else Decimal(line.unit_price)
     account = head.pop("AccountNumber", None)
-    assert line.vat_rate is not None, "check_line_vat refuses a line without a VAT rate"
-    row = {
+    fields = {
         **head,
         "DeliveredQuantity": _quantity_text(line.quantity),
-        "Price": _number(price),
-        "VAT": int(line.vat_rate),
+        "Price": _number(row.price),
+        "VAT": int(row.vat_rate),
     }
     if account is not None:
-        row["AccountNumber"] = account
-    return row
+        fields["AccountNumber"] = account
+    return fields
 
 
 def customer_payload(party: Party, currency: str) -> dict[str, Any]:
@@ -160,47 +155,44 @@ def customer_payload(party: Party, currency: str) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value}
 
 
-def invoice_matches_order(invoice: dict[str, Any], order: Order) -> tuple[bool, str]:
-    """Whether Fortnox's computed totals agree with the order's, with an explanation.
+def invoice_from_fortnox(item: dict[str, Any], *, reference_field: str) -> Invoice:
+    """Brygga's view of a Fortnox invoice (a list item or a whole invoice)."""
+    total = item.get("Total")
+    vat = item.get("TotalVAT")
+    return Invoice(
+        number=str(item.get("DocumentNumber") or ""),
+        reference=str(item.get(reference_field) or "").strip(),
+        live=invoice_is_live(item),
+        booked=truthy(item.get("Booked")),
+        date=str(item.get("InvoiceDate") or ""),
+        customer_name=str(item.get("CustomerName") or ""),
+        currency=str(item.get("Currency") or ""),
+        total=None if total in (None, "") else _decimal(total),
+        round_off=_decimal(item.get("RoundOff")),
+        vat=None if vat in (None, "") else _decimal(vat),
+        vat_included=item.get("VATIncluded", True) is not False,
+    )
 
-    The gross (``Total`` less its öresavrundning ``RoundOff``) must equal the
-    order's to the öre. VAT must equal the order's to the öre, or the VAT Fortnox
-    itself derives from the rows we sent: Norce rounds VAT per unit (UnitVat ×
-    Quantity) while Fortnox computes it from the row amounts (gross when
-    VATIncluded), so the two may differ by rounding. Which rounding Fortnox uses
-    (per row or per rate) is not documented; both are accepted. The explanation
-    is also returned when the totals agree but VAT differs by such rounding.
-    """
-    totals = order_totals(order)
-    total = quantize_ore(_decimal(invoice.get("Total")) - _decimal(invoice.get("RoundOff")))
-    vat = quantize_ore(_decimal(invoice.get("TotalVAT")))
-    currency = invoice.get("Currency") or order.currency
-    prefix = f"Fortnox invoice {invoice.get('DocumentNumber') or '?'} for order {order.order_no}: "
-    problems = []
-    if total != totals.gross:
-        problems.append(
-            f"total {total} {currency} (before rounding) but the order's is {totals.gross} "
-            f"(difference {total - totals.gross:+})"
-        )
-    derived = _derived_vat(order, gross=invoice.get("VATIncluded", True) is not False)
-    if vat != totals.vat and vat not in derived:
-        problems.append(f"VAT {vat} {currency} but the order's is {totals.vat} (difference {vat - totals.vat:+})")
-    if problems:
-        return False, prefix + "; ".join(problems)
-    if vat != totals.vat:
-        return True, (
-            prefix + f"VAT {vat} {currency} differs from the order's {totals.vat} by "
-            f"{vat - totals.vat:+} through rounding (Fortnox computes VAT from the row amounts)"
-        )
-    return True, ""
+
+def invoice_is_live(invoice: dict[str, Any]) -> bool:
+    """Whether an invoice still stands: not cancelled, not a credit note, not credited.
+
+    Unset document references read "0" in Fortnox, so "0" and "" both mean none."""
+    if truthy(invoice.get("Cancelled")) or truthy(invoice.get("Credit")):
+        return False
+    return str(invoice.get("CreditInvoiceReference") or "0").strip() in ("", "0")
+
+
+def truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 # -- helpers ------------------------------------------------------------------------
-def _references(order: Order, settings: OrderFlowSettings) -> dict[str, str]:
-    """YourOrderNumber and ExternalInvoiceReference1 always; the key also in `reference_field`."""
-    key = order_reference(order, settings)
+def _references(order: Order, terms: InvoiceTerms) -> dict[str, str]:
+    """YourOrderNumber and ExternalInvoiceReference1 always; the key also in the reference field."""
+    key = terms.reference
     refs = {"YourOrderNumber": _clip(order.order_no, "YourOrderNumber"), "ExternalInvoiceReference1": key}
-    refs[settings.reference_field] = key
+    refs[terms.reference_field or DEFAULT_REFERENCE_FIELD] = key
     for field, value in refs.items():
         limit = MAX_LENGTH.get(field)
         if value == key and limit and len(key) > limit:
@@ -214,33 +206,15 @@ def _references(order: Order, settings: OrderFlowSettings) -> dict[str, str]:
     return refs
 
 
-def _derived_vat(order: Order, *, gross: bool) -> set[Decimal]:
-    """VAT totals Fortnox may compute from our rows: rounded per row, or per rate."""
-    per_row = Decimal("0.00")
-    by_rate: dict[Decimal, Decimal] = {}
-    for line in order.lines:
-        amounts = line_amounts(line)
-        rate = Decimal(line.vat_rate or 0)
-        base = amounts.gross if gross else amounts.net
-        per_row += _vat_of(base, rate, gross)
-        by_rate[rate] = by_rate.get(rate, Decimal("0.00")) + base
-    per_rate = sum((_vat_of(base, rate, gross) for rate, base in by_rate.items()), Decimal("0.00"))
-    return {per_row, per_rate}
-
-
-def _vat_of(amount: Decimal, rate: Decimal, gross: bool) -> Decimal:
-    return vat_from_gross(amount, rate) if gross else quantize_ore(amount * rate / 100)
-
-
-def _unknown_article_row(line: OrderLine, order: Order, settings: OrderFlowSettings) -> dict[str, Any]:
-    if settings.unknown_article != "description_row":
+def _unknown_article_row(line: OrderLine, order: Order, terms: InvoiceTerms) -> dict[str, Any]:
+    if terms.unknown_article != "description_row":
         raise SyncError(
             ARTICLE_NOT_FOUND.code,
             f"Article {line.part_no!r} on order {order.order_no} (line {line.line_no}) does not exist in Fortnox",
             details={"part_no": line.part_no, "order_no": order.order_no, "line_no": line.line_no},
         )
     text = f"{line.part_no} {line.description}".strip()
-    return _account_row(_clip(text, "Description"), settings.sales_account)
+    return _account_row(_clip(text, "Description"), terms.sales_account)
 
 
 def _account_row(description: str, account: int | None) -> dict[str, Any]:

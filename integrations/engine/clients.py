@@ -1,5 +1,6 @@
 """A connector's client, built with what the engine hands every client: the connector's token
-store and the rate limiter shared by all workers."""
+store and the rate limiter shared by all workers; and the adapter through which a connector
+serves a business capability (core.ports)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,36 @@ from typing import Any
 
 import requests
 
+from core.errors import CONNECTOR_MISSING, SyncError
 from integrations import registry
 from integrations.engine.ratelimit import DatabaseRateLimiter
 from integrations.engine.tokens import ConnectorTokens
-from integrations.models import Connector
+from integrations.models import Connector, Integration
 
 
 def client_for(connector: Connector, *, session: requests.Session | None = None) -> Any:
-    """The client of the connector's system (see registry.CLIENTS), ready to call."""
+    """The client of the connector's system (its declaration's `client`), ready to call."""
     client_class = registry.client_class(connector.system)
     return client_class(connector, store=ConnectorTokens(connector), limiter=DatabaseRateLimiter(), session=session)
+
+
+def connector_for(integration: Integration | int, capability: str) -> Connector:
+    """The integration's connector whose system serves `capability` (core.ports), or SyncError."""
+    integration_id = integration if isinstance(integration, int) else integration.pk
+    for connector in Connector.objects.filter(integration_id=integration_id).order_by("pk"):
+        if registry.adapter_class(connector.system, capability) is not None:
+            return connector
+    name = capability.replace("_", " ")
+    raise SyncError(
+        CONNECTOR_MISSING.code,
+        f"Integration {integration_id} has no connector that serves as {name}",
+        hint=f"Add a connector whose system can act as {name} to the integration.",
+    )
+
+
+def port_for(connector: Connector, capability: str, *, session: requests.Session | None = None) -> Any:
+    """The connector's adapter for `capability`, built on its client."""
+    adapter = registry.adapter_class(connector.system, capability)
+    if adapter is None:
+        raise SyncError(CONNECTOR_MISSING.code, f"{connector.get_system_display()} cannot serve as {capability}")
+    return adapter(client_for(connector, session=session))

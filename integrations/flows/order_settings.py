@@ -1,28 +1,40 @@
-"""Settings of the orders → ERP invoices flow, validated per key."""
+"""Settings of the orders → ERP invoices flow, validated per key.
+
+They are the same for every webshop and ERP; what only one system understands (a Fortnox
+grant, a Norce application id) is in that connector's settings."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-REFERENCE_FIELDS = ("ExternalInvoiceReference1", "ExternalInvoiceReference2", "YourOrderNumber")
+from integrations import registry
+
+
+def reference_fields() -> tuple[str, ...]:
+    """The invoice fields any declared ERP can carry the order's key in."""
+    fields_: list[str] = []
+    for system in registry.systems().values():
+        fields_.extend(f for f in system.reference_fields if f not in fields_)
+    return tuple(fields_)
 
 
 @dataclass(frozen=True)
 class OrderFlowSettings:
-    # Which Fortnox invoice field carries the Norce order number as the matching key
-    # (exactly-once lookup, and later payout matching). YourOrderNumber and
-    # ExternalInvoiceReference1 both always carry the order number.
-    reference_field: str = "ExternalInvoiceReference1"
+    # Which ERP invoice field carries the order number as the matching key (exactly-once
+    # lookup, and later payout matching), from the ERP's declaration (Fortnox:
+    # ExternalInvoiceReference1, ExternalInvoiceReference2 or YourOrderNumber); empty = the
+    # ERP's first, its default.
+    reference_field: str = ""
     reference_prefix: str = ""
-    # Look a brand-new order up in Fortnox before creating its invoice, as every other record
+    # Look a brand-new order up in the ERP before creating its invoice, as every other record
     # without a reference is (a retry, a deleted reference, an attempt that may have created it).
     # Off by default: an order Brygga never started invoicing cannot have an invoice made by
-    # Brygga, and skipping the lookup keeps a new order at one Fortnox call. Turn it on when
+    # Brygga, and skipping the lookup keeps a new order at one ERP call. Turn it on when
     # invoices carrying the order number may come from elsewhere (a shop moving from another
     # integration that wrote the same reference field).
     look_up_new_orders: bool = False
-    # How buyers become Fortnox customers.
+    # How buyers become ERP customers.
     #   private: "email" (find or create one customer per e-mail) or "single" (all on default_customer_number)
     #   company: "organisation_number" or "email"
     private_customer_match: str = "email"
@@ -38,8 +50,8 @@ class OrderFlowSettings:
     sales_account: int | None = 3001
     terms_of_payment: str = ""
     currency: str = "SEK"
-    # Tell Norce the order is Confirmed, with the invoice number, once the invoice exists.
-    send_status_to_norce: bool = True
+    # Tell the webshop the order is Confirmed, with the invoice number, once the invoice exists.
+    send_status_to_commerce: bool = True
     # Fail-safe poll: look back this many minutes before the cursor.
     poll_overlap_minutes: int = 15
     # Orders per task when a batch is run (poll / run now).
@@ -49,8 +61,8 @@ class OrderFlowSettings:
         return asdict(self)
 
 
-CHOICES = {
-    "reference_field": REFERENCE_FIELDS,
+CHOICES: dict[str, Any] = {
+    "reference_field": lambda: ("", *reference_fields()),
     "private_customer_match": ("email", "single"),
     "company_customer_match": ("organisation_number", "email", "single"),
     "unknown_article": ("error", "description_row"),
@@ -82,8 +94,10 @@ def parse_settings(raw: dict[str, Any] | None) -> OrderFlowSettings:
         except (TypeError, ValueError) as exc:
             problems.append(f"{name}: {exc}")
             continue
-        if name in CHOICES and value not in CHOICES[name]:
-            problems.append(f"{name}: must be one of {', '.join(CHOICES[name])}")
+        allowed = CHOICES.get(name)
+        allowed = allowed() if callable(allowed) else allowed
+        if allowed is not None and value not in allowed:
+            problems.append(f"{name}: must be one of {', '.join(a for a in allowed if a)}")
         values[name] = value
     settings = OrderFlowSettings(**values)
     single = settings.private_customer_match == "single" or settings.company_customer_match == "single"

@@ -23,7 +23,7 @@ from connectors.fortnox import settings as fortnox_settings
 from integrations import selectors, services
 from integrations.engine.tokens import store_tokens
 from integrations.flows import orders
-from integrations.flows.orders import store_order
+from integrations.flows.order_records import store_order
 from integrations.models import Connector, Entity, Flow, Integration, LogEntry, Reference, Task, TimeHistory
 from simulators.fortnox.server import FortnoxSimulator
 from simulators.norce.orders import DEMO_CATALOGUE, generate_order
@@ -254,7 +254,7 @@ def invoiced_order(world: World, fortnox: FortnoxSimulator) -> tuple[Entity, dic
     integration = build_integration(
         name="Webshop ↔ Fortnox simulator",
         fortnox_url=fortnox.url,
-        flow_settings={"freight_article": "FRAKT", "send_status_to_norce": False},
+        flow_settings={"freight_article": "FRAKT", "send_status_to_commerce": False},
     )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox.issue_tokens("fortnox-client"))
     ref = "700101"

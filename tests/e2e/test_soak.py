@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from integrations import jobs, services
 from integrations.engine.tokens import store_tokens
-from integrations.flows import orders
+from integrations.flows import reconcile
 from integrations.models import Connector, Entity, LogEntry, Task
 from tests.e2e.harness import QCluster
 from tests.e2e.test_orders_to_invoices import confirmed, invoices_for
@@ -159,7 +159,7 @@ class Soak:
             time.sleep(0.2)
         settled_at = time.monotonic()
         # A last reconciliation over everything Fortnox changed: it must find no order invoiced twice.
-        services.execute_task(orders.queue_reconciliation(self.flow).pk)
+        services.execute_task(reconcile.queue_reconciliation(self.flow).pk)
         return self.report(last_order, drained=True, drained_at=drained_at, settled_at=settled_at)
 
     def open_tasks(self):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from integrations.flows.orders import store_order
+from integrations.flows.order_records import store_order
 from integrations.models import Entity, Integration
 from tests.integrations.test_relink import (  # noqa: F401 - fixtures
     invoices_for,

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from connectors.fortnox.settings import DEFAULT_COMMIT_WAIT_SECONDS, commit_wait_seconds, validate_settings
 from integrations import jobs, services
-from integrations.flows import orders
+from integrations.flows import reconcile
 from integrations.models import Connector, Entity, Integration, LogEntry, Reference, Task
 from tests.integrations.test_relink import (
     fortnox_action,
@@ -64,7 +64,7 @@ def live_numbers(fortnox, ref: str) -> list[str]:
 
 
 def run_reconciliation(integration: Integration) -> Task:
-    task = orders.queue_reconciliation(integration.flows.get())
+    task = reconcile.queue_reconciliation(integration.flows.get())
     services.execute_task(task.pk)
     task.refresh_from_db()
     return task
@@ -201,7 +201,7 @@ def test_the_reconciliation_flags_an_order_invoiced_twice_with_both_numbers(worl
     # Running again flags nothing twice, and the cursor moved on.
     run_reconciliation(world)
     assert LogEntry.objects.filter(entity=entity, code="order.duplicate_invoice").count() == 1
-    assert services.get_cursor(world, "order", orders.RECONCILE) is not None
+    assert services.get_cursor(world, "order", reconcile.RECONCILE) is not None
     # "Retry this record" does not hide it: while the extra invoice is live the order stays flagged.
     services.retry_entity(entity.pk)
     run_queued(world)

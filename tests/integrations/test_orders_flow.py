@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from integrations.flows.orders import _order_stamp, store_order
+from connectors.norce.orders import changed_at
+from integrations.flows.order_records import store_order
 from integrations.models import Entity
 
 
 def test_query_timestamps_with_and_without_zone_are_utc():
-    assert _order_stamp({"Updated": None, "Created": "2026-05-01T10:00:00Z"}) == datetime(2026, 5, 1, 10, tzinfo=UTC)
-    assert _order_stamp({"Updated": "2026-05-01T10:00:00"}) == datetime(2026, 5, 1, 10, tzinfo=UTC)
-    assert _order_stamp({"Updated": "not a date"}) is None
-    assert _order_stamp({}) is None
+    assert changed_at({"Updated": None, "Created": "2026-05-01T10:00:00Z"}) == datetime(2026, 5, 1, 10, tzinfo=UTC)
+    assert changed_at({"Updated": "2026-05-01T10:00:00"}) == datetime(2026, 5, 1, 10, tzinfo=UTC)
+    assert changed_at({"Updated": "not a date"}) is None
+    assert changed_at({}) is None
 
 
 def test_a_push_replaces_a_polled_payload_until_the_order_is_synced(integration):

@@ -14,7 +14,7 @@ from core.errors import SyncError
 from integrations import services
 from integrations.engine.clients import client_for
 from integrations.engine.tokens import store_tokens
-from integrations.flows.orders import store_order
+from integrations.flows.order_records import store_order
 from integrations.models import Connector, Entity, LogEntry, Task
 from simulators.norce.server import NorceSimulator
 from tests.conftest import build_integration

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from integrations import services
 from integrations.engine.tokens import store_tokens
-from integrations.flows.orders import store_order
+from integrations.flows.order_records import store_order
 from integrations.models import Connector, Entity, Integration, LogEntry, Reference, Task
 from simulators.fortnox.server import FortnoxSimulator
 from simulators.norce.orders import DEMO_CATALOGUE, generate_order
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def world(fortnox, settings) -> Integration:
     settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False}
     integration = build_integration(
-        fortnox_url=fortnox.url, flow_settings={"freight_article": "FRAKT", "send_status_to_norce": False}
+        fortnox_url=fortnox.url, flow_settings={"freight_article": "FRAKT", "send_status_to_commerce": False}
     )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox.issue_tokens("fortnox-client"))
     return integration

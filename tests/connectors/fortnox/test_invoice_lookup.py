@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from connectors.fortnox.client import invoice_is_live
+from connectors.fortnox.mapping import invoice_is_live
 from tests.connectors.fortnox.test_client import client, connector, fake, no_rate_limits  # noqa: F401 - fixtures
 
 

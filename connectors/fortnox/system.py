@@ -1,0 +1,25 @@
+"""Fortnox: the ERP whose customers and invoices orders become (and, later, its master data)."""
+
+from __future__ import annotations
+
+from connectors.fortnox.mapping import REFERENCE_FIELDS
+from core.ports import INVOICE_TARGET
+from core.systems import ERP, Credential, SystemDeclaration
+
+SYSTEM = SystemDeclaration(
+    key="fortnox",
+    label="Fortnox",
+    role=ERP,
+    client="connectors.fortnox.client.FortnoxClient",
+    capabilities={INVOICE_TARGET: "connectors.fortnox.invoices.FortnoxInvoices"},
+    credentials=(
+        Credential("client_id", "Client id", "The OAuth client id of the API application."),
+        Credential("client_secret", "Client secret", "The OAuth client secret of the API application."),
+    ),
+    settings_validator="connectors.fortnox.settings.validate_settings",
+    error_modules=("connectors.fortnox.errors", "connectors.fortnox.to_norce"),
+    reference_fields=REFERENCE_FIELDS,
+    oauth="connectors.fortnox.oauth",
+    default_base_url="https://api.fortnox.se",
+    default_auth_url="https://apps.fortnox.se",
+)

@@ -1,0 +1,32 @@
+"""Norce Commerce: the webshop whose orders Brygga invoices and whose catalogue it keeps."""
+
+from __future__ import annotations
+
+from core.ports import ORDER_SOURCE
+from core.systems import COMMERCE, Credential, SystemDeclaration
+
+SYSTEM = SystemDeclaration(
+    key="norce",
+    label="Norce Commerce",
+    role=COMMERCE,
+    client="connectors.norce.client.NorceClient",
+    capabilities={ORDER_SOURCE: "connectors.norce.orders.NorceOrders"},
+    credentials=(
+        Credential("client_id", "Client id", "The OAuth client id of the API application."),
+        Credential("client_secret", "Client secret", "The OAuth client secret of the API application."),
+        Credential(
+            "receiver_username",
+            "Order receiver username",
+            "Norce only: the user name Norce sends (Basic auth) when it pushes orders to Brygga.",
+        ),
+        Credential(
+            "receiver_password",
+            "Order receiver password",
+            "Norce only: the password Norce sends (Basic auth) when it pushes orders to Brygga.",
+        ),
+        Credential(
+            "event_secret", "Event secret", "Norce only: the shared secret Norce sends with event notifications."
+        ),
+    ),
+    error_modules=("connectors.norce.errors",),
+)

@@ -1,0 +1,90 @@
+"""Fixtures of the contract suites: every adapter of a port, behind one harness each.
+
+A harness builds the adapter on a real connector and does, in the system's own way, what
+the port does not offer (booking an invoice). The next adapter of a port adds a harness
+here and gets the port's whole suite."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from core.ports import INVOICE_TARGET, InvoiceTarget
+from integrations.engine.clients import port_for
+from integrations.engine.tokens import store_tokens
+from integrations.models import Connector, Integration
+from simulators.fortnox.server import FortnoxSimulator
+from simulators.norce.orders import DEMO_CATALOGUE
+from tests.conftest import build_integration
+from tests.contract.fake_erp.client import ledger
+
+FAKE_ERP = "tests.contract.fake_erp"
+KNOWN_ARTICLES = sorted({item["part_no"] for item in DEMO_CATALOGUE} | {"FRAKT"})
+_companies = itertools.count(1)
+
+
+@dataclass
+class InvoiceTargetHarness:
+    target: InvoiceTarget
+    book: Callable[[str], None]  # book an invoice in the ERP (so it must be credited, not cancelled)
+    integration: Integration
+
+
+@pytest.fixture
+def with_fake_erp(settings) -> None:
+    """The fake ERP listed in settings beside the product's own connectors."""
+    settings.BRYGGA_CONNECTORS = [*settings.BRYGGA_CONNECTORS, FAKE_ERP]
+    settings.BRYGGA = {**settings.BRYGGA, "RATE_LIMITS": False}
+
+
+def fake_erp_integration(
+    *, name: str = "Fake shop", norce_url: str = "http://127.0.0.1:9", flow_settings: dict | None = None
+) -> Integration:
+    """A Norce ↔ fake ERP integration: the Fortnox connector of the usual world swapped for the fake."""
+    integration = build_integration(norce_url=norce_url, name=name, flow_settings=flow_settings)
+    company = f"http://fake-erp.invalid/company-{next(_companies)}"
+    ledger(company).articles.update(KNOWN_ARTICLES)
+    integration.connectors.filter(role=Connector.Role.ERP).update(system="fakeerp", base_url=company)
+    return integration
+
+
+def _fortnox_harness(fortnox: FortnoxSimulator) -> InvoiceTargetHarness:
+    integration = build_integration(fortnox_url=fortnox.url)
+    connector = integration.connectors.get(role=Connector.Role.ERP)
+    store_tokens(connector, fortnox.issue_tokens("fortnox-client"))
+
+    def book(number: str) -> None:
+        token = fortnox.issue_tokens("fortnox-client")["access_token"]
+        response = requests.put(
+            f"{fortnox.url}/3/invoices/{number}/bookkeep",
+            timeout=5,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+
+    return InvoiceTargetHarness(port_for(connector, INVOICE_TARGET), book, integration)
+
+
+def _fake_harness() -> InvoiceTargetHarness:
+    integration = fake_erp_integration()
+    connector = integration.connectors.get(role=Connector.Role.ERP)
+    books = ledger(connector.base_url)
+
+    def book(number: str) -> None:
+        books.invoices[number]["state"] = "booked"
+
+    return InvoiceTargetHarness(port_for(connector, INVOICE_TARGET), book, integration)
+
+
+@pytest.fixture(params=["fortnox", "fakeerp"])
+def invoice_target(request, db, settings, with_fake_erp) -> Iterator[InvoiceTargetHarness]:
+    if request.param == "fortnox":
+        fortnox: Any = request.getfixturevalue("fortnox")
+        yield _fortnox_harness(fortnox)
+    else:
+        yield _fake_harness()
