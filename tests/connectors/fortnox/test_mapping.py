@@ -89,6 +89,8 @@ def invoice_payload(order, *, customer_number, settings, known_articles=None):
 def invoice_matches_order(invoice, order):
     booked = book_order(order, prices_include_vat=invoice.get("VATIncluded", True) is not False)
     return check_invoice(booked, mapping.invoice_from_fortnox(invoice, reference_field=""), erp="Fortnox")
+
+
 KNOWN = {"SKU-25", "SKU-12", "SKU-6"}
 
 
@@ -206,9 +208,7 @@ def test_freight_article():
 
 def test_unknown_article_error_names_part_number_and_order():
     with pytest.raises(SyncError) as caught:
-        invoice_payload(
-            make_order(), customer_number="17", settings=SETTINGS, known_articles={"SKU-25", "SKU-12"}
-        )
+        invoice_payload(make_order(), customer_number="17", settings=SETTINGS, known_articles={"SKU-25", "SKU-12"})
     error = caught.value
     assert error.code == "fortnox.article_not_found"
     assert "SKU-6" in error.message and "1001" in error.message
@@ -351,9 +351,7 @@ def test_invoice_matches_order_takes_round_off_into_account():
 def test_invoice_vat_rounded_from_gross_rows_is_accepted_with_a_note():
     # 3 × 99 kr at 12 %: Norce says VAT 3 × 10.61 = 31.83, Fortnox derives 297 × 12/112 = 31.82
     order = make_order(lines=[make_line(1, "SKU-12", "Kaffe", "3", "88.39", "10.61", "12")])
-    ok, why = invoice_matches_order(
-        {"Total": 297, "RoundOff": 0, "TotalVAT": 31.82, "VATIncluded": True}, order
-    )
+    ok, why = invoice_matches_order({"Total": 297, "RoundOff": 0, "TotalVAT": 31.82, "VATIncluded": True}, order)
     assert ok
     assert "31.82" in why and "31.83" in why and "rounding" in why
 
