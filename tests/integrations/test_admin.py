@@ -800,7 +800,7 @@ def test_cursor_run_now_and_rewind_and_resend_queue_the_flow(
     admin_client, product_cursor, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
-    monkeypatch.setattr(services, "enqueue", lambda task_id, *, at=None: queued.append(task_id))
+    monkeypatch.setattr("integrations.engine.queueing.enqueue", lambda task_id, *, at=None: queued.append(task_id))
     flow = Flow.objects.get(kind="products_to_commerce")
     assert admin_client.get(admin_url(TimeHistory, "resend", product_cursor.pk)).status_code == 405
 
