@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from integrations.crypto import EncryptedJSONField
-from integrations.registry import flow_spec
+from integrations.registry import flow_spec, systems
 
 
 class Merchant(models.Model):
@@ -59,6 +59,11 @@ class Integration(models.Model):
         return connector.get_system_display() if connector else "ERP"
 
 
+def system_choices() -> list[tuple[str, str]]:
+    """Every system a connector package in settings.BRYGGA_CONNECTORS declares."""
+    return [(key, system.label) for key, system in systems().items()]
+
+
 class Connector(models.Model):
     """Access to one external system. Credentials and tokens are encrypted at rest."""
 
@@ -66,14 +71,15 @@ class Connector(models.Model):
         COMMERCE = "commerce", "Commerce (webshop)"
         ERP = "erp", "ERP"
 
-    class System(models.TextChoices):
-        NORCE = "norce", "Norce Commerce"
-        FORTNOX = "fortnox", "Fortnox"
-        VISMANET = "vismanet", "Visma.net"
+    class System:
+        """The keys the product's own connector packages declare (connectors.<name>.system)."""
+
+        NORCE = "norce"
+        FORTNOX = "fortnox"
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="connectors")
     role = models.CharField(max_length=10, choices=Role.choices)
-    system = models.CharField(max_length=20, choices=System.choices)
+    system = models.CharField(max_length=20, choices=system_choices)
     base_url = models.URLField(help_text="API host, e.g. https://shop.api-se.norce.tech or https://api.fortnox.se")
     auth_url = models.URLField(
         blank=True, help_text="OAuth host when it differs from the API host (Fortnox: https://apps.fortnox.se)"

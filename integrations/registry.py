@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +49,12 @@ def _connectors_changed(*, setting: str, **_: Any) -> None:
 
 def system(key: str) -> SystemDeclaration | None:
     return systems().get(key)
+
+
+def oauth_module(key: str) -> ModuleType | None:
+    """The OAuth module (authorization_url, make_state, read_state) of a system staff connect by consent."""
+    declared = system(key)
+    return import_module(declared.oauth) if declared and declared.oauth else None
 
 
 def adapter_class(key: str, capability: str) -> type | None:

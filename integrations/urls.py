@@ -8,5 +8,5 @@ urlpatterns = [
     path("norce/<int:integration_id>/events", webhooks.norce_event, name="norce-events"),
     path("api/", include("integrations.api.urls")),
     path("healthz", health.healthz, name="healthz"),
-    path("oauth/fortnox/callback", admin_views.fortnox_callback, name="fortnox-oauth-callback"),
+    path("oauth/fortnox/callback", admin_views.oauth_callback, name="fortnox-oauth-callback"),
 ]

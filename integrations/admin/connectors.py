@@ -8,65 +8,59 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from connectors.fortnox import settings as fortnox_settings
 from core.errors import SyncError
-from integrations import services
+from core.systems import Credential
+from integrations import registry, services
 from integrations.admin.display import BryggaAdmin, IntegrationFilter, ObjectButton, ago, badge, link, local
-from integrations.admin.views import describe_error, fortnox_connect
+from integrations.admin.views import describe_error, oauth_connect
 from integrations.models import Connector
 
-# Secret values per system. Stored encrypted, written from the form, never shown again.
-CREDENTIAL_KEYS: dict[str, tuple[str, ...]] = {
-    Connector.System.NORCE: ("client_id", "client_secret", "receiver_username", "receiver_password", "event_secret"),
-    Connector.System.FORTNOX: ("client_id", "client_secret"),
-    Connector.System.VISMANET: ("client_id", "client_secret"),
-}
-CREDENTIAL_LABELS: dict[str, tuple[str, str]] = {
-    "client_id": ("Client id", "The OAuth client id of the API application."),
-    "client_secret": ("Client secret", "The OAuth client secret of the API application."),
-    "receiver_username": (
-        "Order receiver username",
-        "Norce only: the user name Norce sends (Basic auth) when it pushes orders to Brygga.",
-    ),
-    "receiver_password": (
-        "Order receiver password",
-        "Norce only: the password Norce sends (Basic auth) when it pushes orders to Brygga.",
-    ),
-    "event_secret": ("Event secret", "Norce only: the shared secret Norce sends with event notifications."),
-}
+
+def system_credentials(system: str | None) -> tuple[Credential, ...]:
+    """The credentials a system declares; every declared system's (each key once) when the system
+    is not chosen yet or declared by no package in settings.BRYGGA_CONNECTORS."""
+    declared = registry.system(system) if system else None
+    if declared is not None:
+        return declared.credentials
+    union: dict[str, Credential] = {}
+    for each in registry.systems().values():
+        for credential in each.credentials:
+            union.setdefault(credential.key, credential)
+    return tuple(union.values())
 
 
 def credential_keys(system: str | None) -> tuple[str, ...]:
-    """The credential keys for a system; all known keys when the system is not chosen yet."""
-    if system in CREDENTIAL_KEYS:
-        return CREDENTIAL_KEYS[system]
-    keys: list[str] = []
-    for system_keys in CREDENTIAL_KEYS.values():
-        keys.extend(k for k in system_keys if k not in keys)
-    return tuple(keys)
+    return tuple(credential.key for credential in system_credentials(system))
 
 
 def credential_field(key: str) -> str:
     return f"credential_{key}"
 
 
-def credential_input(key: str) -> forms.CharField:
-    label, help_text = CREDENTIAL_LABELS[key]
+def credential_input(credential: Credential) -> forms.CharField:
     return forms.CharField(
-        label=label,
+        label=credential.label,
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=help_text,
+        help_text=credential.help_text,
     )
+
+
+def consent_label(system: str) -> str | None:
+    """The system's name when staff connect it by consent (its declaration names an OAuth module)."""
+    declared = registry.system(system)
+    return declared.label if declared and declared.oauth else None
 
 
 def https_url_fields(field: models.Field, **kwargs: Any) -> forms.Field | None:
@@ -77,6 +71,16 @@ def https_url_fields(field: models.Field, **kwargs: Any) -> forms.Field | None:
 
 
 FORTNOX_GRANT_FIELDS = ("fortnox_grant", "fortnox_tenant_id")
+FORTNOX_SETTINGS = f"{fortnox_settings.__name__}.validate_settings"
+
+
+def takes_fortnox_grant(system: str | None) -> bool:
+    """Whether the system's settings are Fortnox's, with their "grant" and "tenant_id" keys.
+    Without a system: whether any declared system's are."""
+    if system is None:
+        return any(each.settings_validator == FORTNOX_SETTINGS for each in registry.systems().values())
+    declared = registry.system(system)
+    return declared is not None and declared.settings_validator == FORTNOX_SETTINGS
 
 
 def fortnox_grant_fields() -> dict[str, forms.Field]:
@@ -105,15 +109,10 @@ def fortnox_grant_fields() -> dict[str, forms.Field]:
 class ConnectorForm(forms.ModelForm):
     """Connector settings plus write-only credential inputs: empty means "keep the current value".
 
-    Every credential input is declared here; those that do not belong to the
-    connector's system are removed when the form is built.
+    `connector_form()` declares an input for every credential of every declared system;
+    those that do not belong to the connector's system are removed when the form is built.
     """
 
-    credential_client_id = credential_input("client_id")
-    credential_client_secret = credential_input("client_secret")
-    credential_receiver_username = credential_input("receiver_username")
-    credential_receiver_password = credential_input("receiver_password")
-    credential_event_secret = credential_input("event_secret")
     fortnox_grant = fortnox_grant_fields()["fortnox_grant"]
     fortnox_tenant_id = fortnox_grant_fields()["fortnox_tenant_id"]
 
@@ -124,28 +123,29 @@ class ConnectorForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        keys = credential_keys(self.instance.system if self.instance.pk else None)
+        system = self.instance.system if self.instance.pk else None
+        own = {credential.key: credential for credential in system_credentials(system)}
         stored = self.instance.credentials if self.instance.pk else {}
-        if self.instance.pk and self.instance.system != Connector.System.FORTNOX:
+        if not takes_fortnox_grant(system):
             for name in FORTNOX_GRANT_FIELDS:
                 self.fields.pop(name, None)
         elif self.instance.pk and isinstance(self.instance.settings, dict) and "fortnox_grant" in self.fields:
             self.fields["fortnox_grant"].initial = self.instance.settings.get("grant") or "authorization_code"
             self.fields["fortnox_tenant_id"].initial = str(self.instance.settings.get("tenant_id") or "")
-        for key in CREDENTIAL_LABELS:
-            name = credential_field(key)
+        for credential in system_credentials(None):
+            name = credential_field(credential.key)
             if name not in self.fields:
                 continue
-            if key not in keys:
+            if credential.key not in own:
                 del self.fields[name]
             elif self.instance.pk:
-                state = "Currently set; leave empty to keep it." if stored.get(key) else "Not set."
-                self.fields[name].help_text = f"{state} {CREDENTIAL_LABELS[key][1]}"
+                state = "Currently set; leave empty to keep it." if stored.get(credential.key) else "Not set."
+                self.fields[name].help_text = f"{state} {own[credential.key].help_text}"
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         system = cleaned.get("system") or self.instance.system
-        if system == Connector.System.FORTNOX and "fortnox_grant" in self.fields and "settings" in cleaned:
+        if takes_fortnox_grant(system) and "fortnox_grant" in self.fields and "settings" in cleaned:
             self._clean_fortnox_grant(cleaned)
         return cleaned
 
@@ -183,12 +183,18 @@ class ConnectorForm(forms.ModelForm):
 
     def credential_values(self) -> dict[str, str]:
         """The credentials typed in, limited to the keys of the connector's system."""
-        system = self.cleaned_data.get("system") or self.instance.system
+        declared = registry.system(self.cleaned_data.get("system") or self.instance.system)
         return {
-            key: value
-            for key in CREDENTIAL_KEYS.get(system, ())
-            if (value := self.cleaned_data.get(credential_field(key)))
+            credential.key: value
+            for credential in (declared.credentials if declared else ())
+            if (value := self.cleaned_data.get(credential_field(credential.key)))
         }
+
+
+def connector_form() -> type[ConnectorForm]:
+    """The connector form with an input for every credential of every declared system."""
+    inputs = {credential_field(c.key): credential_input(c) for c in system_credentials(None)}
+    return type(ConnectorForm.__name__, (ConnectorForm,), inputs)
 
 
 @admin.register(Connector)
@@ -218,7 +224,20 @@ class ConnectorAdmin(BryggaAdmin):
         "updated_at",
     )
     actions = ("test_connections",)
-    object_views = (("test", "test_connection_view", True), ("fortnox-connect", "fortnox_connect_view", True))
+    object_views = (("test", "test_connection_view", True),)
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.opts
+        connect = path(
+            "<path:object_id>/<slug:system>-connect/",
+            self.admin_site.admin_view(self.oauth_connect_view),
+            name=f"{opts.app_label}_{opts.model_name}_oauth_connect",
+        )
+        return [connect, *super().get_urls()]
+
+    def get_form(self, request: HttpRequest, obj: Connector | None = None, change: bool = False, **kwargs: Any):
+        kwargs.setdefault("form", connector_form())
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Connector | None = None):  # type: ignore[override]
         keys = [credential_field(key) for key in credential_keys(obj.system if obj else None)]
@@ -227,9 +246,9 @@ class ConnectorAdmin(BryggaAdmin):
             return (
                 (None, {"fields": ("integration", "system", "role", "base_url", "auth_url", "settings")}),
                 ("Credentials", {"fields": keys}),
-                ("Fortnox grant", {"fields": grant_fields}),
+                *((("Fortnox grant", {"fields": grant_fields}),) if takes_fortnox_grant(None) else ()),
             )
-        fortnox = obj.system == Connector.System.FORTNOX
+        fortnox = takes_fortnox_grant(obj.system)
         fieldsets: list[tuple[str | None, dict[str, Any]]] = [
             (None, {"fields": ("integration", "system", "role", "base_url", "auth_url", "settings")}),
             ("Credentials", {"fields": ["credential_status", *keys, *(grant_fields if fortnox else [])]}),
@@ -272,8 +291,8 @@ class ConnectorAdmin(BryggaAdmin):
     @admin.display(description="Stored credentials")
     def credential_status(self, obj: Connector) -> SafeString:
         rows = [
-            (CREDENTIAL_LABELS.get(key, (key, ""))[0], "set" if obj.credentials.get(key) else "not set")
-            for key in credential_keys(obj.system)
+            (credential.label, "set" if obj.credentials.get(credential.key) else "not set")
+            for credential in system_credentials(obj.system)
         ]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
@@ -296,22 +315,22 @@ class ConnectorAdmin(BryggaAdmin):
 
         tokens = obj.tokens or {}
         expires = obj.token_expires_at
+        consent = consent_label(obj.system)
         service_account = (
-            obj.system == Connector.System.FORTNOX
-            and (obj.settings or {}).get("grant") == fortnox_settings.CLIENT_CREDENTIALS
+            takes_fortnox_grant(obj.system) and (obj.settings or {}).get("grant") == fortnox_settings.CLIENT_CREDENTIALS
         )
         if service_account and tokens.get("grant") != fortnox_settings.CLIENT_CREDENTIALS:
             return "No service-account token yet (fetched by client credentials on the first call)."
         if (
-            obj.system == Connector.System.FORTNOX
+            consent
             and not service_account
             and (not tokens.get("refresh_token") or tokens.get("grant") == fortnox_settings.CLIENT_CREDENTIALS)
         ):
-            return "Not connected: press 'Connect to Fortnox'."
+            return f"Not connected: press 'Connect to {consent}'."
         if not tokens.get("access_token") or expires is None:
             return "Connected; no access token yet." if tokens else "No token yet (fetched on the first call)."
         when = local(expires)
-        prefix = "Connected; " if obj.system == Connector.System.FORTNOX else ""
+        prefix = "Connected; " if consent else ""
         if expires > timezone.now():
             return f"{prefix}access token expires at {when}"
         return f"{prefix}access token expired at {when} (renewed on the next call)"
@@ -337,7 +356,8 @@ class ConnectorAdmin(BryggaAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[override]
         obj = self.get_object(request, unquote(object_id))
         if request.method == "GET" and obj is not None and obj.needs_reconnect:
-            how = "press 'Connect to Fortnox' below" if obj.system == Connector.System.FORTNOX else "connect it again"
+            consent = consent_label(obj.system)
+            how = f"press 'Connect to {consent}' below" if consent else "connect it again"
             messages.error(
                 request,
                 f"{obj.get_system_display()} no longer accepts Brygga's authorisation: "
@@ -348,9 +368,14 @@ class ConnectorAdmin(BryggaAdmin):
 
     def object_buttons(self, request: HttpRequest, obj: Connector) -> list[ObjectButton]:
         buttons = [ObjectButton("Test connection", self.object_view_url(obj, "test"))]
-        if obj.system == Connector.System.FORTNOX:
-            buttons.append(ObjectButton("Connect to Fortnox", self.object_view_url(obj, "fortnox-connect")))
+        consent = consent_label(obj.system)
+        if consent:
+            buttons.append(ObjectButton(f"Connect to {consent}", self.connect_url(obj)))
         return buttons
+
+    def connect_url(self, obj: Connector) -> str:
+        opts = self.opts
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_oauth_connect", args=[obj.pk, obj.system])
 
     def _test(self, request: HttpRequest, connector: Connector) -> None:
         try:
@@ -366,14 +391,25 @@ class ConnectorAdmin(BryggaAdmin):
         self._test(request, obj)
         return self.back_to(obj)
 
-    def fortnox_connect_view(self, request: HttpRequest, obj: Connector) -> HttpResponse:
-        if obj.system != Connector.System.FORTNOX:
-            self.message_user(request, "Only Fortnox connectors connect through Fortnox.", messages.ERROR)
+    def oauth_connect_view(self, request: HttpRequest, object_id: str, system: str) -> HttpResponse:
+        """`<id>/<system>-connect/`: the "Connect to …" button of a system staff connect by consent."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or obj.system != system:
+            raise Http404(f"No {system} connector with id {object_id}")
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        label = consent_label(obj.system)
+        if label is None:
+            self.message_user(
+                request, f"{obj.get_system_display()} connectors are not connected by consent.", messages.ERROR
+            )
             return self.back_to(obj)
         try:
-            return fortnox_connect(request, obj)
+            return oauth_connect(request, obj)
         except SyncError as exc:
-            self.message_user(request, f"Cannot connect to Fortnox: {describe_error(exc)}", messages.ERROR)
+            self.message_user(request, f"Cannot connect to {label}: {describe_error(exc)}", messages.ERROR)
             return self.back_to(obj)
 
     @admin.action(description="Test connection", permissions=["operate"])

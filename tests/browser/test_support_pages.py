@@ -508,7 +508,7 @@ def test_fortnox_connector_shows_its_grant_and_no_secret(fortnox_connector: Conn
 
 def test_connect_to_fortnox_is_a_post_button_not_a_link(fortnox_connector: Connector, page: Page):
     connector = fortnox_connector
-    connect_url = reverse("admin:integrations_connector_fortnox_connect", args=[connector.pk])
+    connect_url = reverse("admin:integrations_connector_oauth_connect", args=[connector.pk, "fortnox"])
     page.goto(reverse("admin:integrations_connector_change", args=[connector.pk]))
     tools = page.locator(".object-tools")
     button = tools.get_by_role("button", name="Connect to Fortnox")

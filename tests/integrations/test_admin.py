@@ -315,7 +315,7 @@ def test_test_connection_button_and_action_report_the_outcome(admin_client, worl
 def test_connect_to_fortnox_redirects_to_consent(admin_client, world, settings):
     settings.SITE_URL = "https://brygga.example.com"
     fortnox = world.connectors.get(system=Connector.System.FORTNOX)
-    response = admin_client.post(admin_url(Connector, "fortnox_connect", fortnox.pk))
+    response = admin_client.post(admin_url(Connector, "oauth_connect", fortnox.pk, "fortnox"))
     assert response.status_code == 302
     query = parse_qs(urlparse(response.url).query)
     assert query["client_id"] == ["fortnox-client"]

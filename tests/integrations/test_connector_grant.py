@@ -35,7 +35,7 @@ def change_url(connector: Connector) -> str:
 
 
 def connect_url(connector: Connector) -> str:
-    return reverse("admin:integrations_connector_fortnox_connect", args=[connector.pk])
+    return reverse("admin:integrations_connector_oauth_connect", args=[connector.pk, "fortnox"])
 
 
 def post_data(connector: Connector, **fields: str) -> dict[str, str]:
