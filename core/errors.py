@@ -328,3 +328,30 @@ EVENT_MALFORMED = register(
     "The body is kept under Webhook deliveries. Check the event settings in Norce admin; "
     "orders it named are still found by the fail-safe poll.",
 )
+
+# -- master data: an item of the ERP that cannot go to the webshop (that record fails; the others go on)
+PRODUCT_INVALID = register(
+    "product.invalid",
+    "Article cannot be sent to the webshop",
+    "Correct the article in the ERP (the message names the field); it is sent with the next run.",
+)
+PRODUCT_VAT_MISSING = register(
+    "product.vat_missing",
+    "Article has no VAT rate",
+    "Set the article's VAT (25, 12, 6 or 0) in the ERP; it is sent with the next run.",
+)
+PRICE_INVALID = register(
+    "price.invalid",
+    "Price cannot be sent to the webshop",
+    "Correct the price in the ERP (a number ≥ 0); it is sent with the next run.",
+)
+STOCK_INVALID = register(
+    "stock.invalid",
+    "Stock value cannot be sent to the webshop",
+    "Correct the article's stock in the ERP; it is sent with the next run.",
+)
+CUSTOMER_INVALID = register(
+    "customer.invalid",
+    "Customer cannot be sent to the webshop",
+    "Correct the customer in the ERP (the message names the field); it is sent with the next run.",
+)

@@ -9,11 +9,23 @@ workers share. The engine implements these on its database; a test may hand in i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.errors import SyncError
 from core.limits import RateLimit
-from core.records import BookedOrder, CreatedInvoice, Invoice, InvoiceTerms, Order, Party, PolledOrder
+from core.records import (
+    BookedOrder,
+    CatalogueRecord,
+    CreatedInvoice,
+    Invoice,
+    InvoiceTerms,
+    MasterRecord,
+    Order,
+    Party,
+    PolledOrder,
+)
 
 # `obtain(current_tokens)` asks the system's token endpoint and returns its JSON answer.
 TokenGrant = Callable[[dict[str, Any]], dict[str, Any]]
@@ -152,4 +164,65 @@ class InvoiceTarget(Protocol):
 
     def credit_invoice(self, number: str) -> str:
         """Credit a booked invoice; the credit invoice's number ("" when the ERP names none)."""
+        ...
+
+
+MASTER_DATA_SOURCE = "master_data_source"
+CATALOGUE_TARGET = "catalogue_target"
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One item a master-data source read: its key (article number, customer number), the
+    quantity break of a price, and the record — or why it could not be read. Neither record
+    nor error: the item is not master data to send (e.g. a service has no stock)."""
+
+    key: str
+    quantity: int = 1
+    record: MasterRecord | None = None
+    error: SyncError | None = None
+
+
+@dataclass(frozen=True)
+class SourcePage:
+    number: int
+    total_pages: int
+    items: list[SourceItem]
+
+
+class MasterDataSource(Protocol):
+    """An ERP's products, prices, stock levels and customers, page by page since a cursor."""
+
+    name: str
+
+    def pages(
+        self,
+        data_type: str,
+        settings: Any,
+        *,
+        since: datetime | None = None,
+        start_page: int = 1,
+        with_vat_rates: bool = False,
+    ) -> Iterator[SourcePage]:
+        """Items of `data_type` ("product", "price", "stock", "customer") changed after `since`
+        (everything when None), from page `start_page` (1-based, for resumable reads). With
+        `with_vat_rates`, prices carry their article's VAT rate (to add or remove VAT)."""
+        ...
+
+    def reread(self, data_type: str, key: str, settings: Any) -> SourceItem | None:
+        """The item as the ERP holds it now; None when there is nothing to read again."""
+        ...
+
+
+class CatalogueTarget(Protocol):
+    """A webshop's catalogue, fed with flat records (core.records.CatalogueRecord)."""
+
+    name: str
+
+    def record_id(self, data_type: str, key: str, quantity: int, settings: Any) -> str:
+        """The stored id of the record an item with this key becomes (also for an item that failed)."""
+        ...
+
+    def record(self, data_type: str, item: MasterRecord, settings: Any) -> CatalogueRecord | None:
+        """The catalogue record for a source record (None: it is not sent); SyncError when it cannot be."""
         ...

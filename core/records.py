@@ -6,6 +6,8 @@ bookkeeping rules compute on them. Money is always Decimal.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -175,3 +177,97 @@ class PolledOrder:
     changed_at: datetime | None
     reference: str = ""
     error: SyncError | None = None
+
+
+# -- master data: what an ERP keeps and a webshop's catalogue is fed with -----------------------
+@dataclass(frozen=True)
+class Product:
+    """One article (SKU) as the ERP keeps it."""
+
+    part_no: str
+    name: str
+    vat_rate: Decimal
+    manufacturer: str = ""
+    active: bool = True
+    sell_online: bool | None = None  # the ERP's "sold in the webshop" mark, None when it has none
+    stock_item: bool = True  # kept in stock (not a service or a non-stock article)
+    unit: str = ""  # the ERP's unit, as written there
+    ean: str = ""
+    weight_kg: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Price:
+    """One price of an article: from `from_quantity` units on, with or without VAT."""
+
+    part_no: str
+    amount: Decimal
+    includes_vat: bool
+    from_quantity: int = 1
+    vat_rate: Decimal | None = None  # the article's, when known (needed to add or remove VAT)
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    part_no: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class Account:
+    """A customer of the ERP: a private person or a company ("private" or "company")."""
+
+    code: str
+    kind: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    mobile: str = ""
+    organisation_number: str = ""
+    vat_number: str = ""
+    active: bool = True
+    invoice_address: Address = field(default_factory=Address)
+    delivery_addresses: tuple[Address, ...] = ()
+
+
+MasterRecord = Product | Price | StockLevel | Account
+
+
+@dataclass
+class CatalogueRecord:
+    """One item for a webshop's catalogue: identifiers (always sent) and flat fields
+    ("<Level>.<Field>", sent when they changed), under the target's import `method`."""
+
+    method: str
+    source_id: str
+    identity: dict[str, Any]
+    fields: dict[str, Any]
+    reference: str = ""
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        return {"method": self.method, "identity": self.identity, "fields": self.fields, **self.extra}
+
+    @property
+    def hash(self) -> str:
+        return content_hash({"method": self.method, "identity": self.identity, "fields": self.fields})
+
+
+def content_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def changed_fields(fields: dict[str, Any], confirmed: dict[str, Any]) -> set[str]:
+    """The field keys whose value differs from what the target last confirmed."""
+    return {key for key, value in fields.items() if key not in confirmed or confirmed[key] != value}

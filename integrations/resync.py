@@ -36,6 +36,8 @@ from django.utils import timezone
 from connectors.norce import connect
 from connectors.norce.errors import JOB_FAILED
 from core.errors import SyncError
+from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE, CatalogueTarget, MasterDataSource
+from core.records import canonical_json, changed_fields
 from integrations import services
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import MasterSettings
@@ -85,7 +87,7 @@ def read_into_spool(
     run: ResyncRun,
     flow: Flow,
     settings: MasterSettings,
-    fortnox,
+    source: MasterDataSource,
     *,
     progress: Progress | None = None,
     deadline: float | None = None,
@@ -101,12 +103,13 @@ def read_into_spool(
         spool.truncate(run.spool_offset)  # drop a page written but never committed
         spool.seek(run.spool_offset)
         keys = set(run.fields)
-        for batch in read_source(flow.kind, settings, fortnox, since=None, start_page=run.pages_done + 1):
+        target = ctx.port(CATALOGUE_TARGET)
+        for batch in read_source(flow, settings, source, target, since=None, start_page=run.pages_done + 1):
             lines = []
             for record in batch.records:
                 keys.update(record.fields)
                 item = connect.build_item(record, record.fields.keys())
-                lines.append(connect.canonical_json([record.method, item]).encode("utf-8"))
+                lines.append(canonical_json([record.method, item]).encode("utf-8"))
             if lines:
                 spool.write(gzip.compress(b"\n".join(lines) + b"\n", compresslevel=3))
                 spool.flush()
@@ -232,7 +235,7 @@ def full_file(
     flow: Flow,
     settings: MasterSettings,
     norce,
-    fortnox,
+    source: MasterDataSource,
     *,
     progress: Progress | None = None,
     deadline: float | None = None,
@@ -243,7 +246,7 @@ def full_file(
     state = RunProgress(phase=run.status, pages_done=run.pages_done, total_pages=run.total_pages, items=run.items)
     if run.status == ResyncRun.Status.READING:
         state.phase = "reading"
-        if not read_into_spool(ctx, run, flow, settings, fortnox, progress=progress, deadline=deadline, state=state):
+        if not read_into_spool(ctx, run, flow, settings, source, progress=progress, deadline=deadline, state=state):
             return run
     if run.status == ResyncRun.Status.SENDING:
         state.phase = "sending"
@@ -268,7 +271,7 @@ def full_file(
 def run_full_file_slice(ctx, flow: Flow, settings: MasterSettings, norce) -> None:
     """A task's share of a full file; what is left continues in a follow-up task."""
     deadline = time.monotonic() + services.slice_seconds()
-    run = full_file(ctx, flow, settings, norce, ctx.client("erp"), deadline=deadline)
+    run = full_file(ctx, flow, settings, norce, ctx.port(MASTER_DATA_SOURCE), deadline=deadline)
     if run.status in ResyncRun.ACTIVE:
         delay = 10 if run.status == ResyncRun.Status.FOLLOWING else 0
         services.queue_follow_up(flow, {"mode": "full"}, at=timezone.now() + timedelta(seconds=delay))
@@ -295,7 +298,15 @@ class DryRunReport:
 
 
 def dry_run(
-    flow: Flow, settings: MasterSettings, fortnox, norce, *, full: bool, since=None, progress: Progress | None = None
+    flow: Flow,
+    settings: MasterSettings,
+    source: MasterDataSource,
+    target: CatalogueTarget,
+    norce,
+    *,
+    full: bool,
+    since=None,
+    progress: Progress | None = None,
 ) -> DryRunReport:
     """What a resync would send (and, for a full file, deactivate); nothing is written anywhere."""
     report = DryRunReport()
@@ -304,7 +315,7 @@ def dry_run(
         since = cursor - timedelta(minutes=settings.overlap_minutes) if cursor else None
     feed: set[str] = set()
     state = RunProgress(phase="reading (dry run)")
-    for batch in read_source(flow.kind, settings, fortnox, since=None if full else since):
+    for batch in read_source(flow, settings, source, target, since=None if full else since):
         report.read += batch.read
         report.errors += len(batch.errors)
         report.error_samples.extend(f"{e[1]}: {e[2].message}" for e in batch.errors[: 3 - len(report.error_samples)])
@@ -330,7 +341,7 @@ def dry_run(
                 keys = (
                     set(record.fields)
                     if not (entity and entity.sent_hash)
-                    else connect.changed_fields(record.fields, confirmed)
+                    else changed_fields(record.fields, confirmed)
                 )
                 if not keys:
                     report.unchanged += 1

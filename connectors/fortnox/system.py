@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.fortnox.mapping import REFERENCE_FIELDS
-from core.ports import INVOICE_TARGET
+from core.ports import INVOICE_TARGET, MASTER_DATA_SOURCE
 from core.systems import ERP, Credential, SystemDeclaration
 
 SYSTEM = SystemDeclaration(
@@ -11,13 +11,16 @@ SYSTEM = SystemDeclaration(
     label="Fortnox",
     role=ERP,
     client="connectors.fortnox.client.FortnoxClient",
-    capabilities={INVOICE_TARGET: "connectors.fortnox.invoices.FortnoxInvoices"},
+    capabilities={
+        INVOICE_TARGET: "connectors.fortnox.invoices.FortnoxInvoices",
+        MASTER_DATA_SOURCE: "connectors.fortnox.master.FortnoxMasterData",
+    },
     credentials=(
         Credential("client_id", "Client id", "The OAuth client id of the API application."),
         Credential("client_secret", "Client secret", "The OAuth client secret of the API application."),
     ),
     settings_validator="connectors.fortnox.settings.validate_settings",
-    error_modules=("connectors.fortnox.errors", "connectors.fortnox.to_norce"),
+    error_modules=("connectors.fortnox.errors",),
     reference_fields=REFERENCE_FIELDS,
     oauth="connectors.fortnox.oauth",
     default_base_url="https://api.fortnox.se",

@@ -15,12 +15,12 @@ which both JSON and XML serialisations accept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
+
+from core.records import CatalogueRecord, canonical_json
 
 PRODUCTS = "Product/ImportProducts"
 PRICES = "Product/ImportSkuPriceLists"
@@ -143,45 +143,6 @@ METHOD_LEVELS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class ConnectRecord:
-    """One item to import: identifiers (always sent) and flat fields (sent when they changed)."""
-
-    method: str
-    source_id: str
-    identity: dict[str, Any]
-    fields: dict[str, Any]
-    reference: str = ""
-    label: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def payload(self) -> dict[str, Any]:
-        return {"method": self.method, "identity": self.identity, "fields": self.fields, **self.extra}
-
-    @property
-    def hash(self) -> str:
-        return content_hash({"method": self.method, "identity": self.identity, "fields": self.fields})
-
-
-def content_hash(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral_value() else int(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def changed_fields(fields: dict[str, Any], confirmed: dict[str, Any]) -> set[str]:
-    """The field keys whose value differs from what the target last confirmed."""
-    return {key for key, value in fields.items() if key not in confirmed or confirmed[key] != value}
-
-
 def check_fields(method: str, keys: Iterable[str]) -> None:
     levels = METHOD_LEVELS[method]
     for key in keys:
@@ -225,7 +186,7 @@ def _pick(fields: dict[str, Any], keys: set[str], level: str) -> dict[str, Any]:
     return {FIELDS[k].name: fields[k] for k in sorted(keys) if k.startswith(prefix) and k in fields}
 
 
-def build_item(record: ConnectRecord | dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+def build_item(record: CatalogueRecord | dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     """The record as the method's JSON item with its identifiers and the fields in `keys`."""
     if isinstance(record, dict):
         method, identity, fields = record["method"], record["identity"], record["fields"]

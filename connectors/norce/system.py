@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.ports import ORDER_SOURCE
+from core.ports import CATALOGUE_TARGET, ORDER_SOURCE
 from core.systems import COMMERCE, Credential, SystemDeclaration
 
 SYSTEM = SystemDeclaration(
@@ -10,7 +10,10 @@ SYSTEM = SystemDeclaration(
     label="Norce Commerce",
     role=COMMERCE,
     client="connectors.norce.client.NorceClient",
-    capabilities={ORDER_SOURCE: "connectors.norce.orders.NorceOrders"},
+    capabilities={
+        ORDER_SOURCE: "connectors.norce.orders.NorceOrders",
+        CATALOGUE_TARGET: "connectors.norce.catalogue.NorceCatalogue",
+    },
     credentials=(
         Credential("client_id", "Client id", "The OAuth client id of the API application."),
         Credential("client_secret", "Client secret", "The OAuth client secret of the API application."),

@@ -37,19 +37,21 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from connectors.fortnox import to_norce
 from connectors.norce import connect
 from connectors.norce.client import gzip_body
 from connectors.norce.errors import IMPORT_REJECTED
 from core.errors import FLOW_SETTINGS, SyncError
+from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE
+from core.records import changed_fields
 from integrations import resync, services
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import (
     MasterSettings,
     parse_settings,
 )
-from integrations.flows.master_source import SourceBatch, read_source, record_mapping_error
+from integrations.flows.master_source import SourceBatch, mapped, read_source, record_mapping_error
 from integrations.flows.products_first import SENDABLE, held_back, ready
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, Task
 
@@ -111,7 +113,7 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> 
             stats.unchanged += 1
             continue
         confirmed = (entity.sent_payload or {}).get("fields") or {}
-        same = entity.sent_hash == digest or (entity.sent_hash and not connect.changed_fields(record.fields, confirmed))
+        same = entity.sent_hash == digest or (entity.sent_hash and not changed_fields(record.fields, confirmed))
         entity.payload, entity.payload_hash = payload, digest
         entity.reference, entity.label = record.reference[:100], record.label[:200]
         if same and force:
@@ -160,9 +162,9 @@ def collect(
     if since is None and use_cursor:
         cursor = services.get_cursor(flow.integration, flow.data_type, flow.direction)
         since = cursor - timedelta(minutes=settings.overlap_minutes) if cursor else None
-    fortnox = ctx.client("erp")
+    source, target = ctx.port(MASTER_DATA_SOURCE), ctx.port(CATALOGUE_TARGET)
     total = CollectStats()
-    for batch in read_source(flow.kind, settings, fortnox, since=since):
+    for batch in read_source(flow, settings, source, target, since=since):
         stats = store_batch(ctx, flow, batch, force=force)
         total.read += stats.read
         total.changed += stats.changed
@@ -174,13 +176,13 @@ def collect(
     ctx.skipped += total.unchanged
     if total.read:
         text = (
-            f"Read {total.read} from Fortnox: {total.changed} changed, {total.unchanged} unchanged, "
+            f"Read {total.read} from {source.name}: {total.changed} changed, {total.unchanged} unchanged, "
             f"{total.failed} with errors"
         )
         if total.forced:
             text += f"; {total.forced} unchanged sent again as asked (resend)"
         elif total.unchanged and not total.changed:
-            text += '; nothing to send: Norce already has this content ("Rewind and resend" sends it anyway)'
+            text += f'; nothing to send: {target.name} already has this content ("Rewind and resend" sends it anyway)'
         ctx.log(
             LogEntry.Level.INFO,
             text,
@@ -287,7 +289,7 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
         fields = entity.payload.get("fields") or {}
         confirmed = (entity.sent_payload or {}).get("fields") or {}
         whole = full is None or entity.pk in full or not entity.sent_hash
-        keys |= set(fields) if whole else connect.changed_fields(fields, confirmed)
+        keys |= set(fields) if whole else changed_fields(fields, confirmed)
     if not keys:  # nothing differs from what Norce confirmed
         for entity in entities:
             Entity.objects.filter(pk=entity.pk).update(
@@ -411,8 +413,6 @@ def commerce_client(ctx, flow: Flow):
 
 
 def _since_param(params: dict[str, Any]):
-    from django.utils.dateparse import parse_datetime
-
     value = params.get("since")
     return parse_datetime(value) if value else None
 
@@ -430,34 +430,17 @@ def parse_flow_settings(flow: Flow) -> MasterSettings:
 
 
 def reread(ctx, flow: Flow, settings: MasterSettings, entity_ids: list[int]) -> None:
-    """Map records again from Fortnox's current data (a retry after fixing the source)."""
-    fortnox = ctx.client("erp")
+    """Map records again from the source's current data (a retry after fixing the source)."""
+    source, target = ctx.port(MASTER_DATA_SOURCE), ctx.port(CATALOGUE_TARGET)
     for entity in Entity.objects.filter(pk__in=entity_ids):
-        number = entity.source_id.split("@", 1)[0]
-        try:
-            if flow.kind == "customers_to_commerce":
-                item = fortnox.get_customer(number)
-                record = to_norce.customer_record(item, settings) if item else None
-            elif flow.kind in ("products_to_commerce", "stock_to_commerce") or (
-                flow.kind == "prices_to_commerce" and getattr(settings, "source", "") == "article"
-            ):
-                item = fortnox.get_article(number)
-                if item is None:
-                    record = None
-                elif flow.kind == "products_to_commerce":
-                    record = to_norce.product_record(item, settings)
-                elif flow.kind == "stock_to_commerce":
-                    value = to_norce.article_stock(item, settings)
-                    record = None if value is None else to_norce.stock_record(number, value, settings)
-                else:
-                    record = to_norce.price_record(number, item.get("SalesPrice") or 0, settings, vat=item.get("VAT"))
-            else:
-                continue  # price-list prices: the stored record is sent again
-        except SyncError as exc:
-            record_mapping_error(ctx, flow, entity, entity.source_id, entity.reference, exc)
+        item = source.reread(flow.data_type, entity.source_id.split("@", 1)[0], settings)
+        if item is None:
+            continue  # nothing newer to read: the stored record is sent again
+        batch = SourceBatch(1, 1)
+        mapped(flow.data_type, item, settings, target, batch)
+        for _, _, error in batch.errors:
+            record_mapping_error(ctx, flow, entity, entity.source_id, entity.reference, error)
+        if not batch.records:
             continue
-        if record is None:
-            continue
-        batch = SourceBatch(1, 1, records=[record], read=1)
         Entity.objects.filter(pk=entity.pk).update(payload_hash="")  # make the stored content count as changed
-        store_batch(ctx, flow, batch)
+        store_batch(ctx, flow, SourceBatch(1, 1, records=batch.records, read=1))

@@ -9,12 +9,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
-from core.ports import INVOICE_TARGET, InvoiceTarget
+from core.ports import INVOICE_TARGET, MASTER_DATA_SOURCE, InvoiceTarget
 from integrations.engine.clients import port_for
 from integrations.engine.tokens import store_tokens
 from integrations.models import Connector, Integration
@@ -26,6 +28,7 @@ from tests.contract.fake_erp.client import ledger
 FAKE_ERP = "tests.contract.fake_erp"
 KNOWN_ARTICLES = sorted({item["part_no"] for item in DEMO_CATALOGUE} | {"FRAKT"})
 _companies = itertools.count(1)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @dataclass
@@ -88,3 +91,72 @@ def invoice_target(request, db, settings, with_fake_erp) -> Iterator[InvoiceTarg
         yield _fortnox_harness(fortnox)
     else:
         yield _fake_harness()
+
+
+@dataclass
+class MasterDataHarness:
+    """A master-data source and, in the system's own way: put an article (number, name, VAT rate,
+    price excluding VAT, stock or None for a service) as of a moment, and make it unreadable."""
+
+    source: Any
+    put: Callable[..., None]
+    at: Callable[[Any], None]  # the moment later changes are stamped with
+    break_item: Callable[[str], None]  # give the item a VAT rate the source refuses
+
+
+def _fortnox_master(fortnox: FortnoxSimulator) -> MasterDataHarness:
+    integration = build_integration(fortnox_url=fortnox.url)
+    connector = integration.connectors.get(role=Connector.Role.ERP)
+    store_tokens(connector, fortnox.issue_tokens("fortnox-client"))
+
+    def put(number: str, name: str, *, vat: str, price: str, stock: str | None) -> None:
+        fields = {"StockGoods": stock is not None, "Type": "STOCK" if stock is not None else "SERVICE"}
+        fortnox.seed_articles(
+            [
+                {
+                    "ArticleNumber": number,
+                    "Description": name,
+                    "VAT": int(vat),
+                    "SalesPrice": price,
+                    "QuantityInStock": stock or 0,
+                    "DisposableQuantity": stock or 0,
+                    **fields,
+                }
+            ]
+        )
+
+    def at(moment) -> None:
+        local = moment.astimezone(STOCKHOLM).replace(tzinfo=None)
+        fortnox.clock = lambda: local  # type: ignore[method-assign]
+
+    def break_item(number: str) -> None:
+        with fortnox.lock:
+            fortnox.articles[number]["VAT"] = 7
+
+    return MasterDataHarness(port_for(connector, MASTER_DATA_SOURCE), put, at, break_item)
+
+
+def _fake_master() -> MasterDataHarness:
+    integration = fake_erp_integration()
+    connector = integration.connectors.get(role=Connector.Role.ERP)
+    books = ledger(connector.base_url)
+    books.items.clear()
+
+    def put(number: str, name: str, *, vat: str, price: str, stock: str | None) -> None:
+        books.put_item(number, name, vat=vat, price=price, stock=stock)
+
+    def at(moment) -> None:
+        books.clock = int(moment.timestamp())
+
+    def break_item(number: str) -> None:
+        books.items[number].vat = Decimal(7)
+
+    return MasterDataHarness(port_for(connector, MASTER_DATA_SOURCE), put, at, break_item)
+
+
+@pytest.fixture(params=["fortnox", "fakeerp"])
+def master_data_source(request, db, settings, with_fake_erp) -> Iterator[MasterDataHarness]:
+    if request.param == "fortnox":
+        yield _fortnox_master(request.getfixturevalue("fortnox"))
+    else:
+        yield _fake_master()

@@ -19,9 +19,10 @@ from rest_framework.test import APIClient
 
 from connectors.norce import connect
 from core.errors import SyncError
+from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE
 from integrations import resync, selectors, services
 from integrations.demo import MASTER_FLOWS, add_master_data_flows
-from integrations.engine.clients import client_for
+from integrations.engine.clients import client_for, connector_for, port_for
 from integrations.engine.tokens import store_tokens
 from integrations.flows import connect_jobs
 from integrations.flows.master_settings import parse_settings
@@ -115,6 +116,10 @@ def statuses(flow: Flow) -> dict[str, str]:
 
 def flow_client(flow: Flow, role: str):
     return client_for(flow.integration.connectors.get(role=role))
+
+
+def flow_port(flow: Flow, capability: str):
+    return port_for(connector_for(flow.integration_id, capability), capability)
 
 
 def demo_articles(fortnox: FortnoxSimulator) -> list[dict]:
@@ -626,7 +631,14 @@ def test_dry_run_writes_nothing_and_counts_a_norce_only_sku(flows, norce, fortno
     flow = flows["products_to_commerce"]
     norce.connect.seed_skus([NORCE_ONLY, {"PartNo": "NORCE-HIDDEN", "Status": 4}])
     settings = parse_settings(flow.kind, flow.settings)
-    report = resync.dry_run(flow, settings, flow_client(flow, "erp"), flow_client(flow, "commerce"), full=True)
+    report = resync.dry_run(
+        flow,
+        settings,
+        flow_port(flow, MASTER_DATA_SOURCE),
+        flow_port(flow, CATALOGUE_TARGET),
+        flow_client(flow, "commerce"),
+        full=True,
+    )
     count = len(demo_articles(fortnox))
     assert report.read == count and report.would_send == count and report.errors == 0
     assert report.by_method == {connect.PRODUCTS: count}
@@ -645,7 +657,14 @@ def test_incremental_dry_run_after_a_sync_sees_only_the_change(flows, norce, for
     fortnox.seed_articles([{"ArticleNumber": number, "Description": "Nytt namn"}])
     settings = parse_settings(flow.kind, flow.settings)
     before = list(entities(flow).values_list("pk", "status", "payload_hash"))
-    report = resync.dry_run(flow, settings, flow_client(flow, "erp"), flow_client(flow, "commerce"), full=False)
+    report = resync.dry_run(
+        flow,
+        settings,
+        flow_port(flow, MASTER_DATA_SOURCE),
+        flow_port(flow, CATALOGUE_TARGET),
+        flow_client(flow, "commerce"),
+        full=False,
+    )
     assert report.would_send == 1
     assert report.fields == {"ProductCulture.Name", "SkuCulture.ErpName"}
     assert report.unchanged == report.read - 1
@@ -670,7 +689,7 @@ def test_full_file_deactivates_a_norce_only_sku(flows, norce, fortnox):
         flow,
         settings,
         flow_client(flow, "commerce"),
-        flow_client(flow, "erp"),
+        flow_port(flow, MASTER_DATA_SOURCE),
         follow_timeout=30,
     )
     assert run_.status == ResyncRun.Status.DONE, run_.error
@@ -715,7 +734,7 @@ def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox
         flow,
         settings,
         flow_client(flow, "commerce"),
-        flow_client(flow, "erp"),
+        flow_port(flow, MASTER_DATA_SOURCE),
         deadline=time.monotonic() - 1,
     )
     first.refresh_from_db()
@@ -731,7 +750,7 @@ def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox
         flow,
         settings,
         flow_client(flow, "commerce"),
-        flow_client(flow, "erp"),
+        flow_port(flow, MASTER_DATA_SOURCE),
         follow_timeout=30,
         progress=lambda state: seen_pages.append(state.pages_done),
     )
@@ -873,7 +892,7 @@ def test_resync_run_admin_pages(flows, norce, admin_client, monkeypatch):
         flow,
         settings,
         flow_client(flow, "commerce"),
-        flow_client(flow, "erp"),
+        flow_port(flow, MASTER_DATA_SOURCE),
         deadline=time.monotonic() - 1,
     )
     changelist = admin_client.get(reverse("admin:integrations_resyncrun_changelist"))

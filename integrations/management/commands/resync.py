@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from connectors.norce.errors import JOB_FAILED
 from core.errors import TASK_INTERRUPTED, TASK_UNFINISHED, SyncError
+from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE
 from integrations import resync, services
 from integrations.flows import connect_jobs, master, products_first
 from integrations.models import Entity, Flow, Integration, ResyncRun, Task
@@ -91,7 +92,8 @@ class Command(BaseCommand):
             report = resync.dry_run(
                 flow,
                 settings,
-                ctx.client("erp"),
+                ctx.port(MASTER_DATA_SOURCE),
+                ctx.port(CATALOGUE_TARGET),
                 ctx.client("commerce"),
                 full=options["full"],
                 since=since,
@@ -123,14 +125,14 @@ class Command(BaseCommand):
 
     # -- modes -------------------------------------------------------------------------------
     def _full(self, ctx, flow, settings, progress) -> None:
-        norce, fortnox = master.commerce_client(ctx, flow), ctx.client("erp")
+        norce, source = master.commerce_client(ctx, flow), ctx.port(MASTER_DATA_SOURCE)
         resumed = resync.active_run(flow)
         if resumed:
             self.stdout.write(
                 f"Resuming full file #{resumed.pk} ({resumed.status}, {resumed.pages_done} page(s), "
                 f"{resumed.items:,} items spooled)"
             )
-        run = resync.full_file(ctx, flow, settings, norce, fortnox, progress=progress)
+        run = resync.full_file(ctx, flow, settings, norce, source, progress=progress)
         if run.status in ResyncRun.ACTIVE:
             raise SyncError(TASK_UNFINISHED.code, f"Full file #{run.pk} is still {run.status}; run again to continue")
         jobs = ", ".join(str(j) for j in run.job_ids)

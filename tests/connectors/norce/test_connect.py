@@ -8,13 +8,8 @@ from decimal import Decimal
 import pytest
 
 from connectors.norce import connect
-from connectors.norce.connect import (
-    ConnectRecord,
-    build_header,
-    build_item,
-    changed_fields,
-    json_array_chunks,
-)
+from connectors.norce.connect import build_header, build_item, json_array_chunks
+from core.records import CatalogueRecord, changed_fields, content_hash
 
 PRODUCT_IDENTITY = {
     "ManufacturerCode": "ACME",
@@ -37,8 +32,8 @@ PRODUCT_FIELDS = {
 }
 
 
-def product_record(**fields) -> ConnectRecord:
-    return ConnectRecord(
+def product_record(**fields) -> CatalogueRecord:
+    return CatalogueRecord(
         method=connect.PRODUCTS, source_id="SKU-1", identity=dict(PRODUCT_IDENTITY), fields={**PRODUCT_FIELDS, **fields}
     )
 
@@ -209,7 +204,7 @@ def test_item_from_a_stored_payload_dict_equals_item_from_record():
 
 
 def test_flat_methods_put_identity_and_chosen_fields_side_by_side():
-    record = ConnectRecord(
+    record = CatalogueRecord(
         method=connect.PRICES,
         source_id="SKU-1@SEK/1",
         identity={"PartNo": "SKU-1", "PriceListCode": "SEK", "QuantityBreak": 1, "CurrencyCode": "SEK"},
@@ -225,7 +220,7 @@ def test_flat_methods_put_identity_and_chosen_fields_side_by_side():
 
 
 def test_company_item():
-    record = ConnectRecord(
+    record = CatalogueRecord(
         method=connect.COMPANIES,
         source_id="2",
         identity={"Code": "2"},
@@ -288,10 +283,10 @@ def test_changed_fields_compares_nested_values():
 
 
 def test_content_hash_ignores_key_order_and_sees_values():
-    a = connect.content_hash({"b": 1, "a": [1, 2]})
-    assert a == connect.content_hash({"a": [1, 2], "b": 1})
-    assert a != connect.content_hash({"a": [2, 1], "b": 1})
-    assert connect.content_hash({"x": Decimal("2.0")}) == connect.content_hash({"x": 2})
+    a = content_hash({"b": 1, "a": [1, 2]})
+    assert a == content_hash({"a": [1, 2], "b": 1})
+    assert a != content_hash({"a": [2, 1], "b": 1})
+    assert content_hash({"x": Decimal("2.0")}) == content_hash({"x": 2})
     record = product_record()
     assert record.hash == product_record().hash
     assert record.hash != product_record(**{"Sku.Status": 5}).hash

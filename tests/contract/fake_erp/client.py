@@ -13,8 +13,22 @@ ARTICLE_MISSING = "fakeerp.article_missing"
 
 
 @dataclass
+class Item:
+    """An article of the fake ERP, with its price and stock; `changed` counts edits (its clock)."""
+
+    number: str
+    name: str
+    vat: Decimal
+    price: Decimal
+    stock: Decimal | None  # None: not kept in stock (a service)
+    changed: int = 0
+
+
+@dataclass
 class Ledger:
     articles: set[str] = field(default_factory=set)
+    items: dict[str, Item] = field(default_factory=dict)
+    clock: int = 0  # seconds since the epoch: what a change is stamped with
     customers: dict[str, dict[str, str]] = field(default_factory=dict)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -22,6 +36,14 @@ class Ledger:
 
     def next_number(self, table: dict[str, Any], start: int) -> str:
         return str(start + len(table))
+
+    def put_item(self, number: str, name: str, *, vat: str, price: str, stock: str | None = "0") -> Item:
+        with self.lock:
+            item = Item(number, name, Decimal(vat), Decimal(price), None if stock is None else Decimal(stock))
+            item.changed = self.clock
+            self.items[number] = item
+            self.articles.add(number)
+            return item
 
 
 LEDGERS: dict[str, Ledger] = {}

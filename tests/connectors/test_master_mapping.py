@@ -1,19 +1,44 @@
-"""Fortnox articles, prices, stock and customers mapped to Norce Connect records."""
+"""Fortnox articles, prices, stock and customers read as Brygga's records and mapped to Norce
+Connect records, composed as the master-data flows compose them (source, then target)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
-from connectors.fortnox import to_norce
-from connectors.norce import connect
+from connectors.fortnox import master
+from connectors.norce import catalogue, connect
 from core.errors import SyncError
 from integrations.flows.master_settings import (
     CustomerSettings,
     PriceSettings,
     ProductSettings,
     StockSettings,
+)
+
+
+def _price_record(part_no, price, settings, *, from_quantity=0, vat=None):
+    read = master.price(
+        part_no, price, includes_vat=settings.fortnox_prices_include_vat, quantity=from_quantity, vat=vat
+    )
+    return catalogue.price_record(read, settings)
+
+
+to_norce = SimpleNamespace(
+    product_record=lambda article, settings: catalogue.product_record(master.product(article), settings),
+    price_record=_price_record,
+    stock_record=lambda part_no, quantity, settings: catalogue.stock_record(
+        master.stock_level(part_no, quantity), settings
+    ),
+    article_stock=master.article_stock,
+    customer_record=lambda customer, settings: catalogue.customer_record(master.account(customer, settings), settings),
+    vat_factor=lambda vat, settings: catalogue.vat_factor(
+        vat,
+        source_includes_vat=settings.fortnox_prices_include_vat,
+        target_includes_vat=settings.norce_prices_include_vat,
+    ),
 )
 
 

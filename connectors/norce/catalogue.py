@@ -1,0 +1,270 @@
+"""Brygga's master-data records as Norce Connect records, and Norce as a catalogue target
+(core.ports.CatalogueTarget). Each function returns a CatalogueRecord with every field the
+mapping sets, or raises SyncError when Norce cannot take the item."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+from connectors.norce import connect
+from connectors.norce.client import NorceClient
+from core.errors import PRICE_INVALID, PRODUCT_INVALID, PRODUCT_VAT_MISSING, STOCK_INVALID, SyncError
+from core.records import Account, Address, CatalogueRecord, MasterRecord, Price, Product, StockLevel
+
+# ERP article units (free text, usually Swedish) → Norce UnitOfMeasurementType.
+UNITS = {
+    "st": 1,
+    "styck": 1,
+    "pcs": 1,
+    "h": 2,
+    "tim": 2,
+    "timme": 2,
+    "kg": 3,
+    "l": 4,
+    "liter": 4,
+    "lit": 4,
+    "par": 5,
+    "pair": 5,
+    "m2": 6,
+    "kvm": 6,
+    "m": 7,
+    "meter": 7,
+    "ask": 8,
+    "box": 8,
+    "kartong": 8,
+    "rulle": 9,
+    "rl": 9,
+}
+PART_NO_MAX = 50
+
+
+class ProductTarget(Protocol):
+    """The flow settings the product mapping follows."""
+
+    manufacturer_code: str
+    fallback_manufacturer_code: str
+    culture_code: str
+    active_status: int
+    inactive_status: int
+    webshop_only: bool
+    stock_sku_type: int
+    service_sku_type: int
+    sales_area: int
+
+
+class PriceTarget(Protocol):
+    norce_price_list_code: str
+    currency: str
+    norce_prices_include_vat: bool
+
+
+class StockTarget(Protocol):
+    warehouse_code: str
+    location_code: str
+    negative_as_zero: bool
+
+
+class CustomerTarget(Protocol):
+    send_inactive: bool
+
+
+def _number(value: Decimal, places: int = 4) -> float | int:
+    """A JSON number: whole numbers as ints, others rounded to `places` decimals."""
+    value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP).normalize()
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _part_no(part_no: str, code: str) -> str:
+    if len(part_no) > PART_NO_MAX:
+        raise SyncError(
+            code, f"Article number {part_no!r} is longer than Norce's {PART_NO_MAX} characters", permanent=True
+        )
+    return part_no
+
+
+def manufacturer_code(name: str, settings: ProductTarget) -> str:
+    if settings.manufacturer_code:
+        return settings.manufacturer_code
+    code = re.sub(r"[^A-Z0-9]+", "-", name.upper()).strip("-")[:50]
+    return code or settings.fallback_manufacturer_code
+
+
+# -- products ----------------------------------------------------------------------------------
+def product_record(product: Product, settings: ProductTarget) -> CatalogueRecord:
+    part_no = _part_no(product.part_no, PRODUCT_INVALID.code)
+    active = product.active and (not settings.webshop_only or product.sell_online is True)
+    fields: dict[str, Any] = {
+        "Product.ManufacturerCode": manufacturer_code(product.manufacturer, settings),
+        "Product.ManufacturerName": product.manufacturer,
+        "Product.Code": part_no,
+        "ProductCulture.Name": product.name,
+        "SkuCulture.ErpName": product.name,
+        "Sku.Status": settings.active_status if active else settings.inactive_status,
+        "Sku.Type": settings.stock_sku_type if product.stock_item else settings.service_sku_type,
+        "Sku.UnitOfMeasurementType": UNITS.get(product.unit.lower(), 1),
+        "Sku.UnitOfMeasurementCount": 1,
+        "Sku.VatRates": [{"SalesArea": settings.sales_area, "Rate": int(product.vat_rate)}],
+    }
+    if product.ean:
+        fields["Sku.EanCode"] = product.ean
+    if product.weight_kg is not None:
+        fields["Sku.ActualWeight"] = _number(product.weight_kg, 3)
+    identity = {
+        "ManufacturerCode": fields["Product.ManufacturerCode"],
+        "Code": part_no,
+        "ManufacturerPartNo": part_no,
+        "PartNo": part_no,
+        "CultureCode": settings.culture_code,
+    }
+    return CatalogueRecord(
+        method=connect.PRODUCTS,
+        source_id=part_no,
+        identity=identity,
+        fields=fields,
+        reference=part_no,
+        label=product.name[:200],
+    )
+
+
+# -- prices ------------------------------------------------------------------------------------
+def vat_factor(vat: Decimal | int | None, *, source_includes_vat: bool, target_includes_vat: bool) -> Decimal:
+    """What a source price is multiplied by to become the Norce price (VAT in or out)."""
+    if source_includes_vat == target_includes_vat:
+        return Decimal(1)
+    rate = Decimal(1) + Decimal(vat or 0) / 100
+    return 1 / rate if source_includes_vat else rate
+
+
+def price_id(part_no: str, quantity: int, settings: PriceTarget) -> str:
+    return f"{part_no}@{settings.norce_price_list_code}/{quantity}"
+
+
+def price_record(price: Price, settings: PriceTarget) -> CatalogueRecord:
+    part_no = _part_no(price.part_no, PRICE_INVALID.code)
+    if price.vat_rate is None and price.includes_vat != settings.norce_prices_include_vat:
+        raise SyncError(
+            PRODUCT_VAT_MISSING.code, f"Article {part_no} has no VAT rate to convert its price with", permanent=True
+        )
+    sale = price.amount * vat_factor(
+        price.vat_rate, source_includes_vat=price.includes_vat, target_includes_vat=settings.norce_prices_include_vat
+    )
+    identity = {
+        "PartNo": part_no,
+        "PriceListCode": settings.norce_price_list_code,
+        "QuantityBreak": price.from_quantity,
+        "CurrencyCode": settings.currency,
+    }
+    return CatalogueRecord(
+        method=connect.PRICES,
+        source_id=price_id(part_no, price.from_quantity, settings),
+        identity=identity,
+        fields={"SkuPriceList.PriceSale": _number(sale), "SkuPriceList.IsActive": True},
+        reference=part_no,
+        label=f"{settings.norce_price_list_code} {_number(sale)}",
+    )
+
+
+# -- stock -------------------------------------------------------------------------------------
+def stock_id(part_no: str, settings: StockTarget) -> str:
+    return f"{part_no}@{settings.warehouse_code}/{settings.location_code}"
+
+
+def stock_record(level: StockLevel, settings: StockTarget) -> CatalogueRecord:
+    part_no = _part_no(level.part_no, STOCK_INVALID.code)
+    value = level.quantity
+    if value < 0 and settings.negative_as_zero:
+        value = Decimal(0)
+    identity = {"PartNo": part_no, "WarehouseCode": settings.warehouse_code, "LocationCode": settings.location_code}
+    return CatalogueRecord(
+        method=connect.ONHANDS,
+        source_id=stock_id(part_no, settings),
+        identity=identity,
+        fields={"SkuOnhand.OnhandValue": _number(value), "SkuOnhand.IsActive": True},
+        reference=part_no,
+        label=f"{_number(value)} in stock",
+    )
+
+
+# -- customers ---------------------------------------------------------------------------------
+def _address(address: Address) -> dict[str, Any]:
+    return {
+        "AddressLine1": address.line1,
+        "AddressLine2": address.line2,
+        "ZipCode": address.zip_code,
+        "City": address.city,
+        "CountryCode": address.country,
+    }
+
+
+def customer_record(customer: Account, settings: CustomerTarget) -> CatalogueRecord | None:
+    """A private customer for ImportCustomers, a company for ImportCompanies (None: not sent)."""
+    if not customer.active and not settings.send_inactive:
+        return None
+    code, name = customer.code, customer.name
+    invoice = _address(customer.invoice_address)
+    deliveries = [_address(a) for a in customer.delivery_addresses]
+    if customer.kind == "company":
+        fields: dict[str, Any] = {
+            "Company.Code": code,
+            "Company.Name": name,
+            "Company.OrganizationNo": customer.organisation_number,
+            "Company.EmailAddress": customer.email,
+            "Company.PhoneNumber": customer.phone,
+            "Company.IsActive": customer.active,
+            "Company.InvoiceAddress": invoice,
+            "Company.DeliveryAddresses": deliveries,
+            "Company.VatNo": customer.vat_number,
+        }
+        return CatalogueRecord(
+            method=connect.COMPANIES,
+            source_id=code,
+            identity={"Code": code},
+            fields=fields,
+            reference=code,
+            label=name[:200],
+        )
+    first, _, last = name.partition(" ")
+    fields = {
+        "Customer.Code": code,
+        "Customer.EmailAddress": customer.email,
+        "Customer.FirstName": first,
+        "Customer.LastName": last.strip(),
+        "Customer.PhoneNumber": customer.phone,
+        "Customer.CellPhoneNumber": customer.mobile,
+        "Customer.IsActive": customer.active,
+        "Customer.InvoiceAddress": invoice,
+        "Customer.DeliveryAddresses": deliveries,
+    }
+    return CatalogueRecord(
+        method=connect.CUSTOMERS,
+        source_id=code,
+        identity={"Type": 1, "Code": code},
+        fields=fields,
+        reference=code,
+        label=name[:200],
+    )
+
+
+class NorceCatalogue:
+    name = "Norce"
+
+    def __init__(self, client: NorceClient) -> None:
+        self.client = client
+
+    def record_id(self, data_type: str, key: str, quantity: int, settings: Any) -> str:
+        if data_type == "price":
+            return price_id(key, quantity, settings)
+        if data_type == "stock":
+            return stock_id(key, settings)
+        return key
+
+    def record(self, data_type: str, item: MasterRecord, settings: Any) -> CatalogueRecord | None:
+        if isinstance(item, Product):
+            return product_record(item, settings)
+        if isinstance(item, Price):
+            return price_record(item, settings)
+        if isinstance(item, StockLevel):
+            return stock_record(item, settings)
+        return customer_record(item, settings)
