@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+_STORM_LOCK = threading.Lock()
+
 
 @dataclass
 class Faults:
@@ -31,6 +33,7 @@ class Faults:
 
     rate_429: float = 0.0  # probability of a 429 on a request
     storm_until: float = 0.0  # unix time: every request gets 429 until then
+    storm_requests: int = 0  # the next this many requests get 429 (a storm whatever the clients' pace)
     retry_after: float | None = None  # Retry-After header value sent with injected 429s
     error_5xx_rate: float = 0.0  # probability of a 500/502/503
     latency: float = 0.0  # seconds added to every response
@@ -220,6 +223,13 @@ class Simulator:
             return False
         return random.random() < rate
 
+    def _storm_request(self) -> bool:
+        with _STORM_LOCK:
+            if self.faults.storm_requests <= 0:
+                return False
+            self.faults.storm_requests -= 1
+            return True
+
     def _inject_fault(self, request: Request) -> Response | None:
         faults = self.faults
         applies = not faults.paths or any(request.path.startswith(p) for p in faults.paths)
@@ -227,7 +237,7 @@ class Simulator:
             return None
         if faults.latency:
             time.sleep(faults.latency)
-        if time.time() < faults.storm_until or self._chance(faults.rate_429, request):
+        if time.time() < faults.storm_until or self._storm_request() or self._chance(faults.rate_429, request):
             response = self.error_response(429, "Too many requests")
             if faults.retry_after is not None:
                 response.headers["Retry-After"] = str(faults.retry_after)

@@ -421,7 +421,7 @@ def test_a_429_storm_and_a_lost_job_event_delay_the_sync_but_lose_nothing(
             number, f"Ljusstake {i}", sales_price=100 + i, vat=25, EAN=f"73500000005{i:02d}", StockGoods=True
         )
 
-    norce.faults.update({"storm_seconds": 4, "retry_after": 1, "paths": [CONNECT]})
+    norce.faults.update({"storm_requests": 4, "retry_after": 1, "paths": [CONNECT]})
     task = run(flow)
     wait_until(
         lambda: any(e["result"] == "lost" for e in norce.event_log),

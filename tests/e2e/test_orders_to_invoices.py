@@ -183,7 +183,7 @@ def test_fortnox_committing_after_our_timeout_still_gives_one_invoice(wired, nor
 
 
 def test_a_429_storm_and_a_5xx_burst_slow_the_sync_but_lose_nothing(wired, norce, fortnox, cluster):
-    fortnox.faults.update({"storm_seconds": 4, "paths": ["/3/"]})
+    fortnox.faults.update({"storm_requests": 6, "paths": ["/3/"]})
     first = [norce.place_order()["ClientOrderRef"] for _ in range(4)]
     wait_confirmed(norce, first, timeout=120)
     assert fortnox.status_counts.get(429, 0) > 0

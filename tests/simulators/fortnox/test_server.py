@@ -212,6 +212,14 @@ def test_control_api_sets_a_5xx_rate(sim: FortnoxSimulator, token: str) -> None:
     assert api(sim, "GET", "/3/customers", token).status_code == 200
 
 
+def test_a_storm_of_n_requests_refuses_exactly_the_next_n_under_its_paths(sim: FortnoxSimulator, token: str) -> None:
+    sim.limiter.enabled = False
+    sim.faults.update({"storm_requests": 3, "paths": ["/3/customers"]})
+    assert api(sim, "GET", "/3/companyinformation", token).status_code == 200  # not under the storm's paths
+    statuses = [api(sim, "GET", "/3/customers", token).status_code for _ in range(5)]
+    assert statuses == [429, 429, 429, 200, 200]
+
+
 # -- errors --------------------------------------------------------------------------------------
 
 
