@@ -19,8 +19,10 @@ from core.records import (
     BookedOrder,
     CatalogueRecord,
     CreatedInvoice,
+    ImportAccepted,
     Invoice,
     InvoiceTerms,
+    JobOutcome,
     MasterRecord,
     Order,
     Party,
@@ -215,9 +217,45 @@ class MasterDataSource(Protocol):
 
 
 class CatalogueTarget(Protocol):
-    """A webshop's catalogue, fed with flat records (core.records.CatalogueRecord)."""
+    """A webshop's catalogue, fed with flat records (core.records.CatalogueRecord) by import
+    jobs that run on its side and are followed to their end."""
 
     name: str
+    # The codes a record gets from a job: its row rejected, its row skipped, the whole job failed;
+    # and a refused restart.
+    row_rejected_code: str
+    row_ignored_code: str
+    job_failed_code: str
+    restart_refused_code: str
+    # Whether the target tells us when a job ends (then jobs are checked only as a safety net).
+    job_events: bool
+
+    def use_priority(self, priority: bool) -> None:
+        """Let these calls use the share of the target's limit kept for what must be quick (stock)."""
+        ...
+
+    def knows(self, method: str) -> bool:
+        """Whether `method` (a record's import method) is one of the target's."""
+        ...
+
+    def send(self, method: str, payloads: list[dict[str, Any]], keys: set[str]) -> ImportAccepted:
+        """Import the records (their stored payloads) with exactly the fields in `keys`, as one job.
+        A refusal that will not change raises a permanent SyncError; anything else is transient."""
+        ...
+
+    def job(self, job_id: str) -> JobOutcome:
+        """Where the job is; once it ended, what happened to each of its rows."""
+        ...
+
+    def restartable(self, status_id: int | None, created_at: datetime, now: datetime) -> tuple[bool, str]:
+        """Whether a finished job can be run again from the payload the target kept, and if not why."""
+        ...
+
+    def restart(self, job_id: str) -> None: ...
+
+    def named_record(self, message: str) -> str:
+        """The record identifier a job message names, or ""."""
+        ...
 
     def record_id(self, data_type: str, key: str, quantity: int, settings: Any) -> str:
         """The stored id of the record an item with this key becomes (also for an item that failed)."""

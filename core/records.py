@@ -271,3 +271,45 @@ def _json_default(value: Any) -> Any:
 def changed_fields(fields: dict[str, Any], confirmed: dict[str, Any]) -> set[str]:
     """The field keys whose value differs from what the target last confirmed."""
     return {key for key, value in fields.items() if key not in confirmed or confirmed[key] != value}
+
+
+def as_int(value: Any) -> int:
+    """A whole number from a value an API or a stored log gives (0 when it is none)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class ImportAccepted:
+    """An import a catalogue target accepted: its job, and what was sent (kept on the job)."""
+
+    job_id: str
+    header: dict[str, Any]
+    body: bytes
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """Where an import job is, and once it ended what happened to its rows (1-based, in the
+    order they were sent). `messages` is the target's log as kept on the job: warnings and
+    errors as {"SeverityId": 2 (warning) or 3 (error), "Message": text, "ImportedRow": row}."""
+
+    finished: bool
+    status: str  # "queued", "running", "succeeded", "partly_failed", "failed", "validation_failed"
+    status_id: int | None = None  # the target's own number for it
+    could_not_run: bool = False  # the whole job failed: its rows are sent again
+    inserts: int = 0
+    updates: int = 0
+    failures: int = 0
+    written: int = 0
+    ignored: int = 0
+    rejected: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    row_errors: dict[int, str] = field(default_factory=dict)
+    rows_ignored: dict[int, str] = field(default_factory=dict)
+    unplaced_errors: list[str] = field(default_factory=list)  # errors naming no row (they may name a record)
+    first_error: str = ""
+    code: str = ""  # the target's error code for the job as a whole, when it failed

@@ -42,6 +42,11 @@ class SystemDeclaration:
     reference_fields: tuple[str, ...] = ()
     # dotted path to the OAuth module (authorize_url, handle_callback), when staff connect by consent
     oauth: str = ""
+    # inbound webhooks: name (the last part of /<system>/<integration>/<name>) → dotted path of its handler
+    webhooks: Mapping[str, str] = field(default_factory=dict)
+    # flow data type ("product", "price", …) → dotted path of the dataclass of the settings this
+    # system reads from such a flow's settings (its part of them)
+    flow_settings: Mapping[str, str] = field(default_factory=dict)
     default_base_url: str = ""
     default_auth_url: str = ""
 

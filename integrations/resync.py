@@ -40,7 +40,7 @@ from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE, CatalogueTarget, Ma
 from core.records import canonical_json, changed_fields
 from integrations import services
 from integrations.flows import connect_jobs
-from integrations.flows.master_settings import MasterSettings
+from integrations.flows.master_settings import FlowSettings
 from integrations.flows.master_source import read_source, record_mapping_error
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, ResyncRun, Task
 
@@ -86,7 +86,7 @@ def read_into_spool(
     ctx,
     run: ResyncRun,
     flow: Flow,
-    settings: MasterSettings,
+    settings: FlowSettings,
     source: MasterDataSource,
     *,
     progress: Progress | None = None,
@@ -209,12 +209,12 @@ def send_spool(
 
 
 # -- step 3: following the jobs --------------------------------------------------------------------
-def follow_run(ctx, run: ResyncRun, norce) -> bool:
+def follow_run(ctx, run: ResyncRun, target: CatalogueTarget) -> bool:
     """Check the run's jobs once; finish the run when all ended. True when finished."""
     jobs = list(ConnectJob.objects.filter(pk__in=run.job_ids))
     for job in jobs:
         if job.status in connect_jobs.OPEN:
-            connect_jobs.check(ctx, norce, job)
+            connect_jobs.check(ctx, target, job)
     jobs = list(ConnectJob.objects.filter(pk__in=run.job_ids))
     if any(job.status in connect_jobs.OPEN for job in jobs):
         return False
@@ -233,8 +233,8 @@ def follow_run(ctx, run: ResyncRun, norce) -> bool:
 def full_file(
     ctx,
     flow: Flow,
-    settings: MasterSettings,
-    norce,
+    settings: FlowSettings,
+    target: CatalogueTarget,
     source: MasterDataSource,
     *,
     progress: Progress | None = None,
@@ -250,14 +250,15 @@ def full_file(
             return run
     if run.status == ResyncRun.Status.SENDING:
         state.phase = "sending"
-        send_spool(ctx, run, flow, norce, progress=progress, state=state)
+        # The full file streams Norce Connect imports itself (FullFile, spooled and chunked).
+        send_spool(ctx, run, flow, target.client, progress=progress, state=state)
     if run.status == ResyncRun.Status.FOLLOWING:
         state.phase = "following"
         if progress:
             progress(state)
         limit = time.monotonic() + follow_timeout
         delay = 0.5
-        while not follow_run(ctx, run, norce):
+        while not follow_run(ctx, run, target):
             if (deadline is not None and time.monotonic() > deadline) or time.monotonic() > limit:
                 return run
             time.sleep(delay)
@@ -268,10 +269,10 @@ def full_file(
     return run
 
 
-def run_full_file_slice(ctx, flow: Flow, settings: MasterSettings, norce) -> None:
+def run_full_file_slice(ctx, flow: Flow, settings: FlowSettings, target: CatalogueTarget) -> None:
     """A task's share of a full file; what is left continues in a follow-up task."""
     deadline = time.monotonic() + services.slice_seconds()
-    run = full_file(ctx, flow, settings, norce, ctx.port(MASTER_DATA_SOURCE), deadline=deadline)
+    run = full_file(ctx, flow, settings, target, ctx.port(MASTER_DATA_SOURCE), deadline=deadline)
     if run.status in ResyncRun.ACTIVE:
         delay = 10 if run.status == ResyncRun.Status.FOLLOWING else 0
         services.queue_follow_up(flow, {"mode": "full"}, at=timezone.now() + timedelta(seconds=delay))
@@ -299,10 +300,9 @@ class DryRunReport:
 
 def dry_run(
     flow: Flow,
-    settings: MasterSettings,
+    settings: FlowSettings,
     source: MasterDataSource,
     target: CatalogueTarget,
-    norce,
     *,
     full: bool,
     since=None,
@@ -353,11 +353,11 @@ def dry_run(
         if progress:
             progress(state)
     if full:
-        report.would_deactivate, report.deactivate_basis = _would_deactivate(flow, settings, norce, feed)
+        report.would_deactivate, report.deactivate_basis = _would_deactivate(flow, settings, target.client, feed)
     return report
 
 
-def _would_deactivate(flow: Flow, settings: MasterSettings, norce, feed: set[str]) -> tuple[int | None, str]:
+def _would_deactivate(flow: Flow, settings: FlowSettings, norce, feed: set[str]) -> tuple[int | None, str]:
     if flow.kind == "products_to_commerce":
         count = sum(
             1

@@ -172,7 +172,7 @@ def stale_after_seconds(flow: Flow) -> int | None:
     try:
         minutes = master_settings.parse_settings(flow.kind, flow.settings).stale_after_minutes
     except ValueError:
-        minutes = master_settings.SETTINGS_CLASSES[flow.kind]().stale_after_minutes
+        minutes = master_settings.SETTINGS_CLASSES[flow.kind]().stale_after_minutes  # the default
     return minutes * 60 if minutes else None
 
 

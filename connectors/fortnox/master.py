@@ -25,7 +25,7 @@ class PriceSource(Protocol):
 
     source: str  # "price_list": the price list's prices (/3/prices); "article": the article's SalesPrice
     fortnox_price_list: str
-    fortnox_prices_include_vat: bool
+    source_prices_include_vat: bool
 
 
 class StockSource(Protocol):
@@ -266,7 +266,7 @@ class FortnoxMasterData:
     def _prices(
         self, settings: PriceSource, *, since: datetime | None, start_page: int, with_vat_rates: bool
     ) -> Iterator[SourcePage]:
-        includes_vat = settings.fortnox_prices_include_vat
+        includes_vat = settings.source_prices_include_vat
         if settings.source == "article":
             yield from _pages(
                 self.client.article_pages(since=since, start_page=start_page),
@@ -348,7 +348,7 @@ class FortnoxMasterData:
                 return None if value is None else stock_level(key, value)
 
             return _item(key, build)
-        includes_vat = settings.fortnox_prices_include_vat
+        includes_vat = settings.source_prices_include_vat
         return _item(
             key, lambda: price(key, article.get("SalesPrice") or 0, includes_vat=includes_vat, vat=article.get("VAT"))
         )

@@ -23,6 +23,10 @@ SYSTEM = SystemDeclaration(
     error_modules=("connectors.fortnox.errors",),
     reference_fields=REFERENCE_FIELDS,
     oauth="connectors.fortnox.oauth",
+    flow_settings={
+        "price": "connectors.fortnox.master_settings.FortnoxPriceSettings",
+        "stock": "connectors.fortnox.master_settings.FortnoxStockSettings",
+    },
     default_base_url="https://api.fortnox.se",
     default_auth_url="https://apps.fortnox.se",
 )

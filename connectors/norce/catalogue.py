@@ -5,13 +5,26 @@ mapping sets, or raises SyncError when Norce cannot take the item."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from connectors.norce import connect
+from connectors.norce import connect, jobs
 from connectors.norce.client import NorceClient
+from connectors.norce.errors import IMPORT_REJECTED, JOB_FAILED, JOB_RESTART_REFUSED, ROW_IGNORED, VALIDATION
 from core.errors import PRICE_INVALID, PRODUCT_INVALID, PRODUCT_VAT_MISSING, STOCK_INVALID, SyncError
-from core.records import Account, Address, CatalogueRecord, MasterRecord, Price, Product, StockLevel
+from core.records import (
+    Account,
+    Address,
+    CatalogueRecord,
+    ImportAccepted,
+    JobOutcome,
+    MasterRecord,
+    Price,
+    Product,
+    StockLevel,
+    as_int,
+)
 
 # ERP article units (free text, usually Swedish) → Norce UnitOfMeasurementType.
 UNITS = {
@@ -57,7 +70,7 @@ class ProductTarget(Protocol):
 class PriceTarget(Protocol):
     norce_price_list_code: str
     currency: str
-    norce_prices_include_vat: bool
+    target_prices_include_vat: bool
 
 
 class StockTarget(Protocol):
@@ -143,12 +156,12 @@ def price_id(part_no: str, quantity: int, settings: PriceTarget) -> str:
 
 def price_record(price: Price, settings: PriceTarget) -> CatalogueRecord:
     part_no = _part_no(price.part_no, PRICE_INVALID.code)
-    if price.vat_rate is None and price.includes_vat != settings.norce_prices_include_vat:
+    if price.vat_rate is None and price.includes_vat != settings.target_prices_include_vat:
         raise SyncError(
             PRODUCT_VAT_MISSING.code, f"Article {part_no} has no VAT rate to convert its price with", permanent=True
         )
     sale = price.amount * vat_factor(
-        price.vat_rate, source_includes_vat=price.includes_vat, target_includes_vat=settings.norce_prices_include_vat
+        price.vat_rate, source_includes_vat=price.includes_vat, target_includes_vat=settings.target_prices_include_vat
     )
     identity = {
         "PartNo": part_no,
@@ -249,9 +262,81 @@ def customer_record(customer: Account, settings: CustomerTarget) -> CatalogueRec
 
 class NorceCatalogue:
     name = "Norce"
+    # Codes a record gets from a job's outcome: its row rejected, skipped, or the whole job failed.
+    row_rejected_code = VALIDATION.code
+    row_ignored_code = ROW_IGNORED.code
+    job_failed_code = JOB_FAILED.code
+    restart_refused_code = JOB_RESTART_REFUSED.code
 
     def __init__(self, client: NorceClient) -> None:
         self.client = client
+
+    @property
+    def job_events(self) -> bool:
+        """Whether Norce posts JobCompletedEvent to us (connector setting `job_events`)."""
+        return bool((self.client.connector.settings or {}).get("job_events"))
+
+    def use_priority(self, priority: bool) -> None:
+        """Let this flow's calls use the share of the Connect limit kept for stock and statuses."""
+        self.client.priority = priority
+
+    def knows(self, method: str) -> bool:
+        return method in connect.METHODS
+
+    def send(self, method: str, payloads: list[dict[str, Any]], keys: set[str]) -> ImportAccepted:
+        """Import the records (stored payloads) with exactly the fields in `keys`, as one job.
+
+        A refusal that will not change (a 4xx other than 429, or a permanent error) raises a
+        permanent SyncError (norce.import_rejected); anything else is transient."""
+        items = [connect.build_item(payload, keys) for payload in payloads]
+        header = connect.build_header(
+            method,
+            keys,
+            account_id=self.client.account_id,
+            full_file=False if method in connect.FULL_FILE_METHODS else None,
+        )
+        body = b"".join(connect.json_array_chunks(items))
+        try:
+            accepted = self.client.import_items(method, header, body)
+        except SyncError as exc:
+            if exc.permanent or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
+                raise SyncError(
+                    IMPORT_REJECTED.code,
+                    f"Norce refused the {method} import: {exc.message}",
+                    status=exc.status,
+                    details=exc.details,
+                    permanent=True,
+                ) from exc
+            raise
+        return ImportAccepted(job_id=accepted.job_id, header=header, body=body, messages=accepted.messages)
+
+    def job(self, job_id: str) -> JobOutcome:
+        """Job/Get, and Job/GetLog when the job ended and something needs explaining."""
+        dto = self.client.get_job(job_id)
+        status_id = as_int(dto.get("StatusId"))
+        finished = status_id in connect.FINISHED_JOB_STATUSES
+        entries = self.client.get_job_log(job_id) if finished and jobs.needs_log(status_id, dto) else []
+        return jobs.outcome(dto, entries)
+
+    def restartable(self, status_id: int | None, created_at: datetime, now: datetime) -> tuple[bool, str]:
+        if status_id not in connect.RESTARTABLE_JOB_STATUSES:
+            return (
+                False,
+                "Norce restarts only succeeded or failed jobs; for rows that failed validation, "
+                "correct the records and retry them.",
+            )
+        if created_at < now - timedelta(days=connect.RESTART_WINDOW_DAYS):
+            return False, f"Norce keeps a job's payload for {connect.RESTART_WINDOW_DAYS} days; this job is older."
+        return True, ""
+
+    def restart(self, job_id: str) -> None:
+        """Job/Restart: Norce runs the job again from its stored payload."""
+        self.client.restart_job(job_id)
+
+    def named_record(self, message: str) -> str:
+        """The identifier a job message names ("Row 3 (PartNo ABC-1): …" → "ABC-1"), or ""."""
+        found = jobs.NAMED_IDENTIFIER.search(message)
+        return found.group(1).strip() if found else ""
 
     def record_id(self, data_type: str, key: str, quantity: int, settings: Any) -> str:
         if data_type == "price":

@@ -32,4 +32,10 @@ SYSTEM = SystemDeclaration(
         ),
     ),
     error_modules=("connectors.norce.errors",),
+    flow_settings={
+        "product": "connectors.norce.catalogue_settings.NorceProductSettings",
+        "price": "connectors.norce.catalogue_settings.NorcePriceSettings",
+        "stock": "connectors.norce.catalogue_settings.NorceStockSettings",
+    },
+    webhooks={"orders": "connectors.norce.inbound.ORDERS", "events": "connectors.norce.inbound.EVENTS"},
 )

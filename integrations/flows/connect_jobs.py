@@ -1,14 +1,11 @@
-"""Following Norce Connect import jobs to their end, and restarting them.
+"""Following a catalogue target's import jobs to their end, and restarting them.
 
-A job is checked with Job/Get (each check is one of the 60 Connect requests a minute,
-so checks back off), or learnt from a JobCompletedEvent. When it ends, its outcome is
-written on every record it carried: confirmed (the fields become "what Norce has"),
-marked with Norce's validation message, or failed to be sent again. Applying an
-outcome is claimed with a conditional update, so two workers never apply it twice.
-
-A finished job also says what happened to its rows: written (inserted or updated),
-ignored (accepted but skipped, e.g. a price for a SKU Norce does not have) and rejected
-(failed validation). Its status follows from them (see `job_status`).
+A job is checked through the target (each check costs one of its requests — for Norce
+Connect one of 60 a minute — so checks back off), or learnt from an event (Norce's
+JobCompletedEvent). When it ends, its outcome (core.records.JobOutcome) is written on
+every record it carried: confirmed (the fields become "what the target has"), marked
+with the target's validation message, or failed to be sent again. Applying an outcome is
+claimed with a conditional update, so two workers never apply it twice.
 """
 
 from __future__ import annotations
@@ -18,35 +15,30 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.norce import connect
-from connectors.norce.errors import JOB_RESTART_REFUSED, ROW_IGNORED
 from core.errors import SyncError, lookup
+from core.ports import CATALOGUE_TARGET, CatalogueTarget
+from core.records import JobOutcome
+from core.records import as_int as whole
 from integrations import services
-from integrations.engine.clients import client_for
+from integrations.engine.clients import connector_for, port_for
 from integrations.flows import products_first
-from integrations.models import ConnectJob, Connector, Entity, Flow, LogEntry
+from integrations.models import ConnectJob, Entity, Flow, LogEntry
 
 log = logging.getLogger("brygga.connect_jobs")
 
 OPEN = (ConnectJob.Status.QUEUED, ConnectJob.Status.RUNNING)
-# Seconds between Job/Get checks of a job that is still running, by the number of checks made.
+# Seconds between checks of a job that is still running, by the number of checks made.
 POLL_DELAYS = (5, 10, 20, 40, 60, 120, 300)
-# With JobCompletedEvent set up, jobs are still checked after this long in case an event was lost.
+# With job events set up, jobs are still checked after this long in case an event was lost.
 EVENT_SAFETY_NET = 300
-ERROR, WARNING = 3, 2
+ERROR, WARNING = 3, 2  # SeverityId of a job's kept messages
 
 
-def events_enabled(norce) -> bool:
-    """Whether Norce posts JobCompletedEvent to us (connector setting `job_events`)."""
-    return bool((norce.connector.settings or {}).get("job_events"))
-
-
-def follow(ctx, flow: Flow, norce, *, wait: float, job_ids: list[int] | None = None) -> int:
+def follow(ctx, flow: Flow, target: CatalogueTarget, *, wait: float, job_ids: list[int] | None = None) -> int:
     """Check the flow's open jobs, for up to `wait` seconds; schedule a follow-up for the rest.
     Returns how many jobs are still open."""
     deadline = time.monotonic() + wait
@@ -58,7 +50,7 @@ def follow(ctx, flow: Flow, norce, *, wait: float, job_ids: list[int] | None = N
             .order_by("pk")
             .only("pk", "job_id", "checks", "status", "flow_id", "integration_id")
         )
-        still_open = [job for job in jobs if not check(ctx, norce, job)]
+        still_open = [job for job in jobs if not check(ctx, target, job)]
         ctx.heartbeat()
         if not still_open:
             return 0
@@ -66,7 +58,7 @@ def follow(ctx, flow: Flow, norce, *, wait: float, job_ids: list[int] | None = N
             break
         time.sleep(delay)
         delay = min(delay * 2, 8.0)
-    if events_enabled(norce):
+    if target.job_events:
         after = EVENT_SAFETY_NET
     else:
         fewest = min(job.checks for job in still_open)
@@ -75,132 +67,44 @@ def follow(ctx, flow: Flow, norce, *, wait: float, job_ids: list[int] | None = N
     return len(still_open)
 
 
-def check(ctx, norce, job: ConnectJob) -> bool:
-    """Ask Norce about one job; apply its outcome when it ended. True when it has ended."""
-    dto = norce.get_job(job.job_id)
-    status_id = _int(dto.get("StatusId"))
+def check(ctx, target: CatalogueTarget, job: ConnectJob) -> bool:
+    """Ask the target about one job; apply its outcome when it ended. True when it has ended."""
+    outcome = target.job(job.job_id)
     now = timezone.now()
-    ConnectJob.objects.filter(pk=job.pk).update(last_checked_at=now, checks=job.checks + 1, status_id=status_id)
+    ConnectJob.objects.filter(pk=job.pk).update(last_checked_at=now, checks=job.checks + 1, status_id=outcome.status_id)
     job.checks += 1
-    if status_id not in connect.FINISHED_JOB_STATUSES:
-        name = connect.JOB_STATUS_NAMES.get(status_id, "running")
-        ConnectJob.objects.filter(pk=job.pk, status__in=OPEN).update(status=name)
+    if not outcome.finished:
+        ConnectJob.objects.filter(pk=job.pk, status__in=OPEN).update(status=outcome.status)
         return False
-    # The log costs a request: read it when something went wrong, or when fewer rows were
-    # written (inserted or updated) than the job held, i.e. Norce skipped some.
-    written = _int(dto.get("Inserts", dto.get("Insert"))) + _int(dto.get("Updates"))
-    totals = _int(dto.get("Totals"))
-    needs_log = status_id != connect.JOB_SUCCEEDED or _int(dto.get("Fail")) or (totals and written < totals)
-    entries = norce.get_job_log(job.job_id) if needs_log else []
-    apply_result(ctx, job, status_id, dto, entries)
+    apply_result(ctx, job, outcome, target)
     return True
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-@dataclass(frozen=True)
-class RowCounts:
-    """What happened to a finished job's rows."""
-
-    written: int = 0
-    ignored: int = 0
-    rejected: int = 0
-
-
-# Norce sums up the ignored rows beyond the ones it lists: "... and 12 more row(s) ignored".
-MORE_IGNORED = re.compile(r"(\d+) more row\(?s?\)? ignored", re.IGNORECASE)
-
-
-def _is_ignored(message: dict[str, Any]) -> bool:
-    return message["SeverityId"] == WARNING and "ignored" in message["Message"].lower()
-
-
-def row_counts(*, status_id: int, dto: dict[str, Any], messages: list[dict[str, Any]]) -> RowCounts:
-    """Rows written (Norce's inserts + updates), ignored and rejected, from Job/Get and the job's log.
-
-    A failed job (Norce could not process it) classifies no row: all of it is sent again."""
-    written = _int(dto.get("Inserts", dto.get("Insert"))) + _int(dto.get("Updates"))
-    if status_id == connect.JOB_FAILED:
-        return RowCounts(written=written)
-    rejected_rows = {_int(m.get("ImportedRow")) for m in messages if m["SeverityId"] >= ERROR} - {0}
-    rejected = max(_int(dto.get("Fail")), len(rejected_rows))
-    ignored_rows = {_int(m.get("ImportedRow")) for m in messages if _is_ignored(m)} - {0} - rejected_rows
-    summed_up = sum(
-        int(found.group(1))
-        for m in messages
-        if _is_ignored(m) and not _int(m.get("ImportedRow"))
-        for found in [MORE_IGNORED.search(m["Message"])]
-        if found
-    )
-    return RowCounts(written=written, ignored=len(ignored_rows) + summed_up, rejected=rejected)
-
-
-def job_status(status_id: int, counts: RowCounts) -> str:
-    """Brygga's status of a finished job, from Norce's StatusId and what happened to its rows.
-
-    - failed: Norce could not process the job at all (StatusId 3); its rows are sent again
-      or the job is restarted;
-    - validation failed: rows were rejected and none was written (the whole content refused);
-    - partly failed: the job ran but some rows did not land (ignored or rejected) — also when
-      Norce ignored every row, so that a job whose rows all waited is never shown green;
-    - succeeded: every row was written.
-    """
-    if status_id == connect.JOB_FAILED:
-        return ConnectJob.Status.FAILED
-    if counts.rejected and not counts.written:
-        return ConnectJob.Status.VALIDATION_FAILED
-    if counts.rejected or counts.ignored:
-        return ConnectJob.Status.PARTLY_FAILED
-    if status_id == connect.JOB_VALIDATION_FAILED:  # Norce's verdict stands even without row details
-        return ConnectJob.Status.VALIDATION_FAILED
-    return ConnectJob.Status.SUCCEEDED
-
-
-def apply_result(ctx, job: ConnectJob, status_id: int, dto: dict[str, Any], entries: list[dict[str, Any]]) -> bool:
+def apply_result(ctx, job: ConnectJob, outcome: JobOutcome, target: CatalogueTarget) -> bool:
     """Write a finished job's outcome onto its records, once. False if already applied."""
-    messages = [
-        {
-            "SeverityId": _int(e.get("SeverityId")),
-            "Message": str(e.get("Message") or ""),
-            "ImportedRow": e.get("ImportedRow"),
-        }
-        for e in entries
-        if _int(e.get("SeverityId")) >= WARNING
-    ]
-    counts = row_counts(status_id=status_id, dto=dto, messages=messages)
-    status = job_status(status_id, counts)
-    inserts = _int(dto.get("Inserts", dto.get("Insert")))
     with transaction.atomic():
         claimed = ConnectJob.objects.filter(pk=job.pk, status__in=OPEN).update(
-            status=status,
-            status_id=status_id,
+            status=outcome.status,
+            status_id=outcome.status_id,
             finished_at=timezone.now(),
-            inserts=inserts,
-            updates=_int(dto.get("Updates")),
-            failures=_int(dto.get("Fail")),
-            messages=messages[:1000],
-            rows_written=counts.written,
-            rows_ignored=counts.ignored,
-            rows_rejected=counts.rejected,
+            inserts=outcome.inserts,
+            updates=outcome.updates,
+            failures=outcome.failures,
+            messages=outcome.messages[:1000],
+            rows_written=outcome.written,
+            rows_ignored=outcome.ignored,
+            rows_rejected=outcome.rejected,
         )
         if not claimed:
             return False
         job.refresh_from_db()
         if not job.sent:
-            _log_job(ctx, job, status_id, messages)
+            _log_job(ctx, job, outcome, target)
+        elif outcome.could_not_run:
+            _fail_records(ctx, job, outcome, target)
         else:
-            row_errors = _row_errors(job, messages)
-            ignored = _rows_ignored(job, messages)
-            if status_id == connect.JOB_FAILED:
-                _fail_records(ctx, job, messages)
-            else:
-                _confirm_records(ctx, job, row_errors, ignored)
-        if status_id != connect.JOB_FAILED:
+            _confirm_records(ctx, job, _row_errors(job, outcome), _rows_ignored(job, outcome), target)
+        if not outcome.could_not_run:
             _release_dependents(job)
     return True
 
@@ -215,28 +119,21 @@ def _release_dependents(job: ConnectJob) -> None:
 IGNORED_ATTEMPTS = 5
 
 
-def _rows_ignored(job: ConnectJob, messages: list[dict[str, Any]]) -> dict[int, str]:
-    """Entity id → Norce's warning for rows it accepted but skipped (e.g. a price for an unknown SKU)."""
+def _rows_ignored(job: ConnectJob, outcome: JobOutcome) -> dict[int, str]:
+    """Entity id → the target's warning for rows it accepted but skipped (e.g. a price for an unknown SKU)."""
     ids = [row[0] for row in job.sent]
-    ignored: dict[int, str] = {}
-    for message in messages:
-        row = _int(message.get("ImportedRow"))
-        if _is_ignored(message) and 1 <= row <= len(ids):
-            ignored.setdefault(ids[row - 1], message["Message"])
-    return ignored
+    return {ids[row - 1]: text for row, text in outcome.rows_ignored.items() if 1 <= row <= len(ids)}
 
 
-def _log_job(ctx, job: ConnectJob, status_id: int, messages: list[dict[str, Any]]) -> None:
+def _log_job(ctx, job: ConnectJob, outcome: JobOutcome, target: CatalogueTarget) -> None:
     level = {
         ConnectJob.Status.SUCCEEDED: LogEntry.Level.INFO,
         ConnectJob.Status.PARTLY_FAILED: LogEntry.Level.WARNING,
     }.get(job.status, LogEntry.Level.ERROR)
-    code = {connect.JOB_FAILED: "norce.job_failed", connect.JOB_VALIDATION_FAILED: "norce.validation"}.get(
-        status_id, ""
-    )
-    errors = [m["Message"] for m in messages if m["SeverityId"] >= ERROR]
+    code = outcome.code
+    errors = [m["Message"] for m in outcome.messages if m["SeverityId"] >= ERROR]
     text = (
-        f"Norce job {job.job_id} ({job.method}, {job.item_count} items) {job.get_status_display().lower()}: "
+        f"{target.name} job {job.job_id} ({job.method}, {job.item_count} items) {job.get_status_display().lower()}: "
         f"{job.rows_written} written, {job.rows_ignored} ignored, {job.rows_rejected} rejected"
     )
     if errors:
@@ -249,7 +146,7 @@ def _log_job(ctx, job: ConnectJob, status_id: int, messages: list[dict[str, Any]
         code=code,
         message=text,
         data_type=_data_type(job),
-        details={"job_id": job.job_id, "messages": messages[:50]},
+        details={"job_id": job.job_id, "messages": outcome.messages[:50]},
     )
 
 
@@ -257,19 +154,17 @@ def _data_type(job: ConnectJob) -> str:
     return job.flow.data_type if job.flow_id else ""
 
 
-def _row_errors(job: ConnectJob, messages: list[dict[str, Any]]) -> dict[int, str]:
-    """Entity id → Norce's error message, by ImportedRow (1-based), else by the identifier named."""
+def _row_errors(job: ConnectJob, outcome: JobOutcome) -> dict[int, str]:
+    """Entity id → the target's error message, by row (1-based), else by the identifier named."""
     errors: dict[int, str] = {}
     ids = [row[0] for row in job.sent]
     unplaced = []
-    for message in messages:
-        if message["SeverityId"] < ERROR:
-            continue
-        row = _int(message.get("ImportedRow"))
+    for row, text in outcome.row_errors.items():
         if 1 <= row <= len(ids):
-            errors.setdefault(ids[row - 1], message["Message"])
+            errors.setdefault(ids[row - 1], text)
         else:
-            unplaced.append(message["Message"])
+            unplaced.append(text)
+    unplaced += outcome.unplaced_errors
     if unplaced:
         references = dict(Entity.objects.filter(pk__in=ids).values_list("reference", "pk"))
         for text in unplaced:
@@ -279,7 +174,9 @@ def _row_errors(job: ConnectJob, messages: list[dict[str, Any]]) -> dict[int, st
     return errors
 
 
-def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: dict[int, str]) -> None:
+def _confirm_records(
+    ctx, job: ConnectJob, row_errors: dict[int, str], ignored: dict[int, str], target: CatalogueTarget
+) -> None:
     entities = {e.pk: e for e in Entity.objects.select_for_update().filter(pk__in=[row[0] for row in job.sent])}
     now = timezone.now()
     resend = False
@@ -296,24 +193,24 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: 
         )
         if entity_id in ignored and entity_id not in row_errors:
             # Accepted but not applied: nothing is confirmed, the row goes again.
-            message = f"Norce job {job.job_id} skipped the row: {ignored[entity_id]}"
+            message = f"{target.name} job {job.job_id} skipped the row: {ignored[entity_id]}"
             if current:
                 entity.attempts += 1
                 entity.status = (
                     Entity.Status.NEEDS_ATTENTION if entity.attempts >= IGNORED_ATTEMPTS else Entity.Status.FAILED
                 )
-                entity.last_error_code, entity.last_error_message = ROW_IGNORED.code, message[:2000]
+                entity.last_error_code, entity.last_error_message = target.row_ignored_code, message[:2000]
                 confirmed.append(entity)
                 resend = True
-            logs.append(_entry(ctx, job, entity, LogEntry.Level.WARNING, message, ROW_IGNORED.code))
+            logs.append(_entry(ctx, job, entity, LogEntry.Level.WARNING, message, target.row_ignored_code))
             continue
         if entity_id in row_errors:
-            message = f"Norce job {job.job_id}: {row_errors[entity_id]}"
+            message = f"{target.name} job {job.job_id}: {row_errors[entity_id]}"
             if current:
                 entity.status = Entity.Status.NEEDS_ATTENTION
-                entity.last_error_code, entity.last_error_message = "norce.validation", message[:2000]
+                entity.last_error_code, entity.last_error_message = target.row_rejected_code, message[:2000]
                 confirmed.append(entity)
-            logs.append(_entry(ctx, job, entity, LogEntry.Level.ERROR, message, "norce.validation"))
+            logs.append(_entry(ctx, job, entity, LogEntry.Level.ERROR, message, target.row_rejected_code))
             if ctx:
                 ctx.failed += 1
             continue
@@ -332,7 +229,7 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: 
                 job,
                 entity,
                 LogEntry.Level.EXPORTED,
-                f"In Norce (job {job.job_id}): {', '.join(sorted(fields)) or 'no changes'}",
+                f"In {target.name} (job {job.job_id}): {', '.join(sorted(fields)) or 'no changes'}",
                 "",
             )
         )
@@ -347,18 +244,17 @@ def _confirm_records(ctx, job: ConnectJob, row_errors: dict[int, str], ignored: 
         services.queue_follow_up(job.flow, {"send_only": True}, at=timezone.now() + timedelta(seconds=60))
 
 
-def _fail_records(ctx, job: ConnectJob, messages: list[dict[str, Any]]) -> None:
-    reason = next((m["Message"] for m in messages if m["SeverityId"] >= ERROR), "no reason given")
-    message = f"Norce job {job.job_id} failed: {reason}"
+def _fail_records(ctx, job: ConnectJob, outcome: JobOutcome, target: CatalogueTarget) -> None:
+    reason = outcome.first_error or "no reason given"
+    message = f"{target.name} job {job.job_id} failed: {reason}"
+    code = target.job_failed_code
     entities = list(Entity.objects.filter(pk__in=[row[0] for row in job.sent]))
     hashes = {row[0]: row[1] for row in job.sent}
     current = [e.pk for e in entities if e.payload_hash == hashes.get(e.pk) and e.status == Entity.Status.SENT]
     Entity.objects.filter(pk__in=current).update(
-        status=Entity.Status.FAILED, last_error_code="norce.job_failed", last_error_message=message[:2000]
+        status=Entity.Status.FAILED, last_error_code=code, last_error_message=message[:2000]
     )
-    LogEntry.objects.bulk_create(
-        [_entry(ctx, job, e, LogEntry.Level.ERROR, message, "norce.job_failed") for e in entities]
-    )
+    LogEntry.objects.bulk_create([_entry(ctx, job, e, LogEntry.Level.ERROR, message, code) for e in entities])
     if ctx:
         ctx.failed += len(entities)
     if current and job.flow_id:
@@ -385,29 +281,25 @@ def _entry(ctx, job: ConnectJob, entity: Entity, level: str, message: str, code:
 
 
 # -- restart and events ------------------------------------------------------------------------
-def restartable(job: ConnectJob, *, now=None) -> tuple[bool, str]:
-    now = now or timezone.now()
+def target_of(job: ConnectJob) -> CatalogueTarget:
+    """The catalogue target the job was sent to (the integration's connector serving as one)."""
+    return port_for(connector_for(job.integration_id, CATALOGUE_TARGET), CATALOGUE_TARGET)
+
+
+def restartable(job: ConnectJob, *, now=None, target: CatalogueTarget | None = None) -> tuple[bool, str]:
     if not job.is_finished:
         return False, "The job has not finished yet."
-    if job.status_id not in connect.RESTARTABLE_JOB_STATUSES:
-        return (
-            False,
-            "Norce restarts only succeeded or failed jobs; for rows that failed validation, "
-            "correct the records and retry them.",
-        )
-    if job.created_at < now - timedelta(days=connect.RESTART_WINDOW_DAYS):
-        return False, f"Norce keeps a job's payload for {connect.RESTART_WINDOW_DAYS} days; this job is older."
-    return True, ""
+    return (target or target_of(job)).restartable(job.status_id, job.created_at, now or timezone.now())
 
 
 def restart(job_pk: int) -> ConnectJob:
-    """Job/Restart: Norce runs the job again from its stored payload; we follow it again."""
+    """Restart a finished job: the target runs it again from its stored payload; we follow it again."""
     job = ConnectJob.objects.select_related("flow", "integration").get(pk=job_pk)
-    ok, reason = restartable(job)
+    target = target_of(job)
+    ok, reason = restartable(job, target=target)
     if not ok:
-        raise SyncError(JOB_RESTART_REFUSED.code, f"Job {job.job_id} cannot be restarted: {reason}")
-    connector = Connector.objects.get(integration_id=job.integration_id, role=Connector.Role.COMMERCE)
-    client_for(connector).restart_job(job.job_id)
+        raise SyncError(target.restart_refused_code, f"Job {job.job_id} cannot be restarted: {reason}")
+    target.restart(job.job_id)
     with transaction.atomic():
         ConnectJob.objects.filter(pk=job.pk).update(
             status=ConnectJob.Status.QUEUED,
@@ -427,7 +319,7 @@ def restart(job_pk: int) -> ConnectJob:
             flow_id=job.flow_id,
             level=LogEntry.Level.INFO,
             data_type=_data_type(job),
-            message=f"Norce job {job.job_id} restarted",
+            message=f"{target.name} job {job.job_id} restarted",
             details={"job_id": job.job_id},
         )
         if job.flow_id:
@@ -448,13 +340,11 @@ def job_completed(integration_id: int, job_id: str) -> bool:
 
 # -- reading a job's messages ----------------------------------------------------------------------
 SEVERITY_NAMES = {1: "Information", WARNING: "Warning", ERROR: "Error"}
-# The identifier Norce names in a row's message: "Row 3 (PartNo ABC-1): …".
-NAMED_IDENTIFIER = re.compile(r"\((?:PartNo|Code|ManufacturerPartNo|ManufacturerCode) ([^)]+)\)")
 
 
 @dataclass(frozen=True)
 class MessageRow:
-    """One of Norce's messages about a job, with the record it names when known."""
+    """One of the target's messages about a job, with the record it names when known."""
 
     row: int | None
     severity: str
@@ -466,17 +356,19 @@ class MessageRow:
 def message_rows(job: ConnectJob) -> list[MessageRow]:
     """The job's messages in order, each with the record it concerns: by ImportedRow (row n of the
     job is the n-th record sent), else by the identifier or reference the message names."""
+    target = target_of(job)
     ids = job.entity_ids
     messages = [
-        (_int(m.get("ImportedRow")), _int(m.get("SeverityId")), str(m.get("Message") or "")) for m in job.messages or []
+        (whole(m.get("ImportedRow")), whole(m.get("SeverityId")), str(m.get("Message") or ""))
+        for m in job.messages or []
     ]
     records = Entity.objects.filter(integration_id=job.integration_id)
     references: dict[int, str] = dict(records.filter(pk__in=ids).values_list("pk", "reference")) if ids else {}
     # Messages without a row of this job: the identifier they name, looked up among the flow's records.
     named = {
-        index: found.group(1).strip()
+        index: name
         for index, (row, _, text) in enumerate(messages)
-        if not 1 <= row <= len(ids) and (found := NAMED_IDENTIFIER.search(text))
+        if not 1 <= row <= len(ids) and (name := target.named_record(text))
     }
     by_reference: dict[str, int] = {}
     if named:

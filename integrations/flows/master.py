@@ -1,32 +1,33 @@
-"""Master data from the ERP into Norce through Connect: products, prices, stock, customers.
+"""Master data from the ERP into the webshop's catalogue: products, prices, stock, customers.
 
 A run has three steps, each safe to repeat:
 
-1. **collect** — read what changed in Fortnox since the Time History cursor (minus an
-   overlap), map each item to a Norce record and store it on its Entity. A record
-   whose mapped content equals what Norce last confirmed stays as it is; a changed one
-   becomes pending.
+1. **collect** — read what changed in the master-data source since the Time History cursor
+   (minus an overlap), map each item to the catalogue target's record and store it on its
+   Entity. A record whose mapped content equals what the target last confirmed stays as it
+   is; a changed one becomes pending.
 2. **send** — pending records go out in batches (size and maximum wait per flow). Each
-   item carries only the fields that differ from what Norce confirmed, and the header's
-   ``…FieldsThatAreSet`` lists exactly those. Every import's JobId is kept as a
-   ConnectJob with the request.
-3. **follow** — jobs are followed with Job/Get (or JobCompletedEvent) until they end;
-   the outcome is written on each record (integrations.flows.connect_jobs).
+   item carries only the fields that differ from what the target confirmed (for Norce
+   Connect the header's ``…FieldsThatAreSet`` lists exactly those). Every import's job id
+   is kept as a ConnectJob with the request.
+3. **follow** — jobs are followed until they end (checked, or learnt from an event); the
+   outcome is written on each record (integrations.flows.connect_jobs).
 
 Nothing is lost between the steps: a record stays pending (or sent) until a job that
 carried its current content succeeded, and an import is an upsert, so sending again
 after a crash does no harm.
 
-Prices and stock depend on the products: Norce ignores a price or stock row for a SKU it
-does not have, so such rows wait for the products import that creates the SKU (see
+Prices and stock depend on the products: a catalogue ignores a price or stock row for a SKU
+it does not have, so such rows wait for the products import that creates the SKU (see
 `waiting_for_products`) and go as soon as that job has ended.
 
 A task with ``force`` (rewind and resend) sends every record it reads with all its
-fields, even when Norce already confirmed that content.
+fields, even when the target already confirmed that content.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import time
 from collections.abc import Iterable
@@ -39,25 +40,19 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.norce import connect
-from connectors.norce.client import gzip_body
-from connectors.norce.errors import IMPORT_REJECTED
 from core.errors import FLOW_SETTINGS, SyncError
-from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE
+from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE, CatalogueTarget
 from core.records import changed_fields
 from integrations import resync, services
 from integrations.flows import connect_jobs
-from integrations.flows.master_settings import (
-    MasterSettings,
-    parse_settings,
-)
+from integrations.flows.master_settings import FlowSettings, parse_settings
 from integrations.flows.master_source import SourceBatch, mapped, read_source, record_mapping_error
 from integrations.flows.products_first import SENDABLE, held_back, ready
 from integrations.models import ConnectJob, Entity, Flow, LogEntry, Task
 
 log = logging.getLogger("brygga.flows.master")
 
-# Flows whose calls may use Norce's reserved share of the Connect limit.
+# Flows whose calls may use the target's reserved share of its limit (Norce: CONNECT_PRIORITY_RESERVE).
 PRIORITY_KINDS = {"stock_to_commerce"}
 
 
@@ -121,7 +116,7 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> 
             entity.last_error_code = entity.last_error_message = ""
             stats.forced += 1
         elif same:
-            entity.status = Entity.Status.SYNCED  # back to what Norce already has
+            entity.status = Entity.Status.SYNCED  # back to what the target already has
             stats.unchanged += 1
         else:
             entity.status = Entity.Status.PENDING
@@ -154,7 +149,7 @@ def store_batch(ctx, flow: Flow, batch: SourceBatch, *, force: bool = False) -> 
 
 
 def collect(
-    ctx, flow: Flow, settings: MasterSettings, *, since=None, use_cursor: bool = True, force: bool = False
+    ctx, flow: Flow, settings: FlowSettings, *, since=None, use_cursor: bool = True, force: bool = False
 ) -> CollectStats:
     """Read changes since the cursor (minus the overlap) and store them; move the cursor.
     With `force`, every record read is made pending, changed or not."""
@@ -202,7 +197,7 @@ def _log_held_back(ctx, flow: Flow) -> None:
     more = f" and {count - len(sample)} more" if count > len(sample) else ""
     ctx.log(
         LogEntry.Level.INFO,
-        f"{count} record(s) wait for their products to reach Norce ({', '.join(sample)}"
+        f"{count} record(s) wait for their products to reach the webshop ({', '.join(sample)}"
         f"{more}); they are sent when the products import has ended",
         data_type=flow.data_type,
         details={"waiting": count},
@@ -234,7 +229,7 @@ def _release(entities: Iterable[Entity], status: str, error: SyncError | None = 
     Entity.objects.filter(pk__in=[e.pk for e in entities]).update(**updates)
 
 
-def wait_for_more(flow: Flow, settings: MasterSettings) -> float:
+def wait_for_more(flow: Flow, settings: FlowSettings) -> float:
     """Seconds to wait for more changes before sending (0 = send now)."""
     if settings.max_wait_seconds <= 0:
         return 0.0
@@ -250,8 +245,8 @@ def wait_for_more(flow: Flow, settings: MasterSettings) -> float:
 def send_pending(
     ctx,
     flow: Flow,
-    settings: MasterSettings,
-    norce,
+    settings: FlowSettings,
+    target: CatalogueTarget,
     *,
     full_fields: Iterable[int] = (),
     every_field: bool = False,
@@ -273,14 +268,16 @@ def send_pending(
         for entity in entities:
             by_method.setdefault(entity.payload.get("method") or "", []).append(entity)
         for method, group in by_method.items():
-            sent += _send_group(ctx, flow, norce, method, group, full)
+            sent += _send_group(ctx, flow, target, method, group, full)
         ctx.heartbeat()
 
 
-def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], full: set[int] | None) -> int:
+def _send_group(
+    ctx, flow: Flow, target: CatalogueTarget, method: str, entities: list[Entity], full: set[int] | None
+) -> int:
     """Send one batch of one method. `full`: the records to send whole (None: all of them)."""
-    if method not in connect.METHODS:
-        error = SyncError(FLOW_SETTINGS.code, f"Record has no Connect method ({method!r})")
+    if not target.knows(method):
+        error = SyncError(FLOW_SETTINGS.code, f"Record has no {target.name} import method ({method!r})")
         _release(entities, Entity.Status.NEEDS_ATTENTION, error)
         return 0
     # One header for the batch: the union of what changed in its records.
@@ -290,49 +287,38 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
         confirmed = (entity.sent_payload or {}).get("fields") or {}
         whole = full is None or entity.pk in full or not entity.sent_hash
         keys |= set(fields) if whole else changed_fields(fields, confirmed)
-    if not keys:  # nothing differs from what Norce confirmed
+    if not keys:  # nothing differs from what the target confirmed
         for entity in entities:
             Entity.objects.filter(pk=entity.pk).update(
                 status=Entity.Status.SYNCED, lease_until=None, claimed_by_task=None, sent_hash=entity.payload_hash
             )
         return 0
-    items = [connect.build_item(entity.payload, keys) for entity in entities]
-    header = connect.build_header(
-        method, keys, account_id=norce.account_id, full_file=False if method in connect.FULL_FILE_METHODS else None
-    )
-    body = b"".join(connect.json_array_chunks(items))
     try:
-        accepted = norce.import_items(method, header, body)
-    except SyncError as exc:
-        if exc.permanent or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429):
-            error = SyncError(
-                IMPORT_REJECTED.code,
-                f"Norce refused the {method} import: {exc.message}",
-                status=exc.status,
-                details=exc.details,
-            )
-            _release(entities, Entity.Status.NEEDS_ATTENTION, error)
-            LogEntry.objects.bulk_create(
-                [
-                    LogEntry(
-                        integration_id=flow.integration_id,
-                        task=ctx.task,
-                        flow=flow,
-                        entity=e,
-                        level=LogEntry.Level.ERROR,
-                        data_type=flow.data_type,
-                        reference=e.reference,
-                        code=error.code,
-                        message=error.message,
-                        hint=error.hint,
-                    )
-                    for e in entities
-                ]
-            )
-            ctx.failed += len(entities)
-            return 0
-        _release(entities, Entity.Status.FAILED, exc)
-        raise
+        accepted = target.send(method, [entity.payload for entity in entities], keys)
+    except SyncError as error:
+        if not error.permanent:
+            _release(entities, Entity.Status.FAILED, error)
+            raise
+        _release(entities, Entity.Status.NEEDS_ATTENTION, error)
+        LogEntry.objects.bulk_create(
+            [
+                LogEntry(
+                    integration_id=flow.integration_id,
+                    task=ctx.task,
+                    flow=flow,
+                    entity=e,
+                    level=LogEntry.Level.ERROR,
+                    data_type=flow.data_type,
+                    reference=e.reference,
+                    code=error.code,
+                    message=error.message,
+                    hint=error.hint,
+                )
+                for e in entities
+            ]
+        )
+        ctx.failed += len(entities)
+        return 0
     sent = [
         [entity.pk, entity.payload_hash, {k: fields[k] for k in sorted(keys) if k in fields}]
         for entity, fields in ((e, e.payload.get("fields") or {}) for e in entities)
@@ -345,10 +331,10 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
                 flow=flow,
                 task=ctx.task,
                 method=method,
-                item_count=len(items),
-                header=header,
+                item_count=len(entities),
+                header=accepted.header,
                 sent=sent,
-                request_body=gzip_body([body]),
+                request_body=gzip.compress(accepted.body, compresslevel=5),
                 status=ConnectJob.Status.QUEUED,
                 messages=[{"SeverityId": 2, "Message": m} for m in accepted.messages],
             ),
@@ -358,11 +344,12 @@ def _send_group(ctx, flow: Flow, norce, method: str, entities: list[Entity], ful
         )
     ctx.log(
         LogEntry.Level.INFO,
-        f"{method}: {len(items)} record(s) sent as Norce job {accepted.job_id}, fields {', '.join(sorted(keys))}",
+        f"{method}: {len(entities)} record(s) sent as {target.name} job {accepted.job_id}, "
+        f"fields {', '.join(sorted(keys))}",
         data_type=flow.data_type,
-        details={"job_id": accepted.job_id, "header": header},
+        details={"job_id": accepted.job_id, "header": accepted.header},
     )
-    return len(items)
+    return len(entities)
 
 
 # -- the runner --------------------------------------------------------------------------------
@@ -370,13 +357,13 @@ def run(task: Task, ctx) -> None:
     flow = task.flow
     settings = parse_flow_settings(flow)
     params = task.params or {}
-    norce = commerce_client(ctx, flow)
+    target = catalogue_target(ctx, flow)
 
     if params.get("follow_jobs"):
-        connect_jobs.follow(ctx, flow, norce, wait=0, job_ids=params.get("job_ids"))
+        connect_jobs.follow(ctx, flow, target, wait=0, job_ids=params.get("job_ids"))
         return
     if params.get("mode") == "full":
-        resync.run_full_file_slice(ctx, flow, settings, norce)
+        resync.run_full_file_slice(ctx, flow, settings, target)
         return
 
     deadline = time.monotonic() + services.slice_seconds()
@@ -396,20 +383,20 @@ def run(task: Task, ctx) -> None:
         if wait > 0:
             services.queue_follow_up(flow, {"send_only": True}, at=timezone.now() + timedelta(seconds=wait))
             return
-    send_pending(ctx, flow, settings, norce, full_fields=full_fields, every_field=force, deadline=deadline)
+    send_pending(ctx, flow, settings, target, full_fields=full_fields, every_field=force, deadline=deadline)
     if ready(flow).exists():
         # Hand over to a continuation so other flows (stock) get a worker in between; a resend's
         # continuation keeps sending whole records.
         services.queue_follow_up(flow, {"send_only": True, **({"force": True} if force else {})}, at=timezone.now())
     _log_held_back(ctx, flow)
-    connect_jobs.follow(ctx, flow, norce, wait=0 if connect_jobs.events_enabled(norce) else settings.job_wait_seconds)
+    connect_jobs.follow(ctx, flow, target, wait=0 if target.job_events else settings.job_wait_seconds)
 
 
-def commerce_client(ctx, flow: Flow):
-    """The Norce client for the flow; stock may use the reserved share of the Connect limit."""
-    norce = ctx.client("commerce")
-    norce.priority = flow.kind in PRIORITY_KINDS
-    return norce
+def catalogue_target(ctx, flow: Flow) -> CatalogueTarget:
+    """The flow's catalogue target; stock may use the share of its limit kept for what must be quick."""
+    target: CatalogueTarget = ctx.port(CATALOGUE_TARGET)
+    target.use_priority(flow.kind in PRIORITY_KINDS)
+    return target
 
 
 def _since_param(params: dict[str, Any]):
@@ -417,7 +404,7 @@ def _since_param(params: dict[str, Any]):
     return parse_datetime(value) if value else None
 
 
-def parse_flow_settings(flow: Flow) -> MasterSettings:
+def parse_flow_settings(flow: Flow) -> FlowSettings:
     try:
         return parse_settings(flow.kind, flow.settings)
     except ValueError as exc:
@@ -429,7 +416,7 @@ def parse_flow_settings(flow: Flow) -> MasterSettings:
         ) from None
 
 
-def reread(ctx, flow: Flow, settings: MasterSettings, entity_ids: list[int]) -> None:
+def reread(ctx, flow: Flow, settings: FlowSettings, entity_ids: list[int]) -> None:
     """Map records again from the source's current data (a retry after fixing the source)."""
     source, target = ctx.port(MASTER_DATA_SOURCE), ctx.port(CATALOGUE_TARGET)
     for entity in Entity.objects.filter(pk__in=entity_ids):

@@ -1,14 +1,20 @@
-"""Settings of the master-data flows (ERP → Norce): products, prices, stock, customers.
+"""Settings of the master-data flows (ERP → webshop): products, prices, stock, customers.
 
-Every setting has a default that suits a typical Swedish Fortnox + Norce shop; the
-admin shows the effective values and refuses unknown keys or wrong types.
+A flow's settings JSON holds the flow's own settings (below, the same for every system) and
+the parts the systems declare for that data type (SystemDeclaration.flow_settings: Fortnox
+where it reads prices and stock, Norce its catalogue's codes). Every setting has a default
+that suits a typical Swedish shop; the admin shows the effective values and refuses unknown
+keys or wrong types, naming them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from core import settings as schema
+from integrations import registry
 
 # Norce's guidance is to send accumulated batches; it publishes no size. Imports of a
 # few hundred to a thousand rows keep each job small enough to follow and restart,
@@ -32,47 +38,24 @@ class MasterSettings:
 
 @dataclass
 class ProductSettings(MasterSettings):
-    # Norce needs a manufacturer code to create a product. Empty: derived from the
-    # article's Manufacturer, else `fallback_manufacturer_code`.
-    manufacturer_code: str = ""
-    fallback_manufacturer_code: str = "ERP"
-    culture_code: str = "sv-SE"
-    # Norce SkuStatus for active and for inactive/expired articles (1 Active, 5 Inactive, 4 Hidden, …).
-    active_status: int = 1
-    inactive_status: int = 5
-    # Only articles marked "webshop article" are active in Norce; the others are deactivated.
+    # Only articles the ERP marks as sold online are active in the webshop; the others are deactivated.
     webshop_only: bool = False
-    # Norce SkuType for stock goods and for services/non-stock articles (1 ErpStandard, 16 ErpStandardNoStock).
-    stock_sku_type: int = 1
-    service_sku_type: int = 16
-    sales_area: int = 1  # Norce SalesArea of the VAT rate (1 Sweden)
 
 
 @dataclass
 class PriceSettings(MasterSettings):
-    # "price_list": the Fortnox price list's prices (/3/prices); "article": the article's SalesPrice.
-    source: str = "price_list"
-    fortnox_price_list: str = "A"
-    norce_price_list_code: str = "SEK-STD"
-    currency: str = "SEK"
-    # Whether Fortnox prices include VAT, and whether the Norce price list expects them to.
-    # Fortnox keeps prices excluding VAT unless the company chose otherwise; Norce's
-    # PriceSale is normally excluding VAT, but a price list can be set up either way.
-    fortnox_prices_include_vat: bool = False
-    norce_prices_include_vat: bool = False
+    # Whether the ERP's prices include VAT, and whether the webshop's price list expects them to.
+    # ERPs keep prices excluding VAT unless the company chose otherwise; Norce's PriceSale is
+    # normally excluding VAT, but a price list can be set up either way.
+    source_prices_include_vat: bool = False
+    target_prices_include_vat: bool = False
     batch_size: int = 1000
 
 
 @dataclass
 class StockSettings(MasterSettings):
-    # "articles": the article's quantities (read by lastmodified);
-    # "warehouse": the warehouse module's stock balance per stock point.
-    source: str = "articles"
     # "available" (in stock − reserved) or "in_stock".
     quantity: str = "available"
-    stock_points: list[str] = field(default_factory=list)  # warehouse source: Fortnox stock points summed
-    warehouse_code: str = "MAIN"
-    location_code: str = "MAIN"
     negative_as_zero: bool = True
     batch_size: int = 1000
     max_wait_seconds: int = 0
@@ -82,7 +65,7 @@ class StockSettings(MasterSettings):
 
 @dataclass
 class CustomerSettings(MasterSettings):
-    send_inactive: bool = True  # inactive Fortnox customers are sent with IsActive false
+    send_inactive: bool = True  # inactive customers are sent, with IsActive false
     default_country_code: str = "SE"
 
 
@@ -92,57 +75,86 @@ SETTINGS_CLASSES: dict[str, type[MasterSettings]] = {
     "stock_to_commerce": StockSettings,
     "customers_to_commerce": CustomerSettings,
 }
+DATA_TYPES = {
+    "products_to_commerce": "product",
+    "prices_to_commerce": "price",
+    "stock_to_commerce": "stock",
+    "customers_to_commerce": "customer",
+}
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {"stock_to_commerce": {"quantity": ("available", "in_stock")}}
 
-# The master-data flow kinds (ERP → Norce), in the order admin and the demo list them.
+# The master-data flow kinds (ERP → webshop), in the order admin and the demo list them.
 MASTER_KINDS: tuple[str, ...] = tuple(SETTINGS_CLASSES)
 
-CHOICES = {
-    "source": {"prices_to_commerce": ("price_list", "article"), "stock_to_commerce": ("articles", "warehouse")},
-    "quantity": {"stock_to_commerce": ("available", "in_stock")},
-}
+
+class FlowSettings:
+    """A master-data flow's settings: its own (`flow`) and each system's part, read as one.
+
+    An attribute is the flow's own setting of that name, else the part's that has it; each
+    connector reads the settings it declared, and the flow only its own."""
+
+    def __init__(self, flow: MasterSettings, parts: dict[str, Any]) -> None:
+        self.flow = flow
+        self.parts = parts
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("flow", "parts"):
+            raise AttributeError(name)
+        if hasattr(self.flow, name):
+            return getattr(self.flow, name)
+        for part in self.parts.values():
+            if name in {f.name for f in fields(part)}:
+                return getattr(part, name)
+        raise AttributeError(f"no master-data setting {name!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        merged = asdict(self.flow)
+        for part in self.parts.values():
+            merged.update(asdict(part))
+        return merged
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FlowSettings) and self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return f"FlowSettings({self.as_dict()!r})"
 
 
-def parse_settings(kind: str, raw: dict[str, Any] | None) -> MasterSettings:
-    """Typed settings for a flow kind; raises ValueError with a readable message."""
-    cls = SETTINGS_CLASSES[kind]
-    raw = dict(raw or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise ValueError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
-    defaults = cls()
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        expected = type(getattr(defaults, name))
-        if expected is bool:
-            if not isinstance(value, bool):
-                raise ValueError(f"{name} must be true or false")
-        elif expected is int:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a whole number ≥ 0")
-        elif expected is list:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"{name} must be a list of strings")
-        elif not isinstance(value, str):
-            raise ValueError(f"{name} must be text")
-        values[name] = value
-    settings = cls(**values)
-    if settings.batch_size < 1 or settings.batch_size > 10000:
-        raise ValueError("batch_size must be between 1 and 10000")
-    for name, by_kind in CHOICES.items():
-        allowed = by_kind.get(kind)
-        if allowed and getattr(settings, name) not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}")
-    if isinstance(settings, PriceSettings) and not settings.norce_price_list_code.strip():
-        raise ValueError("norce_price_list_code is required")
-    if isinstance(settings, StockSettings) and not (settings.warehouse_code and settings.location_code):
-        raise ValueError("warehouse_code and location_code are required")
-    return settings
+def system_parts(data_type: str) -> dict[str, type]:
+    """The settings classes the declared systems read from flows of `data_type`, by system."""
+    return {
+        key: registry.import_string(system.flow_settings[data_type])
+        for key, system in registry.systems().items()
+        if data_type in system.flow_settings
+    }
+
+
+def parse_settings(kind: str, raw: dict[str, Any] | None) -> FlowSettings:
+    """Typed settings for a flow kind; raises ValueError naming every problem."""
+    own, problems = schema.read(SETTINGS_CLASSES[kind], raw, choices=CHOICES.get(kind))
+    known = schema.field_names(SETTINGS_CLASSES[kind])
+    parts: dict[str, Any] = {}
+    for key, part_class in system_parts(DATA_TYPES[kind]).items():
+        parts[key], found = schema.read(part_class, raw, choices=getattr(part_class, "CHOICES", None))
+        problems += found
+        known += schema.field_names(part_class)
+    extra = schema.unknown(raw, known)
+    if extra:
+        problems.insert(0, extra)
+    if own.batch_size < 1 or own.batch_size > 10000:
+        problems.append("batch_size must be between 1 and 10000")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return FlowSettings(own, parts)
+
+
+def defaults(kind: str) -> FlowSettings:
+    return parse_settings(kind, {})
 
 
 def validate_settings_for(kind: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def validate(raw: dict[str, Any]) -> dict[str, Any]:
-        return asdict(parse_settings(kind, raw))
+        return parse_settings(kind, raw).as_dict()
 
     return validate
 

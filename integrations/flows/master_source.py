@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from core.errors import FLOW_SETTINGS, SyncError
 from core.ports import CatalogueTarget, MasterDataSource, SourceItem
 from core.records import CatalogueRecord
-from integrations.flows.master_settings import MasterSettings, PriceSettings
+from integrations.flows.master_settings import FlowSettings, PriceSettings
 from integrations.models import Entity, Flow, LogEntry
 
 MASTER_DATA_TYPES = ("product", "price", "stock", "customer")
@@ -28,16 +28,16 @@ class SourceBatch:
 
 
 # -- reading the source ------------------------------------------------------------------------
-def with_vat_rates(settings: MasterSettings) -> bool:
+def with_vat_rates(settings: FlowSettings) -> bool:
     """Whether prices must carry their VAT rate: the source's and the target's prices differ in
     including VAT, so VAT is added or removed."""
-    return isinstance(settings, PriceSettings) and (
-        settings.fortnox_prices_include_vat != settings.norce_prices_include_vat
+    return isinstance(settings.flow, PriceSettings) and (
+        settings.source_prices_include_vat != settings.target_prices_include_vat
     )
 
 
 def mapped(
-    data_type: str, item: SourceItem, settings: MasterSettings, target: CatalogueTarget, batch: SourceBatch
+    data_type: str, item: SourceItem, settings: FlowSettings, target: CatalogueTarget, batch: SourceBatch
 ) -> None:
     """Add one source item to the batch as its catalogue record (or its error, under its record id)."""
     batch.read += 1
@@ -58,7 +58,7 @@ def mapped(
 
 def read_source(
     flow: Flow,
-    settings: MasterSettings,
+    settings: FlowSettings,
     source: MasterDataSource,
     target: CatalogueTarget,
     *,

@@ -5,9 +5,10 @@ grant, a Norce application id) is in that connector's settings."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from core import settings as schema
 from integrations import registry
 
 
@@ -61,52 +62,28 @@ class OrderFlowSettings:
         return asdict(self)
 
 
-CHOICES: dict[str, Any] = {
-    "reference_field": lambda: ("", *reference_fields()),
-    "private_customer_match": ("email", "single"),
-    "company_customer_match": ("organisation_number", "email", "single"),
-    "unknown_article": ("error", "description_row"),
-}
+def choices() -> dict[str, tuple[str, ...]]:
+    return {
+        "reference_field": ("", *reference_fields()),
+        "private_customer_match": ("email", "single"),
+        "company_customer_match": ("organisation_number", "email", "single"),
+        "unknown_article": ("error", "description_row"),
+    }
 
 
 def parse_settings(raw: dict[str, Any] | None) -> OrderFlowSettings:
     """Build settings from a flow's JSON, raising ValueError naming every bad key."""
-    raw = dict(raw or {})
-    known = {f.name: f for f in fields(OrderFlowSettings)}
-    problems = [f"unknown setting {key!r}" for key in raw if key not in known]
-    values: dict[str, Any] = {}
-    for name, f in known.items():
-        if name not in raw:
-            continue
-        value = raw[name]
-        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        try:
-            if kind == "bool":
-                if not isinstance(value, bool):
-                    raise ValueError("must be true or false")
-            elif kind.startswith("int"):
-                if value in (None, "") and "None" in kind:
-                    value = None
-                else:
-                    value = int(value)
-            elif kind == "str":
-                value = "" if value is None else str(value)
-        except (TypeError, ValueError) as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        allowed = CHOICES.get(name)
-        allowed = allowed() if callable(allowed) else allowed
-        if allowed is not None and value not in allowed:
-            problems.append(f"{name}: must be one of {', '.join(a for a in allowed if a)}")
-        values[name] = value
-    settings = OrderFlowSettings(**values)
+    settings, problems = schema.read(OrderFlowSettings, raw, choices=choices())
+    extra = schema.unknown(raw, schema.field_names(OrderFlowSettings))
+    if extra:
+        problems.insert(0, extra)
     single = settings.private_customer_match == "single" or settings.company_customer_match == "single"
     if single and not settings.default_customer_number:
-        problems.append("default_customer_number: required when a customer match is 'single'")
+        problems.append("default_customer_number is required when a customer match is 'single'")
     if settings.unknown_article == "description_row" and not settings.sales_account:
-        problems.append("sales_account: required when unknown_article is 'description_row'")
+        problems.append("sales_account is required when unknown_article is 'description_row'")
     if not settings.freight_article and not settings.freight_account:
-        problems.append("freight_account: required when no freight_article is set")
+        problems.append("freight_account is required when no freight_article is set")
     if problems:
         raise ValueError("; ".join(problems))
     return settings

@@ -1,5 +1,5 @@
 """Prices and stock wait for their products: a row naming a SKU the products flow has not yet
-created in Norce is held back, and goes as soon as the products job has ended."""
+created in the webshop is held back, and goes as soon as the products job has ended."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from integrations.models import Entity, Flow, Task
 
 SENDABLE = (Entity.Status.PENDING, Entity.Status.FAILED)
 PRODUCTS_KIND = "products_to_commerce"
-# Flows whose rows name a SKU that the products flow creates in Norce.
+# Flows whose rows name a SKU that the products flow creates in the webshop.
 NEEDS_PRODUCTS = ("prices_to_commerce", "stock_to_commerce")
 
 
@@ -29,18 +29,18 @@ def products_loaded(products: Flow) -> bool:
 
 
 def waiting_for_products(flow: Flow) -> Q | None:
-    """A filter on the flow's records: those whose SKU the products flow has not created in Norce yet.
+    """A filter on the flow's records: those whose SKU the products flow has not created in the webshop yet.
     None when the flow does not wait (not prices or stock, or no enabled products flow).
 
-    A record waits while the product record of its SKU exists in Brygga and Norce has never
+    A record waits while the product record of its SKU exists in Brygga and the webshop has never
     confirmed it (it is pending, on its way, or needs attention first). A SKU without a product
     record waits only until the products flow has read the catalogue once (a new integration's
-    first run); after that, it is a SKU Norce has from elsewhere (a shop connected with its
-    catalogue in place), so its rows go at once and Norce decides."""
+    first run); after that, it is a SKU the webshop has from elsewhere (a shop connected with its
+    catalogue in place), so its rows go at once and the webshop decides."""
     if flow.kind not in NEEDS_PRODUCTS:
         return None
     products = Flow.objects.filter(integration_id=flow.integration_id, kind=PRODUCTS_KIND, enabled=True).first()
-    if products is None:  # the products are kept in Norce by other means
+    if products is None:  # the products are kept in the webshop by other means
         return None
     product = Entity.objects.filter(
         integration_id=flow.integration_id, data_type=products.data_type, source_id=OuterRef("reference")

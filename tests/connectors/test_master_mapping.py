@@ -11,17 +11,28 @@ import pytest
 from connectors.fortnox import master
 from connectors.norce import catalogue, connect
 from core.errors import SyncError
-from integrations.flows.master_settings import (
-    CustomerSettings,
-    PriceSettings,
-    ProductSettings,
-    StockSettings,
-)
+from integrations.flows.master_settings import FlowSettings, parse_settings
+
+
+def product_settings(**values) -> FlowSettings:
+    return parse_settings("products_to_commerce", values)
+
+
+def price_settings(**values) -> FlowSettings:
+    return parse_settings("prices_to_commerce", values)
+
+
+def stock_settings(**values) -> FlowSettings:
+    return parse_settings("stock_to_commerce", values)
+
+
+def customer_settings(**values) -> FlowSettings:
+    return parse_settings("customers_to_commerce", values)
 
 
 def _price_record(part_no, price, settings, *, from_quantity=0, vat=None):
     read = master.price(
-        part_no, price, includes_vat=settings.fortnox_prices_include_vat, quantity=from_quantity, vat=vat
+        part_no, price, includes_vat=settings.source_prices_include_vat, quantity=from_quantity, vat=vat
     )
     return catalogue.price_record(read, settings)
 
@@ -36,8 +47,8 @@ to_norce = SimpleNamespace(
     customer_record=lambda customer, settings: catalogue.customer_record(master.account(customer, settings), settings),
     vat_factor=lambda vat, settings: catalogue.vat_factor(
         vat,
-        source_includes_vat=settings.fortnox_prices_include_vat,
-        target_includes_vat=settings.norce_prices_include_vat,
+        source_includes_vat=settings.source_prices_include_vat,
+        target_includes_vat=settings.target_prices_include_vat,
     ),
 )
 
@@ -60,8 +71,8 @@ def article(**fields):
     }
 
 
-def product(settings: ProductSettings | None = None, **fields):
-    return to_norce.product_record(article(**fields), settings or ProductSettings())
+def product(settings: FlowSettings | None = None, **fields):
+    return to_norce.product_record(article(**fields), settings or product_settings())
 
 
 # -- products -------------------------------------------------------------------------------------
@@ -111,21 +122,21 @@ def test_status_active_inactive_expired(fields, status):
 
 
 def test_custom_statuses_from_settings():
-    settings = ProductSettings(active_status=2, inactive_status=4)
+    settings = product_settings(active_status=2, inactive_status=4)
     assert product(settings).fields["Sku.Status"] == 2
     assert product(settings, Active=False).fields["Sku.Status"] == 4
 
 
 @pytest.mark.parametrize("webshop, status", [(True, 1), ("true", 1), (False, 5), (None, 5)])
 def test_webshop_only_deactivates_articles_not_marked_for_the_webshop(webshop, status):
-    settings = ProductSettings(webshop_only=True)
+    settings = product_settings(webshop_only=True)
     assert product(settings, WebshopArticle=webshop).fields["Sku.Status"] == status
     # Without the setting the mark does not matter.
     assert product(WebshopArticle=webshop).fields["Sku.Status"] == 1
 
 
 def test_webshop_only_keeps_inactive_articles_inactive():
-    assert product(ProductSettings(webshop_only=True), Active=False).fields["Sku.Status"] == 5
+    assert product(product_settings(webshop_only=True), Active=False).fields["Sku.Status"] == 5
 
 
 @pytest.mark.parametrize("vat, rate", [(25, 25), (12, 12), (6, 6), (0, 0), ("25", 25), ("12.0", 12), ("6,00", 6)])
@@ -134,7 +145,7 @@ def test_vat_rates(vat, rate):
 
 
 def test_sales_area_from_settings():
-    assert product(ProductSettings(sales_area=3)).fields["Sku.VatRates"] == [{"SalesArea": 3, "Rate": 25}]
+    assert product(product_settings(sales_area=3)).fields["Sku.VatRates"] == [{"SalesArea": 3, "Rate": 25}]
 
 
 @pytest.mark.parametrize("vat", [None, ""])
@@ -236,10 +247,10 @@ def test_manufacturer_code_derived_from_the_manufacturer(manufacturer, code):
 
 
 def test_manufacturer_code_setting_and_fallback():
-    fixed = product(ProductSettings(manufacturer_code="SHOP"), Manufacturer="Acme")
+    fixed = product(product_settings(manufacturer_code="SHOP"), Manufacturer="Acme")
     assert fixed.fields["Product.ManufacturerCode"] == "SHOP" and fixed.fields["Product.ManufacturerName"] == "Acme"
     assert (
-        product(ProductSettings(fallback_manufacturer_code="OWN"), Manufacturer="").identity["ManufacturerCode"]
+        product(product_settings(fallback_manufacturer_code="OWN"), Manufacturer="").identity["ManufacturerCode"]
         == "OWN"
     )
 
@@ -258,7 +269,7 @@ def test_sku_type_stock_and_service(fields, sku_type):
 
 
 def test_culture_code_from_settings():
-    record = product(ProductSettings(culture_code="en-GB"))
+    record = product(product_settings(culture_code="en-GB"))
     assert record.identity["CultureCode"] == "en-GB"
     item = connect.build_item(record, ["ProductCulture.Name"])
     assert item["Cultures"] == [{"CultureCode": "en-GB", "Name": "Löparsko Pro"}]
@@ -268,7 +279,7 @@ def test_culture_code_from_settings():
 
 
 def test_price_record_without_conversion():
-    record = to_norce.price_record("A-100", "199.90", PriceSettings())
+    record = to_norce.price_record("A-100", "199.90", price_settings())
     assert record.method == connect.PRICES
     assert record.source_id == "A-100@SEK-STD/1"
     assert record.identity == {"PartNo": "A-100", "PriceListCode": "SEK-STD", "QuantityBreak": 1, "CurrencyCode": "SEK"}
@@ -276,14 +287,14 @@ def test_price_record_without_conversion():
 
 
 def test_price_excluding_vat_to_price_including_vat():
-    settings = PriceSettings(fortnox_prices_include_vat=False, norce_prices_include_vat=True)
+    settings = price_settings(source_prices_include_vat=False, target_prices_include_vat=True)
     assert to_norce.price_record("A-100", 100, settings, vat=25).fields["SkuPriceList.PriceSale"] == 125
     assert to_norce.price_record("A-100", 100, settings, vat=12).fields["SkuPriceList.PriceSale"] == 112
     assert to_norce.price_record("A-100", "79.20", settings, vat=25).fields["SkuPriceList.PriceSale"] == 99
 
 
 def test_price_including_vat_to_price_excluding_vat():
-    settings = PriceSettings(fortnox_prices_include_vat=True, norce_prices_include_vat=False)
+    settings = price_settings(source_prices_include_vat=True, target_prices_include_vat=False)
     assert to_norce.price_record("A-100", 125, settings, vat=25).fields["SkuPriceList.PriceSale"] == 100
     assert to_norce.price_record("A-100", 106, settings, vat=6).fields["SkuPriceList.PriceSale"] == 100
     # Four decimals are kept.
@@ -292,12 +303,12 @@ def test_price_including_vat_to_price_excluding_vat():
 
 
 def test_both_including_vat_is_not_converted():
-    settings = PriceSettings(fortnox_prices_include_vat=True, norce_prices_include_vat=True)
+    settings = price_settings(source_prices_include_vat=True, target_prices_include_vat=True)
     assert to_norce.price_record("A-100", 125, settings).fields["SkuPriceList.PriceSale"] == 125
 
 
 def test_conversion_without_vat_rate_is_product_vat_missing():
-    settings = PriceSettings(fortnox_prices_include_vat=False, norce_prices_include_vat=True)
+    settings = price_settings(source_prices_include_vat=False, target_prices_include_vat=True)
     with pytest.raises(SyncError) as raised:
         to_norce.price_record("A-100", 100, settings, vat=None)
     assert raised.value.code == "product.vat_missing"
@@ -306,31 +317,33 @@ def test_conversion_without_vat_rate_is_product_vat_missing():
 @pytest.mark.parametrize("price", [-1, "-0.01"])
 def test_negative_price_is_price_invalid(price):
     with pytest.raises(SyncError) as raised:
-        to_norce.price_record("A-100", price, PriceSettings())
+        to_norce.price_record("A-100", price, price_settings())
     assert raised.value.code == "price.invalid" and raised.value.permanent
 
 
 def test_unreadable_price_is_price_invalid():
     with pytest.raises(SyncError) as raised:
-        to_norce.price_record("A-100", "gratis", PriceSettings())
+        to_norce.price_record("A-100", "gratis", price_settings())
     assert raised.value.code == "price.invalid"
 
 
 def test_zero_price_is_allowed():
-    assert to_norce.price_record("A-100", 0, PriceSettings()).fields["SkuPriceList.PriceSale"] == 0
+    assert to_norce.price_record("A-100", 0, price_settings()).fields["SkuPriceList.PriceSale"] == 0
 
 
 @pytest.mark.parametrize("from_quantity, quantity_break", [(0, 1), (None, 1), (1, 1), ("10", 10), (25.0, 25)])
 def test_quantity_breaks(from_quantity, quantity_break):
-    record = to_norce.price_record("A-100", 50, PriceSettings(norce_price_list_code="B2B"), from_quantity=from_quantity)
+    record = to_norce.price_record(
+        "A-100", 50, price_settings(norce_price_list_code="B2B"), from_quantity=from_quantity
+    )
     assert record.identity["QuantityBreak"] == quantity_break
     assert record.source_id == f"A-100@B2B/{quantity_break}"
 
 
 def test_vat_factor():
-    assert to_norce.vat_factor(25, PriceSettings()) == Decimal(1)
-    assert to_norce.vat_factor(25, PriceSettings(norce_prices_include_vat=True)) == Decimal("1.25")
-    assert to_norce.vat_factor(25, PriceSettings(fortnox_prices_include_vat=True)) == Decimal(1) / Decimal("1.25")
+    assert to_norce.vat_factor(25, price_settings()) == Decimal(1)
+    assert to_norce.vat_factor(25, price_settings(target_prices_include_vat=True)) == Decimal("1.25")
+    assert to_norce.vat_factor(25, price_settings(source_prices_include_vat=True)) == Decimal(1) / Decimal("1.25")
 
 
 # -- stock ----------------------------------------------------------------------------------------
@@ -349,25 +362,25 @@ def stock_article(**fields):
 
 
 def test_available_stock_is_disposable_quantity():
-    assert to_norce.article_stock(stock_article(), StockSettings()) == 7
+    assert to_norce.article_stock(stock_article(), stock_settings()) == 7
 
 
 def test_available_stock_without_disposable_is_in_stock_minus_reserved():
-    value = to_norce.article_stock(stock_article(DisposableQuantity=None), StockSettings())
+    value = to_norce.article_stock(stock_article(DisposableQuantity=None), stock_settings())
     assert value == Decimal(7)
 
 
 def test_in_stock_quantity_ignores_reservations():
-    assert to_norce.article_stock(stock_article(), StockSettings(quantity="in_stock")) == 10
+    assert to_norce.article_stock(stock_article(), stock_settings(quantity="in_stock")) == 10
 
 
 @pytest.mark.parametrize("fields", [{"StockGoods": False}, {"StockGoods": None}, {"Type": "SERVICE"}])
 def test_non_stock_goods_have_no_stock(fields):
-    assert to_norce.article_stock(stock_article(**fields), StockSettings()) is None
+    assert to_norce.article_stock(stock_article(**fields), stock_settings()) is None
 
 
 def test_stock_record():
-    record = to_norce.stock_record("A-100", 7, StockSettings(warehouse_code="WH", location_code="L1"))
+    record = to_norce.stock_record("A-100", 7, stock_settings(warehouse_code="WH", location_code="L1"))
     assert record.method == connect.ONHANDS
     assert record.source_id == "A-100@WH/L1"
     assert record.identity == {"PartNo": "A-100", "WarehouseCode": "WH", "LocationCode": "L1"}
@@ -375,17 +388,17 @@ def test_stock_record():
 
 
 def test_negative_stock_is_sent_as_zero_unless_told_otherwise():
-    assert to_norce.stock_record("A-100", -4, StockSettings()).fields["SkuOnhand.OnhandValue"] == 0
-    available = to_norce.article_stock(stock_article(DisposableQuantity=-2), StockSettings())
-    assert to_norce.stock_record("A-100", available, StockSettings()).fields["SkuOnhand.OnhandValue"] == 0
-    kept = to_norce.stock_record("A-100", -4, StockSettings(negative_as_zero=False))
+    assert to_norce.stock_record("A-100", -4, stock_settings()).fields["SkuOnhand.OnhandValue"] == 0
+    available = to_norce.article_stock(stock_article(DisposableQuantity=-2), stock_settings())
+    assert to_norce.stock_record("A-100", available, stock_settings()).fields["SkuOnhand.OnhandValue"] == 0
+    kept = to_norce.stock_record("A-100", -4, stock_settings(negative_as_zero=False))
     assert kept.fields["SkuOnhand.OnhandValue"] == -4
 
 
 def test_fractional_stock_and_unreadable_stock():
-    assert to_norce.stock_record("A-100", "2.5", StockSettings()).fields["SkuOnhand.OnhandValue"] == 2.5
+    assert to_norce.stock_record("A-100", "2.5", stock_settings()).fields["SkuOnhand.OnhandValue"] == 2.5
     with pytest.raises(SyncError) as raised:
-        to_norce.stock_record("A-100", "many", StockSettings())
+        to_norce.stock_record("A-100", "many", stock_settings())
     assert raised.value.code == "stock.invalid"
 
 
@@ -432,7 +445,7 @@ def company_customer(**fields):
 
 
 def test_private_customer_goes_to_import_customers():
-    record = to_norce.customer_record(private_customer(), CustomerSettings())
+    record = to_norce.customer_record(private_customer(), customer_settings())
     assert record.method == connect.CUSTOMERS
     assert record.identity == {"Type": 1, "Code": "1"}
     assert record.label == "Anna Maria Svensson"
@@ -453,12 +466,12 @@ def test_private_customer_goes_to_import_customers():
 
 
 def test_one_word_name_has_empty_last_name():
-    fields = to_norce.customer_record(private_customer(Name="Cher"), CustomerSettings()).fields
+    fields = to_norce.customer_record(private_customer(Name="Cher"), customer_settings()).fields
     assert fields["Customer.FirstName"] == "Cher" and fields["Customer.LastName"] == ""
 
 
 def test_company_goes_to_import_companies():
-    record = to_norce.customer_record(company_customer(), CustomerSettings())
+    record = to_norce.customer_record(company_customer(), customer_settings())
     assert record.method == connect.COMPANIES
     assert record.identity == {"Code": "2"}
     fields = record.fields
@@ -480,24 +493,24 @@ def test_company_goes_to_import_companies():
 
 
 def test_default_country_code_from_settings():
-    fields = to_norce.customer_record(private_customer(), CustomerSettings(default_country_code="no")).fields
+    fields = to_norce.customer_record(private_customer(), customer_settings(default_country_code="no")).fields
     assert fields["Customer.InvoiceAddress"]["CountryCode"] == "NO"
 
 
 def test_inactive_customer_sent_inactive_or_not_at_all():
-    record = to_norce.customer_record(private_customer(Active=False), CustomerSettings())
+    record = to_norce.customer_record(private_customer(Active=False), customer_settings())
     assert record.fields["Customer.IsActive"] is False
-    assert to_norce.customer_record(private_customer(Active=False), CustomerSettings(send_inactive=False)) is None
+    assert to_norce.customer_record(private_customer(Active=False), customer_settings(send_inactive=False)) is None
 
 
 @pytest.mark.parametrize("name", ["", "  ", None])
 def test_customer_without_name_is_customer_invalid(name):
     with pytest.raises(SyncError) as raised:
-        to_norce.customer_record(private_customer(Name=name), CustomerSettings())
+        to_norce.customer_record(private_customer(Name=name), customer_settings())
     assert raised.value.code == "customer.invalid" and "name" in raised.value.message
 
 
 def test_customer_without_number_is_customer_invalid():
     with pytest.raises(SyncError) as raised:
-        to_norce.customer_record(company_customer(CustomerNumber=""), CustomerSettings())
+        to_norce.customer_record(company_customer(CustomerNumber=""), customer_settings())
     assert raised.value.code == "customer.invalid"

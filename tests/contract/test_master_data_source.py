@@ -8,7 +8,24 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from core.records import Price, Product, StockLevel
-from integrations.flows.master_settings import PriceSettings, ProductSettings, StockSettings
+from integrations.flows.master_settings import FlowSettings, parse_settings
+
+
+def product_settings(**values) -> FlowSettings:
+    return parse_settings("products_to_commerce", values)
+
+
+def price_settings(**values) -> FlowSettings:
+    return parse_settings("prices_to_commerce", values)
+
+
+def stock_settings(**values) -> FlowSettings:
+    return parse_settings("stock_to_commerce", values)
+
+
+def customer_settings(**values) -> FlowSettings:
+    return parse_settings("customers_to_commerce", values)
+
 
 T0 = datetime(2026, 5, 4, 7, 0, tzinfo=UTC)
 
@@ -34,7 +51,7 @@ def seed(harness) -> None:
 
 def test_products_are_read_with_name_vat_and_whether_they_are_kept_in_stock(master_data_source):
     seed(master_data_source)
-    items = read_all(master_data_source, "product", ProductSettings())
+    items = read_all(master_data_source, "product", product_settings())
     coffee, shoe, wrapping = (items[k].record for k in ("CT-100", "CT-200", "CT-300"))
     assert isinstance(coffee, Product) and coffee.name == "Kaffe Mörkrost 500 g"
     assert coffee.vat_rate == Decimal(12) and shoe.vat_rate == Decimal(25)
@@ -44,7 +61,7 @@ def test_products_are_read_with_name_vat_and_whether_they_are_kept_in_stock(mast
 
 def test_prices_are_exact_and_say_whether_they_include_vat(master_data_source):
     seed(master_data_source)
-    items = read_all(master_data_source, "price", PriceSettings(), with_vat_rates=True)
+    items = read_all(master_data_source, "price", price_settings(), with_vat_rates=True)
     coffee = items["CT-100"].record
     assert isinstance(coffee, Price)
     assert coffee.amount == Decimal("88.39") and coffee.includes_vat is False
@@ -53,7 +70,7 @@ def test_prices_are_exact_and_say_whether_they_include_vat(master_data_source):
 
 def test_stock_levels_are_read_for_stock_items_only(master_data_source):
     seed(master_data_source)
-    items = read_all(master_data_source, "stock", StockSettings())
+    items = read_all(master_data_source, "stock", stock_settings())
     assert isinstance(items["CT-100"].record, StockLevel)
     assert items["CT-100"].record.quantity == Decimal(14) and items["CT-200"].record.quantity == Decimal(3)
     wrapping = items["CT-300"]
@@ -65,7 +82,7 @@ def test_only_what_changed_after_the_cursor_is_read(master_data_source):
     cursor = T0 + timedelta(hours=1)
     master_data_source.at(cursor + timedelta(minutes=30))
     master_data_source.put("CT-200", "Löparsko Pro 2", vat="25", price="849.00", stock="3")
-    items = read_all(master_data_source, "product", ProductSettings(), since=cursor)
+    items = read_all(master_data_source, "product", product_settings(), since=cursor)
     assert "CT-200" in items and items["CT-200"].record.name == "Löparsko Pro 2"
     assert "CT-100" not in items and "CT-300" not in items
 
@@ -73,17 +90,17 @@ def test_only_what_changed_after_the_cursor_is_read(master_data_source):
 def test_one_item_is_read_again_as_the_source_holds_it_now(master_data_source):
     seed(master_data_source)
     master_data_source.put("CT-100", "Kaffe Ljusrost 500 g", vat="12", price="88.39", stock="9")
-    again = master_data_source.source.reread("product", "CT-100", ProductSettings())
+    again = master_data_source.source.reread("product", "CT-100", product_settings())
     assert again.key == "CT-100" and again.record.name == "Kaffe Ljusrost 500 g"
-    stock = master_data_source.source.reread("stock", "CT-100", StockSettings(source="articles"))
+    stock = master_data_source.source.reread("stock", "CT-100", stock_settings(source="articles"))
     assert stock.record.quantity == Decimal(9)
-    assert master_data_source.source.reread("product", "CT-999", ProductSettings()) is None
+    assert master_data_source.source.reread("product", "CT-999", product_settings()) is None
 
 
 def test_an_item_that_cannot_be_read_is_reported_on_itself_and_the_others_go_on(master_data_source):
     seed(master_data_source)
     master_data_source.break_item("CT-200")
-    items = read_all(master_data_source, "product", ProductSettings())
+    items = read_all(master_data_source, "product", product_settings())
     broken = items["CT-200"]
     assert broken.record is None and broken.error is not None
     assert broken.error.code == "product.vat_missing" and broken.error.permanent

@@ -18,6 +18,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from connectors.norce import connect
+from connectors.norce import jobs as norce_jobs
 from core.errors import SyncError
 from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE
 from integrations import resync, selectors, services
@@ -507,21 +508,19 @@ def test_row_counts_read_norces_summary_of_ignored_rows_and_a_failed_job_classif
         {"SeverityId": 3, "Message": "Row 2 (PartNo B): PriceSale is not a number", "ImportedRow": 2},
         {"SeverityId": 2, "Message": "... and 40 more row(s) ignored", "ImportedRow": None},
     ]
-    counts = connect_jobs.row_counts(
+    counts = norce_jobs.row_counts(
         status_id=connect.JOB_VALIDATION_FAILED, dto={"Inserts": 5, "Updates": 2, "Fail": 1}, messages=messages
     )
-    assert counts == connect_jobs.RowCounts(written=7, ignored=41, rejected=1)
-    assert connect_jobs.job_status(connect.JOB_VALIDATION_FAILED, counts) == ConnectJob.Status.PARTLY_FAILED
-    failed = connect_jobs.row_counts(
+    assert counts == norce_jobs.RowCounts(written=7, ignored=41, rejected=1)
+    assert norce_jobs.job_status(connect.JOB_VALIDATION_FAILED, counts) == ConnectJob.Status.PARTLY_FAILED
+    failed = norce_jobs.row_counts(
         status_id=connect.JOB_FAILED,
         dto={"Fail": 42, "Totals": 42},
         messages=[{"SeverityId": 3, "Message": "Simulated processing failure", "ImportedRow": None}],
     )
-    assert failed == connect_jobs.RowCounts()
-    assert connect_jobs.job_status(connect.JOB_FAILED, failed) == ConnectJob.Status.FAILED
-    assert (
-        connect_jobs.job_status(connect.JOB_SUCCEEDED, connect_jobs.RowCounts(written=3)) == ConnectJob.Status.SUCCEEDED
-    )
+    assert failed == norce_jobs.RowCounts()
+    assert norce_jobs.job_status(connect.JOB_FAILED, failed) == ConnectJob.Status.FAILED
+    assert norce_jobs.job_status(connect.JOB_SUCCEEDED, norce_jobs.RowCounts(written=3)) == ConnectJob.Status.SUCCEEDED
 
 
 def make_job(flow: Flow, status: str, status_id: int | None, *, age_days: float = 0) -> ConnectJob:
@@ -636,7 +635,6 @@ def test_dry_run_writes_nothing_and_counts_a_norce_only_sku(flows, norce, fortno
         settings,
         flow_port(flow, MASTER_DATA_SOURCE),
         flow_port(flow, CATALOGUE_TARGET),
-        flow_client(flow, "commerce"),
         full=True,
     )
     count = len(demo_articles(fortnox))
@@ -662,7 +660,6 @@ def test_incremental_dry_run_after_a_sync_sees_only_the_change(flows, norce, for
         settings,
         flow_port(flow, MASTER_DATA_SOURCE),
         flow_port(flow, CATALOGUE_TARGET),
-        flow_client(flow, "commerce"),
         full=False,
     )
     assert report.would_send == 1
@@ -688,7 +685,7 @@ def test_full_file_deactivates_a_norce_only_sku(flows, norce, fortnox):
         command_context(flow),
         flow,
         settings,
-        flow_client(flow, "commerce"),
+        flow_port(flow, CATALOGUE_TARGET),
         flow_port(flow, MASTER_DATA_SOURCE),
         follow_timeout=30,
     )
@@ -733,7 +730,7 @@ def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox
         command_context(flow),
         flow,
         settings,
-        flow_client(flow, "commerce"),
+        flow_port(flow, CATALOGUE_TARGET),
         flow_port(flow, MASTER_DATA_SOURCE),
         deadline=time.monotonic() - 1,
     )
@@ -749,7 +746,7 @@ def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox
         command_context(flow),
         flow,
         settings,
-        flow_client(flow, "commerce"),
+        flow_port(flow, CATALOGUE_TARGET),
         flow_port(flow, MASTER_DATA_SOURCE),
         follow_timeout=30,
         progress=lambda state: seen_pages.append(state.pages_done),
@@ -891,7 +888,7 @@ def test_resync_run_admin_pages(flows, norce, admin_client, monkeypatch):
         command_context(flow),
         flow,
         settings,
-        flow_client(flow, "commerce"),
+        flow_port(flow, CATALOGUE_TARGET),
         flow_port(flow, MASTER_DATA_SOURCE),
         deadline=time.monotonic() - 1,
     )

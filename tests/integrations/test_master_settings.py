@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.urls import reverse
 
+from connectors.fortnox.master_settings import FortnoxPriceSettings
+from connectors.norce.catalogue_settings import NorcePriceSettings, NorceProductSettings
 from integrations import registry
 from integrations.demo import add_master_data_flows
 from integrations.flows.master_settings import (
@@ -35,8 +39,8 @@ KINDS = {
 @pytest.mark.parametrize("raw", [None, {}])
 def test_no_settings_are_the_defaults(kind, cls, raw):
     settings = parse_settings(kind, raw)
-    assert type(settings) is cls
-    assert settings == cls()
+    assert type(settings.flow) is cls
+    assert settings.flow == cls()
 
 
 def test_defaults_suit_a_swedish_shop():
@@ -50,7 +54,7 @@ def test_defaults_suit_a_swedish_shop():
         "SEK",
         1000,
     )
-    assert prices.fortnox_prices_include_vat is False and prices.norce_prices_include_vat is False
+    assert prices.source_prices_include_vat is False and prices.target_prices_include_vat is False
     stock = parse_settings("stock_to_commerce", {})
     assert (stock.source, stock.quantity, stock.max_wait_seconds, stock.stale_after_minutes) == (
         "articles",
@@ -153,8 +157,13 @@ def test_required_codes():
 
 
 def test_validators_return_every_effective_setting():
-    assert validate_products({"culture_code": "en-GB"}) == {**asdict(ProductSettings()), "culture_code": "en-GB"}
-    assert validate_prices({}) == asdict(PriceSettings())
+    products = {**asdict(ProductSettings()), **asdict(NorceProductSettings())}
+    assert validate_products({"culture_code": "en-GB"}) == {**products, "culture_code": "en-GB"}
+    assert validate_prices({}) == {
+        **asdict(PriceSettings()),
+        **asdict(FortnoxPriceSettings()),
+        **asdict(NorcePriceSettings()),
+    }
     assert validate_stock({"stock_points": ["X"]})["stock_points"] == ["X"]
     assert validate_customers({})["default_country_code"] == "SE"
     with pytest.raises(ValueError):
@@ -164,7 +173,43 @@ def test_validators_return_every_effective_setting():
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_each_master_flow_registers_its_validator(kind):
     validate = registry.import_string(registry.FLOWS[kind].settings_validator)
-    assert validate({}) == asdict(KINDS[kind]())
+    assert validate({}) == parse_settings(kind, {}).as_dict()
+    assert asdict(KINDS[kind]()).items() <= validate({}).items()
+
+
+def test_each_system_reads_its_own_part_of_the_settings_and_the_flow_its_own():
+    prices = parse_settings("prices_to_commerce", {"fortnox_price_list": "B", "norce_price_list_code": "B2B"})
+    assert prices.parts["fortnox"] == FortnoxPriceSettings(fortnox_price_list="B")
+    assert prices.parts["norce"] == NorcePriceSettings(norce_price_list_code="B2B")
+    assert prices.flow == PriceSettings()
+    assert (prices.fortnox_price_list, prices.norce_price_list_code, prices.batch_size) == ("B", "B2B", 1000)
+    customers = parse_settings("customers_to_commerce", {})
+    assert customers.parts == {}  # neither system declares customer settings
+    with pytest.raises(AttributeError):
+        customers.fortnox_price_list  # noqa: B018
+
+
+def test_a_system_not_listed_in_settings_brings_no_settings(settings):
+    settings.BRYGGA_CONNECTORS = ["connectors.norce", "tests.contract.fake_erp"]
+    with pytest.raises(ValueError, match="Unknown setting"):
+        parse_settings("prices_to_commerce", {"fortnox_price_list": "A"})
+    assert set(parse_settings("prices_to_commerce", {}).parts) == {"norce"}
+
+
+def test_the_price_vat_keys_move_to_their_system_neutral_names(db, integration):
+    migration = import_module("integrations.migrations.0013_price_settings_vat_keys")
+    flow = Flow.objects.create(
+        integration=integration,
+        kind="prices_to_commerce",
+        settings={"fortnox_prices_include_vat": True, "norce_prices_include_vat": False, "batch_size": 50},
+    )
+    migration.forwards(django_apps, None)
+    flow.refresh_from_db()
+    assert flow.settings == {"source_prices_include_vat": True, "target_prices_include_vat": False, "batch_size": 50}
+    assert parse_settings(flow.kind, flow.settings).source_prices_include_vat is True
+    migration.backwards(django_apps, None)
+    flow.refresh_from_db()
+    assert flow.settings == {"fortnox_prices_include_vat": True, "norce_prices_include_vat": False, "batch_size": 50}
 
 
 # -- admin -------------------------------------------------------------------------------------------

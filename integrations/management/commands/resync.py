@@ -94,7 +94,6 @@ class Command(BaseCommand):
                 settings,
                 ctx.port(MASTER_DATA_SOURCE),
                 ctx.port(CATALOGUE_TARGET),
-                ctx.client("commerce"),
                 full=options["full"],
                 since=since,
                 progress=progress,
@@ -125,14 +124,14 @@ class Command(BaseCommand):
 
     # -- modes -------------------------------------------------------------------------------
     def _full(self, ctx, flow, settings, progress) -> None:
-        norce, source = master.commerce_client(ctx, flow), ctx.port(MASTER_DATA_SOURCE)
+        target, source = master.catalogue_target(ctx, flow), ctx.port(MASTER_DATA_SOURCE)
         resumed = resync.active_run(flow)
         if resumed:
             self.stdout.write(
                 f"Resuming full file #{resumed.pk} ({resumed.status}, {resumed.pages_done} page(s), "
                 f"{resumed.items:,} items spooled)"
             )
-        run = resync.full_file(ctx, flow, settings, norce, source, progress=progress)
+        run = resync.full_file(ctx, flow, settings, target, source, progress=progress)
         if run.status in ResyncRun.ACTIVE:
             raise SyncError(TASK_UNFINISHED.code, f"Full file #{run.pk} is still {run.status}; run again to continue")
         jobs = ", ".join(str(j) for j in run.job_ids)
@@ -147,7 +146,7 @@ class Command(BaseCommand):
             )
 
     def _incremental(self, ctx, flow, settings, since, progress) -> None:
-        norce = master.commerce_client(ctx, flow)
+        target = master.catalogue_target(ctx, flow)
         state = resync.RunProgress(phase="reading")
         stats = master.collect(ctx, flow, settings, since=since)
         state.items = stats.read
@@ -159,13 +158,13 @@ class Command(BaseCommand):
         state.phase = "sending"
         sent = 0
         while products_first.sendable(flow).exists():
-            sent += master.send_pending(ctx, flow, settings, norce)
+            sent += master.send_pending(ctx, flow, settings, target)
             state.sent = sent
             progress(state)
         state.phase = "following"
         progress(state, final=True)
         deadline = time.monotonic() + 3600
-        while connect_jobs.follow(ctx, flow, norce, wait=30) and time.monotonic() < deadline:
+        while connect_jobs.follow(ctx, flow, target, wait=30) and time.monotonic() < deadline:
             pass
         failed = Entity.objects.filter(
             integration=flow.integration,
