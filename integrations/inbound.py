@@ -5,33 +5,30 @@ columns is made storable first: PostgreSQL text cannot hold NUL (U+0000) and its
 cannot hold a lone UTF-16 surrogate, so those are removed from parsed values and
 escaped in readable text. JSON is parsed strictly: NaN, Infinity, numbers beyond a
 double (1e400) and nesting deeper than a real order needs are refused with a reason.
+The text and credential helpers the connectors' webhooks share are in core.inbound.
 """
 
 from __future__ import annotations
 
-import base64
 import codecs
-import hmac
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
 from django.http.request import RawPostDataException
 
-# The largest body the order receiver and the event webhook accept (and keep).
+from core.inbound import LONE_SURROGATE, storable_text
+
+# The largest body an inbound webhook accepts (and keeps).
 MAX_BODY = 5 * 1024 * 1024
 # A Norce OrderRequest nests about six levels deep; far more is not an order.
 MAX_DEPTH = 64
-# Text columns holding an identifier (Entity.source_id, WebhookDelivery.reference …).
-REFERENCE_LENGTH = 100
 # A refused (unauthenticated) request keeps at most this much of its body.
 REFUSED_BODY_KEPT = 64 * 1024
 
 _CHUNK = 64 * 1024
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Unreadable(ValueError):
@@ -95,20 +92,12 @@ def decode(raw: bytes, *, charset: str = "") -> str:
     return raw.decode(encoding, errors="replace").lstrip("\ufeff")
 
 
-def storable_text(value: str) -> str:
-    """`value` with NUL written as the escape ``\\u0000`` and lone surrogates as ``\\udxxx``,
-    so a text column keeps it and a person can still see what was sent."""
-    if "\x00" in value:
-        value = value.replace("\x00", "\\u0000")
-    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
-
-
 def clean_string(value: str) -> str:
     """A string from a parsed body as the JSON column and the target systems get it:
     NUL removed, a lone surrogate replaced by U+FFFD."""
     if "\x00" in value:
         value = value.replace("\x00", "")
-    return _LONE_SURROGATE.sub("\ufffd", value)
+    return LONE_SURROGATE.sub("\ufffd", value)
 
 
 def clean_value(value: Any) -> Any:
@@ -120,12 +109,6 @@ def clean_value(value: Any) -> Any:
     if isinstance(value, list):
         return [clean_value(v) for v in value]
     return value
-
-
-def label(value: str, *, length: int = REFERENCE_LENGTH) -> str:
-    """A storable label of at most `length` characters (for columns where it is only a name)."""
-    text = storable_text(value)
-    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _refuse_constant(name: str) -> Any:
@@ -181,37 +164,3 @@ def parse_body(text: str, *, max_depth: int = MAX_DEPTH) -> Parsed:
         raise Unreadable(f"Body is nested too deeply (more than {max_depth} levels)")
     cleaned = clean_value(value)
     return Parsed(value=cleaned, altered=cleaned != value)
-
-
-def credential_bytes(value: str) -> bytes:
-    """A header value as the bytes that were sent (WSGI hands headers over as Latin-1)."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", errors="surrogatepass")
-
-
-def same_secret(given: bytes, expected: str) -> bool:
-    """Constant-time comparison of bytes; an empty expected secret never matches."""
-    if not expected:
-        return False
-    return hmac.compare_digest(given, expected.encode("utf-8"))
-
-
-def basic_auth_ok(*, header: str, username: str, password: str) -> bool:
-    """Whether an ``Authorization: Basic …`` header carries `username` and `password`.
-
-    Compared as bytes, so any characters in the header give False rather than an error.
-    """
-    if not password:
-        return False
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        decoded = base64.b64decode(credential_bytes(encoded.strip()))
-    except ValueError:
-        return False
-    given_user, _, given_password = decoded.partition(b":")
-    user_ok = hmac.compare_digest(given_user, username.encode("utf-8"))
-    return user_ok & same_secret(given_password, password)
