@@ -718,7 +718,7 @@ def test_a_full_file_started_from_admin_runs_as_queued_tasks_to_its_end(flows, n
 
 
 def test_interrupted_full_file_resumes_from_the_pages_done(flows, norce, fortnox, monkeypatch):
-    monkeypatch.setattr("connectors.fortnox.client.PAGE_SIZE", 10)
+    monkeypatch.setattr("connectors.fortnox.lists.PAGE_SIZE", 10)
     flow = flows["products_to_commerce"]
     norce.connect.seed_skus([NORCE_ONLY])
     settings = parse_settings(flow.kind, flow.settings)
@@ -881,7 +881,7 @@ def test_connect_job_admin_shows_row_counts_and_norces_messages_as_a_table(flows
 
 
 def test_resync_run_admin_pages(flows, norce, admin_client, monkeypatch):
-    monkeypatch.setattr("connectors.fortnox.client.PAGE_SIZE", 10)
+    monkeypatch.setattr("connectors.fortnox.lists.PAGE_SIZE", 10)
     flow = flows["products_to_commerce"]
     settings = parse_settings(flow.kind, flow.settings)
     run_ = resync.full_file(

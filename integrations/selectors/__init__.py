@@ -1,0 +1,58 @@
+"""Read-side queries for the admin, the status API and the templates (see integrations.selectors.status)."""
+
+from integrations.selectors.catalogue import catalogue_entry, error_catalogue, log_counts_by_code, search_catalogue
+from integrations.selectors.status import (
+    BACKLOG_STATUSES,
+    RETRYABLE_ENTITY_STATUSES,
+    RETRYABLE_TASK_STATUSES,
+    SUCCESS_STATUSES,
+    FlowStatus,
+    connectors_needing_reconnect,
+    flow_status,
+    flow_statuses,
+    flows_with_runs,
+    integrations_with_summary,
+    stale_after_seconds,
+    staleness_seconds,
+)
+from integrations.selectors.tasks import (
+    RECORD_PROBLEM_LEVELS,
+    REFERENCES_PER_TASK,
+    RecordError,
+    TaskError,
+    TaskRecords,
+    task_error,
+    task_record_errors,
+    task_records,
+    tasks_with_record_error_code,
+    tasks_with_record_references,
+)
+
+__all__ = [
+    "BACKLOG_STATUSES",
+    "RECORD_PROBLEM_LEVELS",
+    "REFERENCES_PER_TASK",
+    "RETRYABLE_ENTITY_STATUSES",
+    "RETRYABLE_TASK_STATUSES",
+    "SUCCESS_STATUSES",
+    "FlowStatus",
+    "RecordError",
+    "TaskError",
+    "TaskRecords",
+    "catalogue_entry",
+    "connectors_needing_reconnect",
+    "error_catalogue",
+    "flow_status",
+    "flow_statuses",
+    "flows_with_runs",
+    "integrations_with_summary",
+    "log_counts_by_code",
+    "search_catalogue",
+    "stale_after_seconds",
+    "staleness_seconds",
+    "task_error",
+    "task_record_errors",
+    "task_records",
+    "tasks_with_record_error_code",
+    "tasks_with_record_references",
+]
