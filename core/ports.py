@@ -8,7 +8,7 @@ workers share. The engine implements these on its database; a test may hand in i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -255,6 +255,25 @@ class CatalogueTarget(Protocol):
 
     def named_record(self, message: str) -> str:
         """The record identifier a job message names, or ""."""
+        ...
+
+    # -- full files: the whole catalogue in one import per method; the target deactivates the rest
+    def spool_item(self, record: CatalogueRecord) -> dict[str, Any]:
+        """The record as its import's item with every field set (what a full file spools)."""
+        ...
+
+    def full_file_methods(self, fields: Iterable[str]) -> list[str]:
+        """The import methods a full file of records with these fields takes, in sending order."""
+        ...
+
+    def send_full_file(
+        self, method: str, fields: Iterable[str], items: Callable[[], Iterable[dict[str, Any]]]
+    ) -> ImportAccepted:
+        """One streamed import of every item; `items` is called again for each attempt."""
+        ...
+
+    def active_products(self) -> Iterator[str]:
+        """The part numbers the catalogue shows as active (what a products full file may deactivate)."""
         ...
 
     def record_id(self, data_type: str, key: str, quantity: int, settings: Any) -> str:

@@ -1,6 +1,7 @@
-"""Full-file resyncs: the whole catalogue from the ERP into Norce with ``FullFile=true``.
+"""Full-file resyncs: the whole catalogue from the ERP into the webshop as a full file (Norce:
+``FullFile=true``).
 
-A full file must be one import per method (Norce deactivates what a full file leaves
+A full file must be one import per method (the catalogue deactivates what a full file leaves
 out), yet a catalogue can hold a million SKUs. So a run goes in checkpointed steps:
 
 1. **reading** — the source is read page by page; each page's mapped items are appended
@@ -10,7 +11,7 @@ out), yet a catalogue can hold a million SKUs. So a run goes in checkpointed ste
 2. **sending** — one streamed request per method: the JSON array is generated from the
    spool while it is sent (chunked), so memory stays flat whatever the size. The JobId
    is kept as a ConnectJob; a run killed while sending sends again (an import is an upsert).
-3. **following** — the job is followed until Norce reports its end.
+3. **following** — the job is followed until the target reports its end.
 
 The same steps serve ``manage.py resync --full`` (in one process, with a progress bar)
 and scheduled or admin-started full files (as tasks, in slices that hand over between
@@ -33,8 +34,6 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.norce import connect
-from connectors.norce.errors import JOB_FAILED
 from core.errors import SyncError
 from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE, CatalogueTarget, MasterDataSource
 from core.records import canonical_json, changed_fields
@@ -108,8 +107,7 @@ def read_into_spool(
             lines = []
             for record in batch.records:
                 keys.update(record.fields)
-                item = connect.build_item(record, record.fields.keys())
-                lines.append(canonical_json([record.method, item]).encode("utf-8"))
+                lines.append(canonical_json([record.method, target.spool_item(record)]).encode("utf-8"))
             if lines:
                 spool.write(gzip.compress(b"\n".join(lines) + b"\n", compresslevel=3))
                 spool.flush()
@@ -148,23 +146,20 @@ def spooled_items(path: str, method: str) -> Iterator[dict[str, Any]]:
                     yield item
 
 
-def spooled_methods(run: ResyncRun) -> list[str]:
-    levels = {key.split(".", 1)[0] for key in run.fields}
-    return [method for method in connect.METHODS if levels & set(connect.METHOD_LEVELS[method])]
-
-
 # -- step 2: sending the full file ---------------------------------------------------------------
 def send_spool(
-    ctx, run: ResyncRun, flow: Flow, norce, *, progress: Progress | None = None, state: RunProgress | None = None
+    ctx,
+    run: ResyncRun,
+    flow: Flow,
+    target: CatalogueTarget,
+    *,
+    progress: Progress | None = None,
+    state: RunProgress | None = None,
 ) -> None:
     done_methods = set(ConnectJob.objects.filter(pk__in=run.job_ids).values_list("method", flat=True))
-    for method in spooled_methods(run):
+    for method in target.full_file_methods(run.fields):
         if method in done_methods:
             continue
-        keys = [k for k in run.fields if k.split(".", 1)[0] in connect.METHOD_LEVELS[method]]
-        header = connect.build_header(
-            method, keys, account_id=norce.account_id, full_file=True if method in connect.FULL_FILE_METHODS else None
-        )
         counter = {"items": 0}
 
         def items(method: str = method, counter: dict[str, int] = counter) -> Iterator[dict[str, Any]]:
@@ -176,9 +171,8 @@ def send_spool(
                     progress(state)
                 yield item
 
-        accepted = norce.import_items(
-            method, header, lambda: connect.json_array_chunks(items(), chunk_bytes=256 * 1024)
-        )
+        accepted = target.send_full_file(method, run.fields, items)
+        header = accepted.header
         with transaction.atomic():
             job, _ = ConnectJob.objects.update_or_create(
                 integration_id=flow.integration_id,
@@ -197,7 +191,7 @@ def send_spool(
             ResyncRun.objects.filter(pk=run.pk).update(job_ids=run.job_ids, updated_at=timezone.now())
         ctx.log(
             LogEntry.Level.INFO,
-            f"Full file {method}: {counter['items']} item(s) sent as Norce job {accepted.job_id}",
+            f"Full file {method}: {counter['items']} item(s) sent as {target.name} job {accepted.job_id}",
             data_type=flow.data_type,
             details={"job_id": accepted.job_id, "header": header},
         )
@@ -250,8 +244,7 @@ def full_file(
             return run
     if run.status == ResyncRun.Status.SENDING:
         state.phase = "sending"
-        # The full file streams Norce Connect imports itself (FullFile, spooled and chunked).
-        send_spool(ctx, run, flow, target.client, progress=progress, state=state)
+        send_spool(ctx, run, flow, target, progress=progress, state=state)
     if run.status == ResyncRun.Status.FOLLOWING:
         state.phase = "following"
         if progress:
@@ -278,9 +271,9 @@ def run_full_file_slice(ctx, flow: Flow, settings: FlowSettings, target: Catalog
         services.queue_follow_up(flow, {"mode": "full"}, at=timezone.now() + timedelta(seconds=delay))
     elif run.status == ResyncRun.Status.FAILED:
         raise SyncError(
-            JOB_FAILED.code,
+            target.job_failed_code,
             f"Full file for {flow} failed: {run.error}",
-            hint="Restart the Norce job from the Connect jobs list, or start the full file again.",
+            hint=f"Restart the {target.name} job from the Connect jobs list, or start the full file again.",
         )
 
 
@@ -333,7 +326,7 @@ def dry_run(
         )
         for record in batch.records:
             if full:
-                feed.add(record.identity.get("PartNo") or record.source_id)
+                feed.add(record.reference or record.source_id)
                 keys = set(record.fields)
             else:
                 entity = known.get(record.source_id)
@@ -353,18 +346,16 @@ def dry_run(
         if progress:
             progress(state)
     if full:
-        report.would_deactivate, report.deactivate_basis = _would_deactivate(flow, settings, target.client, feed)
+        report.would_deactivate, report.deactivate_basis = _would_deactivate(flow, settings, target, feed)
     return report
 
 
-def _would_deactivate(flow: Flow, settings: FlowSettings, norce, feed: set[str]) -> tuple[int | None, str]:
+def _would_deactivate(
+    flow: Flow, settings: FlowSettings, target: CatalogueTarget, feed: set[str]
+) -> tuple[int | None, str]:
     if flow.kind == "products_to_commerce":
-        count = sum(
-            1
-            for sku in norce.product_skus()
-            if str(sku.get("PartNo")) not in feed and int(sku.get("StatusId") or 1) not in (4, 5)
-        )
-        return count, "active SKUs in Norce (Query Products/ProductSkus) missing from the feed"
+        count = sum(1 for part_no in target.active_products() if part_no not in feed)
+        return count, f"active SKUs in {target.name} missing from the feed"
     if flow.kind in ("prices_to_commerce", "stock_to_commerce"):
         count = sum(
             1
@@ -378,8 +369,8 @@ def _would_deactivate(flow: Flow, settings: FlowSettings, norce, feed: set[str])
             .iterator()
             if source_id.split("@", 1)[0] not in feed
         )
-        return count, "rows Brygga has sent to Norce that are missing from the feed"
-    return None, "customers have no full file in Norce: nothing is deactivated"
+        return count, f"rows Brygga has sent to {target.name} that are missing from the feed"
+    return None, f"customers have no full file in {target.name}: nothing is deactivated"
 
 
 def command_task(flow: Flow, params: dict[str, Any]) -> Task:

@@ -5,6 +5,7 @@ mapping sets, or raises SyncError when Norce cannot take the item."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
@@ -332,6 +333,39 @@ class NorceCatalogue:
     def restart(self, job_id: str) -> None:
         """Job/Restart: Norce runs the job again from its stored payload."""
         self.client.restart_job(job_id)
+
+    # -- full files ------------------------------------------------------------------------------
+    def spool_item(self, record: CatalogueRecord) -> dict[str, Any]:
+        """The record as its import's JSON item, every field set (a full file sends them all)."""
+        return connect.build_item(record, record.fields.keys())
+
+    def full_file_methods(self, fields: Iterable[str]) -> list[str]:
+        """The import methods a full file of records with these fields takes, in sending order."""
+        levels = {key.split(".", 1)[0] for key in fields}
+        return [method for method in connect.METHODS if levels & set(connect.METHOD_LEVELS[method])]
+
+    def send_full_file(
+        self, method: str, fields: Iterable[str], items: Callable[[], Iterable[dict[str, Any]]]
+    ) -> ImportAccepted:
+        """One streamed import of every item (FullFile where the method has it: Norce deactivates
+        what the file leaves out). `items` is called for each attempt, so a retry streams again."""
+        keys = [k for k in fields if k.split(".", 1)[0] in connect.METHOD_LEVELS[method]]
+        header = connect.build_header(
+            method,
+            keys,
+            account_id=self.client.account_id,
+            full_file=True if method in connect.FULL_FILE_METHODS else None,
+        )
+        accepted = self.client.import_items(
+            method, header, lambda: connect.json_array_chunks(items(), chunk_bytes=256 * 1024)
+        )
+        return ImportAccepted(job_id=accepted.job_id, header=header, body=b"", messages=accepted.messages)
+
+    def active_products(self) -> Iterator[str]:
+        """The part numbers of the SKUs Norce shows as active (not hidden or inactive)."""
+        for sku in self.client.product_skus():
+            if as_int(sku.get("StatusId") or 1) not in (4, 5):
+                yield str(sku.get("PartNo"))
 
     def named_record(self, message: str) -> str:
         """The identifier a job message names ("Row 3 (PartNo ABC-1): …" → "ABC-1"), or ""."""

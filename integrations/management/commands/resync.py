@@ -1,4 +1,4 @@
-"""Resync master data from the ERP into Norce, incrementally or as a full file.
+"""Resync master data from the ERP into the webshop (Norce), incrementally or as a full file.
 
     manage.py resync <integration> products|prices|stock|customers [--full] [--dry-run] [--since DATE]
 
@@ -19,7 +19,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from connectors.norce.errors import JOB_FAILED
 from core.errors import TASK_INTERRUPTED, TASK_UNFINISHED, SyncError
 from core.ports import CATALOGUE_TARGET, MASTER_DATA_SOURCE
 from integrations import resync, services
@@ -64,7 +63,7 @@ class ProgressBar:
 
 
 class Command(BaseCommand):
-    help = "Resync products, prices, stock or customers from the ERP into Norce (incremental or --full)."
+    help = "Resync products, prices, stock or customers from the ERP into the webshop (incremental or --full)."
 
     def add_arguments(self, parser):
         parser.add_argument("integration", help="integration id or name (or its merchant's slug)")
@@ -140,7 +139,7 @@ class Command(BaseCommand):
         )
         if run.status == ResyncRun.Status.FAILED:
             raise SyncError(
-                JOB_FAILED.code,
+                target.job_failed_code,
                 run.error or "the import job failed",
                 hint="Restart the job from the Connect jobs list in admin, or run the full file again.",
             )
@@ -172,7 +171,9 @@ class Command(BaseCommand):
             payload__flow_id=flow.pk,
             status__in=[Entity.Status.NEEDS_ATTENTION, Entity.Status.FAILED],
         ).count()
-        self.stdout.write(f"\nSent {sent:,} record(s); {ctx.succeeded:,} confirmed by Norce, {failed:,} need attention")
+        self.stdout.write(
+            f"\nSent {sent:,} record(s); {ctx.succeeded:,} confirmed by {target.name}, {failed:,} need attention"
+        )
 
     # -- helpers -----------------------------------------------------------------------------
     def _print_dry_run(self, report: resync.DryRunReport, *, full: bool) -> None:
