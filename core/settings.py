@@ -1,8 +1,8 @@
 """Settings given as JSON (a flow's or a connector's), read into typed dataclasses.
 
 One reader for every schema: each field takes the type its dataclass gives it (bool, a whole
-number ≥ 0, text, a list of texts, or one of those or None), a value outside its allowed
-choices is refused, and every problem is named with its field.
+number ≥ 0 — also written as digits, "20" — text, a list of texts, or one of those or None),
+a value outside its allowed choices is refused, and every problem is named with its field.
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ from types import UnionType
 from typing import Any, TypeVar, get_type_hints
 
 T = TypeVar("T")
+
+
+def _digits(value: Any) -> bool:
+    """A whole number written as text ("20"): read as the number."""
+    return isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
 
 
 def _optional(kind: Any) -> bool:
@@ -28,7 +33,7 @@ def _problem(name: str, value: Any, kind: Any) -> str | None:
         return None if isinstance(value, bool) else f"{name} must be true or false"
     if kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        return None if ok else f"{name} must be a whole number ≥ 0"
+        return None if ok or _digits(value) else f"{name} must be a whole number ≥ 0"
     if kind is str:
         return None if isinstance(value, str) else f"{name} must be text"
     if getattr(kind, "__origin__", None) is list:
@@ -62,7 +67,11 @@ def read(
         if problem:
             problems.append(problem)
             continue
-        values[name] = None if value == "" and _optional(hints[name]) else value
+        if value == "" and _optional(hints[name]):
+            value = None
+        elif _digits(value) and int in (hints[name], *getattr(hints[name], "__args__", ())):
+            value = int(value.strip())
+        values[name] = value
     settings = schema(**values)
     check = getattr(settings, "check", None)
     if check is not None and not problems:

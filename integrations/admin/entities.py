@@ -213,6 +213,7 @@ class EntityAdmin(HistoryAdmin):
             "opts": self.opts,
             "original": obj,
             "entity": obj,
+            "erp": obj.integration.erp_label,
             "live": [
                 {
                     "number": i.number,
@@ -278,6 +279,7 @@ class EntityAdmin(HistoryAdmin):
             "opts": self.opts,
             "original": obj,
             "entity": obj,
+            "erp": obj.integration.erp_label,
             "kept": kept,
             "live": rows,
             "extra": [r for r in rows if r["role"] == "extra"],

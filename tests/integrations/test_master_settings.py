@@ -78,6 +78,12 @@ def test_given_values_override_the_defaults():
     assert settings.warehouse_code == "MAIN"
 
 
+def test_a_whole_number_written_as_digits_is_read_as_the_number():
+    settings = parse_settings("products_to_commerce", {"active_status": "4", "batch_size": " 250 "})
+    assert (settings.active_status, settings.batch_size) == (4, 250)
+    assert validate_products({"active_status": "4"})["active_status"] == 4
+
+
 def test_unknown_keys_are_refused_and_named():
     with pytest.raises(ValueError) as raised:
         parse_settings("products_to_commerce", {"batch_size": 10, "colour": "red", "zeta": 1})
@@ -96,7 +102,7 @@ def test_a_setting_of_another_flow_kind_is_unknown():
     [
         ("products_to_commerce", {"webshop_only": "yes"}, "webshop_only must be true or false"),
         ("products_to_commerce", {"webshop_only": 1}, "webshop_only must be true or false"),
-        ("products_to_commerce", {"active_status": "1"}, "active_status must be a whole number"),
+        ("products_to_commerce", {"active_status": "one"}, "active_status must be a whole number"),
         ("products_to_commerce", {"active_status": 1.5}, "active_status must be a whole number"),
         ("products_to_commerce", {"active_status": True}, "active_status must be a whole number"),
         ("products_to_commerce", {"max_wait_seconds": -1}, "max_wait_seconds must be a whole number ≥ 0"),
