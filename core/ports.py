@@ -173,7 +173,7 @@ MASTER_DATA_SOURCE = "master_data_source"
 CATALOGUE_TARGET = "catalogue_target"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SourceItem:
     """One item a master-data source read: its key (article number, customer number), the
     quantity break of a price, and the record — or why it could not be read. Neither record

@@ -180,7 +180,7 @@ class PolledOrder:
 
 
 # -- master data: what an ERP keeps and a webshop's catalogue is fed with -----------------------
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Product:
     """One article (SKU) as the ERP keeps it."""
 
@@ -196,7 +196,7 @@ class Product:
     weight_kg: Decimal | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Price:
     """One price of an article: from `from_quantity` units on, with or without VAT."""
 
@@ -207,7 +207,7 @@ class Price:
     vat_rate: Decimal | None = None  # the article's, when known (needed to add or remove VAT)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StockLevel:
     part_no: str
     quantity: Decimal

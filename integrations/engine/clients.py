@@ -24,9 +24,10 @@ def client_for(connector: Connector, *, session: requests.Session | None = None)
 def connector_for(integration: Integration | int, capability: str) -> Connector:
     """The integration's connector whose system serves `capability` (core.ports), or SyncError."""
     integration_id = integration if isinstance(integration, int) else integration.pk
-    for connector in Connector.objects.filter(integration_id=integration_id).order_by("pk"):
-        if registry.adapter_class(connector.system, capability) is not None:
-            return connector
+    systems = Connector.objects.filter(integration_id=integration_id).order_by("pk").values_list("pk", "system")
+    for pk, system in systems:
+        if registry.adapter_class(system, capability) is not None:
+            return Connector.objects.get(pk=pk)
     name = capability.replace("_", " ")
     raise SyncError(
         CONNECTOR_MISSING.code,

@@ -39,6 +39,7 @@ class FlowContext:
     wait_until: datetime | None = None
     # Params of a task that continues this one's work at once (a slice handed over).
     hand_over_params: dict[str, Any] | None = None
+    _ports: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def integration(self) -> Integration:
@@ -55,8 +56,11 @@ class FlowContext:
         return client_for(connector)
 
     def port(self, capability: str) -> Any:
-        """The adapter of the integration's connector that serves `capability` (core.ports)."""
-        return port_for(connector_for(self.task.integration_id, capability), capability)
+        """The adapter of the integration's connector that serves `capability` (core.ports), built
+        once per task (one connector read, one client) and shared by everything the task runs."""
+        if capability not in self._ports:
+            self._ports[capability] = port_for(connector_for(self.task.integration_id, capability), capability)
+        return self._ports[capability]
 
     def heartbeat(self) -> None:
         beat(self.task.pk)
