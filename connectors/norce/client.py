@@ -14,6 +14,7 @@ from django.conf import settings
 
 from connectors.norce import connect, errors, replies
 from connectors.norce.errors import APPLICATION_ID_MISSING, AUTH, IMPORT_REJECTED, JOB_RESTART_REFUSED, STATUS_REJECTED
+from connectors.norce.settings import DEFAULT_ACCOUNT_ID
 from connectors.transport import ApiClient
 from core.errors import CONNECTOR_SETTINGS, HTTP_BAD_RESPONSE, SyncError
 from core.limits import RateLimit
@@ -27,7 +28,6 @@ SEND_ORDER_STATUS_PATH = CONNECT_BASE + "Order/SendOrderStatus"
 QUERY_PRODUCT_SKUS_PATH = "/commerce/query/2.0/Products/ProductSkus"
 # Norce's default system account for an ERP integration, used as AccountId when the
 # connector names none.
-DEFAULT_ACCOUNT_ID = 10000
 ORDER_EXPAND = "Items,Buyer,Payer,ShipTo"
 
 # Connect allows 60 requests a minute per Norce customer, i.e. per API host.

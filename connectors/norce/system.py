@@ -31,6 +31,7 @@ SYSTEM = SystemDeclaration(
             "event_secret", "Event secret", "Norce only: the shared secret Norce sends with event notifications."
         ),
     ),
+    settings_validator="connectors.norce.settings.validate_settings",
     error_modules=("connectors.norce.errors",),
     flow_settings={
         "product": "connectors.norce.catalogue_settings.NorceProductSettings",

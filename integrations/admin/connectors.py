@@ -147,7 +147,23 @@ class ConnectorForm(forms.ModelForm):
         system = cleaned.get("system") or self.instance.system
         if takes_fortnox_grant(system) and "fortnox_grant" in self.fields and "settings" in cleaned:
             self._clean_fortnox_grant(cleaned)
+        elif "settings" in cleaned:
+            self._clean_declared_settings(system, cleaned)
         return cleaned
+
+    def _clean_declared_settings(self, system: str | None, cleaned: dict[str, Any]) -> None:
+        """The settings JSON checked by the system's declared validator, when it has one."""
+        declared = registry.system(system or "")
+        if declared is None or not declared.settings_validator:
+            return
+        raw = cleaned.get("settings")
+        if not isinstance(raw, dict):
+            self.add_error("settings", "Connector settings must be a JSON object.")
+            return
+        try:
+            cleaned["settings"] = registry.import_string(declared.settings_validator)(raw)
+        except ValueError as exc:
+            self.add_error("settings", f"{exc}.")
 
     def _clean_fortnox_grant(self, cleaned: dict[str, Any]) -> None:
         """Merge the Grant and Tenant id inputs into the settings JSON and validate them together.

@@ -254,6 +254,24 @@ def test_empty_credential_inputs_keep_the_stored_values(admin_client, world):
     assert norce.credentials == before
 
 
+def test_norce_settings_are_checked_by_its_declared_schema_and_normalised(admin_client, world):
+    norce = world.connectors.get(system=Connector.System.NORCE)
+    before = dict(norce.settings)
+    data = connector_post(norce)
+    data["settings"] = json.dumps({**before, "application_id": "shop", "job_events": "yes"})
+    response = admin_client.post(admin_url(Connector, "change", norce.pk), data)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "application_id must be a whole number" in content and "job_events must be true or false" in content
+    norce.refresh_from_db()
+    assert norce.settings == before
+
+    data["settings"] = json.dumps({**before, "application_id": "1300", "note": "kept"})
+    assert admin_client.post(admin_url(Connector, "change", norce.pk), data).status_code == 302
+    norce.refresh_from_db()
+    assert norce.settings == {**before, "application_id": 1300, "note": "kept"}
+
+
 def test_typed_credentials_replace_only_those_values(admin_client, world):
     norce = world.connectors.get(system=Connector.System.NORCE)
     response = admin_client.post(
