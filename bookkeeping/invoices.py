@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bookkeeping.vat import check_line_vat, gross_unit_price, line_amounts, quantize_ore, totals_of, vat_from_gross
+from bookkeeping.vat import check_line_vat, gross_unit_price, line_amounts, quantize_ore, vat_from_gross
 from core.records import BookedLine, BookedOrder, Invoice, Order
 
 ZERO = Decimal("0.00")
@@ -29,15 +29,10 @@ def book_order(order: Order, *, prices_include_vat: bool) -> BookedOrder:
                 gross=amounts.gross,
             )
         )
-    totals = totals_of(order.lines)
+    net = sum((row.net for row in lines), ZERO)
+    vat = sum((row.vat for row in lines), ZERO)
     return BookedOrder(
-        order=order,
-        prices_include_vat=prices_include_vat,
-        lines=tuple(lines),
-        net=totals.net,
-        vat=totals.vat,
-        gross=totals.gross,
-        vat_by_rate=totals.vat_by_rate,
+        order=order, prices_include_vat=prices_include_vat, lines=tuple(lines), net=net, vat=vat, gross=net + vat
     )
 
 

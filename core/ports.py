@@ -105,10 +105,6 @@ class OrderSource(Protocol):
         """The order in a stored payload (as pushed, or as fetched or polled). Raises SyncError."""
         ...
 
-    def pushed_order(self, body: Any) -> Order:
-        """The order in a body the webshop pushed (structural problems raise SyncError)."""
-        ...
-
     def fetch_order(self, reference: str) -> dict[str, Any]:
         """The order's payload as fetched by its reference; a transient SyncError when the webshop
         has none (yet)."""

@@ -113,8 +113,6 @@ class BookedOrder:
     net: Decimal
     vat: Decimal
     gross: Decimal
-    # rate → (net, vat), highest rate first
-    vat_by_rate: dict[Decimal, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -271,6 +269,10 @@ def _json_default(value: Any) -> Any:
 def changed_fields(fields: dict[str, Any], confirmed: dict[str, Any]) -> set[str]:
     """The field keys whose value differs from what the target last confirmed."""
     return {key for key, value in fields.items() if key not in confirmed or confirmed[key] != value}
+
+
+# SeverityId of an import job's kept messages (JobOutcome.messages).
+WARNING_SEVERITY, ERROR_SEVERITY = 2, 3
 
 
 def as_int(value: Any) -> int:

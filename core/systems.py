@@ -47,8 +47,3 @@ class SystemDeclaration:
     # flow data type ("product", "price", …) → dotted path of the dataclass of the settings this
     # system reads from such a flow's settings (its part of them)
     flow_settings: Mapping[str, str] = field(default_factory=dict)
-    default_base_url: str = ""
-    default_auth_url: str = ""
-
-    def credential(self, key: str) -> Credential | None:
-        return next((c for c in self.credentials if c.key == key), None)

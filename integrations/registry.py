@@ -24,7 +24,6 @@ from core.systems import SystemDeclaration
 # Modules outside the connector packages that register error codes in core.errors.CATALOGUE on import.
 ERROR_MODULES: list[str] = [
     "core.errors",
-    "integrations.flows.connect_jobs",
     "bookkeeping.vat",
 ]
 

@@ -36,7 +36,7 @@ from core.inbound import (
 from core.systems import SystemDeclaration
 from integrations import http_errors, registry, services
 from integrations.flows import connect_jobs
-from integrations.flows.order_records import store_order
+from integrations.flows.order_records import DATA_TYPE, store_order
 from integrations.inbound import MAX_BODY, REFUSED_BODY_KEPT, Body, Unreadable, decode, parse_body, read_body
 from integrations.models import ConnectJob, Connector, Entity, Integration, LogEntry, Task, WebhookDelivery
 
@@ -61,7 +61,7 @@ def _log_line(integration: Integration, *, level: str, code: str, message: str, 
     LogEntry.objects.create(
         integration=integration,
         level=level,
-        data_type="order",
+        data_type=DATA_TYPE,
         code=code,
         reference=label(reference),
         message=storable_text(message),
@@ -199,7 +199,7 @@ def _store_order(
         if created:
             services.create_task(
                 integration=integration,
-                flow=services.flow_for(integration, "order"),
+                flow=services.flow_for(integration, DATA_TYPE),
                 trigger=Task.Trigger.ORDER_PUSH,
                 params={"entity_ids": [entity.pk]},
             )
@@ -211,7 +211,7 @@ def _order_event(integration: Integration, webhook: Webhook, body: Body, receive
     """An event naming an order: a task fetching it, unless Brygga has the order already."""
     ref = received.reference
     with transaction.atomic():
-        known = Entity.objects.filter(integration=integration, data_type="order", source_id=ref).first()
+        known = Entity.objects.filter(integration=integration, data_type=DATA_TYPE, source_id=ref).first()
         WebhookDelivery.objects.create(
             integration=integration,
             kind=webhook.delivery_kind,
@@ -224,7 +224,7 @@ def _order_event(integration: Integration, webhook: Webhook, body: Body, receive
         if known is None:
             services.create_task(
                 integration=integration,
-                flow=services.flow_for(integration, "order"),
+                flow=services.flow_for(integration, DATA_TYPE),
                 trigger=Task.Trigger.WEBHOOK,
                 params={"fetch_refs": [ref]},
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from integrations.demo import create_norce_fortnox_integration
+from integrations.flows.master_settings import FlowSettings, parse_settings
 from integrations.models import Integration, Merchant
 from simulators.fortnox.server import FortnoxSimulator
 
@@ -38,6 +39,22 @@ def build_integration(
         fortnox_credentials=FORTNOX_CREDENTIALS,
         flow_settings=flow_settings,
     )
+
+
+def product_settings(**values) -> FlowSettings:
+    return parse_settings("products_to_commerce", values)
+
+
+def price_settings(**values) -> FlowSettings:
+    return parse_settings("prices_to_commerce", values)
+
+
+def stock_settings(**values) -> FlowSettings:
+    return parse_settings("stock_to_commerce", values)
+
+
+def customer_settings(**values) -> FlowSettings:
+    return parse_settings("customers_to_commerce", values)
 
 
 @pytest.fixture

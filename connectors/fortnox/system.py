@@ -27,6 +27,4 @@ SYSTEM = SystemDeclaration(
         "price": "connectors.fortnox.master_settings.FortnoxPriceSettings",
         "stock": "connectors.fortnox.master_settings.FortnoxStockSettings",
     },
-    default_base_url="https://api.fortnox.se",
-    default_auth_url="https://apps.fortnox.se",
 )

@@ -13,21 +13,18 @@ from typing import Any
 
 from connectors.norce import connect
 from connectors.norce.errors import JOB_FAILED, VALIDATION
-from core.records import JobOutcome
-from core.records import as_int as whole
-
-ERROR, WARNING = 3, 2
+from core.records import ERROR_SEVERITY as ERROR
+from core.records import WARNING_SEVERITY as WARNING
+from core.records import JobOutcome, as_int
 
 # Brygga's job statuses (integrations' ConnectJob.Status values).
-QUEUED, RUNNING, SUCCEEDED, PARTLY_FAILED, FAILED, VALIDATION_FAILED = (
-    "queued",
+RUNNING, SUCCEEDED, PARTLY_FAILED, FAILED, VALIDATION_FAILED = (
     "running",
     "succeeded",
     "partly_failed",
     "failed",
     "validation_failed",
 )
-SEVERITY_NAMES = {1: "Information", WARNING: "Warning", ERROR: "Error"}
 # The identifier Norce names in a row's message: "Row 3 (PartNo ABC-1): …".
 NAMED_IDENTIFIER = re.compile(r"\((?:PartNo|Code|ManufacturerPartNo|ManufacturerCode) ([^)]+)\)")
 # Norce sums up the ignored rows beyond the ones it lists: "... and 12 more row(s) ignored".
@@ -48,14 +45,14 @@ def is_ignored(message: dict[str, Any]) -> bool:
 
 
 def written(dto: dict[str, Any]) -> int:
-    return whole(dto.get("Inserts", dto.get("Insert"))) + whole(dto.get("Updates"))
+    return as_int(dto.get("Inserts", dto.get("Insert"))) + as_int(dto.get("Updates"))
 
 
 def needs_log(status_id: int, dto: dict[str, Any]) -> bool:
     """The log costs a request: read it when something went wrong, or when fewer rows were
     written (inserted or updated) than the job held, i.e. Norce skipped some."""
-    totals = whole(dto.get("Totals"))
-    return bool(status_id != connect.JOB_SUCCEEDED or whole(dto.get("Fail")) or (totals and written(dto) < totals))
+    totals = as_int(dto.get("Totals"))
+    return bool(status_id != connect.JOB_SUCCEEDED or as_int(dto.get("Fail")) or (totals and written(dto) < totals))
 
 
 def row_counts(*, status_id: int, dto: dict[str, Any], messages: list[dict[str, Any]]) -> RowCounts:
@@ -64,13 +61,13 @@ def row_counts(*, status_id: int, dto: dict[str, Any], messages: list[dict[str, 
     A failed job (Norce could not process it) classifies no row: all of it is sent again."""
     if status_id == connect.JOB_FAILED:
         return RowCounts(written=written(dto))
-    rejected_rows = {whole(m.get("ImportedRow")) for m in messages if m["SeverityId"] >= ERROR} - {0}
-    rejected = max(whole(dto.get("Fail")), len(rejected_rows))
-    ignored_rows = {whole(m.get("ImportedRow")) for m in messages if is_ignored(m)} - {0} - rejected_rows
+    rejected_rows = {as_int(m.get("ImportedRow")) for m in messages if m["SeverityId"] >= ERROR} - {0}
+    rejected = max(as_int(dto.get("Fail")), len(rejected_rows))
+    ignored_rows = {as_int(m.get("ImportedRow")) for m in messages if is_ignored(m)} - {0} - rejected_rows
     summed_up = sum(
         int(found.group(1))
         for m in messages
-        if is_ignored(m) and not whole(m.get("ImportedRow"))
+        if is_ignored(m) and not as_int(m.get("ImportedRow"))
         for found in [MORE_IGNORED.search(m["Message"])]
         if found
     )
@@ -102,18 +99,18 @@ def messages_of(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The log's warnings and errors, as kept on the job."""
     return [
         {
-            "SeverityId": whole(e.get("SeverityId")),
+            "SeverityId": as_int(e.get("SeverityId")),
             "Message": str(e.get("Message") or ""),
             "ImportedRow": e.get("ImportedRow"),
         }
         for e in entries
-        if whole(e.get("SeverityId")) >= WARNING
+        if as_int(e.get("SeverityId")) >= WARNING
     ]
 
 
 def outcome(dto: dict[str, Any], entries: list[dict[str, Any]]) -> JobOutcome:
     """A job as Job/Get (and, when it ended, Job/GetLog) describe it."""
-    status_id = whole(dto.get("StatusId"))
+    status_id = as_int(dto.get("StatusId"))
     if status_id not in connect.FINISHED_JOB_STATUSES:
         return JobOutcome(finished=False, status=connect.JOB_STATUS_NAMES.get(status_id, RUNNING), status_id=status_id)
     messages = messages_of(entries)
@@ -122,7 +119,7 @@ def outcome(dto: dict[str, Any], entries: list[dict[str, Any]]) -> JobOutcome:
     rows_ignored: dict[int, str] = {}
     unplaced: list[str] = []
     for message in messages:
-        row = whole(message.get("ImportedRow"))
+        row = as_int(message.get("ImportedRow"))
         if message["SeverityId"] >= ERROR:
             if row >= 1:
                 row_errors.setdefault(row, message["Message"])
@@ -135,9 +132,9 @@ def outcome(dto: dict[str, Any], entries: list[dict[str, Any]]) -> JobOutcome:
         status=job_status(status_id, counts),
         status_id=status_id,
         could_not_run=status_id == connect.JOB_FAILED,
-        inserts=whole(dto.get("Inserts", dto.get("Insert"))),
-        updates=whole(dto.get("Updates")),
-        failures=whole(dto.get("Fail")),
+        inserts=as_int(dto.get("Inserts", dto.get("Insert"))),
+        updates=as_int(dto.get("Updates")),
+        failures=as_int(dto.get("Fail")),
         written=counts.written,
         ignored=counts.ignored,
         rejected=counts.rejected,

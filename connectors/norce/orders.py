@@ -40,9 +40,6 @@ class NorceOrders:
             return order_from_request(payload)
         return order_from_query(payload, **self._query_options(freight_articles))
 
-    def pushed_order(self, body: Any) -> Order:
-        return order_from_request(body)
-
     def fetch_order(self, reference: str) -> dict[str, Any]:
         raw = self.client.get_order(reference)
         if raw is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -34,6 +35,26 @@ from integrations.flows import invoice_repair, order_records
 from integrations.models import Entity, Reference, Task, WebhookDelivery
 
 # --- Entity -------------------------------------------------------------------------
+
+
+def live_invoice_rows(entity: Entity) -> tuple[list[dict[str, Any]], str]:
+    """The order's live ERP invoices as rows of a confirmation page, or why the ERP could not be asked."""
+    try:
+        live = invoice_repair.live_invoices_for(entity_id=entity.pk)
+    except SyncError as exc:
+        return [], describe_error(exc)
+    rows = [
+        {
+            "number": i.number,
+            "date": i.date,
+            "total": i.total,
+            "currency": i.currency,
+            "customer": i.customer_name,
+            "booked": i.booked,
+        }
+        for i in live
+    ]
+    return rows, ""
 
 
 @admin.register(Entity)
@@ -202,11 +223,7 @@ class EntityAdmin(HistoryAdmin):
                         ),
                     )
             return self.back_to(obj)
-        problem, live = "", []
-        try:
-            live = invoice_repair.live_invoices_for(entity_id=obj.pk)
-        except SyncError as exc:
-            problem = describe_error(exc)
+        live, problem = live_invoice_rows(obj)
         context = {
             **self.admin_site.each_context(request),
             "title": "Create a new invoice anyway?",
@@ -214,16 +231,7 @@ class EntityAdmin(HistoryAdmin):
             "original": obj,
             "entity": obj,
             "erp": obj.integration.erp_label,
-            "live": [
-                {
-                    "number": i.number,
-                    "date": i.date,
-                    "total": i.total,
-                    "currency": i.currency,
-                    "customer": i.customer_name,
-                }
-                for i in live
-            ],
+            "live": live,
             "problem": problem,
             "change_url": change_url(obj),
         }
@@ -249,30 +257,15 @@ class EntityAdmin(HistoryAdmin):
             else:
                 self.message_user(request, f"{obj}: {obj.integration.erp_label} invoice {number} {done}.")
             return self.back_to(obj)
-        problem, live = "", []
-        try:
-            live = invoice_repair.live_invoices_for(entity_id=obj.pk)
-        except SyncError as exc:
-            problem = describe_error(exc)
+        rows, problem = live_invoice_rows(obj)
         reference = Reference.objects.filter(
             integration_id=obj.integration_id, data_type=obj.data_type, source_id=obj.source_id
         ).first()
         kept = reference.target_id if reference else ""
         left_behind = order_records.superseded_invoices(obj)
-        rows = [
-            {
-                "number": i.number,
-                "date": i.date,
-                "total": i.total,
-                "currency": i.currency,
-                "customer": i.customer_name,
-                "booked": i.booked,
-                "role": "linked"
-                if i.number == kept
-                else ("left behind by staff" if i.number in left_behind else "extra"),
-            }
-            for i in live
-        ]
+        for row in rows:
+            number = row["number"]
+            row["role"] = "linked" if number == kept else ("left behind by staff" if number in left_behind else "extra")
         context = {
             **self.admin_site.each_context(request),
             "title": "Credit the extra invoice?",

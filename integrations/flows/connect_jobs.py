@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from core.errors import SyncError, lookup
 from core.ports import CATALOGUE_TARGET, CatalogueTarget
-from core.records import JobOutcome
-from core.records import as_int as whole
+from core.records import ERROR_SEVERITY as ERROR
+from core.records import WARNING_SEVERITY as WARNING
+from core.records import JobOutcome, as_int
 from integrations import services
 from integrations.engine.clients import connector_for, port_for
 from integrations.flows import products_first
@@ -35,7 +36,6 @@ OPEN = (ConnectJob.Status.QUEUED, ConnectJob.Status.RUNNING)
 POLL_DELAYS = (5, 10, 20, 40, 60, 120, 300)
 # With job events set up, jobs are still checked after this long in case an event was lost.
 EVENT_SAFETY_NET = 300
-ERROR, WARNING = 3, 2  # SeverityId of a job's kept messages
 
 
 def follow(ctx, flow: Flow, target: CatalogueTarget, *, wait: float, job_ids: list[int] | None = None) -> int:
@@ -359,7 +359,7 @@ def message_rows(job: ConnectJob) -> list[MessageRow]:
     target = target_of(job)
     ids = job.entity_ids
     messages = [
-        (whole(m.get("ImportedRow")), whole(m.get("SeverityId")), str(m.get("Message") or ""))
+        (as_int(m.get("ImportedRow")), as_int(m.get("SeverityId")), str(m.get("Message") or ""))
         for m in job.messages or []
     ]
     records = Entity.objects.filter(integration_id=job.integration_id)

@@ -146,10 +146,6 @@ def parse_settings(kind: str, raw: dict[str, Any] | None) -> FlowSettings:
     return FlowSettings(own, parts)
 
 
-def defaults(kind: str) -> FlowSettings:
-    return parse_settings(kind, {})
-
-
 def validate_settings_for(kind: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def validate(raw: dict[str, Any]) -> dict[str, Any]:
         return parse_settings(kind, raw).as_dict()

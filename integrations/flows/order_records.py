@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from core.errors import FLOW_SETTINGS, ORDER_CREATE_ANYWAY, ORDER_DUPLICATE_INVOICE, SyncError
+from core.errors import FLOW_SETTINGS, ORDER_CREATE_ANYWAY, ORDER_DUPLICATE_INVOICE, REFERENCE_DELETED, SyncError
 from core.ports import OrderSource
 from core.records import InvoiceTerms, Order
 from integrations.flows.order_settings import OrderFlowSettings, parse_settings
@@ -104,7 +104,7 @@ def may_have_invoice(entity: Entity) -> bool:
     """
     if entity.create_started_at is not None or entity.attempts > 1:
         return True
-    return LogEntry.objects.filter(entity=entity, code__in=("reference.deleted", "order.create_anyway")).exists()
+    return LogEntry.objects.filter(entity=entity, code__in=(REFERENCE_DELETED.code, ORDER_CREATE_ANYWAY.code)).exists()
 
 
 def superseded_invoices(entity: Entity) -> set[str]:

@@ -11,23 +11,8 @@ import pytest
 from connectors.fortnox import master
 from connectors.norce import catalogue, connect
 from core.errors import SyncError
-from integrations.flows.master_settings import FlowSettings, parse_settings
-
-
-def product_settings(**values) -> FlowSettings:
-    return parse_settings("products_to_commerce", values)
-
-
-def price_settings(**values) -> FlowSettings:
-    return parse_settings("prices_to_commerce", values)
-
-
-def stock_settings(**values) -> FlowSettings:
-    return parse_settings("stock_to_commerce", values)
-
-
-def customer_settings(**values) -> FlowSettings:
-    return parse_settings("customers_to_commerce", values)
+from integrations.flows.master_settings import FlowSettings
+from tests.conftest import customer_settings, price_settings, product_settings, stock_settings
 
 
 def _price_record(part_no, price, settings, *, from_quantity=0, vat=None):

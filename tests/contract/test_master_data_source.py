@@ -8,24 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from core.records import Price, Product, StockLevel
-from integrations.flows.master_settings import FlowSettings, parse_settings
-
-
-def product_settings(**values) -> FlowSettings:
-    return parse_settings("products_to_commerce", values)
-
-
-def price_settings(**values) -> FlowSettings:
-    return parse_settings("prices_to_commerce", values)
-
-
-def stock_settings(**values) -> FlowSettings:
-    return parse_settings("stock_to_commerce", values)
-
-
-def customer_settings(**values) -> FlowSettings:
-    return parse_settings("customers_to_commerce", values)
-
+from tests.conftest import price_settings, product_settings, stock_settings
 
 T0 = datetime(2026, 5, 4, 7, 0, tzinfo=UTC)
 

@@ -25,6 +25,7 @@ from integrations.flows.master_settings import (
     validate_products,
     validate_stock,
 )
+from integrations.flows.order_settings import parse_settings as parse_order_settings
 from integrations.models import Flow
 
 KINDS = {
@@ -200,6 +201,19 @@ def test_a_system_not_listed_in_settings_brings_no_settings(settings):
     with pytest.raises(ValueError, match="Unknown setting"):
         parse_settings("prices_to_commerce", {"fortnox_price_list": "A"})
     assert set(parse_settings("prices_to_commerce", {}).parts) == {"norce"}
+
+
+def test_the_order_status_key_moves_to_its_system_neutral_name(db, integration):
+    migration = import_module("integrations.migrations.0011_flow_settings_send_status_to_commerce")
+    flow = integration.flows.get(kind="orders_to_erp")
+    Flow.objects.filter(pk=flow.pk).update(settings={"send_status_to_norce": False, "freight_article": "FRAKT"})
+    migration.forwards(django_apps, None)
+    flow.refresh_from_db()
+    assert flow.settings == {"send_status_to_commerce": False, "freight_article": "FRAKT"}
+    assert parse_order_settings(flow.settings).send_status_to_commerce is False
+    migration.backwards(django_apps, None)
+    flow.refresh_from_db()
+    assert flow.settings == {"send_status_to_norce": False, "freight_article": "FRAKT"}
 
 
 def test_the_price_vat_keys_move_to_their_system_neutral_names(db, integration):
