@@ -17,12 +17,17 @@ from core.errors import SyncError
 from core.limits import RateLimit
 from core.records import (
     BookedOrder,
+    Cancellation,
     CatalogueRecord,
     CreatedInvoice,
+    Delivery,
     ImportAccepted,
     Invoice,
+    Invoiced,
     InvoiceTerms,
     JobOutcome,
+    LifeEvent,
+    LifeRecord,
     MasterRecord,
     Order,
     Party,
@@ -133,15 +138,18 @@ class InvoiceTarget(Protocol):
         """Raise SyncError (flow.settings) when the ERP cannot carry these terms (e.g. a field name)."""
         ...
 
-    def live_invoices(self, *, reference: str, reference_field: str) -> list[Invoice]:
-        """Every live invoice whose reference field holds exactly `reference`, oldest first."""
+    def live_invoices(self, *, reference: str, reference_field: str, document: str = "invoice") -> list[Invoice]:
+        """Every live invoice whose reference field holds exactly `reference`, oldest first.
+
+        With `document` "order" (InvoiceTerms.document): the live ERP sales orders instead;
+        a target that keeps none raises SyncError (flow.settings) from check_terms."""
         ...
 
     def invoices_changed_since(self, since: datetime, *, reference_field: str) -> Iterator[Invoice]:
         """Every invoice changed after `since` (for reconciliation; `reference` read from the field)."""
         ...
 
-    def get_invoice(self, number: str, *, reference_field: str) -> Invoice: ...
+    def get_invoice(self, number: str, *, reference_field: str, document: str = "invoice") -> Invoice: ...
 
     def create_invoice(self, *, booked: BookedOrder, customer: str, terms: InvoiceTerms) -> CreatedInvoice:
         """Create the order's invoice. A create whose answer was lost raises a SyncError for which
@@ -278,4 +286,52 @@ class CatalogueTarget(Protocol):
 
     def record(self, data_type: str, item: MasterRecord, settings: Any) -> CatalogueRecord | None:
         """The catalogue record for a source record (None: it is not sent); SyncError when it cannot be."""
+        ...
+
+
+# -- the order's life back to the webshop ---------------------------------------------------------
+FULFILMENT_SOURCE = "fulfilment_source"
+ORDER_LIFE_TARGET = "order_life_target"
+
+
+class FulfilmentSource(Protocol):
+    """An ERP's deliveries, invoices and cancellations of webshop orders, since a cursor."""
+
+    name: str
+
+    def life_events(self, since: datetime | None, *, kinds: Sequence[str], reference_field: str) -> Iterator[LifeEvent]:
+        """Every delivery, invoice or cancellation (of `kinds`) that changed at or after `since`
+        (everything when None), for documents that carry an order's key in `reference_field`
+        ("" = the ERP's default). A document that cannot be read is an event with an error."""
+        ...
+
+    def life_event(self, key: str, *, reference_field: str) -> LifeEvent | None:
+        """The event with this key as the ERP holds it now (a webhook names a document); None
+        when the document is gone or is not (yet) a delivery, invoice or cancellation."""
+        ...
+
+
+class OrderLifeTarget(Protocol):
+    """A webshop told what became of its orders. Each call is made once per ERP document;
+    `source_id` is the webshop's own key of the order (ClientOrderRef)."""
+
+    name: str
+
+    def send_delivery(self, delivery: Delivery, *, source_id: str, set_status: bool) -> None:
+        """A delivery note with the delivered items and parcels; with `set_status`, the order
+        becomes Delivered or PartlyDelivered. A refusal that will not change raises a permanent
+        SyncError, anything else a transient one."""
+        ...
+
+    def send_invoice(self, invoiced: Invoiced, *, source_id: str, suppress_psp_call: bool) -> None:
+        """The ERP invoice; unless `suppress_psp_call`, the webshop captures the payment."""
+        ...
+
+    def send_cancellation(self, cancellation: Cancellation, *, source_id: str) -> None:
+        """The order is cancelled."""
+        ...
+
+    def already_told(self, record: LifeRecord, *, source_id: str) -> bool | None:
+        """Whether the webshop already holds this record (after a send whose answer was lost);
+        None when it cannot tell."""
         ...

@@ -128,6 +128,11 @@ class InvoiceTerms:
     # Articles the ERP lacks go as text rows on sales_account ("description_row") or stop the order ("error").
     unknown_article: str = "error"
     terms_of_payment: str = ""
+    # The ERP document an order becomes: an invoice at once ("invoice"), or an ERP sales order
+    # ("order") that the ERP turns into an invoice once it has shipped.
+    document: str = "invoice"
+    # Whether a created invoice is released (Visma.net) or left for staff to release.
+    release: bool = True
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ class Invoice:
     round_off: Decimal = Decimal("0")
     vat: Decimal | None = None
     vat_included: bool = True  # whether its rows were sent with prices including VAT
+    kind: str = "invoice"  # "invoice", or "order" for an ERP sales order (InvoiceTerms.document)
 
     @property
     def summary(self) -> str:
@@ -315,3 +321,85 @@ class JobOutcome:
     unplaced_errors: list[str] = field(default_factory=list)  # errors naming no row (they may name a record)
     first_error: str = ""
     code: str = ""  # the target's error code for the job as a whole, when it failed
+
+
+# -- the order's life after it is in the ERP (ERP → webshop) -----------------------------------
+# An order source's order, told back what the ERP did with it: shipped it (a delivery), invoiced
+# it, cancelled it. Each is one ERP document; `order_reference` is the order's matching key as
+# the ERP document carries it (what the orders flow wrote to the reference field), `erp_order`
+# the ERP's own order or invoice number the webshop may know the order by.
+DELIVERY, INVOICED, CANCELLED = "delivery", "invoiced", "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveredLine:
+    part_no: str
+    quantity: Decimal
+    description: str = ""
+    row_number: int | None = None  # the webshop order's line number, when the ERP keeps it
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A shipment the ERP confirmed: what went, when, and under which parcel numbers."""
+
+    document: str  # the ERP's shipment (or delivered order) number: the delivery note's number
+    order_reference: str
+    erp_order: str
+    delivered_on: str  # ISO date
+    lines: tuple[DeliveredLine, ...]
+    parcels: tuple[str, ...] = ()  # tracking / parcel numbers, where the ERP holds them
+    carrier: str = ""  # the ERP's ship-via / delivery mode
+    complete: bool = True  # the whole order has now shipped (else PartlyDelivered)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicedLine:
+    part_no: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal  # excluding VAT
+    unit_vat: Decimal
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Invoiced:
+    """An invoice the ERP holds for the order (its own, or one made from a shipped sales order)."""
+
+    document: str  # the invoice number
+    order_reference: str
+    erp_order: str
+    invoice_date: str
+    due_date: str
+    currency: str
+    total: Decimal  # what the buyer pays, VAT included
+    vat: Decimal
+    lines: tuple[InvoicedLine, ...] = ()
+    round_off: Decimal = Decimal("0")
+    last_for_order: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    document: str  # the cancelled ERP document
+    order_reference: str
+    erp_order: str
+    reason: str = ""
+
+
+LifeRecord = Delivery | Invoiced | Cancellation
+
+
+@dataclass(frozen=True, slots=True)
+class LifeEvent:
+    """One thing a fulfilment source found: its key ("<kind>:<document>", stable across
+    reads, so it is told to the webshop once), when it changed, and the record — or why it
+    could not be read (the field that broke is named in the error's details)."""
+
+    key: str
+    kind: str  # DELIVERY, INVOICED or CANCELLED
+    changed_at: datetime | None
+    payload: dict[str, Any]  # the ERP's document as read (kept on the entity)
+    record: LifeRecord | None = None
+    error: SyncError | None = None

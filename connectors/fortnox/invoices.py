@@ -32,6 +32,11 @@ class FortnoxInvoices:
         return self.client.commit_wait
 
     def check_terms(self, terms: InvoiceTerms) -> None:
+        if terms.document != "invoice":
+            raise SyncError(
+                FLOW_SETTINGS.code,
+                f'document: orders become Fortnox invoices here (document "invoice"), not {terms.document!r}',
+            )
         if terms.reference_field and terms.reference_field not in REFERENCE_FIELDS:
             raise SyncError(
                 FLOW_SETTINGS.code,
@@ -39,7 +44,7 @@ class FortnoxInvoices:
                 f"not {terms.reference_field!r}",
             )
 
-    def live_invoices(self, *, reference: str, reference_field: str) -> list[Invoice]:
+    def live_invoices(self, *, reference: str, reference_field: str, document: str = "invoice") -> list[Invoice]:
         field = reference_field or DEFAULT_REFERENCE_FIELD
         return [
             invoice_from_fortnox(item, reference_field=field) for item in self.client.live_invoices(field, reference)
@@ -50,7 +55,7 @@ class FortnoxInvoices:
         for item in self.client.invoices_changed_since(since):
             yield invoice_from_fortnox(item, reference_field=field)
 
-    def get_invoice(self, number: str, *, reference_field: str) -> Invoice:
+    def get_invoice(self, number: str, *, reference_field: str, document: str = "invoice") -> Invoice:
         field = reference_field or DEFAULT_REFERENCE_FIELD
         return invoice_from_fortnox(self.client.get_invoice(number), reference_field=field)
 

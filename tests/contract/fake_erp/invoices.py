@@ -36,7 +36,7 @@ class FakeInvoices:
             vat_included=False,
         )
 
-    def live_invoices(self, *, reference: str, reference_field: str) -> list[Invoice]:
+    def live_invoices(self, *, reference: str, reference_field: str, document: str = "invoice") -> list[Invoice]:
         found = [self._invoice(i) for i in self.books.invoices.values() if i["reference"] == reference]
         return sorted((i for i in found if i.live), key=lambda i: int(i.number))
 
@@ -44,7 +44,7 @@ class FakeInvoices:
         for item in list(self.books.invoices.values()):
             yield self._invoice(item)
 
-    def get_invoice(self, number: str, *, reference_field: str) -> Invoice:
+    def get_invoice(self, number: str, *, reference_field: str, document: str = "invoice") -> Invoice:
         return self._invoice(self.books.invoices[number])
 
     def create_invoice(self, *, booked: BookedOrder, customer: str, terms: InvoiceTerms) -> CreatedInvoice:
