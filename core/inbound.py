@@ -61,13 +61,26 @@ class JobCompleted:
 
 
 @dataclass(frozen=True)
+class RecordChanged:
+    """A notice naming a record that changed in the system (thin: no record in it): the
+    integration's flows of `data_types` read that record again.
+
+    `key` is what those flows' sources read one record by (MasterDataSource.reread's key,
+    FulfilmentSource.life_event's key); `reference` is stored to recognise a replay."""
+
+    data_types: tuple[str, ...]  # "product", "price", "stock", "customer", "fulfilment"
+    key: str
+    reference: str = ""  # the notice's own id, when it has one
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A notice Brygga has no use for: kept and acknowledged (2xx, so the sender does not retry it)."""
 
     reason: str
 
 
-Inbound = InboundOrder | OrderEvent | JobCompleted | Ignored
+Inbound = InboundOrder | OrderEvent | JobCompleted | RecordChanged | Ignored
 
 
 @dataclass(frozen=True)
