@@ -145,7 +145,9 @@ class InvoiceTarget(Protocol):
         a target that keeps none raises SyncError (flow.settings) from check_terms."""
         ...
 
-    def invoices_changed_since(self, since: datetime, *, reference_field: str) -> Iterator[Invoice]:
+    def invoices_changed_since(
+        self, since: datetime, *, reference_field: str, document: str = "invoice"
+    ) -> Iterator[Invoice]:
         """Every invoice changed after `since` (for reconciliation; `reference` read from the field)."""
         ...
 

@@ -50,7 +50,9 @@ class FortnoxInvoices:
             invoice_from_fortnox(item, reference_field=field) for item in self.client.live_invoices(field, reference)
         ]
 
-    def invoices_changed_since(self, since: datetime, *, reference_field: str) -> Iterator[Invoice]:
+    def invoices_changed_since(
+        self, since: datetime, *, reference_field: str, document: str = "invoice"
+    ) -> Iterator[Invoice]:
         field = reference_field or DEFAULT_REFERENCE_FIELD
         for item in self.client.invoices_changed_since(since):
             yield invoice_from_fortnox(item, reference_field=field)

@@ -44,7 +44,7 @@ def live_invoices_for(*, entity_id: int) -> list[Invoice]:
     """The live ERP invoices carrying this order's reference, oldest first (for the confirmation page)."""
     entity = Entity.objects.select_related("integration").get(pk=entity_id, data_type=DATA_TYPE)
     settings, expected, erp = _ports(entity)
-    return erp.live_invoices(reference=expected, reference_field=settings.reference_field)
+    return erp.live_invoices(reference=expected, reference_field=settings.reference_field, document=settings.document)
 
 
 def request_new_invoice(*, entity_id: int, superseded: list[str], actor: str) -> Task | None:
@@ -137,7 +137,7 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
                     f"Press again after {timezone.localtime(ready):%H:%M:%S}: Brygga then reads the "
                     "invoice and credits it only if it is still live."
                 )
-        invoice = erp.get_invoice(number, reference_field=settings.reference_field)
+        invoice = erp.get_invoice(number, reference_field=settings.reference_field, document=settings.document)
         if invoice.reference != expected:
             raise ValueError(
                 f"Invoice {number} does not carry order {entity.reference}'s reference ({expected}); nothing was done."
@@ -166,7 +166,12 @@ def credit_extra_invoice(*, entity_id: int, number: str, actor: str) -> str:
                 f"of order {entity.reference}, but {erp.name} gave no clear answer ({exc.message})",
             )
         if unclear is None:
-            live = [i.number for i in erp.live_invoices(reference=expected, reference_field=settings.reference_field)]
+            live = [
+                i.number
+                for i in erp.live_invoices(
+                    reference=expected, reference_field=settings.reference_field, document=settings.document
+                )
+            ]
             remaining = [n for n in live if n != reference.target_id and n not in superseded_invoices(entity)]
             if not remaining and entity.last_error_code == ORDER_DUPLICATE_INVOICE.code:
                 Entity.objects.filter(pk=entity.pk).update(

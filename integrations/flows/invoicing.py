@@ -56,6 +56,11 @@ class OrderPipeline:
         self.recheck_at: datetime | None = None
 
     @property
+    def _document(self) -> str:
+        """What the order becomes in the ERP, as people say it."""
+        return "sales order" if self.settings.document == "order" else "invoice"
+
+    @property
     def erp(self) -> InvoiceTarget:
         if self._erp is None:
             self._erp = self.ctx.port(INVOICE_TARGET)
@@ -121,7 +126,7 @@ class OrderPipeline:
             self._check_totals(entity, booked, invoice)
             self.ctx.succeed(
                 entity,
-                f"Order {order.order_no} linked to {self.erp.name} invoice {invoice.number}",
+                f"Order {order.order_no} linked to {self.erp.name} {self._document} {invoice.number}",
                 target_id=invoice.number,
                 code=ORDER_INVOICED.code,
             )
@@ -139,7 +144,7 @@ class OrderPipeline:
         self._check_totals(entity, booked, created.invoice)
         self.ctx.succeed(
             entity,
-            f"Order {order.order_no} → {self.erp.name} invoice {number}",
+            f"Order {order.order_no} → {self.erp.name} {self._document} {number}",
             target_id=number,
             code=ORDER_INVOICED.code,
         )
@@ -147,7 +152,9 @@ class OrderPipeline:
     # exactly once ------------------------------------------------------------------
     def _live_numbers(self, order: Order) -> list[str]:
         terms = invoice_terms(order, self.settings)
-        found = self.erp.live_invoices(reference=terms.reference, reference_field=terms.reference_field)
+        found = self.erp.live_invoices(
+            reference=terms.reference, reference_field=terms.reference_field, document=terms.document
+        )
         return [invoice.number for invoice in found]
 
     def _still_invoiced_twice(self, entity: Entity, kept: str) -> bool:
@@ -206,7 +213,9 @@ class OrderPipeline:
         """
         if not self.settings.look_up_new_orders and not may_have_invoice(entity):
             return None
-        live = self.erp.live_invoices(reference=terms.reference, reference_field=terms.reference_field)
+        live = self.erp.live_invoices(
+            reference=terms.reference, reference_field=terms.reference_field, document=terms.document
+        )
         left_behind = superseded_invoices(entity)
         found = next((invoice for invoice in live if invoice.number not in left_behind), None)
         if found is None:

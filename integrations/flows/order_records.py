@@ -93,6 +93,8 @@ def invoice_terms(order: Order, settings: OrderFlowSettings) -> InvoiceTerms:
         sales_account=settings.sales_account,
         unknown_article=settings.unknown_article,
         terms_of_payment=settings.terms_of_payment,
+        document=settings.document,
+        release=settings.release_invoices,
     )
 
 

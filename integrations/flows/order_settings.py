@@ -50,6 +50,11 @@ class OrderFlowSettings:
     unknown_article: str = "error"
     sales_account: int | None = 3001
     terms_of_payment: str = ""
+    # The ERP document an order becomes: "invoice" at once, or "order" — an ERP sales order
+    # (reserving stock) that the ERP invoices once it has shipped (Visma.net SalesOrders V3).
+    document: str = "invoice"
+    # Release (post) the invoice once it is created; off leaves it for staff to release (Visma.net).
+    release_invoices: bool = True
     currency: str = "SEK"
     # Tell the webshop the order is Confirmed, with the invoice number, once the invoice exists.
     send_status_to_commerce: bool = True
@@ -68,6 +73,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "private_customer_match": ("email", "single"),
         "company_customer_match": ("organisation_number", "email", "single"),
         "unknown_article": ("error", "description_row"),
+        "document": ("invoice", "order"),
     }
 
 

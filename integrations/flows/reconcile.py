@@ -92,7 +92,7 @@ def reconcile_invoices(ctx, settings: OrderFlowSettings) -> None:
     field, prefix = settings.reference_field, settings.reference_prefix
     numbers_by_order: dict[str, set[str]] = {}
     read = 0
-    for invoice in erp.invoices_changed_since(since, reference_field=field):
+    for invoice in erp.invoices_changed_since(since, reference_field=field, document=settings.document):
         read += 1
         value = invoice.reference
         if not value or (prefix and not value.startswith(prefix)) or not invoice.live:
@@ -124,7 +124,12 @@ def reconcile_invoices(ctx, settings: OrderFlowSettings) -> None:
         if not (numbers - {kept} - left_behind):
             continue
         # The list said "another one": ask the ERP for the order's live invoices exactly.
-        live = [i.number for i in erp.live_invoices(reference=f"{prefix}{order_no}", reference_field=field)]
+        live = [
+            i.number
+            for i in erp.live_invoices(
+                reference=f"{prefix}{order_no}", reference_field=field, document=settings.document
+            )
+        ]
         extra = [n for n in live if n != kept and n not in left_behind]
         if extra and flag_duplicate(ctx, entity=entity, kept=kept, extra=extra, live=live, erp=erp.name):
             flagged += 1

@@ -136,3 +136,20 @@ def test_terms_the_erp_cannot_carry_are_refused_as_a_settings_error(invoice_targ
         invoice_target.target.check_terms(terms("W81007", reference_field="NoSuchField"))
     assert refused.value.code == "config.flow_settings"
     invoice_target.target.check_terms(terms("W81007"))
+
+
+def test_an_order_document_is_kept_as_an_erp_sales_order_or_refused_as_a_settings_error(invoice_target):
+    """InvoiceTerms.document "order": a target that keeps ERP sales orders makes one (found by the
+    order's key among its sales orders, not among its invoices); any other refuses the terms."""
+    target = invoice_target.target
+    try:
+        target.check_terms(terms("W81009", document="order"))
+    except SyncError as refused:
+        assert refused.code == "config.flow_settings"
+        assert "document" in refused.message
+        return
+    _, _, created = create(invoice_target, "W81009", document="order")
+    assert created.invoice.kind == "order"
+    found = target.live_invoices(reference="W81009", reference_field="", document="order")
+    assert [i.number for i in found] == [created.invoice.number]
+    assert target.live_invoices(reference="W81009", reference_field="") == []

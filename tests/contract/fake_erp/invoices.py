@@ -20,6 +20,8 @@ class FakeInvoices:
         self.books = client.books
 
     def check_terms(self, terms: InvoiceTerms) -> None:
+        if terms.document != "invoice":
+            raise SyncError(FLOW_SETTINGS.code, f"document: the fake ERP keeps invoices only, not {terms.document!r}")
         if terms.reference_field not in ("", "OrderRef"):
             raise SyncError(FLOW_SETTINGS.code, f"reference_field: the fake ERP has no field {terms.reference_field!r}")
 
@@ -40,7 +42,9 @@ class FakeInvoices:
         found = [self._invoice(i) for i in self.books.invoices.values() if i["reference"] == reference]
         return sorted((i for i in found if i.live), key=lambda i: int(i.number))
 
-    def invoices_changed_since(self, since: datetime, *, reference_field: str) -> Iterator[Invoice]:
+    def invoices_changed_since(
+        self, since: datetime, *, reference_field: str, document: str = "invoice"
+    ) -> Iterator[Invoice]:
         for item in list(self.books.invoices.values()):
             yield self._invoice(item)
 
