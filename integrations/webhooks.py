@@ -29,6 +29,7 @@ from core.inbound import (
     JobCompleted,
     OrderEvent,
     Outcome,
+    RecordChanged,
     Webhook,
     label,
     storable_text,
@@ -38,7 +39,7 @@ from integrations import http_errors, registry, services
 from integrations.flows import connect_jobs
 from integrations.flows.order_records import DATA_TYPE, store_order
 from integrations.inbound import MAX_BODY, REFUSED_BODY_KEPT, Body, Unreadable, decode, parse_body, read_body
-from integrations.models import ConnectJob, Connector, Entity, Integration, LogEntry, Task, WebhookDelivery
+from integrations.models import ConnectJob, Connector, Entity, Flow, Integration, LogEntry, Task, WebhookDelivery
 
 log = logging.getLogger("brygga.webhooks")
 
@@ -159,6 +160,8 @@ def receive(request: HttpRequest, system: str, integration_id: int, hook: str) -
         outcome = _order_event(integration, webhook, body, received)
     elif isinstance(received, JobCompleted):
         outcome = _job_completed(integration, webhook, body, received)
+    elif isinstance(received, RecordChanged):
+        outcome = _record_changed(integration, webhook, body, received)
     else:
         outcome = _ignored(integration, webhook, body, received)
     return JsonResponse(webhook.answer(outcome))
@@ -169,6 +172,8 @@ def _reference(received: Inbound) -> str:
         return received.order.source_id
     if isinstance(received, OrderEvent):
         return received.reference
+    if isinstance(received, RecordChanged):
+        return received.key
     return ""
 
 
@@ -247,6 +252,51 @@ def _job_completed(integration: Integration, webhook: Webhook, body: Body, recei
             reason="" if ours else "not a job Brygga started",
         )
     return Outcome(ACCEPTED if ours else IGNORED, received)
+
+
+# The task parameter naming the records a notice points at, per data type of the flow.
+RECORD_KEYS_PARAM = {"fulfilment": "event_keys"}
+
+
+def _record_changed(integration: Integration, webhook: Webhook, body: Body, received: RecordChanged) -> Outcome:
+    """A thin notice naming a changed record: each enabled flow of its data types gets a task
+    reading that record again (and sending it only if it changed). A notice whose id was
+    accepted before (the sender delivered it twice) is kept as a duplicate and queues nothing;
+    the flows' fail-safe polls catch what a lost notice would have said."""
+    reference = label(f"{received.key} ({received.reference})" if received.reference else received.key)
+    with transaction.atomic():
+        replay = bool(received.reference) and (
+            WebhookDelivery.objects.filter(
+                integration=integration,
+                kind=webhook.delivery_kind,
+                reference=reference,
+                outcome=WebhookDelivery.Outcome.ACCEPTED,
+            ).exists()
+        )
+        flows = [] if replay else _enabled_flows(integration, received.data_types)
+        for flow in flows:
+            services.create_task(
+                integration=integration,
+                flow=flow,
+                trigger=Task.Trigger.WEBHOOK,
+                params={RECORD_KEYS_PARAM.get(flow.data_type, "keys"): [received.key]},
+            )
+        outcome = ACCEPTED if flows else DUPLICATE if replay else IGNORED
+        WebhookDelivery.objects.create(
+            integration=integration,
+            kind=webhook.delivery_kind,
+            raw_body=body.raw,
+            body=body.text,
+            reference=reference,
+            outcome=outcome,
+            reason="" if flows or replay else f"no enabled flow reads {', '.join(received.data_types)}",
+        )
+    return Outcome(outcome, received)
+
+
+def _enabled_flows(integration: Integration, data_types: tuple[str, ...]) -> list[Flow]:
+    kinds = [kind for kind, spec in registry.FLOWS.items() if spec.data_type in data_types]
+    return list(integration.flows.filter(kind__in=kinds, enabled=True).order_by("kind"))
 
 
 def _ignored(integration: Integration, webhook: Webhook, body: Body, received: Ignored) -> Outcome:

@@ -244,6 +244,8 @@ def run(task: Task, ctx) -> None:
         Entity.objects.filter(
             pk__in=full_fields, status__in=[Entity.Status.NEEDS_ATTENTION, Entity.Status.SKIPPED, Entity.Status.SYNCED]
         ).filter(payload__has_key="fields").update(status=Entity.Status.PENDING)
+    elif params.get("keys"):
+        read_keys(ctx, flow, settings, [str(key) for key in params["keys"]])
     elif not params.get("send_only"):
         collect(ctx, flow, settings, since=_since_param(params), force=force)
 
@@ -283,6 +285,19 @@ def parse_flow_settings(flow: Flow) -> FlowSettings:
             hint="Correct the flow's settings in admin, then retry the task.",
             permanent=True,
         ) from None
+
+
+def read_keys(ctx, flow: Flow, settings: FlowSettings, keys: list[str]) -> None:
+    """The records a notice named (a webhook): read from the source as it holds them now and
+    stored like a poll's page, so only what changed is sent. The cursor does not move: the
+    fail-safe poll still reads everything since it."""
+    source, target = ctx.port(MASTER_DATA_SOURCE), ctx.port(CATALOGUE_TARGET)
+    batch = SourceBatch(1, 1)
+    for key in dict.fromkeys(keys):
+        item = source.reread(flow.data_type, key, settings)
+        if item is not None:
+            mapped(flow.data_type, item, settings, target, batch)
+    store_batch(ctx, flow, batch)
 
 
 def reread(ctx, flow: Flow, settings: FlowSettings, entity_ids: list[int]) -> None:

@@ -192,6 +192,7 @@ class WebhookDelivery(models.Model):
     class Kind(models.TextChoices):
         ORDER_PUSH = "order_push", "Norce order push"
         NORCE_EVENT = "norce_event", "Norce event"
+        ERP_NOTIFICATION = "erp_notification", "ERP notification"
 
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"

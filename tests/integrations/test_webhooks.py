@@ -83,3 +83,31 @@ def test_another_systems_hook_words_its_own_refusals(shop_integration):
 def test_a_system_without_a_connector_on_the_integration_is_an_unknown_integration(integration, with_fake_shop):
     response = notice(integration, {"order": "S-3"})
     assert response.status_code == 404 and response.json() == {"refused": "unknown integration", "status": 404}
+
+
+def test_a_notice_naming_a_changed_record_queues_each_enabled_flow_of_its_types_once(shop_integration):
+    from integrations.models import Flow
+
+    products = Flow.objects.create(integration=shop_integration, kind="products_to_commerce")
+    Flow.objects.create(integration=shop_integration, kind="stock_to_commerce", enabled=False)
+    body = {"changed": "SKU-7", "types": ["product", "price", "stock"], "id": "n-1"}
+    assert notice(shop_integration, body).json() == {"result": "accepted"}
+    task = Task.objects.get(integration=shop_integration)
+    assert task.flow == products and task.params == {"keys": ["SKU-7"]} and task.trigger == Task.Trigger.WEBHOOK
+    # the sender delivers the same notice again: kept as a duplicate, nothing queued
+    assert notice(shop_integration, body).json() == {"result": "duplicate"}
+    # a new notice about the same record is a new change
+    assert notice(shop_integration, {**body, "id": "n-2"}).json() == {"result": "accepted"}
+    assert Task.objects.filter(integration=shop_integration).count() == 2
+    # no enabled flow reads customers: kept, acknowledged, ignored with the reason
+    assert notice(shop_integration, {"changed": "C-1", "types": ["customer"], "id": "n-3"}).json() == {
+        "result": "ignored"
+    }
+    ignored = WebhookDelivery.objects.get(outcome=WebhookDelivery.Outcome.IGNORED)
+    assert ignored.reason == "no enabled flow reads customer"
+    assert list(WebhookDelivery.objects.order_by("pk").values_list("outcome", flat=True)) == [
+        "accepted",
+        "duplicate",
+        "accepted",
+        "ignored",
+    ]

@@ -1,11 +1,21 @@
-"""The fake shop's notices: `{"order": "<reference>"}` names an order, anything else is ignored."""
+"""The fake shop's notices: `{"order": "<reference>"}` names an order, `{"changed": "<key>", "types":
+[...], "id": "<notice id>"}` a changed record, anything else is ignored."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from core.inbound import Ignored, Inbound, OrderEvent, Outcome, Webhook, credential_bytes, same_secret
+from core.inbound import (
+    Ignored,
+    Inbound,
+    OrderEvent,
+    Outcome,
+    RecordChanged,
+    Webhook,
+    credential_bytes,
+    same_secret,
+)
 
 
 class Notices(Webhook):
@@ -19,6 +29,10 @@ class Notices(Webhook):
     def read(self, body: Any) -> Inbound:
         if isinstance(body, dict) and isinstance(body.get("order"), str) and body["order"].strip():
             return OrderEvent(reference=body["order"].strip())
+        if isinstance(body, dict) and isinstance(body.get("changed"), str):
+            return RecordChanged(
+                data_types=tuple(body.get("types", ())), key=body["changed"], reference=body.get("id", "")
+            )
         return Ignored(reason="not an order notice")
 
     def answer(self, outcome: Outcome) -> dict[str, Any]:
