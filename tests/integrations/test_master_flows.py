@@ -401,6 +401,26 @@ def test_a_changed_field_is_the_only_one_sent(flows, norce, fortnox):
     assert entity(flow, number).status == Entity.Status.SYNCED
 
 
+def test_a_task_naming_keys_reads_those_records_now_and_sends_only_what_changed(flows, norce, fortnox):
+    """What a webhook queues ({"keys": [...]}): the named articles read again from the ERP; an
+    unchanged one sends nothing, a changed one sends its changed field, the cursor stays."""
+    flow = flows["products_to_commerce"]
+    assert run(flow).status == Task.Status.SUCCEEDED
+    cursor = services.get_cursor(flow.integration, flow.data_type, flow.direction)
+    changed, unchanged = [a["ArticleNumber"] for a in demo_articles(fortnox) if a.get("EAN")][:2]
+    fortnox.seed_articles([{"ArticleNumber": changed, "EAN": "7350000000024"}])
+    imports = len(norce.connect.imports)
+
+    assert run(flow, keys=[unchanged]).status == Task.Status.SUCCEEDED
+    assert len(norce.connect.imports) == imports
+    assert run(flow, keys=[changed, unchanged, changed]).status == Task.Status.SUCCEEDED
+    new = norce.connect.imports[imports:]
+    assert len(new) == 1 and new[0]["count"] == 1
+    assert new[0]["items"][0]["Code"] == changed
+    assert norce.connect.sku(changed)["EanCode"] == "7350000000024"
+    assert services.get_cursor(flow.integration, flow.data_type, flow.direction) == cursor
+
+
 def test_a_changed_stock_value_is_sent_alone(flows, norce, fortnox):
     assert run(flows["products_to_commerce"]).status == Task.Status.SUCCEEDED
     flow = flows["stock_to_commerce"]
