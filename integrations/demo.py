@@ -40,19 +40,23 @@ def ensure_admin(username: str = "admin") -> AdminLogin:
 NORCE_SETTINGS = {"application_id": 1244, "scope": "playground", "account_id": 10000, "currency_ids": {"1": "SEK"}}
 
 
-def create_norce_fortnox_integration(
+def create_norce_erp_integration(
     *,
     merchant: Merchant,
     name: str,
     norce_url: str,
-    fortnox_url: str,
     norce_credentials: dict[str, str],
-    fortnox_credentials: dict[str, str],
+    erp_system: str,
+    erp_url: str,
+    erp_credentials: dict[str, str],
+    erp_auth_url: str = "",
+    erp_settings: dict | None = None,
     norce_settings: dict | None = None,
     flow_settings: dict | None = None,
     order_exclusion_date=None,
 ) -> Integration:
-    """An integration with its two connectors and the orders flow (used by the demo, tests and benchmarks)."""
+    """An integration of Norce and an ERP with its two connectors and the orders flow (used by
+    the demo, tests and benchmarks)."""
     integration = Integration.objects.create(merchant=merchant, name=name, order_exclusion_date=order_exclusion_date)
     Connector.objects.create(
         integration=integration,
@@ -65,13 +69,41 @@ def create_norce_fortnox_integration(
     Connector.objects.create(
         integration=integration,
         role=Connector.Role.ERP,
-        system=Connector.System.FORTNOX,
-        base_url=fortnox_url,
-        auth_url=fortnox_url,
-        credentials=fortnox_credentials,
+        system=erp_system,
+        base_url=erp_url,
+        auth_url=erp_auth_url or erp_url,
+        settings=dict(erp_settings or {}),
+        credentials=erp_credentials,
     )
     Flow.objects.create(integration=integration, kind="orders_to_erp", settings=flow_settings or {})
     return integration
+
+
+def create_norce_fortnox_integration(
+    *,
+    merchant: Merchant,
+    name: str,
+    norce_url: str,
+    fortnox_url: str,
+    norce_credentials: dict[str, str],
+    fortnox_credentials: dict[str, str],
+    norce_settings: dict | None = None,
+    flow_settings: dict | None = None,
+    order_exclusion_date=None,
+) -> Integration:
+    """A Norce ↔ Fortnox integration with the orders flow."""
+    return create_norce_erp_integration(
+        merchant=merchant,
+        name=name,
+        norce_url=norce_url,
+        norce_credentials=norce_credentials,
+        norce_settings=norce_settings,
+        erp_system=Connector.System.FORTNOX,
+        erp_url=fortnox_url,
+        erp_credentials=fortnox_credentials,
+        flow_settings=flow_settings,
+        order_exclusion_date=order_exclusion_date,
+    )
 
 
 MASTER_FLOWS = MASTER_KINDS
