@@ -294,6 +294,8 @@ class CatalogueTarget(Protocol):
 # -- the order's life back to the webshop ---------------------------------------------------------
 FULFILMENT_SOURCE = "fulfilment_source"
 ORDER_LIFE_TARGET = "order_life_target"
+# When an ERP invoice becomes an event (FulfilmentSource.life_events' `invoice_when`).
+INVOICE_WHEN_CREATED, INVOICE_WHEN_BOOKED = "created", "booked"
 
 
 class FulfilmentSource(Protocol):
@@ -301,13 +303,25 @@ class FulfilmentSource(Protocol):
 
     name: str
 
-    def life_events(self, since: datetime | None, *, kinds: Sequence[str], reference_field: str) -> Iterator[LifeEvent]:
+    def life_events(
+        self,
+        since: datetime | None,
+        *,
+        kinds: Sequence[str],
+        reference_field: str,
+        invoice_when: str = INVOICE_WHEN_CREATED,
+    ) -> Iterator[LifeEvent]:
         """Every delivery, invoice or cancellation (of `kinds`) that changed at or after `since`
         (everything when None), for documents that carry an order's key in `reference_field`
-        ("" = the ERP's default). A document that cannot be read is an event with an error."""
+        ("" = the ERP's default). A document that cannot be read is an event with an error.
+
+        `invoice_when`: an invoice is an event once it exists ("created") or only once it is
+        booked in the ERP's ledger ("booked": Fortnox bokförd, Visma.net released)."""
         ...
 
-    def life_event(self, key: str, *, reference_field: str) -> LifeEvent | None:
+    def life_event(
+        self, key: str, *, reference_field: str, invoice_when: str = INVOICE_WHEN_CREATED
+    ) -> LifeEvent | None:
         """The event with this key as the ERP holds it now (a webhook names a document); None
         when the document is gone or is not (yet) a delivery, invoice or cancellation."""
         ...
@@ -322,7 +336,9 @@ class OrderLifeTarget(Protocol):
     def send_delivery(self, delivery: Delivery, *, source_id: str, set_status: bool) -> None:
         """A delivery note with the delivered items and parcels; with `set_status`, the order
         becomes Delivered or PartlyDelivered. A refusal that will not change raises a permanent
-        SyncError, anything else a transient one."""
+        SyncError, anything else a transient one; one for which core.errors.answer_lost() is
+        true may have landed. A failure after the webshop kept the note (the status call) has
+        `details["record_kept"]` true: the note must not be sent again."""
         ...
 
     def send_invoice(self, invoiced: Invoiced, *, source_id: str, suppress_psp_call: bool) -> None:

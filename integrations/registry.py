@@ -25,6 +25,7 @@ from core.systems import SystemDeclaration
 ERROR_MODULES: list[str] = [
     "core.errors",
     "bookkeeping.vat",
+    "integrations.flows.order_life",
 ]
 
 
@@ -92,6 +93,16 @@ FLOWS: dict[str, FlowSpec] = {
         runner="integrations.flows.orders.run",
         settings_validator="integrations.flows.order_settings.validate_settings",
         polls_on_time=True,
+    ),
+    "order_life_to_commerce": FlowSpec(
+        kind="order_life_to_commerce",
+        label="Deliveries, invoices and cancellations ERP → Norce",
+        data_type="fulfilment",
+        direction="erp_to_commerce",
+        source_role="erp",
+        target_role="commerce",
+        runner="integrations.flows.order_life.run",
+        settings_validator="integrations.flows.order_life_settings.validate_settings",
     ),
     **{
         kind: FlowSpec(

@@ -126,6 +126,13 @@ VALIDATION = register(
     "then retry the record.",
     system=SYSTEM,
 )
+INVOICE_UNREADABLE = register(
+    "fortnox.invoice_unreadable",
+    "A Fortnox invoice could not be read to tell the webshop",
+    "The message names the field of the invoice that is missing or not a number. Correct the invoice in "
+    "Fortnox (or credit it and invoice again); the next run reads it again, or press Retry on the record.",
+    system=SYSTEM,
+)
 SYSTEM_EXCEPTION = register(
     "fortnox.system_exception",
     "Fortnox had an internal error",

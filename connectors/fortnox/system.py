@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.fortnox.mapping import REFERENCE_FIELDS
-from core.ports import INVOICE_TARGET, MASTER_DATA_SOURCE
+from core.ports import FULFILMENT_SOURCE, INVOICE_TARGET, MASTER_DATA_SOURCE
 from core.systems import ERP, Credential, SystemDeclaration
 
 SYSTEM = SystemDeclaration(
@@ -14,6 +14,7 @@ SYSTEM = SystemDeclaration(
     capabilities={
         INVOICE_TARGET: "connectors.fortnox.invoices.FortnoxInvoices",
         MASTER_DATA_SOURCE: "connectors.fortnox.master.FortnoxMasterData",
+        FULFILMENT_SOURCE: "connectors.fortnox.fulfilment.FortnoxFulfilment",
     },
     credentials=(
         Credential("client_id", "Client id", "The OAuth client id of the API application."),

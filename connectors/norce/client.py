@@ -13,7 +13,16 @@ import requests
 from django.conf import settings
 
 from connectors.norce import connect, errors, replies
-from connectors.norce.errors import APPLICATION_ID_MISSING, AUTH, IMPORT_REJECTED, JOB_RESTART_REFUSED, STATUS_REJECTED
+from connectors.norce.errors import (
+    APPLICATION_ID_MISSING,
+    AUTH,
+    CANCELLATION_REJECTED,
+    DELIVERY_REJECTED,
+    IMPORT_REJECTED,
+    INVOICE_REJECTED,
+    JOB_RESTART_REFUSED,
+    STATUS_REJECTED,
+)
 from connectors.norce.settings import DEFAULT_ACCOUNT_ID
 from connectors.transport import ApiClient
 from core.errors import CONNECTOR_SETTINGS, HTTP_BAD_RESPONSE, SyncError
@@ -25,6 +34,9 @@ QUERY_ORDERS_PATH = "/commerce/query/2.0/Orders/Orders"
 CONNECT_PATH = "/commerce/connect/"
 CONNECT_BASE = "/commerce/connect/4.0/"
 SEND_ORDER_STATUS_PATH = CONNECT_BASE + "Order/SendOrderStatus"
+CREATE_DELIVERY_NOTE_PATH = CONNECT_BASE + "Order/CreateDeliveryNote"
+CREATE_INVOICE_PATH = CONNECT_BASE + "Order/CreateInvoice"
+CANCEL_ORDER_PATH = CONNECT_BASE + "Order/CancelOrder"
 QUERY_PRODUCT_SKUS_PATH = "/commerce/query/2.0/Products/ProductSkus"
 # Norce's default system account for an ERP integration, used as AccountId when the
 # connector names none.
@@ -237,6 +249,39 @@ class NorceClient(ApiClient):
                     STATUS_REJECTED.code,
                     f"Norce rejected status {status} for order {client_order_ref}: "
                     f"{exc.details.get('norce_message', exc.message)}",
+                    status=exc.status,
+                    details=exc.details,
+                ) from None
+            raise
+
+    # The Order service's writes are not idempotent on Norce's side as far as anyone documents
+    # (a second CreateInvoice is a second invoice, and may capture at the PSP twice), so they are
+    # sent once per call: after a 5xx or a timeout the caller asks Norce what it holds before
+    # trying again. A 429 was refused before any work and is waited out as usual.
+    def create_delivery_note(self, body: dict[str, Any]) -> None:
+        """Order/CreateDeliveryNote: the delivered items and parcels of one ERP shipment."""
+        self._order_write(
+            CREATE_DELIVERY_NOTE_PATH, body, DELIVERY_REJECTED.code, f"delivery note {body.get('NoteNo')}"
+        )
+
+    def create_invoice(self, body: dict[str, Any]) -> None:
+        """Order/CreateInvoice: the ERP invoice; Norce captures at the PSP unless SuppressPspCall."""
+        self._order_write(CREATE_INVOICE_PATH, body, INVOICE_REJECTED.code, f"invoice {body.get('InvoiceNo')}")
+
+    def cancel_order(self, body: dict[str, Any]) -> None:
+        """Order/CancelOrder: the order is cancelled."""
+        self._order_write(
+            CANCEL_ORDER_PATH, body, CANCELLATION_REJECTED.code, f"cancelling order {body.get('ClientOrderRef')}"
+        )
+
+    def _order_write(self, path: str, body: dict[str, Any], refused_code: str, what: str) -> None:
+        try:
+            self.request("POST", self.base_url + path, json_body=body, idempotent=False)
+        except SyncError as exc:
+            if exc.code in ("norce.validation", "http.client_error") and exc.status and exc.status < 500:
+                raise SyncError(
+                    refused_code,
+                    f"Norce refused {what}: {exc.details.get('norce_message', exc.message)}",
                     status=exc.status,
                     details=exc.details,
                 ) from None

@@ -58,6 +58,37 @@ VALIDATION = register(
     "then retry the record (a changed record is also sent again by itself).",
     system=SYSTEM,
 )
+# The order's life told back through the Connect Order service (deliveries, invoices, cancellations).
+DELIVERY_REJECTED = register(
+    "norce.delivery_rejected",
+    "Norce refused the delivery note",
+    "Read Norce's message, which names the field. Usually the order number is unknown to Norce (the order "
+    "was never confirmed to Norce with the ERP's number) or an item's part number is not on the order; "
+    "correct it in the ERP, then retry the record.",
+    system=SYSTEM,
+)
+DELIVERY_STATUS_FAILED = register(
+    "norce.delivery_status_failed",
+    "Norce holds the delivery note, but the order status Delivered/PartlyDelivered was not set",
+    "The delivery note is in Norce and is not sent again. Set the order's status in Norce Admin, or turn "
+    "the flow setting set_delivery_status off if the delivery note alone sets it in your Norce.",
+    system=SYSTEM,
+)
+INVOICE_REJECTED = register(
+    "norce.invoice_rejected",
+    "Norce refused the invoice",
+    "Read Norce's message, which names the field. Usually the order (ClientOrderRef) is unknown to Norce, or "
+    "the payment could not be captured at the PSP (turn suppress_psp_call on when the ERP captures); correct "
+    "it, then retry the record.",
+    system=SYSTEM,
+)
+CANCELLATION_REJECTED = register(
+    "norce.cancellation_rejected",
+    "Norce refused to cancel the order",
+    "Read Norce's message. Usually the order (ClientOrderRef) is unknown to Norce or it can no longer be "
+    "cancelled (already delivered or invoiced); cancel it in Norce Admin if it must be, then retry the record.",
+    system=SYSTEM,
+)
 # Connect imports (asynchronous jobs).
 IMPORT_REJECTED = register(
     "norce.import_rejected",

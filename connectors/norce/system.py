@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.ports import CATALOGUE_TARGET, ORDER_SOURCE
+from core.ports import CATALOGUE_TARGET, ORDER_LIFE_TARGET, ORDER_SOURCE
 from core.systems import COMMERCE, Credential, SystemDeclaration
 
 SYSTEM = SystemDeclaration(
@@ -13,6 +13,7 @@ SYSTEM = SystemDeclaration(
     capabilities={
         ORDER_SOURCE: "connectors.norce.orders.NorceOrders",
         CATALOGUE_TARGET: "connectors.norce.catalogue.NorceCatalogue",
+        ORDER_LIFE_TARGET: "connectors.norce.order_life.NorceOrderLife",
     },
     credentials=(
         Credential("client_id", "Client id", "The OAuth client id of the API application."),

@@ -75,7 +75,7 @@ class EntityAdmin(HistoryAdmin):
     list_select_related = ("integration__merchant",)
     fieldsets = (
         (None, {"fields": ("integration_link", "data_type", "source_id", "reference", "label", "status_badge")}),
-        ("In the target system", {"fields": ("target_id", "reference_link", "synced_at")}),
+        ("In the target system", {"fields": ("target_id", "reference_link", "synced_at", "life_record")}),
         ("Last error", {"fields": ("error_code_link", "last_error_message", "error_hint", "attempts")}),
         ("Received", {"fields": ("received_via", "deliveries", "created_at", "updated_at", "payload_hash")}),
         ("Timeline", {"fields": ("timeline",)}),
@@ -90,6 +90,7 @@ class EntityAdmin(HistoryAdmin):
         "deliveries",
         "timeline",
         "payload_pretty",
+        "life_record",
     )
     actions = ("retry",)
     object_views = (
@@ -164,6 +165,35 @@ class EntityAdmin(HistoryAdmin):
             "<table><thead><tr><th>When</th><th>Level</th><th>Code</th><th>Message</th><th>Hint</th><th>By</th>"
             "<th>Task</th></tr></thead><tbody>{}</tbody></table>",
             rows,
+        )
+
+    @admin.display(description="Delivery, invoice or cancellation")
+    def life_record(self, obj: Entity) -> SafeString | str:
+        """What a fulfilment record tells the webshop, readable: its fields and its lines."""
+        record = (obj.payload or {}).get("record") if obj.data_type == "fulfilment" else None
+        if not isinstance(record, dict):
+            return EMPTY
+        head = [
+            (k.replace("_", " "), ", ".join(v) if isinstance(v, list) else v)
+            for k, v in record.items()
+            if k != "lines" and v not in ("", None, [])
+        ]
+        lines = record.get("lines") or []
+        columns = list(lines[0]) if lines else []
+        return format_html(
+            "<table><tbody>{}</tbody></table>{}",
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", head),
+            format_html(
+                "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+                format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in columns)),
+                format_html_join(
+                    "",
+                    "<tr>{}</tr>",
+                    ((format_html_join("", "<td>{}</td>", ((line.get(c, ""),) for c in columns)),) for line in lines),
+                ),
+            )
+            if lines
+            else "",
         )
 
     @admin.display(description="Payload as received")

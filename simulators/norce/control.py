@@ -56,6 +56,7 @@ class ControlApi(Simulator):
             "event_retry_delays",
             "push_timeout",
             "event_timeout",
+            "fail_after_commit",
         }
         body = request.json() or {}
         unknown = sorted(set(body) - names)

@@ -35,7 +35,8 @@ Extra control endpoints (besides the shared ``/_sim/faults`` and ``/_sim/state``
     POST /_sim/receiver            {"url", "username", "password"}
     POST /_sim/events              {"url", "headers"}
     POST /_sim/settings            {"lose_pushes", "duplicate_pushes", "lose_events", "enum_style",
-                                    "key_case", "push_retry_delays", "event_retry_delays"}
+                                    "key_case", "push_retry_delays", "event_retry_delays",
+                                    "fail_after_commit"}
     POST /_sim/trickle             {"interval_seconds", "rng_seed", "unknown_article_rate", "missing_data_rate"}
     POST /_sim/trickle/stop
     POST /_sim/reset               back to a fresh simulator
@@ -129,6 +130,11 @@ class NorceSimulator(
         self.delivery_notes: list[dict[str, Any]] = []
         self.invoices: list[dict[str, Any]] = []
         self.cancellations: list[dict[str, Any]] = []
+        self._documents: list[dict[str, str]] = []  # every NoteNo / InvoiceNo received, in order
+        self.duplicate_documents: list[dict[str, Any]] = []  # a NoteNo, InvoiceNo or cancellation sent again
+        self.psp_captures: list[dict[str, Any]] = []  # invoices sent without SuppressPspCall
+        self.fail_after_commit = 0  # the next N Order-service writes commit, then answer 503
+        self.lost_answers = 0
         self.push_log: list[dict[str, Any]] = []  # every push attempt and its result
         self.push_state: dict[str, str] = {}  # ClientOrderRef → pending | delivered | failed | lost | not_configured
         self.event_log: list[dict[str, Any]] = []  # every event attempt and its result
@@ -229,6 +235,9 @@ class NorceSimulator(
                 "delivery_notes": len(self.delivery_notes),
                 "invoices": len(self.invoices),
                 "cancellations": len(self.cancellations),
+                "duplicate_documents": len(self.duplicate_documents),
+                "psp_captures": len(self.psp_captures),
+                "lost_answers": self.lost_answers,
                 "token_requests": self.token_requests,
                 "tokens_issued": self.tokens_issued,
                 "token_rejections": self.token_limiter.rejected,

@@ -1,0 +1,46 @@
+"""A told invoice's record reads as what Norce was told: its fields and its lines."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from core.records import Invoiced, InvoicedLine, LifeEvent
+from integrations.flows.order_life_records import store_event
+from integrations.models import Entity, Flow
+from tests.browser.conftest import World, screenshot
+
+
+@pytest.fixture
+def told_invoice(world: World) -> Entity:
+    integration = Entity.objects.first().integration
+    flow = Flow.objects.create(integration=integration, kind="order_life_to_commerce")
+    record = Invoiced(
+        document="1042",
+        order_reference="700001",
+        erp_order="1042",
+        invoice_date="2026-05-04",
+        due_date="2026-06-03",
+        currency="SEK",
+        total=Decimal("298.00"),
+        vat=Decimal("50.41"),
+        lines=(
+            InvoicedLine("TS-1001-S", "T-shirt", Decimal("1"), Decimal("159.20"), Decimal("39.80"), Decimal("25")),
+            InvoicedLine("BOK-1", "Bok", Decimal("1"), Decimal("88.39"), Decimal("10.61"), Decimal("12")),
+        ),
+    )
+    event = LifeEvent(key="invoiced:1042", kind="invoiced", changed_at=None, payload={}, record=record)
+    entity, _ = store_event(flow=flow, event=event)
+    return entity
+
+
+def test_a_fulfilment_record_shows_the_invoice_told(told_invoice: Entity, page: Page):
+    entity = told_invoice
+    page.goto(f"/admin/integrations/entity/{entity.pk}/change/")
+    field = page.locator(".field-life_record")
+    expect(field).to_contain_text("298.00")
+    expect(field.get_by_role("cell", name="TS-1001-S")).to_be_visible()
+    expect(field.get_by_role("cell", name="88.39")).to_be_visible()
+    screenshot(page, "fulfilment-record")
