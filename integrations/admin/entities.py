@@ -57,6 +57,48 @@ def live_invoice_rows(entity: Entity) -> tuple[list[dict[str, Any]], str]:
     return rows, ""
 
 
+# A fulfilment record's fields in the order a person reads them, with their labels.
+LIFE_FIELDS = (
+    "kind",
+    "document",
+    "order_reference",
+    "erp_order",
+    "delivered_on",
+    "carrier",
+    "parcels",
+    "complete",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "total",
+    "vat",
+    "round_off",
+    "last_for_order",
+    "reason",
+)
+LIFE_LINE_FIELDS = ("row_number", "part_no", "description", "quantity", "unit_price", "unit_vat", "vat_rate")
+LIFE_LABELS = {
+    "erp_order": "ERP order",
+    "vat": "VAT",
+    "unit_vat": "Unit VAT",
+    "vat_rate": "VAT rate (%)",
+    "unit_price": "Unit price excl. VAT",
+    "part_no": "Part no.",
+    "row_number": "Row",
+    "complete": "Whole order delivered",
+    "last_for_order": "Last invoice for the order",
+    "round_off": "Round-off",
+}
+
+
+def _life_value(value):
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
 @admin.register(Entity)
 class EntityAdmin(HistoryAdmin):
     list_display = (
@@ -173,19 +215,23 @@ class EntityAdmin(HistoryAdmin):
         record = (obj.payload or {}).get("record") if obj.data_type == "fulfilment" else None
         if not isinstance(record, dict):
             return EMPTY
+        order = {key: i for i, key in enumerate(LIFE_FIELDS)}
         head = [
-            (k.replace("_", " "), ", ".join(v) if isinstance(v, list) else v)
-            for k, v in record.items()
+            (LIFE_LABELS.get(k, k.replace("_", " ").capitalize()), _life_value(v))
+            for k, v in sorted(record.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
             if k != "lines" and v not in ("", None, [])
         ]
         lines = record.get("lines") or []
-        columns = list(lines[0]) if lines else []
+        seen = {key for line in lines for key in line}
+        columns = [c for c in LIFE_LINE_FIELDS if c in seen] + sorted(seen - set(LIFE_LINE_FIELDS))
         return format_html(
             "<table><tbody>{}</tbody></table>{}",
             format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", head),
             format_html(
                 "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
-                format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in columns)),
+                format_html_join(
+                    "", "<th>{}</th>", ((LIFE_LABELS.get(c, c.replace("_", " ").capitalize()),) for c in columns)
+                ),
                 format_html_join(
                     "",
                     "<tr>{}</tr>",

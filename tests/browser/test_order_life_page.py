@@ -43,4 +43,9 @@ def test_a_fulfilment_record_shows_the_invoice_told(told_invoice: Entity, page: 
     expect(field).to_contain_text("298.00")
     expect(field.get_by_role("cell", name="TS-1001-S")).to_be_visible()
     expect(field.get_by_role("cell", name="88.39")).to_be_visible()
+    # read as a person reads an invoice: what it is first, the money after, named in words
+    heads = field.locator("tbody th").all_inner_texts()
+    assert heads.index("Document") < heads.index("Total") < heads.index("VAT")
+    assert "Last invoice for the order" in heads
+    expect(field.get_by_role("columnheader", name="Unit price excl. VAT")).to_be_visible()
     screenshot(page, "fulfilment-record")
