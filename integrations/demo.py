@@ -178,7 +178,20 @@ def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: di
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox_grant)
     flow = integration.flows.get(kind="orders_to_erp")
     add_master_data_flows(integration, with_schedules=True)
+    add_order_life_flow(integration)
     rule = ScheduleRule.objects.create(integration=integration, name="Fail-safe order poll", interval_minutes=10)
     rule.flows.add(flow)
     transaction.on_commit(lambda: schedules.sync_schedule(rule))
     return integration
+
+
+def add_order_life_flow(integration: Integration, *, settings: dict | None = None) -> Flow:
+    """Deliveries, ERP invoices and cancellations back to Norce, polled every 5 minutes (the
+    ERP's notifications, where it sends them, trigger it at once)."""
+    flow = Flow.objects.create(integration=integration, kind="order_life_to_commerce", settings=settings or {})
+    rule = ScheduleRule.objects.create(
+        integration=integration, name="Deliveries, invoices and cancellations every 5 minutes", interval_minutes=5
+    )
+    rule.flows.add(flow)
+    transaction.on_commit(lambda: schedules.sync_schedule(rule))
+    return flow
