@@ -208,7 +208,9 @@ LOGGING = {
 # --- Brygga engine -----------------------------------------------------------
 # The connector packages Brygga offers: each holds a `system` module declaring its SYSTEM
 # (core.systems.SystemDeclaration). A new system is a package and a line here.
-BRYGGA_CONNECTORS = env.list("BRYGGA_CONNECTORS", default=["connectors.norce", "connectors.fortnox"])
+BRYGGA_CONNECTORS = env.list(
+    "BRYGGA_CONNECTORS", default=["connectors.norce", "connectors.fortnox", "connectors.vismanet"]
+)
 
 BRYGGA = {
     # Task-level retries for transient errors: exponential backoff from BASE seconds.

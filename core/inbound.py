@@ -105,6 +105,11 @@ class Webhook(ABC):
     rejected_level: str = WARNING
     # the field of the body holding the order's reference, named when it is too long to store
     reference_field: str = "reference"
+    # Query parameters that may carry a credential (for senders that cannot set a header): the
+    # view hands each to `authenticated` as the header ``X-Webhook-Query-<Name>``. The query
+    # string is never stored or logged by Brygga; a proxy's access log may keep it, so prefer a
+    # header where the sender can send one.
+    query_credentials: tuple[str, ...] = ()
 
     # answered to the sender
     not_post: str = "only POST is accepted"

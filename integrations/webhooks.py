@@ -11,9 +11,11 @@ a Webhook delivery) and logged; see integrations.inbound for how bodies are read
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.datastructures import CaseInsensitiveMapping
 from django.views.decorators.csrf import csrf_exempt
 
 from core import errors
@@ -133,7 +135,7 @@ def receive(request: HttpRequest, system: str, integration_id: int, hook: str) -
         return JsonResponse(webhook.refusal(404, webhook.unknown_integration), status=404)
     integration = connector.integration
     body = read_body(request=request)
-    if not webhook.authenticated(request.headers, connector.credentials):
+    if not webhook.authenticated(_credential_headers(request, webhook), connector.credentials):
         _refused(integration, webhook, body)
         return JsonResponse(webhook.refusal(401, webhook.unauthenticated), status=401)
     if body.too_large:
@@ -165,6 +167,19 @@ def receive(request: HttpRequest, system: str, integration_id: int, hook: str) -
     else:
         outcome = _ignored(integration, webhook, body, received)
     return JsonResponse(webhook.answer(outcome))
+
+
+def _credential_headers(request: HttpRequest, webhook: Webhook) -> Mapping[str, str]:
+    """The request's headers, and the query parameters the hook reads credentials from as
+    ``X-Webhook-Query-<Name>`` headers."""
+    if not webhook.query_credentials:
+        return request.headers
+    passed = {
+        f"X-Webhook-Query-{name.capitalize()}": request.GET[name]
+        for name in webhook.query_credentials
+        if name in request.GET
+    }
+    return CaseInsensitiveMapping({**request.headers, **passed})
 
 
 def _reference(received: Inbound) -> str:

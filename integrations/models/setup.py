@@ -76,6 +76,7 @@ class Connector(models.Model):
 
         NORCE = "norce"
         FORTNOX = "fortnox"
+        VISMANET = "vismanet"
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="connectors")
     role = models.CharField(max_length=10, choices=Role.choices)

@@ -37,8 +37,14 @@ PRODUCT_CREDENTIALS = [
         "Norce only: the password Norce sends (Basic auth) when it pushes orders to Brygga.",
     ),
     ("credential_event_secret", "Event secret", "Norce only: the shared secret Norce sends with event notifications."),
+    (
+        "credential_webhook_secret",
+        "Webhook secret",
+        "Visma.net only: a secret you choose; the notifications Visma.net sends carry it (the "
+        "X-Webhook-Token header of the Developer Portal subscription, or ?token=… on its URL).",
+    ),
 ]
-PRODUCT_SYSTEMS = [("", "---------"), ("norce", "Norce Commerce"), ("fortnox", "Fortnox")]
+PRODUCT_SYSTEMS = [("", "---------"), ("norce", "Norce Commerce"), ("fortnox", "Fortnox"), ("vismanet", "Visma.net")]
 
 
 @pytest.fixture
@@ -140,7 +146,7 @@ def test_a_saved_fake_erp_connector_keeps_only_its_credential_encrypted(admin_cl
 def test_without_another_package_the_add_form_is_the_products(admin_client, db):
     page = admin_client.get(add_url()).content.decode()
     assert system_options(page) == PRODUCT_SYSTEMS
-    assert "vismanet" not in page and "credential_api_key" not in page
+    assert "fakeerp" not in page and "credential_api_key" not in page
     assert credential_inputs(page) == [name for name, _, _ in PRODUCT_CREDENTIALS]
     for name, label, help_text in PRODUCT_CREDENTIALS:
         assert f'<label for="id_{name}">{label}:</label>' in page
@@ -153,7 +159,9 @@ def test_norce_and_fortnox_connectors_keep_their_inputs_and_buttons(admin_client
     integration = build_integration()
     norce = integration.connectors.get(system=Connector.System.NORCE)
     page = admin_client.get(change_url(norce)).content.decode()
-    assert credential_inputs(page) == [name for name, _, _ in PRODUCT_CREDENTIALS]
+    assert credential_inputs(page) == [
+        name for name, _, _ in PRODUCT_CREDENTIALS if name != "credential_webhook_secret"
+    ]
     assert 'name="fortnox_grant"' not in page and not connect_forms(page)
     assert f"/norce/{integration.pk}/orders" in page
 

@@ -11,6 +11,7 @@ from django.apps import apps as django_apps
 from django.urls import reverse
 
 from connectors.fortnox.master_settings import FortnoxPriceSettings
+from connectors.vismanet.master_settings import VismaNetPriceSettings
 from connectors.norce.catalogue_settings import NorcePriceSettings, NorceProductSettings
 from integrations import registry
 from integrations.demo import add_master_data_flows
@@ -170,6 +171,7 @@ def test_validators_return_every_effective_setting():
         **asdict(PriceSettings()),
         **asdict(FortnoxPriceSettings()),
         **asdict(NorcePriceSettings()),
+        **asdict(VismaNetPriceSettings()),
     }
     assert validate_stock({"stock_points": ["X"]})["stock_points"] == ["X"]
     assert validate_customers({})["default_country_code"] == "SE"
