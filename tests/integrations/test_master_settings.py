@@ -11,8 +11,8 @@ from django.apps import apps as django_apps
 from django.urls import reverse
 
 from connectors.fortnox.master_settings import FortnoxPriceSettings
-from connectors.vismanet.master_settings import VismaNetPriceSettings
 from connectors.norce.catalogue_settings import NorcePriceSettings, NorceProductSettings
+from connectors.vismanet.master_settings import VismaNetPriceSettings
 from integrations import registry
 from integrations.demo import add_master_data_flows
 from integrations.flows.master_settings import (
