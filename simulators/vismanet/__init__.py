@@ -1,0 +1,1 @@
+"""A Visma.net ERP (Visma Net Financials) API simulator."""
