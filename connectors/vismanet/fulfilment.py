@@ -31,6 +31,7 @@ from connectors.vismanet.mapping import (
     split_order_number,
 )
 from core.errors import SyncError
+from core.ports import INVOICE_WHEN_BOOKED, INVOICE_WHEN_CREATED
 from core.records import (
     CANCELLED,
     DELIVERY,
@@ -102,6 +103,13 @@ def _list(document: dict[str, Any], field: str) -> list[dict[str, Any]]:
     return value
 
 
+def _told_statuses(invoice_when: str) -> frozenset[str]:
+    """The invoice statuses that make an invoice an event: released ("booked": Open, Closed), or
+    also a balanced one not yet released ("created"; one on hold is not finished yet)."""
+    booked = frozenset(BOOKED_STATUSES)
+    return booked if invoice_when == INVOICE_WHEN_BOOKED else booked | {"Balanced"}
+
+
 class VismaNetFulfilment:
     name = "Visma.net"
 
@@ -110,8 +118,16 @@ class VismaNetFulfilment:
         self._orders: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     # -- the port ----------------------------------------------------------------------
-    def life_events(self, since: datetime | None, *, kinds: Sequence[str], reference_field: str) -> Iterator[LifeEvent]:
+    def life_events(
+        self,
+        since: datetime | None,
+        *,
+        kinds: Sequence[str],
+        reference_field: str,
+        invoice_when: str = INVOICE_WHEN_CREATED,
+    ) -> Iterator[LifeEvent]:
         field = reference_field or DEFAULT_REFERENCE_FIELD
+        told = _told_statuses(invoice_when)
         if DELIVERY in kinds:
             for shipment in self.client.shipments_changed_since(since):
                 event = self.delivery_event(shipment)
@@ -120,7 +136,7 @@ class VismaNetFulfilment:
         if INVOICED in kinds or CANCELLED in kinds:
             for invoice in self.client.invoices_changed_since(since):
                 status = _text(invoice.get("status"))
-                if INVOICED in kinds and status in BOOKED_STATUSES:
+                if INVOICED in kinds and status in told:
                     event = self.invoiced_event(invoice, reference_field=field)
                 elif CANCELLED in kinds and status in VOIDED:
                     event = self.voided_event(invoice, reference_field=field)
@@ -134,7 +150,9 @@ class VismaNetFulfilment:
                 if event is not None:
                     yield event
 
-    def life_event(self, key: str, *, reference_field: str) -> LifeEvent | None:
+    def life_event(
+        self, key: str, *, reference_field: str, invoice_when: str = INVOICE_WHEN_CREATED
+    ) -> LifeEvent | None:
         field = reference_field or DEFAULT_REFERENCE_FIELD
         kind, _, document = key.partition(":")
         if not document:
@@ -144,7 +162,9 @@ class VismaNetFulfilment:
             return None if shipment is None else self.delivery_event(shipment)
         if kind == INVOICED:
             invoice = self.client.get_invoice(document, missing_ok=True)
-            return None if invoice is None else self.invoiced_event(invoice, reference_field=field)
+            if invoice is None or _text(invoice.get("status")) not in _told_statuses(invoice_when):
+                return None
+            return self.invoiced_event(invoice, reference_field=field)
         if kind == CANCELLED:
             if "/" in document:
                 order = self.client.get_sales_order(*split_order_number(document))
@@ -237,7 +257,8 @@ class VismaNetFulfilment:
 
     # -- invoices ----------------------------------------------------------------------
     def invoiced_event(self, invoice: dict[str, Any], *, reference_field: str) -> LifeEvent | None:
-        if is_credit_note(invoice) or _text(invoice.get("status")) not in BOOKED_STATUSES:
+        # which statuses count (created or booked) is settled by the callers
+        if is_credit_note(invoice) or _text(invoice.get("status")) not in _told_statuses(INVOICE_WHEN_CREATED):
             return None
         number = _text(invoice.get("referenceNumber"))
         return self._event(
@@ -280,7 +301,11 @@ class VismaNetFulfilment:
                     )
                 )
             )
-            lines.append(InvoicedLine(part, description, quantity, price, vat, rate))
+            # Visma.net keeps net unit prices to four decimals: the webshop is told the gross unit
+            # price rounded to the öre, split into its VAT (to the öre) and the rest, so that
+            # unit price + unit VAT is exactly the gross price the buyer saw.
+            gross = quantize_ore(price + price * rate / 100)
+            lines.append(InvoicedLine(part, description, quantity, gross - vat, vat, rate))
         total = _number(invoice.get("amountInCurrency", invoice.get("amount")), "amount")
         vat_total = _number(invoice.get("vatTotalInCurrency", invoice.get("vatTotal")), "vatTotal")
         currency = _text(invoice.get("currencyId"))

@@ -18,6 +18,7 @@ from connectors.vismanet.mapping import (
     REFERENCE_FIELDS,
     customer_payload,
     invoice_from_visma,
+    invoice_is_live,
     invoice_payload,
     is_credit_note,
     order_from_visma,
@@ -96,7 +97,13 @@ class VismaNetInvoices:
             return Invoice(number=number, live=False, kind="order") if order is None else order_from_visma(order)
         field = reference_field or DEFAULT_REFERENCE_FIELD
         item = self.client.get_invoice(number, missing_ok=True)
-        return Invoice(number=number, live=False) if item is None else invoice_from_visma(item, reference_field=field)
+        if item is None:
+            return Invoice(number=number, live=False)
+        # A reversed invoice keeps its status; its credit note (carrying the same reference) says so.
+        reference = str(item.get(field) or "")
+        siblings = self.client.invoices({field: reference}) if reference and invoice_is_live(item) else []
+        credited = number in _credited([i for i in siblings if str(i.get(field) or "") == reference])
+        return invoice_from_visma(item, reference_field=field, credited=credited)
 
     # -- creates -----------------------------------------------------------------------
     def create_invoice(self, *, booked: BookedOrder, customer: str, terms: InvoiceTerms) -> CreatedInvoice:

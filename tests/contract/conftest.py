@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +36,8 @@ class InvoiceTargetHarness:
     target: InvoiceTarget
     book: Callable[[str], None]  # book an invoice in the ERP (so it must be credited, not cancelled)
     integration: Integration
+    # InvoiceTerms fields the suite's invoices take on this ERP (how it leaves an invoice unbooked)
+    term_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture
@@ -84,11 +86,33 @@ def _fake_harness() -> InvoiceTargetHarness:
     return InvoiceTargetHarness(port_for(connector, INVOICE_TARGET), book, integration)
 
 
-@pytest.fixture(params=["fortnox", "fakeerp"])
+@pytest.fixture(scope="session")
+def vismanet_server() -> Iterator[Any]:
+    from simulators.vismanet.server import VismaNetSimulator
+
+    sim = VismaNetSimulator()
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def vismanet(vismanet_server) -> Any:
+    vismanet_server.reset()
+    vismanet_server.seed_demo()
+    vismanet_server.seed_inventory([{"inventoryNumber": n, "defaultPrice": "100"} for n in KNOWN_ARTICLES])
+    return vismanet_server
+
+
+@pytest.fixture(params=["fortnox", "fakeerp", "vismanet"])
 def invoice_target(request, db, settings, with_fake_erp) -> Iterator[InvoiceTargetHarness]:
     if request.param == "fortnox":
         fortnox: Any = request.getfixturevalue("fortnox")
         yield _fortnox_harness(fortnox)
+    elif request.param == "vismanet":
+        from tests.connectors.vismanet.harness import invoice_target_harness
+
+        yield invoice_target_harness(request.getfixturevalue("vismanet"))
     else:
         yield _fake_harness()
 
@@ -154,9 +178,15 @@ def _fake_master() -> MasterDataHarness:
     return MasterDataHarness(port_for(connector, MASTER_DATA_SOURCE), put, at, break_item)
 
 
-@pytest.fixture(params=["fortnox", "fakeerp"])
+@pytest.fixture(params=["fortnox", "fakeerp", "vismanet"])
 def master_data_source(request, db, settings, with_fake_erp) -> Iterator[MasterDataHarness]:
     if request.param == "fortnox":
         yield _fortnox_master(request.getfixturevalue("fortnox"))
+    elif request.param == "vismanet":
+        from tests.connectors.vismanet.harness import master_data_harness
+
+        sim = request.getfixturevalue("vismanet_server")
+        sim.reset()
+        yield master_data_harness(sim)
     else:
         yield _fake_master()

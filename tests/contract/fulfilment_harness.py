@@ -28,6 +28,8 @@ class FulfilmentHarness:
     cancel: Callable[[str], None]
     break_invoice: Callable[[str], None]  # the invoice can no longer be read (a row price that is no number)
     delivers: bool  # whether the ERP keeps deliveries of the invoices Brygga makes
+    # deliver(order key, rows) → the shipment number: an ERP order of the rows, shipped in full
+    deliver: Callable[[str, list[tuple[str, int, Decimal, int]]], str] | None = None
 
 
 def fortnox_harness(request: Any) -> FulfilmentHarness:
@@ -65,4 +67,66 @@ def fortnox_harness(request: Any) -> FulfilmentHarness:
 
 
 # ERP → harness factory (called with the pytest request). Visma.net: one line here.
-HARNESSES: dict[str, Callable[[Any], FulfilmentHarness]] = {"fortnox": fortnox_harness}
+HARNESSES: dict[str, Callable[[Any], FulfilmentHarness]] = {
+    "fortnox": fortnox_harness,
+    "vismanet": lambda request: vismanet_harness(request),
+}
+
+
+def vismanet_harness(request: Any) -> FulfilmentHarness:
+    """Visma.net over HTTP to its simulator: invoices as the orders flow makes them (net prices,
+    a VAT code per line), released to book them; a sales order shipped by the warehouse."""
+    from decimal import ROUND_HALF_UP
+
+    from tests.connectors.vismanet.harness import vismanet_connector
+
+    sim = request.getfixturevalue("vismanet")
+    connector = vismanet_connector(sim)
+    source = port_for(connector, FULFILMENT_SOURCE)
+    client = source.client
+    customer = client.create_customer({"name": "Anna Svensson", "status": "Active"})
+    codes = {25: "MP1", 12: "MP2", 6: "MP3", 0: "MF"}
+
+    def lines(rows: list[tuple[str, int, Decimal, int]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "operation": "Insert",
+                "inventoryNumber": part,
+                "quantity": qty,
+                # the gross price less its VAT, to four decimals as Visma.net keeps unit prices
+                "unitPriceInCurrency": (price * 100 / (100 + vat)).quantize(Decimal("0.0001"), ROUND_HALF_UP),
+                "vatCodeId": codes[vat],
+            }
+            for part, qty, price, vat in rows
+        ]
+
+    def invoice(key: str, rows: list[tuple[str, int, Decimal, int]]) -> str:
+        body = {"customerNumber": customer, "currencyId": "SEK", "externalReference": key, "invoiceLines": lines(rows)}
+        return client.create_invoice(body)
+
+    def book(number: str) -> None:
+        client.release_invoice(number)
+
+    def cancel(number: str) -> None:
+        sim.void_invoice(number)
+
+    def break_invoice(number: str) -> None:
+        with sim.lock:
+            sim.invoices[number]["invoiceLines"][0]["quantity"] = "n/a"
+
+    def deliver(key: str, rows: list[tuple[str, int, Decimal, int]]) -> str:
+        order_type, number = client.create_sales_order(
+            {
+                "type": "SO",
+                "customer": {"id": customer},
+                "customerRefNo": key,
+                "currency": "SEK",
+                "orderLines": [
+                    {"inventoryId": part, "quantity": qty, "unitPrice": float(price), "vatCodeId": codes[vat]}
+                    for part, qty, price, vat in rows
+                ],
+            }
+        )
+        return sim.ship_order(order_type, number, tracking="00370712345678901234")
+
+    return FulfilmentHarness(source, invoice, book, cancel, break_invoice, delivers=True, deliver=deliver)

@@ -47,7 +47,8 @@ def create(harness, ref: str, *, seed: int = 5, **term_changes):
     placed, body = order(ref, seed=seed)
     booked = book_order(placed, prices_include_vat=True)
     customer = harness.target.create_customer(party=placed.buyer, currency="SEK")
-    created = harness.target.create_invoice(booked=booked, customer=customer, terms=terms(ref, **term_changes))
+    changes = {**harness.term_defaults, **term_changes}
+    created = harness.target.create_invoice(booked=booked, customer=customer, terms=terms(ref, **changes))
     return booked, body, created
 
 
@@ -120,11 +121,15 @@ def test_an_article_the_erp_lacks_stops_the_order_or_becomes_a_text_row_with_a_w
     target = invoice_target.target
     customer = target.create_customer(party=placed.buyer, currency="SEK")
     with pytest.raises(SyncError) as refused:
-        target.create_invoice(booked=booked, customer=customer, terms=terms("W81006", sales_account=3001))
+        target.create_invoice(
+            booked=booked, customer=customer, terms=terms("W81006", **invoice_target.term_defaults, sales_account=3001)
+        )
     assert "NOT-IN-ERP-1" in refused.value.message or "NOT-IN-ERP-1" in str(refused.value.details)
     assert target.live_invoices(reference="W81006", reference_field="") == []
     created = target.create_invoice(
-        booked=booked, customer=customer, terms=terms("W81006", unknown_article="description_row", sales_account=3001)
+        booked=booked,
+        customer=customer,
+        terms=terms("W81006", **invoice_target.term_defaults, unknown_article="description_row", sales_account=3001),
     )
     assert created.invoice.live and len(created.warnings) == 1
     code, message, _hint = created.warnings[0]
