@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.errors import SyncError
@@ -279,6 +279,23 @@ def changed_fields(fields: dict[str, Any], confirmed: dict[str, Any]) -> set[str
 
 # SeverityId of an import job's kept messages (JobOutcome.messages).
 WARNING_SEVERITY, ERROR_SEVERITY = 2, 3
+
+
+def text_of(value: Any) -> str:
+    """A value an API gives as trimmed text ("" for none)."""
+    return "" if value is None else str(value).strip()
+
+
+def decimal_of(value: Any, *, code: str, what: str, source_id: str) -> Decimal:
+    """A number an ERP gives (text with a decimal comma too; empty is 0) as a Decimal; a value
+    that is no finite number raises a permanent SyncError naming `what` of `source_id`."""
+    try:
+        number = Decimal(str(value).replace(",", ".").strip() or "0")
+    except (InvalidOperation, ValueError):
+        raise SyncError(code, f"{what} of {source_id} is not a number: {value!r}", permanent=True) from None
+    if not number.is_finite():
+        raise SyncError(code, f"{what} of {source_id} is not a number: {value!r}", permanent=True)
+    return number
 
 
 def as_int(value: Any) -> int:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol
 
 from connectors.fortnox.client import FortnoxClient, Page
 from core.errors import CUSTOMER_INVALID, PRICE_INVALID, PRODUCT_INVALID, PRODUCT_VAT_MISSING, STOCK_INVALID, SyncError
 from core.ports import SourceItem, SourcePage
-from core.records import Account, Address, MasterRecord, Price, Product, StockLevel
+from core.records import Account, Address, MasterRecord, Price, Product, StockLevel, decimal_of, text_of
 
 VAT_RATES = (0, 6, 12, 25)
 
@@ -38,18 +38,8 @@ class CustomerSource(Protocol):
     default_country_code: str
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _decimal(value: Any, *, code: str, what: str, source_id: str) -> Decimal:
-    try:
-        number = Decimal(str(value).replace(",", ".").strip() or "0")
-    except (InvalidOperation, ValueError):
-        raise SyncError(code, f"{what} of {source_id} is not a number: {value!r}", permanent=True) from None
-    if not number.is_finite():
-        raise SyncError(code, f"{what} of {source_id} is not a number: {value!r}", permanent=True)
-    return number
+_text = text_of
+_decimal = decimal_of
 
 
 def _true(value: Any) -> bool:

@@ -27,6 +27,7 @@ from connectors.vismanet.mapping import (
     ORDER_BOOKED,
     ORDER_CANCELLED,
     is_credit_note,
+    lookup_id,
     order_number,
     split_order_number,
 )
@@ -44,6 +45,7 @@ from core.records import (
     LifeEvent,
     LifeRecord,
     OrderLine,
+    text_of,
 )
 
 SHIPPED_STATUSES = frozenset({"Confirmed", "Invoiced", "PartiallyInvoiced", "Completed"})
@@ -61,14 +63,8 @@ class Malformed(Exception):
         self.message = message
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _id(value: Any) -> str:
-    if isinstance(value, dict):
-        return _text(value.get("id") or value.get("number"))
-    return _text(value)
+_text = text_of
+_id = lookup_id
 
 
 def _number(value: Any, field: str, *, required: bool = True) -> Decimal:

@@ -241,6 +241,13 @@ def invoice_from_visma(item: dict[str, Any], *, reference_field: str, credited: 
     )
 
 
+def lookup_id(value: Any) -> str:
+    """A GET body's lookup object's id ({"id": …}, {"number": …} or {"vatId": …}), or a bare value."""
+    if isinstance(value, dict):
+        value = value.get("id") or value.get("number") or value.get("vatId")
+    return "" if value is None else str(value).strip()
+
+
 def invoice_is_live(item: dict[str, Any]) -> bool:
     """Neither voided nor itself a credit note."""
     return str(item.get("status") or "") not in DEAD_STATUSES and not is_credit_note(item)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from connectors.vismanet.client import Page, VismaNetClient
+from connectors.vismanet.mapping import lookup_id
 from core.errors import CUSTOMER_INVALID, PRICE_INVALID, PRODUCT_INVALID, PRODUCT_VAT_MISSING, STOCK_INVALID, SyncError
 from core.ports import SourceItem, SourcePage
-from core.records import Account, Address, MasterRecord, Price, Product, StockLevel
+from core.records import Account, Address, MasterRecord, Price, Product, StockLevel, decimal_of, text_of
 
 VAT_RATES = (Decimal(0), Decimal(6), Decimal(12), Decimal(25))
 # Item types kept in stock; NonStockItem, ServiceItem, LaborItem, ChargeItem, ExpenseItem … are not.
@@ -23,25 +24,11 @@ ACTIVE_ITEM = frozenset({"Active", "NoPurchases", "NoRequest"})  # statuses that
 VatRate = Callable[[str], "Decimal | None"]
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+_text = text_of
+_decimal = decimal_of
 
 
-def _decimal(value: Any, *, code: str, what: str, source_id: str) -> Decimal:
-    try:
-        number = Decimal(str(value).replace(",", ".").strip() or "0")
-    except (InvalidOperation, ValueError):
-        raise SyncError(code, f"{what} of {source_id} is not a number: {value!r}", permanent=True) from None
-    if not number.is_finite():
-        raise SyncError(code, f"{what} of {source_id} is not a number: {value!r}", permanent=True)
-    return number
-
-
-def _id(value: Any) -> str:
-    """A lookup object's id ({"id": …} or {"number": …}), or a bare value."""
-    if isinstance(value, dict):
-        return _text(value.get("id") or value.get("number") or value.get("vatId"))
-    return _text(value)
+_id = lookup_id
 
 
 def item_number(item: dict[str, Any]) -> str:

@@ -3,8 +3,9 @@ the connector that must be reconnected before work can go on."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,10 +15,12 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from core.errors import CONNECTOR_MISSING, RECONNECT_NEEDED, TASK_BUSY, SyncError, lookup
+from core.errors import CONNECTOR_MISSING, RECONNECT_NEEDED, TASK_BUSY, UNEXPECTED, SyncError, lookup
 from integrations.engine.clients import client_for, connector_for, port_for
 from integrations.engine.heartbeat import beat, lease_length
 from integrations.models import Connector, Entity, Integration, LogEntry, Task
+
+log = logging.getLogger("brygga.engine")
 
 # How often a task waiting for a connector to be reconnected looks again (reconnecting in admin
 # hands the waiting tasks out at once).
@@ -111,6 +114,21 @@ class FlowContext:
         if not self._lease(records, status=Entity.Status.PROCESSING, attempts=F("attempts") + 1):
             return None
         return Entity.objects.get(pk=entity_id)
+
+    def process_claimed(self, entity_id: int, work: Callable[[Entity], None], *, what: str) -> None:
+        """Claim the record and do `work` on it; a SyncError, or a crash, fails that record alone
+        (coded, retried per its error) so one bad record never blocks the others. A record
+        another worker holds, or one already done, is left alone."""
+        entity = self.claim(entity_id)
+        if entity is None:
+            return
+        try:
+            work(entity)
+        except SyncError as exc:
+            self.fail(entity, exc)
+        except Exception as exc:  # noqa: BLE001 - one bad record never blocks the others
+            log.exception("%s %s crashed", what, entity.reference or entity.source_id)
+            self.fail(entity, SyncError(UNEXPECTED.code, f"{type(exc).__name__}: {exc}"))
 
     def claim_synced(self, entity_id: int) -> bool:
         """Lease an already synced record for a follow-up call (telling the source)."""

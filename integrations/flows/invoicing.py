@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -21,7 +20,6 @@ from core.errors import (
     ORDER_RELINKED,
     ORDER_TOTAL_MISMATCH,
     ORDER_VAT_ROUNDING,
-    UNEXPECTED,
     SyncError,
     answer_lost,
 )
@@ -38,8 +36,6 @@ from integrations.flows.order_records import (
 )
 from integrations.flows.order_settings import OrderFlowSettings
 from integrations.models import Entity, Integration, LogEntry, Reference
-
-log = logging.getLogger("brygga.flows.orders")
 
 
 class OrderPipeline:
@@ -73,16 +69,7 @@ class OrderPipeline:
         return self._source
 
     def process(self, entity_id: int) -> None:
-        entity = self.ctx.claim(entity_id)
-        if entity is None:
-            return  # another worker holds it, or it is already done
-        try:
-            self._process(entity)
-        except SyncError as exc:
-            self.ctx.fail(entity, exc)
-        except Exception as exc:  # noqa: BLE001 - one bad order never blocks the others
-            log.exception("order %s crashed", entity.reference)
-            self.ctx.fail(entity, SyncError(UNEXPECTED.code, f"{type(exc).__name__}: {exc}"))
+        self.ctx.process_claimed(entity_id, self._process, what="order")
 
     def _process(self, entity: Entity) -> None:
         existing = Reference.objects.filter(

@@ -19,14 +19,13 @@ anything is sent, then sent at the webshop's pace in slices of TASK_SLICE_SECOND
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import FLOW_SETTINGS, STAFF_ACTION, UNEXPECTED, SyncError, answer_lost, register
+from core.errors import FLOW_SETTINGS, STAFF_ACTION, SyncError, answer_lost, register
 from core.ports import FULFILMENT_SOURCE, ORDER_LIFE_TARGET, ORDER_SOURCE, FulfilmentSource, OrderLifeTarget
 from core.records import Cancellation, Delivery, Invoiced, LifeRecord
 from integrations import services
@@ -43,8 +42,6 @@ from integrations.flows.order_life_settings import OrderLifeSettings, parse_sett
 from integrations.flows.order_settings import OrderFlowSettings
 from integrations.flows.order_settings import parse_settings as parse_order_settings
 from integrations.models import Entity, LogEntry, Reference, Task
-
-log = logging.getLogger("brygga.flows.order_life")
 
 ORDER = order_records.DATA_TYPE
 # How long a record waits for its order's confirmation before it looks again.
@@ -219,16 +216,7 @@ class OrderLife:
                 return
 
     def process(self, entity_id: int) -> None:
-        entity = self.ctx.claim(entity_id)
-        if entity is None:
-            return  # another worker holds it, or it is already told
-        try:
-            self._process(entity)
-        except SyncError as exc:
-            self.ctx.fail(entity, exc)
-        except Exception as exc:  # noqa: BLE001 - one bad record never blocks the others
-            log.exception("fulfilment record %s crashed", entity.source_id)
-            self.ctx.fail(entity, SyncError(UNEXPECTED.code, f"{type(exc).__name__}: {exc}"))
+        self.ctx.process_claimed(entity_id, self._process, what="fulfilment record")
 
     def _process(self, entity: Entity) -> None:
         told = Reference.objects.filter(
