@@ -24,6 +24,12 @@ calculation does it (assumption agreed with the connector, confidence L):
 * VAT is computed ONCE PER DOCUMENT PER VAT CODE, not per line: taxableAmount = the sum
   of the amounts of the lines with that code, vatAmount = round(taxableAmount × rate / 100).
   They are listed in ``taxDetails``.
+* ``taxDetailLines`` on a create or update (TaxDetailUpdateDto: taxId, taxableAmount,
+  vatAmount) states the VAT amount of a code by hand, as a user may on the document's VAT tab:
+  that vatAmount replaces the computed one. The code must be on one of the document's lines,
+  and a taxableAmount, if given, must equal the sum of that code's lines (Visma.net documents
+  no tolerance; this reading, confidence L, is the strict one). A later update of the lines
+  keeps the stated amounts; a credit note made by reversing the invoice copies them.
 * detailTotal = Σ line amounts; vatTotal = Σ vatAmount; amount = detailTotal + vatTotal.
   With whole-unit rounding switched on for the company (off by default), amount is rounded
   to whole kronor and the difference is ``roundingDiff``.
@@ -84,8 +90,10 @@ INVOICE_FIELDS = frozenset(
         "dontPrint",
         "dontEmail",
         "invoiceLines",
+        "taxDetailLines",
     }
 )
+TAX_DETAIL_FIELDS = frozenset({"taxId", "taxableAmount", "vatAmount", "expenseAmount"})
 LINE_FIELDS = frozenset(
     {
         "operation",
@@ -188,6 +196,7 @@ class InvoiceResource(VismaNetApi):
                 raise validation(f"The field '{key}' cannot be changed on an existing document")
         self._apply_header(company, invoice, fields)
         self._apply_lines(company, invoice, fields.get("invoiceLines", []), creating=False)
+        self._apply_tax_details(invoice, fields.get("taxDetailLines"))
         self._compute_totals(company, invoice)
         self._stamp_record(company, invoice)
         return self._no_content(invoice)
@@ -281,6 +290,7 @@ class InvoiceResource(VismaNetApi):
             invoice["documentDueDate"] = due
         self._apply_header(company, invoice, fields)
         self._apply_lines(company, invoice, fields.get("invoiceLines", []), creating=True, so_refs=so_refs)
+        self._apply_tax_details(invoice, fields.get("taxDetailLines"))
         self._compute_totals(company, invoice)
         self._stamp_record(company, invoice, created=True)
         company.invoices[reference] = invoice
@@ -414,6 +424,35 @@ class InvoiceResource(VismaNetApi):
             raise validation(f"'{name}': the quantity must not be negative, the discount 0-100 %")
         return line
 
+    @staticmethod
+    def _apply_tax_details(invoice: dict[str, Any], details: Any) -> None:
+        """Remember the VAT amounts (and taxable amounts) stated per code; checked by _compute_totals."""
+        if details is None:
+            return
+        if not isinstance(details, list):
+            raise validation("The field 'taxDetailLines' must be a list")
+        stated: dict[str, Decimal] = {}
+        taxable: dict[str, Decimal] = {}
+        for position, fields in enumerate(details):
+            name = f"taxDetailLines[{position}]"
+            if not isinstance(fields, dict):
+                raise validation(f"'{name}' must be an object")
+            unknown = sorted(set(fields) - TAX_DETAIL_FIELDS)
+            if unknown:
+                raise validation(f"The field '{name}.{unknown[0]}' is not a field of a VAT detail line")
+            code = str(fields.get("taxId") or "")
+            if not code:
+                raise validation(f"The field '{name}.taxId' is required")
+            if code in stated:
+                raise validation(f"VAT code '{code}' is stated twice in taxDetailLines")
+            if fields.get("vatAmount") is None:
+                raise validation(f"The field '{name}.vatAmount' is required")
+            stated[code] = round_ore(to_decimal(fields["vatAmount"], f"{name}.vatAmount"))
+            if fields.get("taxableAmount") is not None:
+                taxable[code] = round_ore(to_decimal(fields["taxableAmount"], f"{name}.taxableAmount"))
+        invoice["_vat_amounts"] = stated
+        invoice["_taxable_amounts"] = taxable
+
     def _compute_totals(self, company: Company, invoice: dict[str, Any]) -> None:
         """Line amounts, VAT per document per VAT code, totals (see the module docstring)."""
         taxable: dict[str, Decimal] = {}
@@ -430,15 +469,25 @@ class InvoiceResource(VismaNetApi):
             detail_total += line["amountInCurrency"]
             discount_total += discount
             taxable[line["vatCode"]] = taxable.get(line["vatCode"], ZERO) + line["amountInCurrency"]
+        stated: dict[str, Decimal] = invoice.get("_vat_amounts", {})
+        strays = sorted(set(stated) - set(taxable))
+        if strays:
+            raise validation(f"VAT code '{strays[0]}' in taxDetailLines is on none of the document's lines")
+        for code, amount in invoice.get("_taxable_amounts", {}).items():
+            if amount != taxable[code]:
+                raise validation(
+                    f"The taxable amount {amount} of VAT code '{code}' differs from its lines' sum {taxable[code]}"
+                )
         details = []
         for code in sorted(taxable):
             rate = company.vat_rate(code) or ZERO
+            computed = round_ore(taxable[code] * rate / HUNDRED)
             details.append(
                 {
                     "vatId": {"id": code, "description": company.vat_codes[code][0]},
                     "vatRate": rate,
                     "taxableAmount": taxable[code],
-                    "vatAmount": round_ore(taxable[code] * rate / HUNDRED),
+                    "vatAmount": stated.get(code, computed),
                 }
             )
         vat_total = sum((d["vatAmount"] for d in details), ZERO)
@@ -501,6 +550,8 @@ class InvoiceResource(VismaNetApi):
             "financialPeriod": self.clock().strftime("%Y%m"),
             "origInvoiceNumber": number,
             "invoiceLines": [dict(line) for line in invoice["invoiceLines"]],
+            "_vat_amounts": dict(invoice.get("_vat_amounts", {})),
+            "_taxable_amounts": dict(invoice.get("_taxable_amounts", {})),
         }
         if credit["financialPeriod"] in company.closed_periods:
             period = credit["financialPeriod"]

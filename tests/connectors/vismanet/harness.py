@@ -49,7 +49,7 @@ def _bearer(sim: VismaNetSimulator) -> dict[str, str]:
 
 
 def invoice_target_harness(sim: VismaNetSimulator) -> InvoiceTargetHarness:
-    connector = vismanet_connector(sim, send_vat_amounts=False)
+    connector = vismanet_connector(sim)
 
     def book(number: str) -> None:
         # Visma.net books an invoice by releasing it (Balanced → Open): then it is credited, not deleted.
