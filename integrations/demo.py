@@ -1,4 +1,5 @@
-"""Seeding the demo: a merchant whose Norce ↔ Fortnox integration points at the simulators."""
+"""Seeding the demo: two merchants whose integrations point at the simulators — one on Norce ↔
+Fortnox, one on Norce ↔ Visma.net."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from integrations.flows.master_settings import MASTER_KINDS
 from integrations.models import Connector, Flow, Integration, Merchant, ScheduleRule
 
 DEMO_SLUG = "demo-sportshop"
+VISMANET_DEMO_SLUG = "demo-friluft"
 
 
 @dataclass
@@ -148,17 +150,38 @@ def add_master_data_flows(
     return flows
 
 
-@transaction.atomic
-def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: dict) -> Integration:
-    """(Re)create the demo merchant's integration. The simulators start empty on every run,
-    so the integration's history starts over with them."""
-    merchant, _ = Merchant.objects.get_or_create(
-        slug=DEMO_SLUG, defaults={"name": "Demo Sportshop AB", "contact_email": "it@sportshop.example.com"}
-    )
+def _fresh_merchant(slug: str, name: str, email: str) -> Merchant:
+    """The demo merchant, its earlier integrations (and their schedules) removed: the simulators
+    start empty on every run, so the integrations' history starts over with them."""
+    merchant, _ = Merchant.objects.get_or_create(slug=slug, defaults={"name": name, "contact_email": email})
     for old in Integration.objects.filter(merchant=merchant):
         for rule in old.schedule_rules.all():
             schedules.remove_schedule(rule)
         old.delete()
+    return merchant
+
+
+def _demo_norce_credentials() -> dict[str, str]:
+    return {
+        "client_id": "norce-client",
+        "client_secret": "norce-secret-value",
+        "receiver_username": "norce",
+        "receiver_password": secrets.token_urlsafe(16),
+        "event_secret": secrets.token_urlsafe(16),
+    }
+
+
+def _add_fail_safe_poll(integration: Integration) -> None:
+    rule = ScheduleRule.objects.create(integration=integration, name="Fail-safe order poll", interval_minutes=10)
+    rule.flows.add(integration.flows.get(kind="orders_to_erp"))
+    transaction.on_commit(lambda: schedules.sync_schedule(rule))
+
+
+@transaction.atomic
+def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: dict) -> Integration:
+    """(Re)create the Fortnox demo merchant's integration: invoices in Fortnox, master data and
+    the order's life back to Norce."""
+    merchant = _fresh_merchant(DEMO_SLUG, "Demo Sportshop AB", "it@sportshop.example.com")
     integration = create_norce_fortnox_integration(
         merchant=merchant,
         name="Webshop ↔ Fortnox",
@@ -166,22 +189,45 @@ def seed_demo_integration(*, norce_url: str, fortnox_url: str, fortnox_grant: di
         fortnox_url=fortnox_url,
         order_exclusion_date=timezone.now() - timedelta(days=1),
         flow_settings={"freight_article": "FRAKT"},
-        norce_credentials={
-            "client_id": "norce-client",
-            "client_secret": "norce-secret-value",
-            "receiver_username": "norce",
-            "receiver_password": secrets.token_urlsafe(16),
-            "event_secret": secrets.token_urlsafe(16),
-        },
+        norce_credentials=_demo_norce_credentials(),
         fortnox_credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
     )
     store_tokens(integration.connectors.get(role=Connector.Role.ERP), fortnox_grant)
-    flow = integration.flows.get(kind="orders_to_erp")
     add_master_data_flows(integration, with_schedules=True)
     add_order_life_flow(integration)
-    rule = ScheduleRule.objects.create(integration=integration, name="Fail-safe order poll", interval_minutes=10)
-    rule.flows.add(flow)
-    transaction.on_commit(lambda: schedules.sync_schedule(rule))
+    _add_fail_safe_poll(integration)
+    return integration
+
+
+@transaction.atomic
+def seed_vismanet_demo_integration(
+    *, norce_url: str, vismanet_url: str, tenant_id: str, client_id: str, client_secret: str
+) -> Integration:
+    """(Re)create the Visma.net demo merchant's integration: each web order becomes a Visma.net
+    sales order (SalesOrders V3), which the warehouse ships and invoices; the shipment goes back
+    to Norce as a delivery note with its tracking number, the invoice as a Norce invoice. Master
+    data flows from Visma.net to Norce on schedules, and at once on Visma.net's notifications."""
+    merchant = _fresh_merchant(VISMANET_DEMO_SLUG, "Demo Friluft AB", "it@friluft.example.com")
+    integration = create_norce_erp_integration(
+        merchant=merchant,
+        name="Webshop ↔ Visma.net",
+        norce_url=norce_url,
+        norce_credentials=_demo_norce_credentials(),
+        erp_system=Connector.System.VISMANET,
+        erp_url=vismanet_url,
+        # The simulator serves the API, Visma Connect and SalesOrders V3 on one host.
+        erp_settings={"tenant_id": tenant_id, "salesorder_url": vismanet_url},
+        erp_credentials={
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "webhook_secret": secrets.token_urlsafe(16),
+        },
+        order_exclusion_date=timezone.now() - timedelta(days=1),
+        flow_settings={"freight_article": "FRAKT", "document": "order"},
+    )
+    add_master_data_flows(integration, with_schedules=True)
+    add_order_life_flow(integration)
+    _add_fail_safe_poll(integration)
     return integration
 
 

@@ -55,6 +55,7 @@ class Demo:
 
     def __init__(self, tmp_path: Path, *, broker: str = "orm") -> None:
         self.port, norce_port, fortnox_port = free_port(), free_port(), free_port()
+        norce_visma_port, vismanet_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "STATIC_MANIFEST")}
         env.update(
@@ -83,6 +84,12 @@ class Demo:
                     str(norce_port),
                     "--fortnox-port",
                     str(fortnox_port),
+                    "--norce-vismanet-port",
+                    str(norce_visma_port),
+                    "--vismanet-port",
+                    str(vismanet_port),
+                    "--warehouse-delay",
+                    "2",
                     "--interval",
                     "1",
                     "--seed",
@@ -132,15 +139,41 @@ def test_demo_runs_the_product_and_stops_cleanly(tmp_path, broker):
         auth = {"Authorization": f"Token {token}"}
         base = demo.base
 
-        def invoiced() -> int:
+        def references(query: str) -> int:
             try:
-                return requests.get(f"{base}/api/v1/references/?data_type=order", headers=auth, timeout=5).json()[
-                    "count"
-                ]
+                return requests.get(f"{base}/api/v1/references/?{query}", headers=auth, timeout=5).json()["count"]
             except (requests.RequestException, ValueError, KeyError):
                 return 0
 
-        wait_until(lambda: invoiced() >= 3, timeout=90, message=f"three demo orders invoiced ({demo.tail()})")
+        def integrations() -> list[dict] | None:
+            try:
+                return requests.get(f"{base}/api/v1/integrations/", headers=auth, timeout=5).json()["results"]
+            except (requests.RequestException, ValueError, KeyError):
+                return None  # the web server is still starting
+
+        ids = {
+            item["merchant"]["slug"]: item["id"]
+            for item in wait_until(integrations, timeout=60, message="the demo's API to answer")
+        }
+        assert set(ids) == {"demo-sportshop", "demo-friluft"}, ids
+        sportshop, friluft = ids["demo-sportshop"], ids["demo-friluft"]
+        wait_until(
+            lambda: references(f"integration={sportshop}&data_type=order") >= 3,
+            timeout=90,
+            message=f"three Fortnox demo orders invoiced ({demo.tail()})",
+        )
+        # The Visma.net merchant: an order becomes a sales order, the warehouse ships it, and the
+        # delivery goes back to Norce.
+        wait_until(
+            lambda: references(f"integration={friluft}&data_type=order") >= 1,
+            timeout=90,
+            message=f"a Visma.net demo order synced ({demo.tail()})",
+        )
+        wait_until(
+            lambda: references(f"integration={friluft}&data_type=fulfilment") >= 1,
+            timeout=90,
+            message=f"a Visma.net delivery told to Norce ({demo.tail()})",
+        )
         health = requests.get(f"{base}/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["cluster"] == "ok"
         assert health.json()["priority_queue"] == "ok"  # the demo's second cluster serves it
