@@ -99,6 +99,10 @@ def _life_value(value):
     return value
 
 
+def _cell(value):
+    return "" if value is None else _life_value(value)
+
+
 @admin.register(Entity)
 class EntityAdmin(HistoryAdmin):
     list_display = (
@@ -222,7 +226,8 @@ class EntityAdmin(HistoryAdmin):
             if k != "lines" and v not in ("", None, [])
         ]
         lines = record.get("lines") or []
-        seen = {key for line in lines for key in line}
+        # A column no line fills (a delivery's row numbers, when the ERP names none) is left out.
+        seen = {key for line in lines for key, value in line.items() if value not in ("", None)}
         columns = [c for c in LIFE_LINE_FIELDS if c in seen] + sorted(seen - set(LIFE_LINE_FIELDS))
         return format_html(
             "<table><tbody>{}</tbody></table>{}",
@@ -235,7 +240,10 @@ class EntityAdmin(HistoryAdmin):
                 format_html_join(
                     "",
                     "<tr>{}</tr>",
-                    ((format_html_join("", "<td>{}</td>", ((line.get(c, ""),) for c in columns)),) for line in lines),
+                    (
+                        (format_html_join("", "<td>{}</td>", ((_cell(line.get(c)),) for c in columns)),)
+                        for line in lines
+                    ),
                 ),
             )
             if lines
