@@ -158,6 +158,12 @@ class InvoiceTarget(Protocol):
         core.errors.answer_lost() is true; articles the ERP lacks are handled per terms.unknown_article."""
         ...
 
+    def finish_invoice(self, invoice: Invoice, *, terms: InvoiceTerms) -> Invoice:
+        """Bring an invoice found for the order — one an earlier, interrupted attempt created —
+        to the state create_invoice leaves one in with these terms (e.g. released when
+        terms.release), and return it as it now is; unchanged when there is nothing to do."""
+        ...
+
     def find_customer(self, *, match: str, value: str) -> str | None:
         """The number of the customer whose `match` ("email" or "organisation_number") equals `value`."""
         ...

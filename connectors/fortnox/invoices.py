@@ -99,6 +99,10 @@ class FortnoxInvoices:
             )
         return CreatedInvoice(invoice=invoice_from_fortnox(created, reference_field=field))
 
+    def finish_invoice(self, invoice: Invoice, *, terms: InvoiceTerms) -> Invoice:
+        """A created Fortnox invoice needs nothing more: it is as the create left it."""
+        return invoice
+
     def find_customer(self, *, match: str, value: str) -> str | None:
         found = self.client.find_customer(CUSTOMER_SEARCH[match], value)
         return None if found is None else str(found["CustomerNumber"])

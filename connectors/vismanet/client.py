@@ -207,10 +207,15 @@ class VismaNetClient(ApiClient):
                 log.info("Visma.net: %s %s answered 412; reading it again", method, urlsplit(url).path)
         raise AssertionError("unreachable")
 
-    def action(self, resource_url: str, name: str, body: Any = None) -> dict[str, Any]:
-        """POST ``…/{id}/action/{name}`` (bare body) guarded by the document's ETag."""
+    def action(self, resource_url: str, name: str, body: Any = None, *, idempotent: bool = False) -> dict[str, Any]:
+        """POST ``…/{id}/action/{name}`` (bare body) guarded by the document's ETag. `idempotent`:
+        the action may be sent again after a 5xx or a timeout (see release_invoice)."""
         response = self.write_if_match(
-            "POST", f"{resource_url}/action/{name}", read_url=resource_url, json_body=body if body is not None else {}
+            "POST",
+            f"{resource_url}/action/{name}",
+            read_url=resource_url,
+            json_body=body if body is not None else {},
+            idempotent=idempotent,
         )
         answer = self.decode(response)
         return answer if isinstance(answer, dict) else {}
@@ -381,7 +386,9 @@ class VismaNetClient(ApiClient):
         return self.every("v1/customerinvoice", self.since(since, params))
 
     def release_invoice(self, number: str) -> dict[str, Any]:
-        return self.action(self.invoice_url(number), "release")
+        # Safe to send again after a 5xx or a timeout: a document is released once, and Visma.net
+        # refuses to release one that is no longer Balanced, so a repeat cannot post it twice.
+        return self.action(self.invoice_url(number), "release", idempotent=True)
 
     def delete_invoice(self, number: str) -> None:
         self.write_if_match("DELETE", self.invoice_url(number), read_url=self.invoice_url(number))

@@ -168,7 +168,15 @@ class VismaNetInvoices:
     def _release(self, number: str) -> None:
         """Release the invoice. Visma.net may queue the release (actionResult "Queued"): the
         invoice is then read until it is released, for at most release_wait_seconds."""
-        answer = self.client.release_invoice(number)
+        try:
+            answer = self.client.release_invoice(number)
+        except SyncError:
+            # A release whose answer was lost may have been done, and its repeat is then refused
+            # (412 on the changed ETag, then "cannot be released"): released is released.
+            item = self.client.get_invoice(number, missing_ok=True) or {}
+            if str(item.get("status") or "") in BOOKED_STATUSES:
+                return
+            raise
         result = str(answer.get("actionResult") or "Done")
         if result == "Failed":
             raise SyncError(
@@ -222,6 +230,14 @@ class VismaNetInvoices:
         return self.client.create_customer(payload)
 
     # -- corrections -------------------------------------------------------------------
+    def finish_invoice(self, invoice: Invoice, *, terms: InvoiceTerms) -> Invoice:
+        """An invoice an interrupted attempt created, still unreleased while the terms release:
+        released now, as the create would have (a sales order needs nothing more)."""
+        if terms.document == "order" or not terms.release or invoice.booked or not invoice.live:
+            return invoice
+        self._release(invoice.number)
+        return self.get_invoice(invoice.number, reference_field=terms.reference_field)
+
     def cancel_invoice(self, number: str) -> None:
         """Delete an unreleased invoice (Visma.net deletes rather than cancels)."""
         self.client.delete_invoice(number)

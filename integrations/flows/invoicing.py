@@ -207,6 +207,8 @@ class OrderPipeline:
         found = next((invoice for invoice in live if invoice.number not in left_behind), None)
         if found is None:
             return None
+        # Made by an attempt that did not see it through (e.g. not released yet): finished now.
+        found = self.erp.finish_invoice(found, terms=terms)
         if entity.create_started_at is not None:
             self.ctx.log(
                 LogEntry.Level.INFO,

@@ -158,3 +158,18 @@ def test_an_order_document_is_kept_as_an_erp_sales_order_or_refused_as_a_setting
     found = target.live_invoices(reference="W81009", reference_field="", document="order")
     assert [i.number for i in found] == [created.invoice.number]
     assert target.live_invoices(reference="W81009", reference_field="") == []
+
+
+def test_an_invoice_found_unfinished_is_finished_to_the_terms_as_a_create_would_leave_it(invoice_target):
+    """An attempt interrupted after the create (before, e.g., Visma.net's release) leaves an
+    invoice behind that the lookup finds: finishing it gives what an uninterrupted create gives."""
+    target = invoice_target.target
+    _, _, whole = create(invoice_target, "W81031", release=True)
+    _, _, cut_short = create(invoice_target, "W81032", release=False)
+    found = target.get_invoice(cut_short.invoice.number, reference_field="")
+    finished = target.finish_invoice(found, terms=terms("W81032", **{**invoice_target.term_defaults, "release": True}))
+    assert finished.number == found.number and finished.live
+    assert finished.booked == target.get_invoice(whole.invoice.number, reference_field="").booked
+    assert target.get_invoice(found.number, reference_field="").booked == finished.booked
+    # Finishing again changes nothing and does not fail.
+    assert target.finish_invoice(finished, terms=terms("W81032", release=True)).booked == finished.booked

@@ -77,6 +77,9 @@ class FakeInvoices:
             warning = (exc.code, f"article(s) {', '.join(exc.details['missing'])} invoiced as text rows", "")
             return CreatedInvoice(invoice=self._invoice(self.client.create_invoice(body)), warnings=(warning,))
 
+    def finish_invoice(self, invoice: Invoice, *, terms: InvoiceTerms) -> Invoice:
+        return invoice  # the fake ERP's invoices are final as created
+
     def find_customer(self, *, match: str, value: str) -> str | None:
         wanted = value.strip().lower()
         for number, customer in sorted(self.books.customers.items()):
