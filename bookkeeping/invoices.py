@@ -53,7 +53,8 @@ def check_invoice(booked: BookedOrder, invoice: Invoice, *, erp: str) -> tuple[b
     total = quantize_ore(invoice.total - invoice.round_off)
     vat = quantize_ore(invoice.vat if invoice.vat is not None else ZERO)
     currency = invoice.currency or order.currency
-    prefix = f"{erp} invoice {invoice.number or '?'} for order {order.order_no}: "
+    document = "sales order" if invoice.kind == "order" else "invoice"
+    prefix = f"{erp} {document} {invoice.number or '?'} for order {order.order_no}: "
     problems = []
     if total != booked.gross:
         problems.append(
