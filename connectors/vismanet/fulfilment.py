@@ -50,6 +50,8 @@ from core.records import (
 
 SHIPPED_STATUSES = frozenset({"Confirmed", "Invoiced", "PartiallyInvoiced", "Completed"})
 VOIDED = frozenset({"Voided"})
+# V3 order statuses of an order with quantities still to ship (Completed: all shipped).
+ORDER_TO_SHIP = frozenset({"Open", "Hold", "Shipping", "BackOrder"})
 # Open quantity of a V3 order line, under the names the service may give it.
 OPEN_QUANTITY_FIELDS = ("openQuantity", "openQty", "quantityOpen")
 
@@ -97,6 +99,14 @@ def _list(document: dict[str, Any], field: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise Malformed(field, f"{field} is not a list of objects")
     return value
+
+
+def _order_number(kind: str, nbr: str) -> str:
+    """A V3 sales order as Brygga numbers it (mapping.order_number): the number the orders flow
+    links the webshop order to and told the webshop as its ERP order number. A life record names
+    its order by it, so that the record is matched to that link (and a delivery note to the
+    order Norce knows by it)."""
+    return order_number({"type": kind, "id": nbr})
 
 
 def _told_statuses(invoice_when: str) -> frozenset[str]:
@@ -215,7 +225,8 @@ class VismaNetFulfilment:
         return Delivery(
             document=number,
             order_reference=reference,
-            erp_order=nbr,
+            # The sales order as the orders flow links it and told the webshop ("SO/000123").
+            erp_order=_order_number(kind, nbr),
             delivered_on=delivered_on,
             lines=tuple(lines),
             parcels=self._parcels(shipment),
@@ -319,19 +330,34 @@ class VismaNetFulfilment:
             vat=quantize_ore(vat_total),
             lines=tuple(lines),
             round_off=_number(invoice.get("roundingDiff"), "roundingDiff", required=False),
+            last_for_order=self._last_invoice(erp_order),
         )
+
+    def _last_invoice(self, erp_order: str) -> bool:
+        """Whether an invoice is its order's last: not while the sales order it was made from still
+        has quantities to ship (the invoice of a partial shipment), for the webshop would take the
+        order as invoiced in full. An invoice made from no sales order, or of one that cannot be
+        read, is the order's only one."""
+        if not erp_order:
+            return True
+        order = self._order(*split_order_number(erp_order))
+        return order is None or _text(order.get("status")) not in ORDER_TO_SHIP
 
     def _invoice_reference(
         self, invoice: dict[str, Any], lines: list[dict[str, Any]], reference_field: str
     ) -> tuple[str, str]:
-        """(order key, ERP order number): the reference field, else the sales order its lines name."""
-        erp_order = next((_text(line.get("soOrderNbr")) for line in lines if _text(line.get("soOrderNbr"))), "")
+        """(order key, ERP order number): the reference field, else the sales order its lines name.
+        The ERP order number is the sales order as the orders flow links it ("SO/000123"), ""
+        for an invoice made from no sales order."""
+        nbr = next((_text(line.get("soOrderNbr")) for line in lines if _text(line.get("soOrderNbr"))), "")
         reference = _text(invoice.get(reference_field))
-        if reference or not erp_order:
-            return reference, erp_order
+        if not nbr:
+            return reference, ""
         kind = next((_text(line.get("soOrderType")) for line in lines if _text(line.get("soOrderType"))), "SO")
-        order = self._order(kind, erp_order)
-        return _text((order or {}).get("customerRefNo")), erp_order
+        if reference:
+            return reference, _order_number(kind, nbr)
+        order = self._order(kind, nbr)
+        return _text((order or {}).get("customerRefNo")), _order_number(kind, nbr)
 
     # -- cancellations -----------------------------------------------------------------
     def cancelled_order_event(self, order: dict[str, Any]) -> LifeEvent | None:
@@ -349,7 +375,8 @@ class VismaNetFulfilment:
         reference = _text(order.get("customerRefNo"))
         if not reference:
             return None
-        return Cancellation(document=order_number(order), order_reference=reference, erp_order=nbr, reason="Cancelled")
+        number = order_number(order)
+        return Cancellation(document=number, order_reference=reference, erp_order=number, reason="Cancelled")
 
     def voided_event(self, invoice: dict[str, Any], *, reference_field: str) -> LifeEvent | None:
         if _text(invoice.get("status")) not in VOIDED or is_credit_note(invoice):

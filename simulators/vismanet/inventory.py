@@ -36,11 +36,16 @@ class InventoryResource(VismaNetApi):
     def seed_inventory(self, items: list[dict[str, Any]], tenant_id: str | None = None) -> None:
         """Create or replace items from plain fields: inventoryNumber, description, type, status,
         vatCodeId (or vatRate), defaultPrice (excl. VAT; also the Base sales price), baseUnit,
-        ean, onHand (in `warehouse`, default MAIN)."""
+        ean, onHand (in `warehouse`, default MAIN).
+
+        Each item is a change made in the ERP: a company with a webhook URL is notified of it
+        (InventoryItem.Created or InventoryItem.Updated, as the module `webhooks` lists)."""
         with self.lock:
             company = self.company(tenant_id)
             for fields in items:
-                self._store_item(company, fields)
+                created = self._item(company, str(fields.get("inventoryNumber") or "").strip()) is None
+                item = self._store_item(company, fields)
+                self.notify(company, "InventoryItem", "Created" if created else "Updated", item["inventoryNumber"])
 
     def set_stock(
         self, item: str, quantity: Any, warehouse: str = DEFAULT_WAREHOUSE, tenant_id: str | None = None

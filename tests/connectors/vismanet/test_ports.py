@@ -297,7 +297,7 @@ def test_a_confirmed_shipment_is_a_delivery_of_the_order_it_ships(client, fake):
     assert [e.key for e in events] == ["delivery:000045"]
     delivery = events[0].record
     assert isinstance(delivery, Delivery)
-    assert (delivery.order_reference, delivery.erp_order, delivery.delivered_on) == ("W1", "000223", "2026-05-04")
+    assert (delivery.order_reference, delivery.erp_order, delivery.delivered_on) == ("W1", "SO/000223", "2026-05-04")
     assert delivery.parcels == ("00370000000000000017",) and delivery.carrier == "PostNord" and delivery.complete
     assert delivery.lines[0].part_no == "KA-1" and delivery.lines[0].quantity == Decimal(2)
 
@@ -348,7 +348,7 @@ def test_a_released_invoice_made_from_a_shipment_is_invoiced_for_the_orders_key(
     fake.on("GET", "/v1/customerinvoice/000130", (200, invoice))
     event = VismaNetFulfilment(client).life_event("invoiced:000130", reference_field="")
     record = event.record
-    assert isinstance(record, Invoiced) and record.order_reference == "W1" and record.erp_order == "000223"
+    assert isinstance(record, Invoiced) and record.order_reference == "W1" and record.erp_order == "SO/000223"
     assert record.total == Decimal("198.00") and record.vat == Decimal("21.22")
     line = record.lines[0]
     # 88.39 × 12 % = 10.6068 → 10.61 per unit
