@@ -16,7 +16,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var"
-BENCH_DB = "brygga_bench"
+# The orders benchmark's database; the others append to it (_master, _statuses, _vismanet).
+BENCH_DB = os.environ.get("BENCH_DB_NAME") or "brygga_bench"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/brygga"
 RECEIVER_USER, RECEIVER_PASSWORD = "norce", "receiver-secret-value"
 
@@ -62,6 +63,32 @@ def setup_django(url: str) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
+
+
+def spread_resync_run_ids() -> None:
+    """Start the database's full-file run ids far from other databases': their spools in the
+    shared var/spool are named after the run's id."""
+    import random
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('integrations_resyncrun', 'id'), %s)",
+            [random.randrange(10**8, 2 * 10**9)],
+        )
+
+
+def machine_info(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    import platform
+
+    return {
+        "cpus": os.cpu_count(),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -126,12 +153,12 @@ class Child:
             return ""
 
 
-def start_web(threads: int) -> tuple[Child, int]:
+def start_web(threads: int, log_name: str = "bench-web") -> tuple[Child, int]:
     web = Child(
         "web",
         [sys.executable, "-m", "bench.web", "--threads", str(threads)],
         child_env(),
-        VAR / "bench-web.log",
+        VAR / f"{log_name}.log",
         stdout_pipe=True,
     )
     line = web.read_line(60)
@@ -141,29 +168,35 @@ def start_web(threads: int) -> tuple[Child, int]:
     return web, int(line)
 
 
-def start_cluster(workers: int, rate_limits: bool, key: str) -> Child:
+def start_cluster(workers: int, rate_limits: bool, key: str, log_name: str = "bench-qcluster") -> Child:
     env = child_env(Q_WORKERS=str(workers), Q_POLL="0.05", RATE_LIMITS="true" if rate_limits else "false")
-    return Child("qcluster", [sys.executable, "manage.py", "qcluster"], env, VAR / f"bench-qcluster-{key}.log")
+    return Child("qcluster", [sys.executable, "manage.py", "qcluster"], env, VAR / f"{log_name}-{key}.log")
 
 
 # --- the integration ------------------------------------------------------------------
-def build_integration(*, name: str, norce_url: str, fortnox_url: str, flow_settings: dict[str, Any]):
-    from integrations.demo import create_norce_fortnox_integration
+def build_integration(*, name: str, norce_url: str, erp, erp_simulator, flow_settings: dict[str, Any]):
+    """An integration of the Norce simulator and an ERP's (bench.erps) with the orders flow; its
+    ERP connector is ready for its first call. Returns (integration, ERP connector)."""
+    from integrations.demo import create_norce_erp_integration
     from integrations.models import Connector, Merchant
 
     merchant, _ = Merchant.objects.get_or_create(slug="bench-shop", defaults={"name": "Bench Shop AB"})
-    integration = create_norce_fortnox_integration(
+    integration = create_norce_erp_integration(
         merchant=merchant,
         name=name,
         norce_url=norce_url,
-        fortnox_url=fortnox_url,
-        flow_settings=flow_settings,
         norce_credentials={
             "client_id": "norce-client",
             "client_secret": "norce-secret-value",
             "receiver_username": RECEIVER_USER,
             "receiver_password": RECEIVER_PASSWORD,
         },
-        fortnox_credentials={"client_id": "fortnox-client", "client_secret": "fortnox-secret-value"},
+        erp_system=erp.key,
+        erp_url=erp_simulator.url,
+        erp_settings=erp.connector_settings(erp_simulator),
+        erp_credentials=erp.credentials(),
+        flow_settings=flow_settings,
     )
-    return integration, integration.connectors.get(role=Connector.Role.ERP)
+    connector = integration.connectors.get(role=Connector.Role.ERP)
+    erp.prime(connector, erp_simulator)
+    return integration, connector

@@ -25,7 +25,8 @@ memory is read from /proc and from its rusage), or a django-q2 cluster
       is shared with the full file's reading).
 
 Every case gets fresh simulators and a fresh integration in its own database
-(BENCH_MASTER_DB, default brygga_bench_master, recreated at start). Figures are printed
+(BENCH_MASTER_DB, default the orders benchmark's name + _master, e.g. brygga_bench_master,
+recreated at start). Figures are printed
 as a table and written to var/bench-master.json. Nothing is asserted.
 
 Runtime measured on 2 CPUs: ≈ 10 minutes with --quick (1M without limits 3.5 min, the
@@ -38,8 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import random
 import signal
 import sys
 import time
@@ -47,12 +46,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.harness import DEFAULT_DATABASE_URL, ROOT, VAR, bench_database_url, log, recreate_database, setup_django
+from bench.harness import (
+    BENCH_DB,
+    DEFAULT_DATABASE_URL,
+    ROOT,
+    VAR,
+    bench_database_url,
+    log,
+    machine_info,
+    recreate_database,
+    setup_django,
+    spread_resync_run_ids,
+)
 from bench.master_report import render
 from bench.master_resync import resync_case
 from bench.master_stock import stock_latency_case
 
-MASTER_DB = os.environ.get("BENCH_MASTER_DB") or "brygga_bench_master"
+MASTER_DB = os.environ.get("BENCH_MASTER_DB") or f"{BENCH_DB}_master"
 DEFAULT_SIZES = (100_000, 1_000_000)
 
 
@@ -133,14 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"database {MASTER_DB}: recreating and migrating")
     recreate_database(url, MASTER_DB)
     setup_django(url)
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        # Full-file spools are named after the run's id in the shared var/spool: start far from other databases'.
-        cursor.execute(
-            "SELECT setval(pg_get_serial_sequence('integrations_resyncrun', 'id'), %s)",
-            [random.randrange(10**8, 2 * 10**9)],
-        )
+    spread_resync_run_ids()
     results: dict[str, Any] = {}
     interrupted = False
     try:
@@ -170,13 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "interrupted": interrupted,
         "total_seconds": round(total, 1),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_before": load_before,
-            "load_after": os.getloadavg(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine_info(load_before),
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "cases": results,
         "table": table.splitlines(),

@@ -65,13 +65,21 @@ class RunWatcher(threading.Thread):
 
 
 def run_resync(
-    integration_id: int, flow_id: int, *, full: bool, rate_limits: bool, key: str, timeout: float
+    integration_id: int,
+    flow_id: int,
+    *,
+    full: bool,
+    rate_limits: bool,
+    key: str,
+    timeout: float,
+    data: str = "products",
+    log_name: str = "bench-master",
 ) -> dict[str, Any]:
-    """`manage.py resync <id> products [--full] --no-progress` in its own process, measured."""
-    args = [sys.executable, "manage.py", "resync", str(integration_id), "products", "--no-progress"]
+    """`manage.py resync <id> <data> [--full] --no-progress` in its own process, measured."""
+    args = [sys.executable, "manage.py", "resync", str(integration_id), data, "--no-progress"]
     if full:
         args.append("--full")
-    log_path = VAR / f"bench-master-{key}.log"
+    log_path = VAR / f"{log_name}-{key}.log"
     env = child_env(RATE_LIMITS="true" if rate_limits else "false")
     watcher = RunWatcher(flow_id) if full else None
     with open(log_path, "wb") as out:
@@ -133,9 +141,30 @@ def run_resync(
     }
 
 
+def counter_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """World.counters() after minus before (by-endpoint counts too; endpoints not called left out)."""
+    out: dict[str, Any] = {}
+    for name, value in after.items():
+        if isinstance(value, dict):
+            old = before.get(name) or {}
+            out[name] = {k: v - old.get(k, 0) for k, v in sorted(value.items()) if v - old.get(k, 0)}
+        else:
+            out[name] = value - before.get(name, 0)
+    return out
+
+
+def connect_jobs(flow) -> dict[str, int]:
+    """The flow's Norce Connect job rows by status."""
+    from integrations.models import ConnectJob
+
+    jobs: dict[str, int] = {}
+    for status in ConnectJob.objects.filter(flow=flow).values_list("status", flat=True):
+        jobs[status] = jobs.get(status, 0) + 1
+    return jobs
+
+
 def resync_case(key: str, title: str, *, n: int, full: bool, limits: bool) -> dict[str, Any]:
     from integrations.flows.master_settings import parse_settings
-    from integrations.models import ConnectJob
 
     began = time.time()
     log(f"[{key}] {title}: seeding {n:,} articles")
@@ -155,11 +184,9 @@ def resync_case(key: str, title: str, *, n: int, full: bool, limits: bool) -> di
         measured = run_resync(world.integration.pk, flow.pk, full=full, rate_limits=limits, key=key, timeout=timeout)
         world.norce.connect.wait_idle(timeout=120)
         after = world.counters()
-        calls = {name: after[name] - before[name] for name in after}
+        calls = counter_delta(before, after)
         verified = world.verify()
-        jobs: dict[str, int] = {}
-        for status in ConnectJob.objects.filter(flow=flow).values_list("status", flat=True):
-            jobs[status] = jobs.get(status, 0) + 1
+        jobs = connect_jobs(flow)
         expected_imports = 1 if full else math.ceil(n / batch_size)
         result = {
             "case": key,

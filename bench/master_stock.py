@@ -43,7 +43,7 @@ def measure_stock_change(world: World, rule_id: int, value: int, timeout: float 
     with connect.lock:
         imports_before = len(connect.imports)
     t0 = time.time()
-    world.fortnox.set_stock(STOCK_ARTICLE, value)
+    world.erp_sim.set_stock(STOCK_ARTICLE, value)
     created = schedules.trigger_rule(rule_id)
     landed = None
     while time.time() - t0 < timeout:

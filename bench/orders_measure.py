@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -13,15 +14,16 @@ from bench.harness import BENCH_DB, Child
 
 FORTNOX_LIMIT, FORTNOX_WINDOW = 25, 5.0
 NORCE_CONNECT_LIMIT, NORCE_CONNECT_WINDOW = 60, 60.0
+VERSION = re.compile(r"v\d+|\d+(\.\d+)+")  # a path segment naming an API version (v3, 4.0), not an id
 STEADY_FROM = 20  # the steady part of a limited run starts at this invoice (1-based)
 
 
 # --- measuring ------------------------------------------------------------------------
 def recording_window(window):
-    """The simulator's sliding window, also noting when it refused a request and how early that request was."""
-    from simulators.limits import SlidingWindow
+    """The simulator's window (sliding or fixed, same limit and span), also noting when it refused
+    a request and how early that request was."""
 
-    class RecordingWindow(SlidingWindow):
+    class RecordingWindow(type(window)):
         def __init__(self) -> None:
             super().__init__(window.limit, window.window)
             self.enabled = window.enabled
@@ -67,6 +69,10 @@ class StampRecorder(threading.Thread):
         self.join(timeout=10)
         # After a 429 the limiter fills the window with copies of one moment: those are no requests.
         return sorted(stamp for stamp, copies in self.seen.items() if copies == 1)
+
+    def holds(self) -> int:
+        """How often the window was seen filled with copies of one moment (every worker held back)."""
+        return sum(1 for copies in self.seen.values() if copies > 1)
 
 
 def stamp_latencies(stamps: list[float], arrivals: list[float]) -> list[tuple[float, float]]:
@@ -171,18 +177,19 @@ class Snapshot:
     web_cpu: float
     postgres: dict[int, float]
     bench_cpu: float
-    fortnox_requests: int
+    erp_requests: int
     norce_requests: int
-    fortnox_rejected: int
-    fortnox_429: int
+    erp_rejected: int
+    erp_429: int
     norce_rejected: int
     norce_429: int
 
 
-def snapshot(cluster: Child, web: Child, fortnox, norce, own_backend: int | None) -> Snapshot:
+def snapshot(cluster: Child, web: Child, erp, norce, own_backend: int | None, database: str = BENCH_DB) -> Snapshot:
+    """CPU so far, and the requests, refusals and 429s the ERP simulator `erp` and Norce's have seen."""
     cluster_cpu, processes = procstat.group_cpu(cluster.pid)
-    with fortnox.lock:
-        fortnox_requests, fortnox_429 = len(fortnox.requests_seen), fortnox.status_counts.get(429, 0)
+    with erp.lock:
+        erp_requests, erp_429 = len(erp.requests_seen), erp.status_counts.get(429, 0)
     with norce.lock:
         norce_requests, norce_429 = len(norce.requests_seen), norce.status_counts.get(429, 0)
     return Snapshot(
@@ -190,28 +197,40 @@ def snapshot(cluster: Child, web: Child, fortnox, norce, own_backend: int | None
         cluster_cpu=cluster_cpu,
         cluster_processes=processes,
         web_cpu=procstat.process_cpu(web.pid),
-        postgres=procstat.postgres_backends(BENCH_DB, exclude={own_backend} if own_backend else set()),
+        postgres=procstat.postgres_backends(database, exclude={own_backend} if own_backend else set()),
         bench_cpu=time.process_time(),
-        fortnox_requests=fortnox_requests,
+        erp_requests=erp_requests,
         norce_requests=norce_requests,
-        fortnox_rejected=fortnox.limiter.rejected,
-        fortnox_429=fortnox_429,
+        erp_rejected=erp.limiter.rejected,
+        erp_429=erp_429,
         norce_rejected=norce.connect_limiter.rejected,
         norce_429=norce_429,
     )
 
 
+def endpoint(method: str, path: str) -> str:
+    """A request as method and path shape: the API version kept, ids numbered ("GET /3/invoices/{n}",
+    "POST /v1/customerinvoice/{n}/action/release", "GET /v1/inventory/{n}")."""
+    parts = path.split("/")  # ["", "3", "invoices", "12"]
+
+    def is_id(index: int, part: str) -> bool:
+        if part.isdigit():
+            return True
+        return index > 2 and any(c.isdigit() for c in part) and not VERSION.fullmatch(part)
+
+    shape = "/".join(parts[:2] + ["{n}" if is_id(i, part) else part for i, part in enumerate(parts[2:], 2)])
+    return f"{method} {shape}"
+
+
 def api_calls(simulator, start: int) -> dict[str, int]:
-    """Requests the simulator saw since index `start` (its control API left out), by method and path shape."""
+    """Requests the simulator saw since index `start` (its control API left out), by endpoint()."""
     with simulator.lock:
         seen = simulator.requests_seen[start:]
     counts: dict[str, int] = {}
     for _, method, path in seen:
         if path.startswith("/_sim/"):
             continue
-        parts = path.split("/")  # ["", "3", "invoices", "12"]: keep the API version, number the ids
-        shape = "/".join(parts[:2] + ["{n}" if part.isdigit() else part for part in parts[2:]])
-        key = f"{method} {shape}"
+        key = endpoint(method, path)
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
 

@@ -7,10 +7,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench import procstat
-from bench.harness import RECEIVER_PASSWORD, RECEIVER_USER, Child, build_integration, log, start_cluster
+from bench.erps import FORTNOX, Erp
+from bench.harness import (
+    BENCH_DB,
+    RECEIVER_PASSWORD,
+    RECEIVER_USER,
+    Child,
+    build_integration,
+    log,
+    start_cluster,
+)
 from bench.orders_measure import (
-    FORTNOX_LIMIT,
-    FORTNOX_WINDOW,
     NORCE_CONNECT_LIMIT,
     NORCE_CONNECT_WINDOW,
     Progress,
@@ -37,33 +44,37 @@ class Scenario:
     title: str
     orders: int
     rate_limits: bool  # our limiter (RATE_LIMITS for the cluster)
-    fortnox_limit: bool  # the Fortnox simulator's 25 per 5 s
+    erp_limit: bool  # the ERP simulator's limit (Fortnox: 25 per 5 s)
     norce_limit: bool  # the Norce simulator's Connect 60 per minute
     send_status: bool  # the flow tells Norce "Confirmed"
     first_ref: int
     seed: int
     timeout: float
     measure_idle: bool = False  # watch the idle cluster first (CPU of polling the broker)
+    erp: Erp = FORTNOX  # the ERP the orders are invoiced in, and its limit (bench.erps)
+    database: str = BENCH_DB  # whose PostgreSQL backends count as the bench's
+    log_name: str = "bench-qcluster"  # the cluster's log: var/<log_name>-<key>.log
+
+    def settings(self) -> dict[str, Any]:
+        return {**asdict(self), "erp": self.erp.key, "erp_limit_counted": self.erp.limit_text}
 
 
 def run_scenario(
     sc: Scenario, *, web: Child, web_port: int, pool: list[dict[str, Any]], workers: int, children: list[Child]
 ) -> dict[str, Any]:
     from bench.orders import OrderFactory
-    from integrations.engine.tokens import store_tokens
     from integrations.models import Task
-    from simulators.fortnox.server import FortnoxSimulator
     from simulators.norce.server import NorceSimulator
 
-    fortnox = FortnoxSimulator()
-    fortnox.seed_demo()
-    fortnox.limiter.enabled = sc.fortnox_limit
-    fortnox.limiter = recording_window(fortnox.limiter)
+    erp_def, p = sc.erp, sc.erp.key  # p: the prefix of the ERP's figures
+    erp_sim = erp_def.simulator()
+    erp_sim.limiter.enabled = sc.erp_limit
+    erp_sim.limiter = recording_window(erp_sim.limiter)
     norce = NorceSimulator(seed=sc.seed, first_order_ref=sc.first_ref)
     norce.connect_limiter.enabled = sc.norce_limit
     norce.push_retry_delays = [0.5, 1, 2, 3, 5, 8]
     cluster: Child | None = None
-    fortnox.start()
+    erp_sim.start()
     norce.start()
     try:
         flow_settings: dict[str, Any] = {"freight_article": "FRAKT"}
@@ -72,10 +83,10 @@ def run_scenario(
         integration, erp = build_integration(
             name=f"Bench ({sc.key}) {sc.title}",
             norce_url=norce.url,
-            fortnox_url=fortnox.url,
+            erp=erp_def,
+            erp_simulator=erp_sim,
             flow_settings=flow_settings,
         )
-        store_tokens(erp, fortnox.issue_tokens("fortnox-client"))
         norce.configure_receiver(
             f"http://127.0.0.1:{web_port}/norce/{integration.pk}/orders", RECEIVER_USER, RECEIVER_PASSWORD
         )
@@ -85,7 +96,7 @@ def run_scenario(
         warm_refs = [o["ClientOrderRef"] for o in warm_up]
         refs = [o["ClientOrderRef"] for o in timed]
 
-        cluster = start_cluster(workers, sc.rate_limits, sc.key)
+        cluster = start_cluster(workers, sc.rate_limits, sc.key, sc.log_name)
         children.append(cluster)
         progress = Progress(norce, integration)
         started = time.monotonic()
@@ -105,9 +116,13 @@ def run_scenario(
             idle_ms_per_s = (procstat.group_cpu(cluster.pid)[0] - idle_from) * 1000 / (time.monotonic() - idle_at)
             log(f"({sc.key}) idle q cluster: {idle_ms_per_s:.0f} ms CPU per second")
 
+        settle = erp_def.fresh_window_in(erp_sim)
+        if settle > 0:  # the timed orders start with a whole window of the ERP's limit
+            log(f"({sc.key}) waiting {settle:.0f}s for {erp_def.title}'s limit window to reset")
+            time.sleep(settle + 0.2)
         backend = own_backend_pid()
-        recorder = StampRecorder(f"fortnox:{erp.pk}") if sc.rate_limits else None
-        before = snapshot(cluster, web, fortnox, norce, backend)
+        recorder = StampRecorder(erp_def.bucket(erp)) if sc.rate_limits else None
+        before = snapshot(cluster, web, erp_sim, norce, backend, sc.database)
         if recorder:
             recorder.start()
         t0 = time.time()
@@ -127,8 +142,9 @@ def run_scenario(
         )
         finished_at = time.time()
         tasks_idle = wait_tasks_idle(integration)
-        after = snapshot(cluster, web, fortnox, norce, backend)
+        after = snapshot(cluster, web, erp_sim, norce, backend, sc.database)
         stamps = [t for t in recorder.stop() if t >= before.at] if recorder else []
+        holds = recorder.holds() if recorder else 0
         cluster_alive = cluster.alive()
         cluster.stop(timeout=3)  # every task has finished: no need for django-q's slow graceful stop
 
@@ -137,16 +153,18 @@ def run_scenario(
         done = len(reference_times)
         last = max(confirmed_times if sc.send_status else reference_times.values(), default=finished_at)
         elapsed = max(1e-9, last - t0)
-        fortnox_calls = api_calls(fortnox, before.fortnox_requests)
+        erp_calls = api_calls(erp_sim, before.erp_requests)
         norce_calls = api_calls(norce, before.norce_requests)
-        fortnox_api = sum(n for k, n in fortnox_calls.items() if " /3/" in k)
-        fortnox_token = sum(n for k, n in fortnox_calls.items() if "/oauth-v1/" in k)
+        erp_api = sum(n for k, n in erp_calls.items() if erp_def.is_api(k.split(" ", 1)[1]))
+        erp_token = sum(n for k, n in erp_calls.items() if erp_def.is_token(k.split(" ", 1)[1]))
         norce_connect = sum(n for k, n in norce_calls.items() if "/commerce/connect/" in k)
         norce_all = sum(norce_calls.values())
-        invoice_rate, skip, steady_to = steady_rate(list(reference_times.values()))
-        confirmed_rate, _, _ = steady_rate(confirmed_times)
         per_order = max(done, 1)
-        fortnox_per_order = fortnox_api / per_order
+        erp_per_order = erp_api / per_order
+        # Under the limit invoices come in bursts of what one window's requests pay for.
+        block = max(1, round(erp_def.limit / max(erp_per_order, 1.0)))
+        invoice_rate, skip, steady_to = steady_rate(list(reference_times.values()), block=block)
+        confirmed_rate, _, _ = steady_rate(confirmed_times, block=block)
         cpu = {
             "cluster_ms": (after.cluster_cpu - before.cluster_cpu) * 1000,
             "web_ms": (after.web_cpu - before.web_cpu) * 1000,
@@ -157,16 +175,14 @@ def run_scenario(
         invoice_times = sorted(reference_times.values())
         longest_gap = max((b - a for a, b in zip(invoice_times, invoice_times[1:])), default=None)
         window = after.at - before.at
-        with fortnox.lock:
-            arrivals = sorted(
-                t for t, _, path in fortnox.requests_seen[before.fortnox_requests :] if path.startswith("/3/")
-            )
+        with erp_sim.lock:
+            arrivals = sorted(t for t, _, path in erp_sim.requests_seen[before.erp_requests :] if erp_def.is_api(path))
         latencies = stamp_latencies(stamps, arrivals)
         latency = percentiles([seconds for _, seconds in latencies])
         result = {
             "scenario": sc.key,
             "title": sc.title,
-            "settings": asdict(sc),
+            "settings": sc.settings(),
             "workers": workers,
             "orders": len(refs),
             "completed": done,
@@ -183,6 +199,7 @@ def run_scenario(
             else None,
             "steady_from_invoice": skip,
             "steady_to_invoice": steady_to,
+            "steady_block_invoices": block,
             "invoices_per_second_steady": invoice_rate,
             "invoices_per_second_fitted": fitted_rate(list(reference_times.values()), skip),
             "confirmed_per_second_steady": confirmed_rate if sc.send_status else None,
@@ -192,21 +209,24 @@ def run_scenario(
             "cluster_idle_cpu_ms_per_second": idle_ms_per_s,
             "cluster_idle_cpu_ms_per_order": idle_ms_per_s * window / per_order if idle_ms_per_s is not None else None,
             "cluster_processes": after.cluster_processes,
-            "fortnox_calls": fortnox_calls,
-            "fortnox_api_calls_per_order": fortnox_per_order,
-            "fortnox_token_calls": fortnox_token,
+            f"{p}_calls": erp_calls,
+            f"{p}_api_calls_per_order": erp_per_order,
+            f"{p}_token_calls": erp_token,
             "norce_calls": norce_calls,
             "norce_calls_per_order": norce_all / per_order,
             "norce_connect_calls_per_order": norce_connect / per_order,
-            "fortnox_429": after.fortnox_429 - before.fortnox_429,
-            "fortnox_rate_limited": after.fortnox_rejected - before.fortnox_rejected,
-            "fortnox_stamp_to_arrival_ms": latency,
+            f"{p}_429": after.erp_429 - before.erp_429,
+            f"{p}_rate_limited": after.erp_rejected - before.erp_rejected,
+            f"{p}_stamp_to_arrival_ms": latency,
             # When (seconds after the first push) requests took over 50 ms from our stamp to the simulator.
-            "fortnox_slow_during_push": sum(1 for stamp, seconds in latencies if seconds > 0.05 and stamp <= pushed),
-            "fortnox_slow_requests_at": [
+            f"{p}_slow_during_push": sum(1 for stamp, seconds in latencies if seconds > 0.05 and stamp <= pushed),
+            f"{p}_slow_requests_at": [
                 [round(stamp - t0, 2), round(seconds * 1000, 1)] for stamp, seconds in latencies if seconds > 0.05
             ],
-            "fortnox_429_early_ms": [round(wait * 1000, 1) for at, wait in fortnox.limiter.refusals if at >= before.at],
+            f"{p}_429_early_ms": [round(wait * 1000, 1) for at, wait in erp_sim.limiter.refusals if at >= before.at],
+            # Times our shared window was filled to hold every worker back (after a 429, or when
+            # the ERP said its window was spent), as the limiter's bucket showed them.
+            "limiter_holds": holds,
             "norce_429": after.norce_429 - before.norce_429,
             "norce_rate_limited": after.norce_rejected - before.norce_rejected,
             "tasks_retried": retried,
@@ -217,11 +237,13 @@ def run_scenario(
             "invoice_offsets": sorted(round(t - t0, 3) for t in reference_times.values()),
             "confirmed_offsets": sorted(round(t - t0, 3) for t in confirmed_times),
         }
-        if sc.fortnox_limit and sc.rate_limits:
-            calls_per_invoice = fortnox_per_order or 1.0
-            allowance = (FORTNOX_LIMIT / FORTNOX_WINDOW) / calls_per_invoice
-            result["fortnox_allowance_invoices_per_second"] = allowance
-            result["ratio_to_fortnox_allowance"] = (invoice_rate / allowance) if invoice_rate else None
+        if sc.erp_limit and sc.rate_limits:
+            calls_per_invoice = erp_per_order or 1.0
+            allowance = (erp_def.limit / erp_def.window) / calls_per_invoice
+            result[f"{p}_allowance_invoices_per_second"] = allowance
+            result[f"ratio_to_{p}_allowance"] = (invoice_rate / allowance) if invoice_rate else None
+            # The limit's bound on the whole run: calls per order × orders ÷ limit, in windows.
+            result[f"{p}_windows_needed"] = erp_api / erp_def.limit
         if sc.norce_limit and sc.rate_limits and sc.send_status:
             calls = result["norce_connect_calls_per_order"] or 1.0
             result["norce_allowance_orders_per_second"] = (NORCE_CONNECT_LIMIT / NORCE_CONNECT_WINDOW) / calls
@@ -236,4 +258,4 @@ def run_scenario(
         if cluster is not None:
             cluster.stop()
         norce.stop()
-        fortnox.stop()
+        erp_sim.stop()

@@ -1,7 +1,7 @@
 """`make bench`: orders through the whole path against the simulators, measured.
 
     python -m bench.run [--orders N] [--limited-orders N] [--coupled-orders N] [--workers W]
-                        [--only abc,master,statuses] [--quick]
+                        [--only abc,master,statuses,vismanet] [--quick]
 
 Norce simulator → order receiver (Brygga's WSGI app, own process) → task → django-q2
 cluster (`manage.py qcluster`, own process group) → Fortnox simulator invoice →
@@ -24,7 +24,10 @@ Then, in a process of its own, the master data benchmark (bench.master: products
 file and incremental bulk, stock latency; var/bench-master.json). `--only master` runs
 just that one, `--only abc` just the orders; `--quick` skips its longest case. Last, the
 status backlog (bench.statuses: 2,000 invoiced orders waiting for `Confirmed`, drained under
-Norce Connect's 60 a minute in slices; var/bench-statuses.json; about 35 minutes).
+Norce Connect's 60 a minute in slices; var/bench-statuses.json; about 35 minutes). Then
+Visma.net (bench.vismanet: orders into customer invoices with its limit off and on, scaled, and
+full-file resyncs of 100,000 generated items; var/bench-vismanet.json); `--only vismanet` runs
+just that one, and `--quick` runs it with smaller counts.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -42,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import master, procstat
+from bench import master, procstat, vismanet
 from bench.harness import (
     BEGAN,
     BENCH_DB,
@@ -52,6 +54,7 @@ from bench.harness import (
     Child,
     bench_database_url,
     log,
+    machine_info,
     recreate_database,
     setup_django,
     start_web,
@@ -87,23 +90,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--web-threads", type=int, default=8, help="threads serving the order receiver (default 8)")
     parser.add_argument(
         "--only",
-        default="abc,master,statuses",
+        default="abc,master,statuses,vismanet",
         help="what to run: order scenarios by letter and/or 'master' (the master data "
         "benchmark, bench.master) and/or 'statuses' (a backlog of 2,000 order statuses, "
-        "bench.statuses), e.g. 'ab' or 'master' (default abc,master,statuses)",
+        "bench.statuses) and/or 'vismanet' (orders and resyncs against Visma.net, "
+        "bench.vismanet), e.g. 'ab' or 'master' (default abc,master,statuses,vismanet)",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
         default=None,
-        help="master data: skip the 1M full file with rate limits on (also BENCH_QUICK=1)",
+        help="master data: skip the 1M full file with rate limits on; Visma.net: smaller counts (also BENCH_QUICK=1)",
     )
     parser.add_argument("--json", type=Path, default=VAR / "bench-orders.json", help="where to write the figures")
     args = parser.parse_args(argv)
     only = {part.strip().lower() for part in args.only.split(",") if part.strip()}
     args.master = "master" in only
     args.statuses = "statuses" in only
-    args.only = "".join(part for part in only if part not in ("master", "statuses"))
+    args.vismanet = "vismanet" in only
+    args.only = "".join(part for part in only if part not in ("master", "statuses", "vismanet"))
     base = args.orders
     args.orders = 300 if base is None else base
     if args.limited_orders is None:
@@ -121,7 +126,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             "rate limits off",
             args.orders,
             rate_limits=False,
-            fortnox_limit=False,
+            erp_limit=False,
             norce_limit=False,
             send_status=True,
             first_ref=710001,
@@ -134,7 +139,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             "Fortnox limit on, Norce status off",
             args.limited_orders,
             rate_limits=True,
-            fortnox_limit=True,
+            erp_limit=True,
             norce_limit=True,
             send_status=False,
             first_ref=720001,
@@ -146,7 +151,7 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
             "every limit on (Fortnox and Norce Connect)",
             args.coupled_orders,
             rate_limits=True,
-            fortnox_limit=True,
+            erp_limit=True,
             norce_limit=True,
             send_status=True,
             first_ref=730001,
@@ -174,6 +179,14 @@ def run_master(args: argparse.Namespace, *, in_process: bool) -> int:
     return subprocess.call([sys.executable, "-m", "bench.master", *flags], cwd=ROOT)
 
 
+def run_vismanet(args: argparse.Namespace, *, in_process: bool) -> int:
+    """The Visma.net benchmark (bench.vismanet): here, or in a process of its own after the others."""
+    flags = [] if args.quick is None else (["--quick"] if args.quick else [])
+    if in_process:
+        return vismanet.main(flags)
+    return subprocess.call([sys.executable, "-m", "bench.vismanet", *flags], cwd=ROOT)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -182,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         code = max(code, run_master(args, in_process=not scenarios(args)))
     if args.statuses and code != 130:
         code = max(code, run_statuses(args))
+    if args.vismanet and code != 130:
+        alone = not scenarios(args) and not args.master and not args.statuses
+        code = max(code, run_vismanet(args, in_process=alone))
     return code
 
 
@@ -231,13 +247,7 @@ def orders_main(args: argparse.Namespace) -> int:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "interrupted": interrupted,
         "total_seconds": total,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_before": load_before,
-            "load_after": os.getloadavg(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine_info(load_before),
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "scenarios": results,
         "table": [asdict(row) for row in rows],

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+from bench.erps import FORTNOX
 from bench.harness import (
     BENCH_DB,
     DEFAULT_DATABASE_URL,
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         integration, _ = build_integration(
             name="Status backlog",
             norce_url=norce.url,
-            fortnox_url=fortnox.url,
+            erp=FORTNOX,
+            erp_simulator=fortnox,
             flow_settings={"freight_article": "FRAKT"},
         )
         flow = integration.flows.get(kind="orders_to_erp")
