@@ -280,6 +280,10 @@ def _record_changed(integration: Integration, webhook: Webhook, body: Body, rece
     the flows' fail-safe polls catch what a lost notice would have said."""
     reference = label(f"{received.key} ({received.reference})" if received.reference else received.key)
     with transaction.atomic():
+        if received.reference:
+            # Two copies of one notice may arrive at the same moment: the integration's row lock
+            # makes the second wait until the first is recorded, and then see it.
+            Integration.objects.select_for_update().filter(pk=integration.pk).first()
         replay = bool(received.reference) and (
             WebhookDelivery.objects.filter(
                 integration=integration,

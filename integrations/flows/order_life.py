@@ -190,13 +190,17 @@ class OrderLife:
                 key, reference_field=self.orders.reference_field, invoice_when=self.settings.invoice_when
             )
             if event is None:
-                self.ctx.log(
-                    LogEntry.Level.INFO,
-                    f"{self.source.name} has no delivery, invoice or cancellation {key} (any more)",
-                    code=DOCUMENT_GONE.code,
-                    data_type=DATA_TYPE,
-                    reference=key,
-                )
+                # A notice names a record that has nothing to tell (yet): a sales order changed
+                # but not cancelled, an invoice not yet released. Only a record Brygga knew and
+                # did not tell is worth a line: it is gone from the ERP.
+                if known is not None:
+                    self.ctx.log(
+                        LogEntry.Level.INFO,
+                        f"{self.source.name} has no delivery, invoice or cancellation {key} (any more)",
+                        code=DOCUMENT_GONE.code,
+                        data_type=DATA_TYPE,
+                        reference=key,
+                    )
                 continue
             entity, _ = store_event(flow=self.ctx.task.flow, event=event)
             ids.append(entity.pk)

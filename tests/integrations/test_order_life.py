@@ -253,3 +253,22 @@ def test_a_record_another_worker_holds_is_left_to_it(shop, norce, fortnox):
     Entity.objects.filter(pk=entity.pk).update(claimed_by_task=None, lease_until=None)
     run(shop, flow, {"entity_ids": [entity.pk]}, trigger=Task.Trigger.RETRY)
     assert len(invoices_told(norce, placed["invoice"])) == 1
+
+
+def test_a_named_key_with_nothing_to_tell_says_nothing_unless_brygga_knew_it(shop, norce, fortnox):
+    """A notice for a document with nothing to tell (an order changed but not cancelled) queues a
+    read that finds nothing: no record and no log line. A record Brygga knew that is gone says so."""
+    flow = life_flow(shop)
+    task = run(shop, flow, {"event_keys": ["cancelled:99999"]}, trigger=Task.Trigger.WEBHOOK)
+    assert task.status == Task.Status.SUCCEEDED
+    assert not Entity.objects.filter(data_type="fulfilment").exists()
+    assert not LogEntry.objects.filter(code="order_life.document_gone").exists()
+
+    placed = place_and_invoice(shop, norce)
+    key = f"invoiced:{placed['invoice']}"
+    event = port_for(connector_for(shop, FULFILMENT_SOURCE), FULFILMENT_SOURCE).life_event(key, reference_field="")
+    store_event(flow=flow, event=event)
+    fortnox.invoices.pop(placed["invoice"])  # gone from the ERP before it was told
+    run(shop, flow, {"event_keys": [key]}, trigger=Task.Trigger.WEBHOOK)
+    (gone,) = LogEntry.objects.filter(code="order_life.document_gone")
+    assert key in gone.message

@@ -4,8 +4,10 @@ webhook secret (header, or the URL's token), read as a changed record, queued to
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+import requests
 from django.test import Client
 
 from integrations.demo import create_norce_erp_integration
@@ -81,3 +83,37 @@ def test_an_unreadable_notice_is_a_400_with_the_field_and_an_unknown_event_is_ig
     ignored = post(visma, notice("Supplier.Updated", "5"), HTTP_X_WEBHOOK_TOKEN=SECRET)
     assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
     assert not Task.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_of_a_notice_arriving_at_once_queue_its_flows_once(live_server):
+    """Visma.net may deliver a notice twice at the same moment: one copy is accepted, the other
+    recorded as a duplicate, and the record's flows get one task each."""
+    merchant = Merchant.objects.create(slug="nordljus", name="Nordljus AB")
+    integration = create_norce_erp_integration(
+        merchant=merchant,
+        name="Webshop ↔ Visma.net",
+        norce_url="http://127.0.0.1:9",
+        norce_credentials={"client_id": "n", "client_secret": "s"},
+        erp_system=Connector.System.VISMANET,
+        erp_url="http://127.0.0.1:9",
+        erp_settings={"tenant_id": "0b7c1f2e-9a35-4c1e-8f0e-3d2a1b4c5d6e"},
+        erp_credentials={"client_id": "c", "client_secret": "s", "webhook_secret": SECRET},
+    )
+    Flow.objects.create(integration=integration, kind="order_life_to_commerce")
+    url = f"{live_server.url}/vismanet/{integration.pk}/notifications?token={SECRET}"
+    body = notice("Shipment.StatusChanged", "000077", "n-twice")
+    start = threading.Barrier(4)
+    answers: list[str] = []
+
+    def deliver() -> None:
+        start.wait()
+        answers.append(requests.post(url, json=body, timeout=10).json()["status"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == ["accepted", "duplicate", "duplicate", "duplicate"]
+    assert Task.objects.filter(integration=integration).count() == 1
