@@ -164,6 +164,9 @@ def price_record(price: Price, settings: PriceTarget) -> CatalogueRecord:
     sale = price.amount * vat_factor(
         price.vat_rate, source_includes_vat=price.includes_vat, target_includes_vat=settings.target_prices_include_vat
     )
+    # A price including VAT is what the buyer pays: whole öre (a net price keeps four decimals,
+    # so that the shop's own VAT brings it back to the ERP's gross price).
+    places = 2 if settings.target_prices_include_vat else 4
     identity = {
         "PartNo": part_no,
         "PriceListCode": settings.norce_price_list_code,
@@ -174,9 +177,9 @@ def price_record(price: Price, settings: PriceTarget) -> CatalogueRecord:
         method=connect.PRICES,
         source_id=price_id(part_no, price.from_quantity, settings),
         identity=identity,
-        fields={"SkuPriceList.PriceSale": _number(sale), "SkuPriceList.IsActive": True},
+        fields={"SkuPriceList.PriceSale": _number(sale, places), "SkuPriceList.IsActive": True},
         reference=part_no,
-        label=f"{settings.norce_price_list_code} {_number(sale)}",
+        label=f"{settings.norce_price_list_code} {_number(sale, places)}",
     )
 
 

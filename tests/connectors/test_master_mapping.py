@@ -276,6 +276,10 @@ def test_price_excluding_vat_to_price_including_vat():
     assert to_norce.price_record("A-100", 100, settings, vat=25).fields["SkuPriceList.PriceSale"] == 125
     assert to_norce.price_record("A-100", 100, settings, vat=12).fields["SkuPriceList.PriceSale"] == 112
     assert to_norce.price_record("A-100", "79.20", settings, vat=25).fields["SkuPriceList.PriceSale"] == 99
+    # What the buyer pays is whole öre: 27.36 × 1.06 = 29.0016 → 29.00; 88.39 × 1.12 = 98.9968 → 99.00
+    assert to_norce.price_record("A-100", "27.36", settings, vat=6).fields["SkuPriceList.PriceSale"] == 29
+    assert to_norce.price_record("A-100", "88.39", settings, vat=12).fields["SkuPriceList.PriceSale"] == 99
+    assert to_norce.price_record("A-100", "10.05", settings, vat=25).fields["SkuPriceList.PriceSale"] == 12.56
 
 
 def test_price_including_vat_to_price_excluding_vat():
