@@ -30,6 +30,7 @@ from connectors.vismanet.errors import (
 )
 from connectors.vismanet.settings import DEFAULT_AUTH_URL, VismaNetSettings, parse_settings
 from connectors.vismanet.wrapper import wrap
+from core.cache import SharedCache
 from core.errors import HTTP_BAD_RESPONSE, SyncError
 from core.limits import RateLimit
 from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
@@ -37,11 +38,20 @@ from core.ports import ConnectorAccount, ConnectorStore, RateLimiter
 log = logging.getLogger("brygga.connectors.vismanet")
 
 CLIENT_CREDENTIALS = "client_credentials"
-# List pages: Visma caps pageSize at the resource's maxPageSize (1000; inventory 5000).
+# List pages: Visma caps a larger pageSize silently at the resource's maxPageSize, which every
+# item of a list names (metadata.maxPageSize); `pages` follows that cap. 1000 is the common cap.
 PAGE_SIZE = 1000
+# The largest page a list is asked for: the inventory list's maxPageSize, 5000 since 2022-04-01
+# (API reference, pagination; confidence high). No larger figure is documented for the other
+# lists; the big ones (customerSalesPrice, customer) ask for it as well and are capped to
+# whatever their maxPageSize is, so they get the most Visma.net allows them either way.
+LARGE_PAGE_SIZE = 5000
 V3_PAGE_SIZE = 100
 BACKGROUND_HEADER = "erp-api-background"
 BACKGROUND_MAX_WAIT = 300.0  # seconds a background request is followed before it counts as lost
+# The company's VAT codes are kept this long in the shared cache (a code unknown to the kept
+# list reads the list again, so one added in Visma.net is found at once).
+VAT_CODES_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -63,10 +73,14 @@ class VismaNetClient(ApiClient):
         store: ConnectorStore,
         limiter: RateLimiter,
         session: requests.Session | None = None,
+        cache: SharedCache | None = None,
     ) -> None:
         super().__init__(connector, store=store, limiter=limiter, session=session)
         self.options: VismaNetSettings = parse_settings(connector.settings)
+        # Shared by every worker (the engine's); without one, what is kept lasts as long as the client.
+        self.cache: SharedCache = cache if cache is not None else LocalCache()
         self._vat_codes: list[dict[str, Any]] | None = None
+        self._vat_codes_read = False  # read from Visma.net by this client (not from the cache)
         self.poll_interval = 1.0  # seconds between reads of a background request's state
 
     # -- hosts -----------------------------------------------------------------------
@@ -128,8 +142,10 @@ class VismaNetClient(ApiClient):
         return response
 
     def _obey_rate_headers(self, url: str, response: requests.Response) -> None:
-        """When Visma says the window is spent (X-RateLimit-Remaining 0), hold every worker back
-        until it resets (X-RateLimit-Reset, seconds), whatever our own count says."""
+        """When Visma says the window is (nearly) spent — X-RateLimit-Remaining at or below the
+        connector's rate_limit_reserve — hold every worker back until it resets
+        (X-RateLimit-Reset, seconds), whatever our own count says. The reserve is left for the
+        requests other workers already have in flight, which would otherwise meet a 429."""
         remaining = response.headers.get("X-RateLimit-Remaining")
         if remaining is None or self.rate_limit(url) is None:
             return
@@ -138,8 +154,13 @@ class VismaNetClient(ApiClient):
             reset = float(response.headers.get("X-RateLimit-Reset") or 0)
         except ValueError:
             return
-        if left <= 0 and reset > 0:
-            log.info("Visma.net connector %s: rate window spent, holding back %.0fs", self.connector.pk, reset)
+        if left <= max(0, self.options.rate_limit_reserve) and reset > 0:
+            log.info(
+                "Visma.net connector %s: %d request(s) left in the rate window, holding back %.0fs",
+                self.connector.pk,
+                left,
+                reset,
+            )
             self.limiter.penalise(self.bucket, self.rate, reset)
 
     # -- tokens ----------------------------------------------------------------------
@@ -291,8 +312,8 @@ class VismaNetClient(ApiClient):
                 total = _int(meta.get("totalCount"))
             if total is not None:
                 total_pages = max(1, math.ceil(total / size))
-            else:  # no count: a full page may have more after it
-                total_pages = number + 1 if len(items) >= size else number
+            else:  # no count: a full page (of at least the common cap) may have more after it
+                total_pages = number + 1 if len(items) >= min(size, PAGE_SIZE) else number
             yield Page(number=number, total_pages=max(total_pages, number), items=items)
             if number >= total_pages or not items:
                 return
@@ -326,25 +347,59 @@ class VismaNetClient(ApiClient):
         return f"Connected to {name}" + (f" ({extra})" if extra else "") + f", tenant {self.options.tenant_id}"
 
     # -- VAT codes -------------------------------------------------------------------
+    @property
+    def _vat_cache_key(self) -> str:
+        # The tenant is the company: a connector moved to another company keeps nothing of the old.
+        return f"vismanet:vat:{self.options.tenant_id.strip()}"
+
     def vat_codes(self) -> list[dict[str, Any]]:
-        """The company's VAT codes (GET /v1/vat), read once per client."""
+        """The company's VAT codes (GET /v1/vat), kept for VAT_CODES_SECONDS in the shared cache."""
         if self._vat_codes is None:
-            body = self.get(self.url("v1/vat"))
-            self._vat_codes = [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
+            kept = self.cache.get(self._vat_cache_key)
+            if isinstance(kept, list):
+                self._vat_codes = [item for item in kept if isinstance(item, dict)]
+            else:
+                self._read_vat_codes()
+        assert self._vat_codes is not None
         return self._vat_codes
+
+    def _read_vat_codes(self) -> None:
+        body = self.get(self.url("v1/vat"))
+        codes = [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
+        self._vat_codes = [_vat_code_kept(item) for item in codes]
+        self._vat_codes_read = True
+        self.cache.set(self._vat_cache_key, self._vat_codes, seconds=VAT_CODES_SECONDS)
+
+    def _vat_codes_again(self) -> bool:
+        """After a miss in VAT codes that came from the cache: read them from Visma.net (once per
+        client). False when this client has read them already, so a miss stands."""
+        self.vat_codes()
+        if self._vat_codes_read:
+            return False
+        self._read_vat_codes()
+        return True
+
+    def _vat_item(self, code: str) -> dict[str, Any] | None:
+        return next((item for item in self.vat_codes() if str(item.get("vatId") or "").strip() == code), None)
 
     def vat_rate(self, code: str) -> Decimal | None:
         """The current rate (percent) of a VAT code id, None when the company has no such code."""
-        for item in self.vat_codes():
-            if str(item.get("vatId") or "").strip() == code:
-                return current_rate(item)
-        return None
+        item = self._vat_item(code)
+        if item is None and code and self._vat_codes_again():
+            item = self._vat_item(code)
+        return None if item is None else current_rate(item)
 
     def vat_code_for(self, rate: Decimal) -> str | None:
         """The VAT code id for a rate: the vat_codes setting, else the company's sales code of that rate."""
         named = self.options.vat_codes.get(_rate_text(rate))
         if named:
             return named
+        found = self._sales_code(rate)
+        if found is None and self._vat_codes_again():
+            found = self._sales_code(rate)
+        return found
+
+    def _sales_code(self, rate: Decimal) -> str | None:
         hits = [item for item in self.vat_codes() if current_rate(item) == Decimal(rate)]
         # A Swedish company also has input (purchase) codes of the same rates: prefer a sales code.
         hits.sort(key=lambda item: (_purchase(item), str(item.get("vatId") or "")))
@@ -362,7 +417,7 @@ class VismaNetClient(ApiClient):
         return self.create(self.url("v1/customer"), payload)
 
     def customer_pages(self, *, since: datetime | None = None, start_page: int = 1) -> Iterator[Page]:
-        return self.pages("v1/customer", self.since(since, {}), start_page=start_page)
+        return self.pages("v1/customer", self.since(since, {}), start_page=start_page, page_size=LARGE_PAGE_SIZE)
 
     # -- customer invoices -----------------------------------------------------------
     def invoice_url(self, number: str) -> str:
@@ -412,7 +467,11 @@ class VismaNetClient(ApiClient):
             params = self.since(since, {"expandWarehouseDetail": "true"}, field="availabilityLastModifiedDateTime")
         else:
             params = self.since(since, {"expandCrossReference": "true"})
-        return self.pages("v1/inventory", params, start_page=start_page)
+        return self.pages("v1/inventory", params, start_page=start_page, page_size=LARGE_PAGE_SIZE)
+
+    def inventory_vat_pages(self) -> Iterator[Page]:
+        """Every inventory item, with nothing expanded (for their VAT codes)."""
+        return self.pages("v1/inventory", {}, page_size=LARGE_PAGE_SIZE)
 
     def inventory_stock(self, number: str) -> dict[str, Any] | None:
         found = self.get(
@@ -423,7 +482,9 @@ class VismaNetClient(ApiClient):
     def price_pages(
         self, params: dict[str, Any], *, since: datetime | None = None, start_page: int = 1
     ) -> Iterator[Page]:
-        return self.pages("v1/customerSalesPrice", self.since(since, params), start_page=start_page)
+        return self.pages(
+            "v1/customerSalesPrice", self.since(since, params), start_page=start_page, page_size=LARGE_PAGE_SIZE
+        )
 
     # -- shipments -------------------------------------------------------------------
     def get_shipment(self, number: str) -> dict[str, Any] | None:
@@ -485,7 +546,29 @@ class VismaNetClient(ApiClient):
         return self.sales_orders(params)
 
 
+class LocalCache:
+    """A core.cache.SharedCache kept in the client itself, for a client built without the engine's."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        until, value = self._entries.get(key, (0.0, None))
+        return value if until > time.monotonic() else None
+
+    def set(self, key: str, value: Any, *, seconds: float) -> None:
+        self._entries[key] = (time.monotonic() + seconds, value)
+
+    def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
 # -- helpers ---------------------------------------------------------------------------------
+def _vat_code_kept(vat: Mapping[str, Any]) -> dict[str, Any]:
+    """A VAT code as kept in the cache: what vat_rate and vat_code_for read of it."""
+    return {key: vat[key] for key in ("vatId", "description", "type", "vatRate", "schedules") if key in vat}
+
+
 def created_number(response: requests.Response) -> str:
     """The new document's number: the last path segment of the create's Location header."""
     location = response.headers.get("Location", "")

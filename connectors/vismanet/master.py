@@ -6,6 +6,10 @@ a hint when the item cannot be read (that record fails; the others go on)."""
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +26,11 @@ VAT_RATES = (Decimal(0), Decimal(6), Decimal(12), Decimal(25))
 STOCK_TYPES = frozenset({"FinishedGoodItem", "StockItem", "ComponentPartItem", "Kit", "StockKit"})
 ACTIVE_ITEM = frozenset({"Active", "NoPurchases", "NoRequest"})  # statuses that may still be sold
 VatRate = Callable[[str], "Decimal | None"]
+# Prices that carry VAT rates: up to this many items of a read are looked up one by one
+# (GET /v1/inventory/{n}); a read with more reads every item's VAT code from the inventory list
+# instead (GET /v1/inventory, 5000 a page), and keeps it in the shared cache for the next reads.
+ITEM_READS = 50
+ITEM_VAT_SECONDS = 3600.0
 
 
 _text = text_of
@@ -168,6 +177,84 @@ def account(customer: dict[str, Any], *, default_country: str) -> Account:
     )
 
 
+# -- every item's VAT code ---------------------------------------------------------------------
+class ItemVatCodes:
+    """The VAT code of every inventory item, 8 bytes an item (8 MB for a million): a sorted array
+    of 64-bit entries, the top 56 bits a hash of the item number, the low 8 bits the index of the
+    item's VAT code in `codes`. Two item numbers with one hash (odds of about 1 in 100,000 in a
+    million items) keep one entry: the code when theirs agree, else OTHER, so that neither is
+    given the other's rate — each is then read on its own."""
+
+    OTHER = 255  # the item's code is not among the 255 kept: it is read on its own
+
+    def __init__(self, entries: array[int], codes: list[str]) -> None:
+        self.entries = entries
+        self.codes = codes
+
+    @staticmethod
+    def _hash(number: str) -> int:
+        return int.from_bytes(hashlib.blake2b(number.encode(), digest_size=7).digest(), "big")
+
+    @classmethod
+    def read(cls, pages: Iterable[Page]) -> ItemVatCodes:
+        codes: dict[str, int] = {}
+        runs: list[array[int]] = []
+        for page in pages:
+            entries = []
+            for item in page.items:
+                number = item_number(item)
+                if not number:
+                    continue
+                code = _id(item.get("vatCode"))
+                index = codes.setdefault(code, len(codes)) if (code in codes or len(codes) < cls.OTHER) else cls.OTHER
+                entries.append(cls._hash(number) << 8 | index)
+            runs.append(array("Q", sorted(entries)))
+        merged: array[int] = array("Q")
+        for entry in heapq.merge(*runs):
+            if merged and merged[-1] >> 8 == entry >> 8:
+                if merged[-1] != entry:  # one hash, two codes: trust neither
+                    merged[-1] = (entry >> 8) << 8 | cls.OTHER
+                continue
+            merged.append(entry)
+        return cls(merged, list(codes))
+
+    def _entry(self, number: str) -> int | None:
+        key = self._hash(number)
+        at = bisect_left(self.entries, key << 8)
+        if at == len(self.entries) or self.entries[at] >> 8 != key:
+            return None
+        return self.entries[at]
+
+    def holds(self, number: str) -> bool:
+        return self._entry(number) is not None
+
+    def code(self, number: str) -> str | None:
+        """The item's VAT code ("" when it has none); None when the item is not here, or its
+        code is not kept."""
+        entry = self._entry(number)
+        if entry is None or entry & 0xFF == self.OTHER:
+            return None
+        return self.codes[entry & 0xFF]
+
+    def kept(self) -> dict[str, Any]:
+        """As kept in the shared cache."""
+        return {"entries": self.entries.tobytes(), "codes": self.codes}
+
+    @classmethod
+    def from_kept(cls, value: Any) -> ItemVatCodes | None:
+        if not isinstance(value, dict) or not isinstance(value.get("entries"), bytes):
+            return None
+        entries: array[int] = array("Q")
+        try:
+            entries.frombytes(value["entries"])
+        except ValueError:
+            return None
+        codes = value.get("codes")
+        if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+            return None
+        return cls(entries, codes)
+
+
 # -- the source --------------------------------------------------------------------------------
 def _item(key: str, build: Callable[[], MasterRecord | None], quantity: int = 1) -> SourceItem:
     try:
@@ -186,7 +273,10 @@ class VismaNetMasterData:
 
     def __init__(self, client: VismaNetClient) -> None:
         self.client = client
-        self._item_vat: dict[str, Decimal | None] = {}
+        self._item_vat: dict[str, Decimal | None] = {}  # items read one by one
+        self._item_codes: ItemVatCodes | None = None
+        self._item_codes_looked = False  # the shared cache was asked for them
+        self._item_codes_read = False  # read from the inventory list by this source (not the cache)
 
     def pages(
         self,
@@ -204,10 +294,9 @@ class VismaNetMasterData:
                 lambda i: _item(item_number(i), lambda: product(i, client.vat_rate)),
             )
         elif data_type == "price":
-            yield from _pages(
-                client.price_pages(self._price_filter(settings), since=since, start_page=start_page),
-                lambda p: self._price_item(p, with_vat_rates=with_vat_rates),
-            )
+            for page in client.price_pages(self._price_filter(settings), since=since, start_page=start_page):
+                vat = self._page_vat(page) if with_vat_rates else None
+                yield SourcePage(page.number, page.total_pages, [self._price_item(row, vat) for row in page.items])
         elif data_type == "stock":
             warehouses, quantity = _stock_options(settings)
             yield from _pages(
@@ -230,16 +319,56 @@ class VismaNetMasterData:
             return {"priceType": "CustomerPriceClass", "priceCode": price_class}
         return {"priceType": "Base"}
 
-    def _price_item(self, row: dict[str, Any], *, with_vat_rates: bool) -> SourceItem:
+    @staticmethod
+    def _price_item(row: dict[str, Any], vat: VatRate | None) -> SourceItem:
+        """A price row's item; with `vat` (item number → VAT rate), the price carries its item's rate."""
         number = _id(row.get("inventoryId") or row.get("inventoryNumber"))
         return _item(
             number,
-            lambda: price(row, vat=self._vat_of(number) if with_vat_rates else None),
+            lambda: price(row, vat=vat(number) if vat is not None else None),
             quantity=break_quantity(row),
         )
 
+    def _page_vat(self, page: Page) -> VatRate:
+        """The VAT rate of each item on a page of prices (a price row has none). Few items are
+        read one by one; a read of more reads every item's VAT code from the inventory list once
+        (ItemVatCodes), so its calls grow with pages of items, not with items."""
+        numbers = {_id(row.get("inventoryId") or row.get("inventoryNumber")) for row in page.items} - {""}
+        wanted = len(numbers - self._item_vat.keys()) + (page.total_pages - page.number) * len(page.items)
+        codes = self._item_codes_for(len(self._item_vat) + wanted)
+        known: dict[str, str] = {}  # item → VAT code ("": none, or no such item)
+        for number in numbers:
+            code = codes.code(number) if codes is not None else None
+            if code is not None:
+                known[number] = code
+            elif codes is not None and self._item_codes_read and not codes.holds(number):
+                known[number] = ""  # not in the inventory list just read: no such item
+        client = self.client
+
+        def rate(number: str) -> Decimal | None:
+            # The others (looked up one by one, not in the list kept, or of a code not kept) are
+            # read on their own; called as each record is built, so a failure fails that record.
+            if number not in known:
+                return self._vat_of(number)
+            return client.vat_rate(known[number]) if known[number] else None
+
+        return rate
+
+    def _item_codes_for(self, items: int) -> ItemVatCodes | None:
+        """Every item's VAT code: kept in the shared cache, or read now when `items` (those this
+        read looks up) are more than ITEM_READS; None: look them up one by one."""
+        key = f"vismanet:item-vat:{self.client.options.tenant_id.strip()}"
+        if self._item_codes is None and not self._item_codes_looked:
+            self._item_codes_looked = True
+            self._item_codes = ItemVatCodes.from_kept(self.client.cache.get(key))
+        if self._item_codes is None and items > ITEM_READS:
+            self._item_codes = ItemVatCodes.read(self.client.inventory_vat_pages())
+            self._item_codes_read = True
+            self.client.cache.set(key, self._item_codes.kept(), seconds=ITEM_VAT_SECONDS)
+        return self._item_codes
+
     def _vat_of(self, number: str) -> Decimal | None:
-        """The item's VAT rate (a price row has none), read once per item."""
+        """The item's VAT rate read on its own (GET /v1/inventory/{n}), once per item."""
         if number not in self._item_vat:
             item = self.client.inventory_item(number)
             code = _id(item.get("vatCode")) if item else ""
@@ -269,7 +398,7 @@ class VismaNetMasterData:
                 for row in page.items
                 if _id(row.get("inventoryId") or row.get("inventoryNumber")) == key and break_quantity(row) == 1
             ]
-            return self._price_item(rows[0], with_vat_rates=True) if rows else None
+            return self._price_item(rows[0], self._vat_of) if rows else None
         return None
 
 

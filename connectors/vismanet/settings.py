@@ -26,6 +26,11 @@ DEFAULT_AUTH_URL = "https://connect.visma.com"
 # Visma does not publish its hourly limit per company and client; 3600 is the budget Brygga keeps
 # to unless told otherwise, and it also obeys X-RateLimit-Remaining/Reset and Retry-After.
 DEFAULT_REQUESTS_PER_HOUR = 3600
+# Requests of Visma.net's window left for those already in flight: once X-RateLimit-Remaining is
+# at or below this, every worker waits for X-RateLimit-Reset. Each worker has at most one request
+# in flight, so 2 covers the other workers of a deployment with up to 3 workers per connector
+# (django-q2's default Q_WORKERS is 2); a larger deployment raises it.
+DEFAULT_RATE_LIMIT_RESERVE = 2
 # How long a create whose answer was lost is given to commit before a lookup is trusted.
 # Visma.net documents no bound; large documents are committed within seconds in practice, and
 # a release may run in the background, so the Fortnox figure (180 s) is kept.
@@ -49,6 +54,7 @@ class VismaNetSettings:
     customer_class: str = ""  # customer class of customers Brygga creates ("" = the company's default)
     tracking_field: str = "customStr1"  # the shipment field holding the parcel number when no package line does
     requests_per_hour: int = DEFAULT_REQUESTS_PER_HOUR
+    rate_limit_reserve: int = DEFAULT_RATE_LIMIT_RESERVE
     use_background_for_lists: bool = False  # read list pages through the background API
     commit_wait_seconds: int = DEFAULT_COMMIT_WAIT_SECONDS
     # State the VAT the buyer was charged per VAT code (taxDetailLines), so the invoice total
