@@ -44,6 +44,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, **options):
+        # Stopped by a service manager (SIGTERM) as by Ctrl-C: the children are stopped too.
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", verbosity=0)
         # The web server serves static files as in production: collected, compressed, content-hashed.
         subprocess.run(
@@ -149,6 +151,10 @@ class Command(BaseCommand):
                     os.killpg(child.pid, signal.SIGKILL)
             for simulator in simulators:
                 simulator.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def wire_norce(norce: NorceSimulator, integration: Integration, site: str) -> None:
