@@ -13,8 +13,16 @@ from bench.erps import VISMANET
 from bench.harness import log
 from bench.master_resync import connect_jobs, counter_delta, run_resync
 from bench.master_world import World
+from connectors.vismanet.client import LARGE_PAGE_SIZE
+from simulators.vismanet.api import DEFAULT_MAX_PAGE_SIZE
 
-VISMANET_PAGE = 1000  # items per list page the client asks for (connectors.vismanet.client.PAGE_SIZE)
+# Items per list page: the client asks for LARGE_PAGE_SIZE; the simulator caps the price list
+# at its default maximum (as Visma.net reports its maxPageSize) and lets the inventory list have it.
+VISMANET_PAGE = {
+    "products": LARGE_PAGE_SIZE,
+    "stock": LARGE_PAGE_SIZE,
+    "prices": min(LARGE_PAGE_SIZE, DEFAULT_MAX_PAGE_SIZE),
+}
 FLOWS = {"products": "products_to_commerce", "prices": "prices_to_commerce", "stock": "stock_to_commerce"}
 # (key, data, rate limits) in order: Norce takes prices and stock only for SKUs it has.
 CASES = (
@@ -53,7 +61,7 @@ def resync_cases(n: int, *, results: dict[str, Any]) -> None:
 
 def full_file(world: World, key: str, data: str, *, n: int, limits: bool) -> dict[str, Any]:
     flow = world.flows[FLOWS[data]]
-    pages = math.ceil(n / VISMANET_PAGE)
+    pages = math.ceil(n / VISMANET_PAGE[data])
     timeout = 240 + n / 250
     before = world.counters()
     log(
