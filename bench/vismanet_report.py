@@ -175,7 +175,8 @@ def render_resync(results: dict[str, Any], n: int) -> str:
     lines.append("  Visma.net requests by endpoint:")
     lines += [f"    {key}: {text or '-'}" for key, text in endpoints.items()]
     lines.append(
-        "  (pages expected in brackets, 1,000 items a page; 429s: Visma.net/Norce; peak RSS: VmHWM of the resync "
+        "  (pages expected in brackets: 5,000 inventory items or 1,000 prices a page; 429s: Visma.net/Norce; "
+        "peak RSS: VmHWM of the resync "
         f"process, goal < {RSS_GOAL_MB} MB; limits on: Visma.net 3,600 per hour on both sides, Norce Connect 60/min)"
     )
     return "\n".join(lines + errors)
