@@ -82,6 +82,8 @@ class VismaNetClient(ApiClient):
         self._vat_codes: list[dict[str, Any]] | None = None
         self._vat_codes_read = False  # read from Visma.net by this client (not from the cache)
         self.poll_interval = 1.0  # seconds between reads of a background request's state
+        # The versions of documents this client just created (by URL path), for the first write.
+        self._created_etags: dict[str, str] = {}
 
     # -- hosts -----------------------------------------------------------------------
     @property
@@ -202,15 +204,25 @@ class VismaNetClient(ApiClient):
 
         Not re-sent after a 5xx or a timeout (no idempotency key): the caller looks it up first."""
         response = self.request("POST", url, json_body=wrap(body) if wrapped else dict(body), idempotent=False)
-        return created_number(response)
+        number = created_number(response)
+        etag = response.headers.get("ETag")
+        if etag:
+            # The new document's version (201 + ETag): a write that follows at once (the release)
+            # goes with it instead of reading the document first; a 412 still re-reads.
+            self._created_etags[urlsplit(response.headers["Location"]).path.rstrip("/")] = etag
+        return number
 
     def write_if_match(
         self, method: str, url: str, *, read_url: str, json_body: Any = None, idempotent: bool = False
     ) -> requests.Response:
         """A write guarded by the document's ETag. A 412 (someone changed it meanwhile) re-reads
         the document and tries once more; a second 412 is a transient error."""
+        known = self._created_etags.pop(urlsplit(read_url).path.rstrip("/"), None)
         for attempt in (1, 2):
-            _, etag = self.get_with_etag(read_url)
+            if known and attempt == 1:
+                etag: str | None = known
+            else:
+                _, etag = self.get_with_etag(read_url)
             headers = {"If-Match": etag} if etag else {}
             try:
                 return self.request(method, url, json_body=json_body, headers=headers, idempotent=idempotent)

@@ -98,6 +98,41 @@ def test_a_412_reads_the_document_again_and_retries_once(client, fake):
     assert [r.headers["If-Match"] for r in sent] == ['"a"', '"b"']
 
 
+def test_the_release_after_a_create_goes_with_the_create_s_etag_without_reading_first(client, fake):
+    fake.on(
+        "POST", "/v2/customerinvoice", (201, None, {"Location": f"{API}/v1/customerinvoice/000124", "ETag": '"c1"'})
+    )
+    fake.on("POST", "/v1/customerinvoice/000124/action/release", (200, {"actionResult": "Done"}))
+    assert client.create_invoice({"customerNumber": "1"}) == "000124"
+    assert client.release_invoice("000124")["actionResult"] == "Done"
+    assert fake.calls("GET", "/v1/customerinvoice/000124") == []
+    (sent,) = fake.calls("POST", "/v1/customerinvoice/000124/action/release")
+    assert sent.headers["If-Match"] == '"c1"'
+    # The create's version serves one write only: the next reads the document first.
+    fake.on("GET", "/v1/customerinvoice/000124", (200, {}, {"ETag": '"c2"'}))
+    fake.on("DELETE", "/v1/customerinvoice/000124", (204, None))
+    client.delete_invoice("000124")
+    assert len(fake.calls("GET", "/v1/customerinvoice/000124")) == 1
+    assert fake.calls("DELETE", "/v1/customerinvoice/000124")[0].headers["If-Match"] == '"c2"'
+
+
+def test_a_stale_etag_from_the_create_is_read_again_on_412(client, fake):
+    fake.on(
+        "POST", "/v2/customerinvoice", (201, None, {"Location": f"{API}/v1/customerinvoice/000125", "ETag": '"old"'})
+    )
+    fake.on("GET", "/v1/customerinvoice/000125", (200, {}, {"ETag": '"new"'}))
+    fake.on(
+        "POST",
+        "/v1/customerinvoice/000125/action/release",
+        (412, ipp("10412", "Precondition failed")),
+        (200, {"actionResult": "Done"}),
+    )
+    client.create_invoice({"customerNumber": "1"})
+    assert client.release_invoice("000125")["actionResult"] == "Done"
+    sent = fake.calls("POST", "/v1/customerinvoice/000125/action/release")
+    assert [r.headers["If-Match"] for r in sent] == ['"old"', '"new"']
+
+
 def test_a_second_412_is_a_transient_error(client, fake):
     fake.on("GET", "/v1/customerinvoice/000123", (200, {}, {"ETag": '"a"'}))
     fake.on("DELETE", "/v1/customerinvoice/000123", (412, ipp("10412", "Precondition failed")))
