@@ -16,10 +16,9 @@ from integrations.models import Connector, Flow, LogEntry, Merchant, Task, Webho
 SECRET = "visma-hook-secret-value"
 
 
-@pytest.fixture
-def visma(db):
+def visma_integration():
     merchant = Merchant.objects.create(slug="nordljus", name="Nordljus AB")
-    integration = create_norce_erp_integration(
+    return create_norce_erp_integration(
         merchant=merchant,
         name="Webshop ↔ Visma.net",
         norce_url="http://127.0.0.1:9",
@@ -29,6 +28,11 @@ def visma(db):
         erp_settings={"tenant_id": "0b7c1f2e-9a35-4c1e-8f0e-3d2a1b4c5d6e"},
         erp_credentials={"client_id": "c", "client_secret": "s", "webhook_secret": SECRET},
     )
+
+
+@pytest.fixture
+def visma(db):
+    integration = visma_integration()
     for kind in ("products_to_commerce", "stock_to_commerce", "order_life_to_commerce"):
         Flow.objects.create(integration=integration, kind=kind)
     return integration
@@ -89,17 +93,7 @@ def test_an_unreadable_notice_is_a_400_with_the_field_and_an_unknown_event_is_ig
 def test_two_copies_of_a_notice_arriving_at_once_queue_its_flows_once(live_server):
     """Visma.net may deliver a notice twice at the same moment: one copy is accepted, the other
     recorded as a duplicate, and the record's flows get one task each."""
-    merchant = Merchant.objects.create(slug="nordljus", name="Nordljus AB")
-    integration = create_norce_erp_integration(
-        merchant=merchant,
-        name="Webshop ↔ Visma.net",
-        norce_url="http://127.0.0.1:9",
-        norce_credentials={"client_id": "n", "client_secret": "s"},
-        erp_system=Connector.System.VISMANET,
-        erp_url="http://127.0.0.1:9",
-        erp_settings={"tenant_id": "0b7c1f2e-9a35-4c1e-8f0e-3d2a1b4c5d6e"},
-        erp_credentials={"client_id": "c", "client_secret": "s", "webhook_secret": SECRET},
-    )
+    integration = visma_integration()
     Flow.objects.create(integration=integration, kind="order_life_to_commerce")
     url = f"{live_server.url}/vismanet/{integration.pk}/notifications?token={SECRET}"
     body = notice("Shipment.StatusChanged", "000077", "n-twice")

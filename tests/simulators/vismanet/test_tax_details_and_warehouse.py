@@ -22,7 +22,7 @@ def test_a_stated_vat_amount_replaces_the_computed_one(api) -> None:
     # Three 25 % lines of 10.02 = 30.06: computed once per document 7.515 → 7.52; the buyer was
     # charged 2.51 per unit (per-unit rounding), 7.53 — stated, it is the invoice's VAT.
     lines = [line("KO-5001", 1, "10.02"), line("KO-5002", 1, "10.02"), line("HB-5101", 1, "10.02")]
-    number = create_invoice(api, lines, taxDetailLines=None)
+    number = create_invoice(api, lines)
     assert dec(api("GET", f"/v1/customerinvoice/{number}"))["vatTotal"] == Decimal("7.52")
 
     body = {"customerNumber": w("10001"), "invoiceLines": lines, "taxDetailLines": [tax("MP1", 7.53, 30.06)]}
